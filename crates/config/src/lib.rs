@@ -1,0 +1,302 @@
+//! Faultline's configuration: `config.yml` (Sentry's key names where they
+//! exist), every key overridable by an environment variable
+//! (`system.url-prefix` → `FAULTLINE_SYSTEM_URL_PREFIX`), with defaults and
+//! validation in one place. A bad value stops start-up with one line naming
+//! the key.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+mod limits;
+
+pub use limits::Limits;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("config file {path} is not valid YAML: {source}")]
+    Yaml {
+        path: PathBuf,
+        source: serde_yaml::Error,
+    },
+    #[error("config key `{key}`: {problem}")]
+    Invalid { key: String, problem: String },
+}
+
+impl ConfigError {
+    fn invalid(key: &str, problem: impl Into<String>) -> Self {
+        ConfigError::Invalid {
+            key: key.to_owned(),
+            problem: problem.into(),
+        }
+    }
+}
+
+/// Flat `dotted.key → value` view of config.yml plus environment overrides.
+#[derive(Debug, Clone, Default)]
+pub struct RawConfig {
+    values: BTreeMap<String, String>,
+}
+
+impl RawConfig {
+    /// Reads a YAML file; nested mappings become dotted keys, so both
+    /// `system: {url-prefix: …}` and `system.url-prefix: …` work as in Sentry.
+    pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        Self::from_yaml(&text).map_err(|source| ConfigError::Yaml {
+            path: path.to_owned(),
+            source,
+        })
+    }
+
+    pub fn from_yaml(text: &str) -> Result<Self, serde_yaml::Error> {
+        let value: serde_yaml::Value = serde_yaml::from_str(text)?;
+        let mut values = BTreeMap::new();
+        flatten("", &value, &mut values);
+        Ok(RawConfig { values })
+    }
+
+    /// Applies `FAULTLINE_*` variables: `FAULTLINE_SYSTEM_URL_PREFIX`
+    /// overrides `system.url-prefix`.
+    pub fn apply_env(&mut self, vars: impl IntoIterator<Item = (String, String)>) {
+        let vars: BTreeMap<String, String> = vars.into_iter().collect();
+        for key in KNOWN_KEYS {
+            if let Some(v) = vars.get(&env_name(key)) {
+                self.values.insert((*key).to_owned(), v.clone());
+            }
+        }
+    }
+
+    pub fn set(&mut self, key: &str, value: impl Into<String>) {
+        self.values.insert(key.to_owned(), value.into());
+    }
+
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.values
+            .get(key)
+            .map(String::as_str)
+            .filter(|v| !v.is_empty())
+    }
+
+    fn parse<T: std::str::FromStr>(&self, key: &str, default: T) -> Result<T, ConfigError>
+    where
+        T::Err: std::fmt::Display,
+    {
+        match self.get(key) {
+            None => Ok(default),
+            Some(v) => v
+                .parse()
+                .map_err(|e| ConfigError::invalid(key, format!("`{v}` is not valid: {e}"))),
+        }
+    }
+
+    fn parse_bool(&self, key: &str, default: bool) -> Result<bool, ConfigError> {
+        match self.get(key).map(str::to_ascii_lowercase).as_deref() {
+            None => Ok(default),
+            Some("true" | "1" | "yes" | "on") => Ok(true),
+            Some("false" | "0" | "no" | "off") => Ok(false),
+            Some(v) => Err(ConfigError::invalid(
+                key,
+                format!("`{v}` is not true or false"),
+            )),
+        }
+    }
+}
+
+fn flatten(prefix: &str, value: &serde_yaml::Value, out: &mut BTreeMap<String, String>) {
+    use serde_yaml::Value as Y;
+    match value {
+        Y::Mapping(map) => {
+            for (k, v) in map {
+                let k = match k {
+                    Y::String(s) => s.clone(),
+                    other => serde_yaml::to_string(other)
+                        .unwrap_or_default()
+                        .trim()
+                        .to_owned(),
+                };
+                let key = if prefix.is_empty() {
+                    k
+                } else {
+                    format!("{prefix}.{k}")
+                };
+                flatten(&key, v, out);
+            }
+        }
+        Y::Sequence(items) => {
+            let joined: Vec<String> = items
+                .iter()
+                .filter_map(|i| match i {
+                    Y::String(s) => Some(s.clone()),
+                    Y::Number(n) => Some(n.to_string()),
+                    _ => None,
+                })
+                .collect();
+            out.insert(prefix.to_owned(), joined.join(","));
+        }
+        Y::String(s) => {
+            out.insert(prefix.to_owned(), s.clone());
+        }
+        Y::Number(n) => {
+            out.insert(prefix.to_owned(), n.to_string());
+        }
+        Y::Bool(b) => {
+            out.insert(prefix.to_owned(), b.to_string());
+        }
+        Y::Null | Y::Tagged(_) => {}
+    }
+}
+
+/// `system.url-prefix` → `FAULTLINE_SYSTEM_URL_PREFIX`.
+pub fn env_name(key: &str) -> String {
+    let mut name = String::from("FAULTLINE_");
+    name.extend(key.chars().map(|c| match c {
+        '.' | '-' => '_',
+        c => c.to_ascii_uppercase(),
+    }));
+    name
+}
+
+/// Every key Faultline reads; environment overrides are looked up for these.
+pub const KNOWN_KEYS: &[&str] = &[
+    "system.url-prefix",
+    "system.secret-key",
+    "mail.host",
+    "mail.port",
+    "mail.username",
+    "mail.password",
+    "mail.use-tls",
+    "mail.use-ssl",
+    "mail.from",
+    "mail.subject-prefix",
+    "database.url",
+    "clickhouse.url",
+    "kafka.brokers",
+    "redis.url",
+    "storage.dir",
+    "retention.days",
+    "auth.allow-registration",
+    "csrf.trusted-origins",
+    "limits.max-event-size",
+    "limits.max-envelope-size",
+    "limits.max-attachment-size",
+    "limits.max-decompressed-size",
+    "limits.max-api-payload-size",
+];
+
+/// The validated configuration every service receives.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub url_prefix: Option<String>,
+    pub secret_key: Option<String>,
+    pub database_url: Option<String>,
+    pub storage_dir: Option<PathBuf>,
+    pub retention_days: u32,
+    pub allow_registration: bool,
+    pub csrf_trusted_origins: Vec<String>,
+    pub limits: Limits,
+}
+
+impl Config {
+    pub fn from_raw(raw: &RawConfig) -> Result<Self, ConfigError> {
+        let url_prefix = raw
+            .get("system.url-prefix")
+            .map(|u| u.trim_end_matches('/').to_owned());
+        if let Some(url) = &url_prefix {
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                return Err(ConfigError::invalid(
+                    "system.url-prefix",
+                    format!("`{url}` must start with http:// or https://"),
+                ));
+            }
+        }
+        let secret_key = raw.get("system.secret-key").map(str::to_owned);
+        if let Some(key) = &secret_key {
+            if key.len() < 32 {
+                return Err(ConfigError::invalid(
+                    "system.secret-key",
+                    "must be at least 32 characters (run `faultline config generate-secret-key`)",
+                ));
+            }
+        }
+        let database_url = raw.get("database.url").map(str::to_owned);
+        if let Some(url) = &database_url {
+            if !(url.starts_with("sqlite:")
+                || url.starts_with("postgres://")
+                || url.starts_with("postgresql://"))
+            {
+                return Err(ConfigError::invalid(
+                    "database.url",
+                    format!("`{url}` must be a sqlite: or postgres:// URL"),
+                ));
+            }
+        }
+        let retention_days = raw.parse("retention.days", 90u32)?;
+        if retention_days == 0 {
+            return Err(ConfigError::invalid("retention.days", "must be at least 1"));
+        }
+        Ok(Config {
+            url_prefix,
+            secret_key,
+            database_url,
+            storage_dir: raw.get("storage.dir").map(PathBuf::from),
+            retention_days,
+            allow_registration: raw.parse_bool("auth.allow-registration", false)?,
+            csrf_trusted_origins: raw
+                .get("csrf.trusted-origins")
+                .map(|v| {
+                    v.split(',')
+                        .map(|s| s.trim().to_owned())
+                        .filter(|s| !s.is_empty())
+                        .collect()
+                })
+                .unwrap_or_default(),
+            limits: Limits::from_raw(raw)?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nested_and_dotted_keys_and_env_override() {
+        let mut raw = RawConfig::from_yaml(
+            "system:\n  url-prefix: http://errors.example.com/\nretention.days: 30\ncsrf.trusted-origins: [\"https://a\", \"https://b\"]\n",
+        )
+        .unwrap();
+        raw.apply_env([("FAULTLINE_RETENTION_DAYS".to_owned(), "7".to_owned())]);
+        let cfg = Config::from_raw(&raw).unwrap();
+        assert_eq!(cfg.url_prefix.as_deref(), Some("http://errors.example.com"));
+        assert_eq!(cfg.retention_days, 7);
+        assert_eq!(cfg.csrf_trusted_origins, vec!["https://a", "https://b"]);
+        assert!(!cfg.allow_registration);
+    }
+
+    #[test]
+    fn bad_values_name_their_key() {
+        for (yaml, key) in [
+            ("retention.days: soon", "retention.days"),
+            ("auth.allow-registration: maybe", "auth.allow-registration"),
+            ("system.url-prefix: errors.example.com", "system.url-prefix"),
+            ("database.url: mysql://x", "database.url"),
+            ("limits.max-event-size: -5", "limits.max-event-size"),
+        ] {
+            let err = Config::from_raw(&RawConfig::from_yaml(yaml).unwrap()).unwrap_err();
+            assert!(err.to_string().contains(key), "{err}");
+        }
+    }
+
+    #[test]
+    fn env_names() {
+        assert_eq!(env_name("system.url-prefix"), "FAULTLINE_SYSTEM_URL_PREFIX");
+    }
+}

@@ -1,0 +1,743 @@
+//! Turns an SDK's event JSON (attacker-controlled, loosely typed, shaped by a
+//! dozen SDK generations) into an [`Event`]. Wrongly typed fields are dropped,
+//! not fatal: an SDK bug in one field must not lose the whole error report.
+
+use chrono::{DateTime, Duration, NaiveDateTime, TimeZone, Utc};
+use serde_json::{Map, Value};
+
+use crate::event::{Event, Exception, Frame, Level, LogEntry, Stacktrace};
+use crate::ids::EventId;
+
+#[derive(Debug, thiserror::Error)]
+pub enum NormalizeError {
+    #[error("event is not valid JSON: {0}")]
+    InvalidJson(#[from] serde_json::Error),
+    #[error("event is not a JSON object")]
+    NotAnObject,
+}
+
+/// Caps that keep one event's stored size bounded whatever an SDK sends.
+pub mod caps {
+    pub const MESSAGE: usize = 8192;
+    pub const SHORT_STRING: usize = 512;
+    pub const TAG_KEY: usize = 200;
+    pub const TAG_VALUE: usize = 200;
+    pub const TAGS: usize = 200;
+    pub const BREADCRUMBS: usize = 100;
+    pub const EXCEPTIONS: usize = 25;
+    pub const FRAMES: usize = 250;
+    pub const CONTEXT_LINES: usize = 10;
+}
+
+#[derive(Debug, Clone)]
+pub struct NormalizeOptions {
+    pub received: DateTime<Utc>,
+    /// Replaces `{{auto}}` in `user.ip_address`.
+    pub client_ip: Option<String>,
+    /// Used when the payload has no valid `event_id`.
+    pub fallback_event_id: Option<EventId>,
+    /// Timestamps further in the future than this are replaced by `received`.
+    pub max_future_skew: Duration,
+    /// Timestamps older than this are replaced by `received`.
+    pub max_age: Duration,
+}
+
+impl NormalizeOptions {
+    pub fn new(received: DateTime<Utc>) -> Self {
+        NormalizeOptions {
+            received,
+            client_ip: None,
+            fallback_event_id: None,
+            max_future_skew: Duration::minutes(1),
+            max_age: Duration::days(30),
+        }
+    }
+}
+
+const PLATFORMS: &[&str] = &[
+    "as3",
+    "c",
+    "cfml",
+    "cocoa",
+    "csharp",
+    "elixir",
+    "go",
+    "groovy",
+    "haskell",
+    "java",
+    "javascript",
+    "native",
+    "node",
+    "objc",
+    "other",
+    "perl",
+    "php",
+    "python",
+    "ruby",
+    "rust",
+    "dart",
+    "swift",
+];
+
+pub fn normalize_event(payload: &[u8], opts: &NormalizeOptions) -> Result<Event, NormalizeError> {
+    let Value::Object(raw) = serde_json::from_slice::<Value>(payload)? else {
+        return Err(NormalizeError::NotAnObject);
+    };
+    Ok(normalize_object(raw, opts))
+}
+
+pub fn normalize_object(mut raw: Map<String, Value>, opts: &NormalizeOptions) -> Event {
+    let event_id = str_field(&raw, "event_id")
+        .and_then(|s| s.parse().ok())
+        .or(opts.fallback_event_id)
+        .unwrap_or_else(EventId::new_random);
+
+    let timestamp = raw
+        .get("timestamp")
+        .and_then(parse_timestamp)
+        .filter(|ts| {
+            *ts <= opts.received + opts.max_future_skew && *ts >= opts.received - opts.max_age
+        })
+        .unwrap_or(opts.received);
+
+    let exception = normalize_exceptions(raw.get("exception"));
+    let level = str_field(&raw, "level")
+        .and_then(Level::parse)
+        .unwrap_or(Level::Error);
+    let platform = str_field(&raw, "platform")
+        .filter(|p| PLATFORMS.contains(p))
+        .unwrap_or("other")
+        .to_owned();
+
+    let logentry = normalize_logentry(raw.get("logentry"), raw.get("message"));
+    let user = normalize_user(raw.remove("user"), opts.client_ip.as_deref());
+    let contexts = object(raw.remove("contexts"));
+    let request = raw.remove("request").filter(Value::is_object);
+    let breadcrumbs = normalize_breadcrumbs(raw.remove("breadcrumbs"));
+    let fingerprint = raw
+        .get("fingerprint")
+        .and_then(Value::as_array)
+        .map(|parts| {
+            parts
+                .iter()
+                .filter_map(scalar_to_string)
+                .map(|s| truncate(&s, caps::SHORT_STRING))
+                .collect::<Vec<_>>()
+        });
+
+    let mut event = Event {
+        event_id,
+        timestamp,
+        received: opts.received,
+        level,
+        platform,
+        logger: short_string(&raw, "logger"),
+        transaction: short_string(&raw, "transaction"),
+        server_name: short_string(&raw, "server_name"),
+        release: short_string(&raw, "release"),
+        dist: short_string(&raw, "dist"),
+        environment: short_string(&raw, "environment"),
+        logentry,
+        exception,
+        tags: Vec::new(),
+        user,
+        contexts,
+        breadcrumbs,
+        request,
+        extra: object(raw.remove("extra")),
+        sdk: raw.remove("sdk").filter(Value::is_object),
+        modules: object(raw.remove("modules")),
+        fingerprint: fingerprint.filter(|f| !f.is_empty()),
+    };
+    event.tags = build_tags(raw.get("tags"), &event);
+    event
+}
+
+fn str_field<'a>(raw: &'a Map<String, Value>, key: &str) -> Option<&'a str> {
+    raw.get(key).and_then(Value::as_str)
+}
+
+fn short_string(raw: &Map<String, Value>, key: &str) -> Option<String> {
+    str_field(raw, key)
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| truncate(s, caps::SHORT_STRING))
+}
+
+fn object(value: Option<Value>) -> Map<String, Value> {
+    match value {
+        Some(Value::Object(map)) => map,
+        _ => Map::new(),
+    }
+}
+
+/// Cuts at a character boundary so multibyte text never splits.
+pub fn truncate(s: &str, max_bytes: usize) -> String {
+    if s.len() <= max_bytes {
+        return s.to_owned();
+    }
+    let mut end = max_bytes;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    s[..end].to_owned()
+}
+
+fn scalar_to_string(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+pub fn parse_timestamp(v: &Value) -> Option<DateTime<Utc>> {
+    match v {
+        Value::Number(n) => {
+            let secs = n.as_f64()?;
+            if !secs.is_finite() || secs < 0.0 || secs > 1e11 {
+                return None;
+            }
+            let whole = secs.trunc() as i64;
+            let nanos = ((secs - secs.trunc()) * 1e9) as u32;
+            Utc.timestamp_opt(whole, nanos).single()
+        }
+        Value::String(s) => {
+            if let Ok(dt) = DateTime::parse_from_rfc3339(s) {
+                return Some(dt.with_timezone(&Utc));
+            }
+            // Older SDKs send naive UTC timestamps without an offset.
+            NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.f")
+                .ok()
+                .map(|n| n.and_utc())
+                .or_else(|| {
+                    s.parse::<f64>()
+                        .ok()
+                        .and_then(|f| parse_timestamp(&Value::from(f)))
+                })
+        }
+        _ => None,
+    }
+}
+
+fn normalize_logentry(logentry: Option<&Value>, message: Option<&Value>) -> Option<LogEntry> {
+    let mut entry = match logentry {
+        Some(Value::Object(obj)) => LogEntry {
+            message: obj
+                .get("message")
+                .and_then(Value::as_str)
+                .map(|s| truncate(s, caps::MESSAGE)),
+            formatted: obj
+                .get("formatted")
+                .and_then(Value::as_str)
+                .map(|s| truncate(s, caps::MESSAGE)),
+            params: obj
+                .get("params")
+                .filter(|p| p.is_array() || p.is_object())
+                .cloned(),
+        },
+        Some(Value::String(s)) => LogEntry {
+            message: Some(truncate(s, caps::MESSAGE)),
+            ..LogEntry::default()
+        },
+        _ => LogEntry::default(),
+    };
+    // The legacy `message` attribute: a string or an object like logentry.
+    match message {
+        Some(Value::String(s)) if entry.message.is_none() && entry.formatted.is_none() => {
+            entry.message = Some(truncate(s, caps::MESSAGE));
+        }
+        Some(Value::Object(_)) if entry.message.is_none() && entry.formatted.is_none() => {
+            return normalize_logentry(message, None);
+        }
+        _ => {}
+    }
+    if entry.message.is_none() && entry.formatted.is_none() {
+        return None;
+    }
+    if entry.formatted.is_none() {
+        if let (Some(template), Some(Value::Array(params))) = (&entry.message, &entry.params) {
+            entry.formatted = Some(format_percent(template, params));
+        }
+    }
+    if entry.formatted == entry.message {
+        entry.formatted = None;
+    }
+    Some(entry)
+}
+
+/// Fills `%s`/`%d`-style placeholders in order, as Python's logging does.
+fn format_percent(template: &str, params: &[Value]) -> String {
+    let mut out = String::with_capacity(template.len());
+    let mut params = params.iter();
+    let mut chars = template.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c != '%' {
+            out.push(c);
+            continue;
+        }
+        match chars.peek() {
+            Some('%') => {
+                chars.next();
+                out.push('%');
+            }
+            Some(spec) if spec.is_ascii_alphabetic() => {
+                chars.next();
+                match params.next() {
+                    Some(Value::String(s)) => out.push_str(s),
+                    Some(other) => out.push_str(&other.to_string()),
+                    None => out.push('%'),
+                }
+            }
+            _ => out.push('%'),
+        }
+    }
+    truncate(&out, caps::MESSAGE)
+}
+
+fn normalize_exceptions(value: Option<&Value>) -> Vec<Exception> {
+    let values = match value {
+        Some(Value::Object(obj)) => match obj.get("values") {
+            Some(Value::Array(values)) => values.as_slice(),
+            // A single exception object without the `values` wrapper.
+            _ if obj.contains_key("type") || obj.contains_key("value") => {
+                std::slice::from_ref(value.expect("matched Some"))
+            }
+            _ => &[],
+        },
+        Some(Value::Array(values)) => values.as_slice(),
+        _ => &[],
+    };
+    let skip = values.len().saturating_sub(caps::EXCEPTIONS);
+    values
+        .iter()
+        .skip(skip)
+        .filter_map(Value::as_object)
+        .map(normalize_exception)
+        .filter(|e| e.ty.is_some() || e.value.is_some() || e.stacktrace.is_some())
+        .collect()
+}
+
+fn normalize_exception(obj: &Map<String, Value>) -> Exception {
+    let mut ty = obj
+        .get("type")
+        .and_then(Value::as_str)
+        .map(|s| truncate(s, caps::SHORT_STRING));
+    let mut value = obj
+        .get("value")
+        .and_then(scalar_to_string)
+        .map(|s| truncate(&s, caps::MESSAGE));
+    // Some SDKs put "Type: value" into value only.
+    if ty.is_none() {
+        if let Some((t, v)) = value.as_deref().and_then(|v| v.split_once(": ")) {
+            if !t.is_empty() && !t.contains(char::is_whitespace) {
+                let (t, v) = (t.to_owned(), v.to_owned());
+                ty = Some(t);
+                value = Some(v);
+            }
+        }
+    }
+    Exception {
+        ty,
+        value,
+        module: obj
+            .get("module")
+            .and_then(Value::as_str)
+            .map(|s| truncate(s, caps::SHORT_STRING)),
+        mechanism: obj.get("mechanism").filter(|m| m.is_object()).cloned(),
+        stacktrace: obj.get("stacktrace").and_then(normalize_stacktrace),
+        thread_id: obj
+            .get("thread_id")
+            .filter(|t| t.is_number() || t.is_string())
+            .cloned(),
+    }
+}
+
+fn normalize_stacktrace(value: &Value) -> Option<Stacktrace> {
+    let frames = value.get("frames")?.as_array()?;
+    // Keep the frames nearest the crash when there are too many.
+    let skip = frames.len().saturating_sub(caps::FRAMES);
+    let frames: Vec<Frame> = frames
+        .iter()
+        .skip(skip)
+        .filter_map(Value::as_object)
+        .map(normalize_frame)
+        .collect();
+    (!frames.is_empty()).then_some(Stacktrace { frames })
+}
+
+fn normalize_frame(obj: &Map<String, Value>) -> Frame {
+    let s = |key: &str| {
+        obj.get(key)
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+            .map(|s| truncate(s, caps::SHORT_STRING))
+    };
+    let lines = |key: &str| -> Vec<String> {
+        obj.get(key)
+            .and_then(Value::as_array)
+            .map(|a| {
+                let skip = a.len().saturating_sub(caps::CONTEXT_LINES);
+                a.iter()
+                    .skip(skip)
+                    .map(|l| {
+                        l.as_str()
+                            .map(|l| truncate(l, caps::SHORT_STRING))
+                            .unwrap_or_default()
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let number = |key: &str| {
+        obj.get(key)
+            .and_then(|v| v.as_u64().or_else(|| v.as_str()?.parse().ok()))
+    };
+    let mut frame = Frame {
+        filename: s("filename"),
+        abs_path: s("abs_path"),
+        function: s("function"),
+        raw_function: s("raw_function"),
+        module: s("module"),
+        package: s("package"),
+        platform: s("platform"),
+        lineno: number("lineno"),
+        colno: number("colno"),
+        pre_context: lines("pre_context"),
+        context_line: s("context_line"),
+        post_context: lines("post_context"),
+        in_app: obj.get("in_app").and_then(Value::as_bool),
+        vars: obj.get("vars").filter(|v| v.is_object()).cloned(),
+        instruction_addr: s("instruction_addr"),
+        symbol: s("symbol"),
+    };
+    if frame.filename.is_none() {
+        frame.filename = frame.abs_path.clone();
+    }
+    if frame.in_app.is_none() {
+        frame.in_app = Some(!looks_like_library(&frame));
+    }
+    frame
+}
+
+/// For frames an SDK did not mark: third-party and runtime code is not the
+/// user's app. Mirrors what the official SDKs decide when they do mark frames.
+fn looks_like_library(frame: &Frame) -> bool {
+    let path = frame
+        .abs_path
+        .as_deref()
+        .or(frame.filename.as_deref())
+        .unwrap_or("");
+    let function = frame.function.as_deref().unwrap_or("");
+    const LIBRARY_PATHS: &[&str] = &[
+        "/node_modules/",
+        "site-packages/",
+        "dist-packages/",
+        "/.cargo/registry/",
+        "/rustc/",
+        "node:internal",
+        "/usr/lib/python",
+    ];
+    const RUNTIME_FUNCTIONS: &[&str] = &[
+        "std::",
+        "core::",
+        "alloc::",
+        "<std::",
+        "<core::",
+        "<alloc::",
+        "sentry::",
+        "sentry_core::",
+        "sentry_backtrace::",
+        "sentry_panic::",
+        "backtrace::",
+        "test::",
+        "tokio::",
+        "__rust",
+        "_start",
+        "__libc_start",
+    ];
+    LIBRARY_PATHS.iter().any(|p| path.contains(p))
+        || RUNTIME_FUNCTIONS.iter().any(|p| function.starts_with(p))
+        || path.starts_with("node:")
+}
+
+fn normalize_user(value: Option<Value>, client_ip: Option<&str>) -> Option<Map<String, Value>> {
+    let Some(Value::Object(mut user)) = value else {
+        return None;
+    };
+    for key in ["id", "email", "username", "name", "ip_address", "segment"] {
+        match user.get(key) {
+            Some(Value::String(s)) if s.is_empty() => {
+                user.remove(key);
+            }
+            Some(Value::String(_)) | None => {}
+            Some(v) => match scalar_to_string(v) {
+                Some(s) => {
+                    user.insert(key.to_owned(), Value::String(s));
+                }
+                None => {
+                    user.remove(key);
+                }
+            },
+        }
+    }
+    if user.get("ip_address").and_then(Value::as_str) == Some("{{auto}}") {
+        match client_ip {
+            Some(ip) => user.insert("ip_address".into(), Value::String(ip.to_owned())),
+            None => user.remove("ip_address"),
+        };
+    }
+    (!user.is_empty()).then_some(user)
+}
+
+fn normalize_breadcrumbs(value: Option<Value>) -> Vec<Value> {
+    let list = match value {
+        Some(Value::Object(mut obj)) => match obj.remove("values") {
+            Some(Value::Array(list)) => list,
+            _ => Vec::new(),
+        },
+        Some(Value::Array(list)) => list,
+        _ => Vec::new(),
+    };
+    // The most recent breadcrumbs matter most; Sentry keeps the last 100.
+    let skip = list.len().saturating_sub(caps::BREADCRUMBS);
+    list.into_iter()
+        .skip(skip)
+        .filter(Value::is_object)
+        .map(|mut crumb| {
+            if let Some(ts) = crumb.get("timestamp").and_then(parse_timestamp) {
+                crumb["timestamp"] =
+                    Value::String(ts.to_rfc3339_opts(chrono::SecondsFormat::Micros, true));
+            }
+            crumb
+        })
+        .collect()
+}
+
+/// SDK tags (object, `[[k, v]]` or `[{key, value}]`), then the tags Sentry
+/// derives from event fields, which win over SDK tags of the same name.
+fn build_tags(raw_tags: Option<&Value>, event: &Event) -> Vec<(String, String)> {
+    let mut sdk_tags: Vec<(String, String)> = Vec::new();
+    let mut push = |k: &str, v: Option<String>| {
+        if let Some(v) = v {
+            sdk_tags.push((k.to_owned(), v));
+        }
+    };
+    match raw_tags {
+        Some(Value::Object(obj)) => obj.iter().for_each(|(k, v)| push(k, scalar_to_string(v))),
+        Some(Value::Array(list)) => {
+            for entry in list {
+                match entry {
+                    Value::Array(pair) if pair.len() == 2 => {
+                        if let Some(k) = pair[0].as_str() {
+                            push(k, scalar_to_string(&pair[1]));
+                        }
+                    }
+                    Value::Object(obj) => {
+                        if let Some(k) = obj.get("key").and_then(Value::as_str) {
+                            push(k, obj.get("value").and_then(scalar_to_string));
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+        _ => {}
+    }
+
+    let derived = derived_tags(event);
+    let mut tags: Vec<(String, String)> = Vec::new();
+    for (k, v) in sdk_tags.into_iter().chain(derived.iter().cloned()) {
+        let k = truncate(k.trim(), caps::TAG_KEY);
+        let v = truncate(v.trim(), caps::TAG_VALUE);
+        if k.is_empty() || v.is_empty() || k.contains(char::is_whitespace) {
+            continue;
+        }
+        if let Some(existing) = tags.iter_mut().find(|(ek, _)| *ek == k) {
+            if derived.iter().any(|(dk, _)| *dk == k) {
+                existing.1 = v;
+            }
+            continue;
+        }
+        if tags.len() < caps::TAGS {
+            tags.push((k, v));
+        }
+    }
+    tags
+}
+
+fn derived_tags(event: &Event) -> Vec<(String, String)> {
+    let mut tags = vec![("level".to_owned(), event.level.as_str().to_owned())];
+    let mut add = |k: &str, v: Option<&str>| {
+        if let Some(v) = v.filter(|v| !v.is_empty()) {
+            tags.push((k.to_owned(), v.to_owned()));
+        }
+    };
+    add("environment", event.environment.as_deref());
+    add("release", event.release.as_deref());
+    add("dist", event.dist.as_deref());
+    add("server_name", event.server_name.as_deref());
+    add("transaction", event.transaction.as_deref());
+    add("logger", event.logger.as_deref());
+    if let Some(mechanism) = event.main_exception().and_then(|e| e.mechanism.as_ref()) {
+        add("mechanism", mechanism.get("type").and_then(Value::as_str));
+        if let Some(handled) = mechanism.get("handled").and_then(Value::as_bool) {
+            add("handled", Some(if handled { "yes" } else { "no" }));
+        }
+    }
+    let context = |name: &str, field: &str| {
+        event
+            .contexts
+            .get(name)
+            .and_then(|c| c.get(field))
+            .and_then(Value::as_str)
+    };
+    let name_version = |name: &str| {
+        let n = context(name, "name")?;
+        Some(match context(name, "version") {
+            Some(v) => format!("{n} {v}"),
+            None => n.to_owned(),
+        })
+    };
+    add("os", name_version("os").as_deref());
+    add("os.name", context("os", "name"));
+    add("runtime", name_version("runtime").as_deref());
+    add("runtime.name", context("runtime", "name"));
+    add("browser", name_version("browser").as_deref());
+    add("browser.name", context("browser", "name"));
+    add("device", context("device", "model"));
+    add(
+        "url",
+        event
+            .request
+            .as_ref()
+            .and_then(|r| r.get("url"))
+            .and_then(Value::as_str),
+    );
+    add("user", event.user_tag().as_deref());
+    tags
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn opts() -> NormalizeOptions {
+        NormalizeOptions::new(Utc.with_ymd_and_hms(2026, 11, 23, 13, 17, 20).unwrap())
+    }
+
+    fn norm(v: Value) -> Event {
+        normalize_event(v.to_string().as_bytes(), &opts()).unwrap()
+    }
+
+    #[test]
+    fn python_exception_chain() {
+        let ev = norm(json!({
+            "event_id": "4b96a58379d24cd38f4785854f2682bf",
+            "timestamp": "2026-11-23T13:17:13.104545Z",
+            "platform": "python", "level": "error", "release": "app@1", "environment": "production",
+            "exception": {"values": [
+                {"type": "ZeroDivisionError", "value": "division by zero", "mechanism": {"type": "generic", "handled": true},
+                 "stacktrace": {"frames": [{"filename": "main.py", "function": "load_order", "module": "__main__", "lineno": 33, "in_app": true}]}},
+                {"type": "OrderError", "value": "failed", "mechanism": {"type": "generic", "handled": false},
+                 "stacktrace": {"frames": [{"filename": "main.py", "function": "process", "module": "__main__", "lineno": "42"}]}}
+            ]},
+            "user": {"id": 42, "ip_address": "{{auto}}"},
+            "tags": {"feature": "checkout", "level": "bogus"}
+        }));
+        assert_eq!(ev.exception.len(), 2);
+        assert_eq!(
+            ev.main_exception().unwrap().ty.as_deref(),
+            Some("OrderError")
+        );
+        let frame = &ev.exception[1].stacktrace.as_ref().unwrap().frames[0];
+        assert_eq!(frame.lineno, Some(42));
+        assert_eq!(frame.in_app, Some(true));
+        assert_eq!(ev.timestamp.timestamp(), 1_795_439_833);
+        assert_eq!(ev.user.as_ref().unwrap()["id"], "42");
+        assert!(!ev.user.as_ref().unwrap().contains_key("ip_address"));
+        assert_eq!(ev.tag("feature"), Some("checkout"));
+        assert_eq!(ev.tag("level"), Some("error"));
+        assert_eq!(ev.tag("handled"), Some("no"));
+        assert_eq!(ev.tag("user"), Some("id:42"));
+        assert_eq!(ev.tag("environment"), Some("production"));
+    }
+
+    #[test]
+    fn wrong_types_are_dropped_not_fatal() {
+        let ev = norm(json!({
+            "level": 7, "platform": "klingon", "timestamp": "yesterday", "tags": "nope",
+            "exception": "broken", "user": [1], "breadcrumbs": {"values": [1, {"message": "ok"}]},
+            "fingerprint": ["a", 1, null]
+        }));
+        assert_eq!(ev.level, Level::Error);
+        assert_eq!(ev.platform, "other");
+        assert_eq!(ev.timestamp, opts().received);
+        assert!(ev.exception.is_empty() && ev.user.is_none());
+        assert_eq!(ev.breadcrumbs.len(), 1);
+        assert_eq!(ev.fingerprint, Some(vec!["a".to_owned(), "1".to_owned()]));
+        assert!(normalize_event(b"[1,2]", &opts()).is_err());
+        assert!(normalize_event(b"{\"a\":", &opts()).is_err());
+    }
+
+    #[test]
+    fn future_and_ancient_timestamps_are_clamped() {
+        assert_eq!(
+            norm(json!({"timestamp": 4_000_000_000.0})).timestamp,
+            opts().received
+        );
+        assert_eq!(norm(json!({"timestamp": 1.0})).timestamp, opts().received);
+        assert_eq!(
+            norm(json!({"timestamp": 1_795_439_830.5}))
+                .timestamp
+                .timestamp(),
+            1_795_439_830
+        );
+    }
+
+    #[test]
+    fn message_forms() {
+        let ev = norm(json!({"message": "plain text"}));
+        assert_eq!(ev.logentry.unwrap().message.as_deref(), Some("plain text"));
+        let ev = norm(json!({"logentry": {"message": "hello %s", "params": ["world"]}}));
+        let entry = ev.logentry.unwrap();
+        assert_eq!(entry.message.as_deref(), Some("hello %s"));
+        assert_eq!(entry.formatted.as_deref(), Some("hello world"));
+        let ev = norm(json!({"message": {"formatted": "done"}}));
+        assert_eq!(ev.logentry.unwrap().text(), Some("done"));
+    }
+
+    #[test]
+    fn frames_without_in_app_are_guessed() {
+        let ev = norm(
+            json!({"exception": {"values": [{"type": "E", "stacktrace": {"frames": [
+                {"function": "std::panicking::begin_panic"},
+                {"abs_path": "/app/node_modules/x/index.js", "function": "f"},
+                {"function": "my_app::run"}
+            ]}}]}}),
+        );
+        let frames = &ev.exception[0].stacktrace.as_ref().unwrap().frames;
+        let in_app: Vec<_> = frames.iter().map(|f| f.in_app).collect();
+        assert_eq!(in_app, vec![Some(false), Some(false), Some(true)]);
+    }
+
+    #[test]
+    fn truncation_respects_char_boundaries() {
+        assert_eq!(truncate("ééé", 3), "é");
+        let long = "x".repeat(10_000);
+        let ev = norm(json!({"message": long, "tags": {"k": "v".repeat(500)}}));
+        assert_eq!(
+            ev.logentry
+                .as_ref()
+                .unwrap()
+                .message
+                .as_ref()
+                .unwrap()
+                .len(),
+            caps::MESSAGE
+        );
+        assert_eq!(ev.tag("k").unwrap().len(), caps::TAG_VALUE);
+    }
+}
