@@ -1,1 +1,227 @@
-fn main() {}
+//! Project automation, run as `cargo xtask <command>` (alias in `.cargo/config.toml`).
+//!
+//! `cargo xtask test [ARGS...]` prepares the official Sentry SDKs that the
+//! integration tests drive against a Faultline devserver, then runs
+//! `cargo test --workspace --locked ARGS...` with these variables set:
+//!
+//! * `FAULTLINE_TEST_PYTHON`: a Python with `sentry-sdk` installed
+//!   (a venv under `target/sdk/venv`), to run `tests/sdk/python/send.py`;
+//! * `FAULTLINE_TEST_NODE_DIR`: `tests/sdk/node`, with `@sentry/node`
+//!   installed from its `package-lock.json`, to run `send.js` there.
+//!
+//! `cargo xtask sdk-env` only prepares the SDKs and prints these variables as
+//! `export` lines, for running some tests by hand:
+//! `eval "$(cargo xtask sdk-env)" && cargo test -p faultline-web`.
+
+use std::env;
+use std::ffi::OsStr;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+
+use anyhow::{Context, Result, bail};
+
+/// The `sentry-sdk` release the Python SDK tests are written against.
+const SENTRY_PYTHON_VERSION: &str = "2.75.0";
+
+const USAGE: &str = "\
+usage: cargo xtask <command>
+
+commands:
+  test [ARGS...]   prepare the SDKs, then run `cargo test --workspace --locked ARGS...`
+  sdk-env          prepare the SDKs and print their paths as `export` lines";
+
+fn main() -> ExitCode {
+    match run() {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("xtask: error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> Result<ExitCode> {
+    let mut args = env::args().skip(1);
+    let command = args.next();
+    let rest: Vec<String> = args.collect();
+    match command.as_deref() {
+        Some("test") => test(&rest),
+        Some("sdk-env") => sdk_env(&rest),
+        Some("help" | "-h" | "--help") => {
+            println!("{USAGE}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(other) => bail!("unknown command `{other}`\n{USAGE}"),
+        None => bail!("no command given\n{USAGE}"),
+    }
+}
+
+/// `cargo xtask test`: prepare the SDKs, run the workspace's tests, exit with their status.
+fn test(cargo_args: &[String]) -> Result<ExitCode> {
+    let root = workspace_root();
+    let sdks = prepare_sdks(&root)?;
+
+    let cargo = env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    eprintln!(
+        "xtask: running cargo test --workspace --locked {}",
+        cargo_args.join(" ")
+    );
+    let status = Command::new(&cargo)
+        .args(["test", "--workspace", "--locked"])
+        .args(cargo_args)
+        .current_dir(&root)
+        .envs(sdks.env())
+        .status()
+        .context("could not start cargo test")?;
+    // A test run killed by a signal has no code; report it as a failure.
+    let code = status.code().unwrap_or(1);
+    Ok(ExitCode::from(u8::try_from(code).unwrap_or(1)))
+}
+
+/// `cargo xtask sdk-env`: prepare the SDKs and print the variables for a shell to `eval`.
+fn sdk_env(args: &[String]) -> Result<ExitCode> {
+    if !args.is_empty() {
+        bail!("sdk-env takes no arguments\n{USAGE}");
+    }
+    let sdks = prepare_sdks(&workspace_root())?;
+    for (name, value) in sdks.env() {
+        println!("export {name}='{}'", value.display());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Where the prepared SDKs are.
+struct Sdks {
+    python: PathBuf,
+    node_dir: PathBuf,
+}
+
+impl Sdks {
+    fn env(&self) -> [(&'static str, &Path); 2] {
+        [
+            ("FAULTLINE_TEST_PYTHON", self.python.as_path()),
+            ("FAULTLINE_TEST_NODE_DIR", self.node_dir.as_path()),
+        ]
+    }
+}
+
+fn workspace_root() -> PathBuf {
+    // xtask/ sits directly in the workspace root.
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask has a parent directory")
+        .to_path_buf()
+}
+
+fn prepare_sdks(root: &Path) -> Result<Sdks> {
+    let python = prepare_python(&root.join("target/sdk/venv"))
+        .context("preparing the Python SDK (needs python3 with the venv module)")?;
+    let node_dir = root.join("tests/sdk/node");
+    prepare_node(&node_dir).context("preparing the Node SDK (needs node and npm)")?;
+    Ok(Sdks { python, node_dir })
+}
+
+/// Make sure `venv` exists with the pinned `sentry-sdk`; return its python.
+fn prepare_python(venv: &Path) -> Result<PathBuf> {
+    let python = venv.join("bin/python");
+    match installed_sentry_sdk(&python) {
+        Some(v) if v == SENTRY_PYTHON_VERSION => {
+            eprintln!("xtask: python venv {} has sentry-sdk {v}", venv.display());
+            return Ok(python);
+        }
+        Some(v) => eprintln!(
+            "xtask: installing sentry-sdk=={SENTRY_PYTHON_VERSION} into {} (had {v})",
+            venv.display()
+        ),
+        None => {
+            eprintln!(
+                "xtask: creating python venv {} with sentry-sdk=={SENTRY_PYTHON_VERSION}",
+                venv.display()
+            );
+            // --clear: start over if a broken venv is in the way.
+            run_cmd(
+                Command::new("python3")
+                    .args(["-m", "venv", "--clear"])
+                    .arg(venv),
+            )?;
+        }
+    }
+    run_cmd(
+        Command::new(&python)
+            .args(["-m", "pip", "install", "--quiet"])
+            .arg(format!("sentry-sdk=={SENTRY_PYTHON_VERSION}"))
+            .env("PIP_DISABLE_PIP_VERSION_CHECK", "1"),
+    )?;
+    match installed_sentry_sdk(&python) {
+        Some(v) if v == SENTRY_PYTHON_VERSION => Ok(python),
+        other => bail!(
+            "{} reports sentry-sdk {other:?} after installing {SENTRY_PYTHON_VERSION}",
+            python.display()
+        ),
+    }
+}
+
+/// The `sentry-sdk` version importable by `python`, if it runs and has one.
+fn installed_sentry_sdk(python: &Path) -> Option<String> {
+    if !python.exists() {
+        return None;
+    }
+    let out = Command::new(python)
+        .args([
+            "-c",
+            "import importlib.metadata as m; print(m.version('sentry-sdk'))",
+        ])
+        .stderr(std::process::Stdio::null())
+        .output()
+        .ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
+}
+
+/// Run `npm ci` in `dir` unless its node_modules matches package-lock.json.
+fn prepare_node(dir: &Path) -> Result<()> {
+    let lock = dir.join("package-lock.json");
+    let installed = dir.join("node_modules/.package-lock.json");
+    let lock_time = fs::metadata(&lock)
+        .and_then(|m| m.modified())
+        .with_context(|| format!("reading {}", lock.display()))?;
+    let up_to_date = fs::metadata(&installed)
+        .and_then(|m| m.modified())
+        .is_ok_and(|installed_time| installed_time >= lock_time);
+    if up_to_date {
+        eprintln!(
+            "xtask: node_modules in {} is up to date with package-lock.json",
+            dir.display()
+        );
+        return Ok(());
+    }
+    eprintln!("xtask: running npm ci in {}", dir.display());
+    run_cmd(
+        Command::new("npm")
+            .args(["ci", "--no-audit", "--no-fund"])
+            .current_dir(dir),
+    )
+}
+
+/// Run a command to completion, its output on stderr; fail unless it succeeds.
+fn run_cmd(cmd: &mut Command) -> Result<()> {
+    let shown = describe(cmd);
+    let status = cmd
+        .stdout(std::io::stderr())
+        .status()
+        .with_context(|| format!("could not start `{shown}`"))?;
+    if !status.success() {
+        bail!("`{shown}` failed ({status})");
+    }
+    Ok(())
+}
+
+fn describe(cmd: &Command) -> String {
+    std::iter::once(cmd.get_program())
+        .chain(cmd.get_args())
+        .map(OsStr::to_string_lossy)
+        .collect::<Vec<_>>()
+        .join(" ")
+}

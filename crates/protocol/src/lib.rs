@@ -10,6 +10,7 @@ pub mod decompress;
 pub mod envelope;
 pub mod event;
 pub mod ids;
+pub mod messages;
 pub mod normalize;
 
 pub use auth::{AuthError, Dsn, SentryAuth};
@@ -17,4 +18,5 @@ pub use decompress::{ContentEncoding, DecompressError, decompress_bounded};
 pub use envelope::{Envelope, EnvelopeError, Item, ItemType};
 pub use event::{Event, Exception, Frame, Level, LogEntry, Stacktrace};
 pub use ids::{EventId, GroupId, OrgId, ProjectId};
+pub use messages::{IngestHeader, IngestMessage, MessageError, ProcessedEvent};
 pub use normalize::{NormalizeError, NormalizeOptions, normalize_event};

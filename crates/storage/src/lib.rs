@@ -1,1 +1,57 @@
-//! stub
+//! The storage seams every service is written against, and their backends.
+//!
+//! Four small traits: [`EventQueue`] (topics with offsets and consumer
+//! groups), [`MetaStore`] (users, organizations, projects, keys, issues),
+//! [`EventStore`] (full events, searchable) and later a cache. Backends are
+//! chosen once at start-up ([`Backends`]); service code never asks which one
+//! it has. The embedded backends live in [`sqlite`]: SQLite files in WAL mode,
+//! including a durable queue that replays unacknowledged messages after a
+//! crash.
+
+pub mod events;
+pub mod meta;
+pub mod queue;
+pub mod sqlite;
+
+use std::sync::Arc;
+
+pub use events::{EventStore, StoredEvent, TagFilter};
+pub use meta::*;
+pub use queue::{Delivery, EventQueue, Message, QueueConsumer, Topic};
+
+/// Every storage error a backend can report, typed so callers can map them
+/// (to HTTP statuses, retries) in one place.
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("not found")]
+    NotFound,
+    #[error("already exists: {0}")]
+    Conflict(String),
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+    #[error("storage is shutting down")]
+    Closed,
+    #[error("storage unavailable: {0}")]
+    Unavailable(String),
+}
+
+pub type Result<T, E = StorageError> = std::result::Result<T, E>;
+
+/// The backends one process runs with, chosen at start-up.
+#[derive(Clone)]
+pub struct Backends {
+    pub queue: Arc<dyn EventQueue>,
+    pub meta: Arc<dyn MetaStore>,
+    pub events: Arc<dyn EventStore>,
+}
+
+/// Milliseconds since the epoch: how timestamps are stored.
+pub fn to_millis(t: chrono::DateTime<chrono::Utc>) -> i64 {
+    t.timestamp_millis()
+}
+
+pub fn from_millis(ms: i64) -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::from_timestamp_millis(ms).unwrap_or_default()
+}

@@ -1,0 +1,97 @@
+//! Messages on the topics between services (DESIGN §4). Every message carries
+//! the project id and event id so consumers can be idempotent.
+
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::event::Event;
+use crate::ids::{EventId, GroupId, ProjectId};
+
+#[derive(Debug, thiserror::Error)]
+pub enum MessageError {
+    #[error("message has no header line")]
+    MissingHeader,
+    #[error("message header is invalid: {0}")]
+    InvalidHeader(#[from] serde_json::Error),
+}
+
+/// What relay puts on an `ingest-*` topic: the item as the SDK sent it plus
+/// what relay learned from the request. The payload is not re-encoded so
+/// relay stays cheap.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct IngestHeader {
+    pub project_id: ProjectId,
+    pub event_id: EventId,
+    /// The envelope item type (`event`, `transaction`, `attachment`, …).
+    pub item_type: String,
+    pub received: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remote_addr: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub filename: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_type: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct IngestMessage {
+    pub header: IngestHeader,
+    pub payload: Bytes,
+}
+
+impl IngestMessage {
+    /// One JSON header line, a newline, then the raw payload bytes.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = serde_json::to_vec(&self.header).expect("header serialises: plain data");
+        out.reserve(1 + self.payload.len());
+        out.push(b'\n');
+        out.extend_from_slice(&self.payload);
+        out
+    }
+
+    pub fn decode(bytes: Bytes) -> Result<Self, MessageError> {
+        let newline = bytes.iter().position(|&b| b == b'\n').ok_or(MessageError::MissingHeader)?;
+        let header = serde_json::from_slice(&bytes[..newline])?;
+        Ok(IngestMessage {
+            header,
+            payload: bytes.slice(newline + 1..),
+        })
+    }
+}
+
+/// What the ingest-consumer puts on `events`: the normalised event with the
+/// issue it was grouped into.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ProcessedEvent {
+    pub project_id: ProjectId,
+    pub group_id: GroupId,
+    pub title: String,
+    pub culprit: String,
+    pub event: Event,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ingest_message_roundtrip() {
+        let msg = IngestMessage {
+            header: IngestHeader {
+                project_id: ProjectId(3),
+                event_id: EventId::new_random(),
+                item_type: "event".into(),
+                received: Utc::now(),
+                remote_addr: Some("127.0.0.1".into()),
+                filename: None,
+                content_type: None,
+            },
+            payload: Bytes::from_static(b"{\"a\":\n1}"),
+        };
+        let back = IngestMessage::decode(Bytes::from(msg.encode())).unwrap();
+        assert_eq!(back.header.event_id, msg.header.event_id);
+        assert_eq!(back.payload, msg.payload);
+        assert!(IngestMessage::decode(Bytes::from_static(b"no newline")).is_err());
+    }
+}

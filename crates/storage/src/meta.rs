@@ -1,0 +1,246 @@
+//! Relational metadata: accounts, organizations, projects and their keys,
+//! API tokens, and issues (groups) with their counters.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use faultline_protocol::{EventId, GroupId, Level, OrgId, ProjectId};
+use serde::{Deserialize, Serialize};
+
+use crate::Result;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct UserId(pub i64);
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    pub id: UserId,
+    pub email: String,
+    pub name: String,
+    pub password_hash: Option<String>,
+    pub is_superuser: bool,
+    pub is_active: bool,
+    pub date_joined: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Organization {
+    pub id: OrgId,
+    pub slug: String,
+    pub name: String,
+    pub date_created: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Owner,
+    Admin,
+    Member,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Owner => "owner",
+            Role::Admin => "admin",
+            Role::Member => "member",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "owner" => Role::Owner,
+            "admin" => Role::Admin,
+            "member" => Role::Member,
+            _ => return None,
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Project {
+    pub id: ProjectId,
+    pub org_id: OrgId,
+    pub slug: String,
+    pub name: String,
+    pub platform: Option<String>,
+    pub date_created: DateTime<Utc>,
+    pub first_event: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProjectKey {
+    pub id: i64,
+    pub project_id: ProjectId,
+    pub label: String,
+    pub public_key: String,
+    pub secret_key: String,
+    pub is_active: bool,
+    /// Events per `rate_limit_window` seconds; `None` is unlimited.
+    pub rate_limit_count: Option<i64>,
+    pub rate_limit_window: Option<i64>,
+    pub date_created: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiToken {
+    pub id: i64,
+    pub user_id: UserId,
+    pub scopes: Vec<String>,
+    pub name: Option<String>,
+    pub date_created: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum GroupStatus {
+    Unresolved,
+    Resolved,
+    Ignored,
+}
+
+impl GroupStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GroupStatus::Unresolved => "unresolved",
+            GroupStatus::Resolved => "resolved",
+            GroupStatus::Ignored => "ignored",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "unresolved" => GroupStatus::Unresolved,
+            "resolved" => GroupStatus::Resolved,
+            "ignored" | "muted" => GroupStatus::Ignored,
+            _ => return None,
+        })
+    }
+}
+
+/// An issue.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Group {
+    pub id: GroupId,
+    pub project_id: ProjectId,
+    /// Per-project sequence number behind the short id (`PROJECT-1A`).
+    pub short_id: i64,
+    pub title: String,
+    pub culprit: String,
+    pub level: Level,
+    pub status: GroupStatus,
+    /// Sentry's substatus: `new`, `ongoing`, `regressed`, …
+    pub substatus: Option<String>,
+    pub event_type: String,
+    pub platform: String,
+    pub metadata: serde_json::Value,
+    pub count: i64,
+    pub user_count: i64,
+    pub first_seen: DateTime<Utc>,
+    pub last_seen: DateTime<Utc>,
+    pub first_release: Option<String>,
+    pub resolved_at: Option<DateTime<Utc>>,
+}
+
+/// One grouped event, as the ingest-consumer records it.
+#[derive(Debug, Clone)]
+pub struct GroupedEvent {
+    pub project_id: ProjectId,
+    pub event_id: EventId,
+    pub hash: String,
+    pub title: String,
+    pub culprit: String,
+    pub level: Level,
+    pub event_type: String,
+    pub platform: String,
+    pub metadata: serde_json::Value,
+    pub timestamp: DateTime<Utc>,
+    pub release: Option<String>,
+    /// The "users affected" identity (`id:42`), if the event names a user.
+    pub user: Option<String>,
+}
+
+/// What recording one event did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RecordOutcome {
+    pub group_id: GroupId,
+    /// The event id was already recorded: nothing was counted.
+    pub duplicate: bool,
+    pub new_group: bool,
+    /// A resolved issue was reopened by this event.
+    pub regression: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum GroupSort {
+    #[default]
+    LastSeen,
+    FirstSeen,
+    Events,
+    Users,
+}
+
+/// Which issues to list. Empty fields do not filter.
+#[derive(Debug, Clone, Default)]
+pub struct GroupQuery {
+    pub project_ids: Vec<ProjectId>,
+    pub statuses: Vec<GroupStatus>,
+    pub levels: Vec<Level>,
+    /// Case-insensitive substring of title or culprit, every term must match.
+    pub text: Vec<String>,
+    /// Restricts to these issues (the result of tag filters on the event store).
+    pub group_ids: Option<Vec<GroupId>>,
+    pub last_seen_after: Option<DateTime<Utc>>,
+    pub sort: GroupSort,
+    pub offset: usize,
+    pub limit: usize,
+}
+
+#[async_trait]
+pub trait MetaStore: Send + Sync + 'static {
+    async fn ping(&self) -> Result<()>;
+
+    // Users and tokens.
+    async fn create_user(&self, email: &str, password_hash: Option<&str>, is_superuser: bool) -> Result<User>;
+    async fn user_by_email(&self, email: &str) -> Result<Option<User>>;
+    async fn user_by_id(&self, id: UserId) -> Result<Option<User>>;
+    async fn set_password(&self, id: UserId, password_hash: &str) -> Result<()>;
+    async fn count_users(&self) -> Result<i64>;
+    /// Stores a token by its hash; the plain token is never stored.
+    async fn create_api_token(&self, user: UserId, token_hash: &str, scopes: &[String], name: Option<&str>) -> Result<ApiToken>;
+    async fn token_by_hash(&self, token_hash: &str) -> Result<Option<(ApiToken, User)>>;
+
+    // Organizations and membership.
+    async fn create_organization(&self, slug: &str, name: &str) -> Result<Organization>;
+    async fn organization_by_slug(&self, slug: &str) -> Result<Option<Organization>>;
+    async fn organization_by_id(&self, id: OrgId) -> Result<Option<Organization>>;
+    async fn add_member(&self, org: OrgId, user: UserId, role: Role) -> Result<()>;
+    async fn member_role(&self, org: OrgId, user: UserId) -> Result<Option<Role>>;
+    /// Organizations the user belongs to (all of them for a superuser).
+    async fn organizations_for_user(&self, user: &User) -> Result<Vec<Organization>>;
+
+    // Projects and keys.
+    async fn create_project(&self, org: OrgId, slug: &str, name: &str, platform: Option<&str>) -> Result<Project>;
+    async fn projects(&self, org: OrgId) -> Result<Vec<Project>>;
+    async fn project_by_slug(&self, org: OrgId, slug: &str) -> Result<Option<Project>>;
+    async fn project_by_id(&self, id: ProjectId) -> Result<Option<Project>>;
+    async fn create_key(&self, project: ProjectId, label: &str) -> Result<ProjectKey>;
+    async fn keys(&self, project: ProjectId) -> Result<Vec<ProjectKey>>;
+    async fn key_by_public(&self, public_key: &str) -> Result<Option<ProjectKey>>;
+    async fn set_key_active(&self, key_id: i64, active: bool) -> Result<()>;
+
+    // Issues.
+    /// Groups a batch of events into issues in one transaction: creates issues,
+    /// counts events and distinct users, reopens resolved issues. An event id
+    /// seen before counts nothing and reports its issue.
+    async fn record_events(&self, events: &[GroupedEvent]) -> Result<Vec<RecordOutcome>>;
+    async fn group(&self, id: GroupId) -> Result<Option<Group>>;
+    async fn group_by_short_id(&self, project: ProjectId, short_id: i64) -> Result<Option<Group>>;
+    async fn groups(&self, query: &GroupQuery) -> Result<Vec<Group>>;
+    async fn set_group_status(&self, ids: &[GroupId], status: GroupStatus) -> Result<()>;
+
+    // Installation settings (the devserver's bootstrap state, etc.).
+    async fn setting(&self, key: &str) -> Result<Option<String>>;
+    async fn set_setting(&self, key: &str, value: &str) -> Result<()>;
+}

@@ -1,0 +1,95 @@
+//! Kafka-shaped topics: publish is durable when it returns; consumers in a
+//! group read from their committed offset and commit after their work is
+//! durable, so a crash replays instead of losing (at-least-once).
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+
+use crate::Result;
+
+/// The topics of DESIGN §4, named as Sentry names them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Topic {
+    IngestEvents,
+    IngestAttachments,
+    IngestTransactions,
+    IngestSessions,
+    IngestMonitors,
+    IngestFeedback,
+    Events,
+    Transactions,
+    PostProcess,
+    Outcomes,
+}
+
+impl Topic {
+    pub const ALL: [Topic; 10] = [
+        Topic::IngestEvents,
+        Topic::IngestAttachments,
+        Topic::IngestTransactions,
+        Topic::IngestSessions,
+        Topic::IngestMonitors,
+        Topic::IngestFeedback,
+        Topic::Events,
+        Topic::Transactions,
+        Topic::PostProcess,
+        Topic::Outcomes,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Topic::IngestEvents => "ingest-events",
+            Topic::IngestAttachments => "ingest-attachments",
+            Topic::IngestTransactions => "ingest-transactions",
+            Topic::IngestSessions => "ingest-sessions",
+            Topic::IngestMonitors => "ingest-monitors",
+            Topic::IngestFeedback => "ingest-feedback",
+            Topic::Events => "events",
+            Topic::Transactions => "transactions",
+            Topic::PostProcess => "post-process",
+            Topic::Outcomes => "outcomes",
+        }
+    }
+}
+
+/// A message to publish. The key (the project id) picks the partition so one
+/// project's messages stay ordered.
+#[derive(Debug, Clone)]
+pub struct Message {
+    pub key: i64,
+    pub payload: Bytes,
+}
+
+/// A message as a consumer receives it.
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    pub partition: i32,
+    pub offset: i64,
+    pub key: i64,
+    pub payload: Bytes,
+}
+
+#[async_trait]
+pub trait EventQueue: Send + Sync + 'static {
+    /// Returns once every message is durably stored, in order.
+    async fn publish(&self, topic: Topic, messages: Vec<Message>) -> Result<()>;
+
+    /// Joins `group` on `topic`, resuming from the group's committed offsets.
+    async fn subscribe(&self, topic: Topic, group: &str) -> Result<Box<dyn QueueConsumer>>;
+
+    /// Checks the backend is reachable (for `/health`).
+    async fn ping(&self) -> Result<()>;
+}
+
+#[async_trait]
+pub trait QueueConsumer: Send {
+    /// Up to `max` messages after the last ones returned; waits up to `wait`
+    /// for the first one and returns empty if none arrived.
+    async fn poll(&mut self, max: usize, wait: Duration) -> Result<Vec<Delivery>>;
+
+    /// Marks everything up to and including these deliveries as done for the
+    /// group. Call only after their effects are durable.
+    async fn commit(&mut self, deliveries: &[Delivery]) -> Result<()>;
+}

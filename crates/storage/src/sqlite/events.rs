@@ -1,0 +1,170 @@
+//! The event store on SQLite: events as JSON, plus per-issue tag value
+//! counts (Sentry's tagstore) for tag search and distributions.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use async_trait::async_trait;
+use faultline_protocol::{EventId, GroupId, ProjectId};
+use sqlx::sqlite::SqliteSynchronous;
+use sqlx::{QueryBuilder, Sqlite};
+
+use super::{Db, migrate};
+use crate::events::{EventStore, StoredEvent, TagFilter};
+use crate::{Result, StorageError, to_millis};
+
+const MIGRATIONS: &[&str] = &[r#"
+CREATE TABLE events (
+    id INTEGER PRIMARY KEY,
+    project_id INTEGER NOT NULL,
+    event_id TEXT NOT NULL,
+    group_id INTEGER NOT NULL,
+    timestamp INTEGER NOT NULL,
+    received INTEGER NOT NULL,
+    data BLOB NOT NULL,
+    UNIQUE (project_id, event_id)
+);
+CREATE INDEX events_group_time ON events (group_id, timestamp);
+CREATE INDEX events_received ON events (received);
+CREATE TABLE issue_tag_values (
+    project_id INTEGER NOT NULL,
+    group_id INTEGER NOT NULL,
+    key TEXT NOT NULL,
+    value TEXT NOT NULL,
+    times_seen INTEGER NOT NULL,
+    first_seen INTEGER NOT NULL,
+    last_seen INTEGER NOT NULL,
+    PRIMARY KEY (group_id, key, value)
+) WITHOUT ROWID;
+CREATE INDEX issue_tag_values_lookup ON issue_tag_values (project_id, key, value);
+"#];
+
+#[derive(Clone)]
+pub struct SqliteEventStore {
+    db: Db,
+}
+
+impl SqliteEventStore {
+    pub async fn open(path: &Path) -> Result<Self> {
+        let db = Db::open(path, SqliteSynchronous::Normal, 4).await?;
+        migrate::apply(&db.write, MIGRATIONS).await?;
+        Ok(SqliteEventStore { db })
+    }
+}
+
+fn decode(data: &[u8]) -> Result<StoredEvent> {
+    serde_json::from_slice(data).map_err(|e| StorageError::Corrupt(e.to_string()))
+}
+
+struct TagDelta {
+    project_id: i64,
+    times_seen: i64,
+    first_seen: i64,
+    last_seen: i64,
+}
+
+#[async_trait]
+impl EventStore for SqliteEventStore {
+    async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1").execute(&self.db.read).await?;
+        Ok(())
+    }
+
+    async fn insert_events(&self, events: &[StoredEvent]) -> Result<()> {
+        let mut tx = self.db.write.begin().await?;
+        let mut tags: HashMap<(i64, &str, &str), TagDelta> = HashMap::new();
+        for stored in events {
+            let data = serde_json::to_vec(stored).map_err(|e| StorageError::Corrupt(e.to_string()))?;
+            let ts = to_millis(stored.event.timestamp);
+            let inserted = sqlx::query(
+                "INSERT OR IGNORE INTO events (project_id, event_id, group_id, timestamp, received, data) VALUES (?, ?, ?, ?, ?, ?)",
+            )
+            .bind(stored.project_id.0)
+            .bind(stored.event.event_id.to_string())
+            .bind(stored.group_id.0)
+            .bind(ts)
+            .bind(to_millis(stored.event.received))
+            .bind(data)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if inserted == 0 {
+                continue;
+            }
+            for (key, value) in &stored.event.tags {
+                let delta = tags.entry((stored.group_id.0, key, value)).or_insert(TagDelta {
+                    project_id: stored.project_id.0,
+                    times_seen: 0,
+                    first_seen: ts,
+                    last_seen: ts,
+                });
+                delta.times_seen += 1;
+                delta.first_seen = delta.first_seen.min(ts);
+                delta.last_seen = delta.last_seen.max(ts);
+            }
+        }
+        for ((group_id, key, value), delta) in tags {
+            sqlx::query(
+                "INSERT INTO issue_tag_values (project_id, group_id, key, value, times_seen, first_seen, last_seen) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (group_id, key, value) DO UPDATE SET \
+                 times_seen = times_seen + excluded.times_seen, first_seen = MIN(first_seen, excluded.first_seen), \
+                 last_seen = MAX(last_seen, excluded.last_seen)",
+            )
+            .bind(delta.project_id)
+            .bind(group_id)
+            .bind(key)
+            .bind(value)
+            .bind(delta.times_seen)
+            .bind(delta.first_seen)
+            .bind(delta.last_seen)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn event(&self, project: ProjectId, event_id: EventId) -> Result<Option<StoredEvent>> {
+        let data: Option<Vec<u8>> = sqlx::query_scalar("SELECT data FROM events WHERE project_id = ? AND event_id = ?")
+            .bind(project.0)
+            .bind(event_id.to_string())
+            .fetch_optional(&self.db.read)
+            .await?;
+        data.as_deref().map(decode).transpose()
+    }
+
+    async fn group_events(&self, group: GroupId, offset: usize, limit: usize) -> Result<Vec<StoredEvent>> {
+        let rows: Vec<Vec<u8>> = sqlx::query_scalar(
+            "SELECT data FROM events WHERE group_id = ? ORDER BY timestamp DESC, id DESC LIMIT ? OFFSET ?",
+        )
+        .bind(group.0)
+        .bind(limit as i64)
+        .bind(offset as i64)
+        .fetch_all(&self.db.read)
+        .await?;
+        rows.iter().map(|d| decode(d)).collect()
+    }
+
+    async fn groups_matching_tags(&self, projects: &[ProjectId], filters: &[TagFilter]) -> Result<Vec<GroupId>> {
+        if projects.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut sql: QueryBuilder<'_, Sqlite> =
+            QueryBuilder::new("SELECT DISTINCT group_id FROM issue_tag_values g WHERE project_id IN (");
+        let mut list = sql.separated(", ");
+        for p in projects {
+            list.push_bind(p.0);
+        }
+        sql.push(")");
+        for filter in filters {
+            sql.push(if filter.negated { " AND NOT EXISTS (" } else { " AND EXISTS (" });
+            sql.push("SELECT 1 FROM issue_tag_values t WHERE t.group_id = g.group_id AND t.key = ")
+                .push_bind(filter.key.clone())
+                .push(" AND t.value = ")
+                .push_bind(filter.value.clone())
+                .push(")");
+        }
+        let ids: Vec<i64> = sql.build_query_scalar().fetch_all(&self.db.read).await?;
+        Ok(ids.into_iter().map(GroupId).collect())
+    }
+}

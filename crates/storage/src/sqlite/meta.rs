@@ -1,0 +1,718 @@
+//! The metadata store on SQLite.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use async_trait::async_trait;
+use chrono::Utc;
+use faultline_protocol::{GroupId, Level, OrgId, ProjectId};
+use sqlx::sqlite::{SqliteRow, SqliteSynchronous};
+use sqlx::{QueryBuilder, Row, Sqlite};
+
+use super::{Db, migrate};
+use crate::meta::*;
+use crate::{Result, StorageError, from_millis, to_millis};
+
+const MIGRATIONS: &[&str] = &[r#"
+CREATE TABLE users (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    email TEXT NOT NULL UNIQUE COLLATE NOCASE,
+    name TEXT NOT NULL DEFAULT '',
+    password_hash TEXT,
+    is_superuser INTEGER NOT NULL DEFAULT 0,
+    is_active INTEGER NOT NULL DEFAULT 1,
+    date_joined INTEGER NOT NULL
+);
+CREATE TABLE api_tokens (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    user_id INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    token_hash TEXT NOT NULL UNIQUE,
+    scopes TEXT NOT NULL,
+    name TEXT,
+    date_created INTEGER NOT NULL
+);
+CREATE TABLE organizations (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    slug TEXT NOT NULL UNIQUE,
+    name TEXT NOT NULL,
+    date_created INTEGER NOT NULL
+);
+CREATE TABLE org_members (
+    org_id INTEGER NOT NULL REFERENCES organizations (id) ON DELETE CASCADE,
+    user_id INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    role TEXT NOT NULL,
+    date_added INTEGER NOT NULL,
+    PRIMARY KEY (org_id, user_id)
+);
+CREATE TABLE projects (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    org_id INTEGER NOT NULL REFERENCES organizations (id) ON DELETE CASCADE,
+    slug TEXT NOT NULL,
+    name TEXT NOT NULL,
+    platform TEXT,
+    date_created INTEGER NOT NULL,
+    first_event INTEGER,
+    next_short_id INTEGER NOT NULL DEFAULT 0,
+    UNIQUE (org_id, slug)
+);
+CREATE TABLE project_keys (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    project_id INTEGER NOT NULL REFERENCES projects (id) ON DELETE CASCADE,
+    label TEXT NOT NULL,
+    public_key TEXT NOT NULL UNIQUE,
+    secret_key TEXT NOT NULL,
+    is_active INTEGER NOT NULL DEFAULT 1,
+    rate_limit_count INTEGER,
+    rate_limit_window INTEGER,
+    date_created INTEGER NOT NULL
+);
+CREATE TABLE issues (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    project_id INTEGER NOT NULL REFERENCES projects (id) ON DELETE CASCADE,
+    hash TEXT NOT NULL,
+    short_id INTEGER NOT NULL,
+    title TEXT NOT NULL,
+    culprit TEXT NOT NULL,
+    level TEXT NOT NULL,
+    status TEXT NOT NULL,
+    substatus TEXT,
+    event_type TEXT NOT NULL,
+    platform TEXT NOT NULL,
+    metadata TEXT NOT NULL,
+    count INTEGER NOT NULL,
+    user_count INTEGER NOT NULL,
+    first_seen INTEGER NOT NULL,
+    last_seen INTEGER NOT NULL,
+    first_release TEXT,
+    resolved_at INTEGER,
+    UNIQUE (project_id, hash),
+    UNIQUE (project_id, short_id)
+);
+CREATE INDEX issues_project_last_seen ON issues (project_id, last_seen);
+CREATE TABLE seen_events (
+    project_id INTEGER NOT NULL,
+    event_id TEXT NOT NULL,
+    group_id INTEGER NOT NULL,
+    PRIMARY KEY (project_id, event_id)
+) WITHOUT ROWID;
+CREATE TABLE issue_users (
+    group_id INTEGER NOT NULL,
+    user_tag TEXT NOT NULL,
+    PRIMARY KEY (group_id, user_tag)
+) WITHOUT ROWID;
+CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"#];
+
+#[derive(Clone)]
+pub struct SqliteMetaStore {
+    db: Db,
+}
+
+impl SqliteMetaStore {
+    pub async fn open(path: &Path) -> Result<Self> {
+        let db = Db::open(path, SqliteSynchronous::Normal, 4).await?;
+        migrate::apply(&db.write, MIGRATIONS).await?;
+        Ok(SqliteMetaStore { db })
+    }
+}
+
+fn conflict(e: sqlx::Error, what: &str) -> StorageError {
+    match &e {
+        sqlx::Error::Database(db) if db.is_unique_violation() => StorageError::Conflict(what.to_owned()),
+        _ => StorageError::Database(e),
+    }
+}
+
+fn user_from_row(row: &SqliteRow) -> User {
+    User {
+        id: UserId(row.get("id")),
+        email: row.get("email"),
+        name: row.get("name"),
+        password_hash: row.get("password_hash"),
+        is_superuser: row.get("is_superuser"),
+        is_active: row.get("is_active"),
+        date_joined: from_millis(row.get("date_joined")),
+    }
+}
+
+fn org_from_row(row: &SqliteRow) -> Organization {
+    Organization {
+        id: OrgId(row.get("id")),
+        slug: row.get("slug"),
+        name: row.get("name"),
+        date_created: from_millis(row.get("date_created")),
+    }
+}
+
+fn project_from_row(row: &SqliteRow) -> Project {
+    Project {
+        id: ProjectId(row.get("id")),
+        org_id: OrgId(row.get("org_id")),
+        slug: row.get("slug"),
+        name: row.get("name"),
+        platform: row.get("platform"),
+        date_created: from_millis(row.get("date_created")),
+        first_event: row.get::<Option<i64>, _>("first_event").map(from_millis),
+    }
+}
+
+fn key_from_row(row: &SqliteRow) -> ProjectKey {
+    ProjectKey {
+        id: row.get("id"),
+        project_id: ProjectId(row.get("project_id")),
+        label: row.get("label"),
+        public_key: row.get("public_key"),
+        secret_key: row.get("secret_key"),
+        is_active: row.get("is_active"),
+        rate_limit_count: row.get("rate_limit_count"),
+        rate_limit_window: row.get("rate_limit_window"),
+        date_created: from_millis(row.get("date_created")),
+    }
+}
+
+fn group_from_row(row: &SqliteRow) -> Result<Group> {
+    let level: String = row.get("level");
+    let status: String = row.get("status");
+    let metadata: String = row.get("metadata");
+    Ok(Group {
+        id: GroupId(row.get("id")),
+        project_id: ProjectId(row.get("project_id")),
+        short_id: row.get("short_id"),
+        title: row.get("title"),
+        culprit: row.get("culprit"),
+        level: Level::parse(&level).ok_or_else(|| StorageError::Corrupt(format!("level {level}")))?,
+        status: GroupStatus::parse(&status).ok_or_else(|| StorageError::Corrupt(format!("status {status}")))?,
+        substatus: row.get("substatus"),
+        event_type: row.get("event_type"),
+        platform: row.get("platform"),
+        metadata: serde_json::from_str(&metadata).map_err(|e| StorageError::Corrupt(e.to_string()))?,
+        count: row.get("count"),
+        user_count: row.get("user_count"),
+        first_seen: from_millis(row.get("first_seen")),
+        last_seen: from_millis(row.get("last_seen")),
+        first_release: row.get("first_release"),
+        resolved_at: row.get::<Option<i64>, _>("resolved_at").map(from_millis),
+    })
+}
+
+fn random_hex_key() -> String {
+    let a = uuid_like();
+    a.replace('-', "")
+}
+
+fn uuid_like() -> String {
+    // Keys need to be unguessable; v4 UUIDs carry 122 random bits.
+    faultline_protocol::EventId::new_random().to_string()
+}
+
+/// Per-issue totals of one batch, applied with one UPDATE per issue.
+struct IssueDelta<'a> {
+    group_id: GroupId,
+    was_resolved: bool,
+    count: i64,
+    new_users: i64,
+    first_seen: i64,
+    last_seen: i64,
+    latest: &'a GroupedEvent,
+}
+
+#[async_trait]
+impl MetaStore for SqliteMetaStore {
+    async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1").execute(&self.db.read).await?;
+        Ok(())
+    }
+
+    async fn create_user(&self, email: &str, password_hash: Option<&str>, is_superuser: bool) -> Result<User> {
+        let row = sqlx::query(
+            "INSERT INTO users (email, password_hash, is_superuser, date_joined) VALUES (?, ?, ?, ?) RETURNING *",
+        )
+        .bind(email)
+        .bind(password_hash)
+        .bind(is_superuser)
+        .bind(to_millis(Utc::now()))
+        .fetch_one(&self.db.write)
+        .await
+        .map_err(|e| conflict(e, "a user with this email"))?;
+        Ok(user_from_row(&row))
+    }
+
+    async fn user_by_email(&self, email: &str) -> Result<Option<User>> {
+        let row = sqlx::query("SELECT * FROM users WHERE email = ?")
+            .bind(email)
+            .fetch_optional(&self.db.read)
+            .await?;
+        Ok(row.as_ref().map(user_from_row))
+    }
+
+    async fn user_by_id(&self, id: UserId) -> Result<Option<User>> {
+        let row = sqlx::query("SELECT * FROM users WHERE id = ?")
+            .bind(id.0)
+            .fetch_optional(&self.db.read)
+            .await?;
+        Ok(row.as_ref().map(user_from_row))
+    }
+
+    async fn set_password(&self, id: UserId, password_hash: &str) -> Result<()> {
+        sqlx::query("UPDATE users SET password_hash = ? WHERE id = ?")
+            .bind(password_hash)
+            .bind(id.0)
+            .execute(&self.db.write)
+            .await?;
+        Ok(())
+    }
+
+    async fn count_users(&self) -> Result<i64> {
+        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM users").fetch_one(&self.db.read).await?)
+    }
+
+    async fn create_api_token(&self, user: UserId, token_hash: &str, scopes: &[String], name: Option<&str>) -> Result<ApiToken> {
+        let row = sqlx::query(
+            "INSERT INTO api_tokens (user_id, token_hash, scopes, name, date_created) VALUES (?, ?, ?, ?, ?) RETURNING id, date_created",
+        )
+        .bind(user.0)
+        .bind(token_hash)
+        .bind(scopes.join(" "))
+        .bind(name)
+        .bind(to_millis(Utc::now()))
+        .fetch_one(&self.db.write)
+        .await?;
+        Ok(ApiToken {
+            id: row.get(0),
+            user_id: user,
+            scopes: scopes.to_vec(),
+            name: name.map(str::to_owned),
+            date_created: from_millis(row.get(1)),
+        })
+    }
+
+    async fn token_by_hash(&self, token_hash: &str) -> Result<Option<(ApiToken, User)>> {
+        let Some(row) = sqlx::query(
+            "SELECT t.id AS token_id, t.scopes, t.name AS token_name, t.date_created AS token_created, u.* \
+             FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE t.token_hash = ?",
+        )
+        .bind(token_hash)
+        .fetch_optional(&self.db.read)
+        .await?
+        else {
+            return Ok(None);
+        };
+        let user = user_from_row(&row);
+        let scopes: String = row.get("scopes");
+        let token = ApiToken {
+            id: row.get("token_id"),
+            user_id: user.id,
+            scopes: scopes.split_whitespace().map(str::to_owned).collect(),
+            name: row.get("token_name"),
+            date_created: from_millis(row.get("token_created")),
+        };
+        Ok(Some((token, user)))
+    }
+
+    async fn create_organization(&self, slug: &str, name: &str) -> Result<Organization> {
+        let row = sqlx::query("INSERT INTO organizations (slug, name, date_created) VALUES (?, ?, ?) RETURNING *")
+            .bind(slug)
+            .bind(name)
+            .bind(to_millis(Utc::now()))
+            .fetch_one(&self.db.write)
+            .await
+            .map_err(|e| conflict(e, "an organization with this slug"))?;
+        Ok(org_from_row(&row))
+    }
+
+    async fn organization_by_slug(&self, slug: &str) -> Result<Option<Organization>> {
+        let row = sqlx::query("SELECT * FROM organizations WHERE slug = ?")
+            .bind(slug)
+            .fetch_optional(&self.db.read)
+            .await?;
+        Ok(row.as_ref().map(org_from_row))
+    }
+
+    async fn organization_by_id(&self, id: OrgId) -> Result<Option<Organization>> {
+        let row = sqlx::query("SELECT * FROM organizations WHERE id = ?")
+            .bind(id.0)
+            .fetch_optional(&self.db.read)
+            .await?;
+        Ok(row.as_ref().map(org_from_row))
+    }
+
+    async fn add_member(&self, org: OrgId, user: UserId, role: Role) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO org_members (org_id, user_id, role, date_added) VALUES (?, ?, ?, ?) \
+             ON CONFLICT (org_id, user_id) DO UPDATE SET role = excluded.role",
+        )
+        .bind(org.0)
+        .bind(user.0)
+        .bind(role.as_str())
+        .bind(to_millis(Utc::now()))
+        .execute(&self.db.write)
+        .await?;
+        Ok(())
+    }
+
+    async fn member_role(&self, org: OrgId, user: UserId) -> Result<Option<Role>> {
+        let role: Option<String> = sqlx::query_scalar("SELECT role FROM org_members WHERE org_id = ? AND user_id = ?")
+            .bind(org.0)
+            .bind(user.0)
+            .fetch_optional(&self.db.read)
+            .await?;
+        Ok(role.as_deref().and_then(Role::parse))
+    }
+
+    async fn organizations_for_user(&self, user: &User) -> Result<Vec<Organization>> {
+        let rows = if user.is_superuser {
+            sqlx::query("SELECT * FROM organizations ORDER BY slug").fetch_all(&self.db.read).await?
+        } else {
+            sqlx::query(
+                "SELECT o.* FROM organizations o JOIN org_members m ON m.org_id = o.id WHERE m.user_id = ? ORDER BY o.slug",
+            )
+            .bind(user.id.0)
+            .fetch_all(&self.db.read)
+            .await?
+        };
+        Ok(rows.iter().map(org_from_row).collect())
+    }
+
+    async fn create_project(&self, org: OrgId, slug: &str, name: &str, platform: Option<&str>) -> Result<Project> {
+        let row = sqlx::query(
+            "INSERT INTO projects (org_id, slug, name, platform, date_created) VALUES (?, ?, ?, ?, ?) RETURNING *",
+        )
+        .bind(org.0)
+        .bind(slug)
+        .bind(name)
+        .bind(platform)
+        .bind(to_millis(Utc::now()))
+        .fetch_one(&self.db.write)
+        .await
+        .map_err(|e| conflict(e, "a project with this slug"))?;
+        Ok(project_from_row(&row))
+    }
+
+    async fn projects(&self, org: OrgId) -> Result<Vec<Project>> {
+        let rows = sqlx::query("SELECT * FROM projects WHERE org_id = ? ORDER BY slug")
+            .bind(org.0)
+            .fetch_all(&self.db.read)
+            .await?;
+        Ok(rows.iter().map(project_from_row).collect())
+    }
+
+    async fn project_by_slug(&self, org: OrgId, slug: &str) -> Result<Option<Project>> {
+        let row = sqlx::query("SELECT * FROM projects WHERE org_id = ? AND slug = ?")
+            .bind(org.0)
+            .bind(slug)
+            .fetch_optional(&self.db.read)
+            .await?;
+        Ok(row.as_ref().map(project_from_row))
+    }
+
+    async fn project_by_id(&self, id: ProjectId) -> Result<Option<Project>> {
+        let row = sqlx::query("SELECT * FROM projects WHERE id = ?")
+            .bind(id.0)
+            .fetch_optional(&self.db.read)
+            .await?;
+        Ok(row.as_ref().map(project_from_row))
+    }
+
+    async fn create_key(&self, project: ProjectId, label: &str) -> Result<ProjectKey> {
+        let row = sqlx::query(
+            "INSERT INTO project_keys (project_id, label, public_key, secret_key, date_created) VALUES (?, ?, ?, ?, ?) RETURNING *",
+        )
+        .bind(project.0)
+        .bind(label)
+        .bind(random_hex_key())
+        .bind(random_hex_key())
+        .bind(to_millis(Utc::now()))
+        .fetch_one(&self.db.write)
+        .await?;
+        Ok(key_from_row(&row))
+    }
+
+    async fn keys(&self, project: ProjectId) -> Result<Vec<ProjectKey>> {
+        let rows = sqlx::query("SELECT * FROM project_keys WHERE project_id = ? ORDER BY id")
+            .bind(project.0)
+            .fetch_all(&self.db.read)
+            .await?;
+        Ok(rows.iter().map(key_from_row).collect())
+    }
+
+    async fn key_by_public(&self, public_key: &str) -> Result<Option<ProjectKey>> {
+        let row = sqlx::query("SELECT * FROM project_keys WHERE public_key = ?")
+            .bind(public_key)
+            .fetch_optional(&self.db.read)
+            .await?;
+        Ok(row.as_ref().map(key_from_row))
+    }
+
+    async fn set_key_active(&self, key_id: i64, active: bool) -> Result<()> {
+        sqlx::query("UPDATE project_keys SET is_active = ? WHERE id = ?")
+            .bind(active)
+            .bind(key_id)
+            .execute(&self.db.write)
+            .await?;
+        Ok(())
+    }
+
+    async fn record_events(&self, events: &[GroupedEvent]) -> Result<Vec<RecordOutcome>> {
+        let mut tx = self.db.write.begin().await?;
+        let mut outcomes = Vec::with_capacity(events.len());
+        let mut deltas: Vec<IssueDelta<'_>> = Vec::new();
+        let mut by_hash: HashMap<(ProjectId, &str), usize> = HashMap::new();
+        let mut first_events: HashMap<ProjectId, i64> = HashMap::new();
+
+        for event in events {
+            let event_id = event.event_id.to_string();
+            let seen: Option<i64> = sqlx::query_scalar("SELECT group_id FROM seen_events WHERE project_id = ? AND event_id = ?")
+                .bind(event.project_id.0)
+                .bind(&event_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+            if let Some(group_id) = seen {
+                outcomes.push(RecordOutcome {
+                    group_id: GroupId(group_id),
+                    duplicate: true,
+                    new_group: false,
+                    regression: false,
+                });
+                continue;
+            }
+            let ts = to_millis(event.timestamp);
+            let (index, new_group) = match by_hash.get(&(event.project_id, event.hash.as_str())) {
+                Some(&index) => (index, false),
+                None => {
+                    let existing = sqlx::query("SELECT id, status FROM issues WHERE project_id = ? AND hash = ?")
+                        .bind(event.project_id.0)
+                        .bind(&event.hash)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                    let (group_id, was_resolved, new_group) = match existing {
+                        Some(row) => (GroupId(row.get(0)), row.get::<String, _>(1) == "resolved", false),
+                        None => (create_issue(&mut tx, event, ts).await?, false, true),
+                    };
+                    deltas.push(IssueDelta {
+                        group_id,
+                        was_resolved,
+                        count: 0,
+                        new_users: 0,
+                        first_seen: ts,
+                        last_seen: ts,
+                        latest: event,
+                    });
+                    by_hash.insert((event.project_id, event.hash.as_str()), deltas.len() - 1);
+                    (deltas.len() - 1, new_group)
+                }
+            };
+            let delta = &mut deltas[index];
+            sqlx::query("INSERT INTO seen_events (project_id, event_id, group_id) VALUES (?, ?, ?)")
+                .bind(event.project_id.0)
+                .bind(&event_id)
+                .bind(delta.group_id.0)
+                .execute(&mut *tx)
+                .await?;
+            if let Some(user) = &event.user {
+                let added = sqlx::query("INSERT OR IGNORE INTO issue_users (group_id, user_tag) VALUES (?, ?)")
+                    .bind(delta.group_id.0)
+                    .bind(user)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                delta.new_users += added as i64;
+            }
+            delta.count += 1;
+            delta.first_seen = delta.first_seen.min(ts);
+            if ts >= delta.last_seen {
+                delta.last_seen = ts;
+                delta.latest = event;
+            }
+            let first = first_events.entry(event.project_id).or_insert(ts);
+            *first = (*first).min(ts);
+            outcomes.push(RecordOutcome {
+                group_id: delta.group_id,
+                duplicate: false,
+                new_group,
+                regression: delta.was_resolved,
+            });
+        }
+
+        for delta in &deltas {
+            let latest = delta.latest;
+            // Title, culprit and level follow the newest event, as in Sentry.
+            sqlx::query(
+                "UPDATE issues SET count = count + ?, user_count = user_count + ?, \
+                 first_seen = MIN(first_seen, ?), \
+                 title = CASE WHEN ? >= last_seen THEN ? ELSE title END, \
+                 culprit = CASE WHEN ? >= last_seen THEN ? ELSE culprit END, \
+                 metadata = CASE WHEN ? >= last_seen THEN ? ELSE metadata END, \
+                 level = CASE WHEN ? >= last_seen THEN ? ELSE level END, \
+                 last_seen = MAX(last_seen, ?), \
+                 substatus = CASE WHEN status = 'resolved' THEN 'regressed' ELSE substatus END, \
+                 resolved_at = CASE WHEN status = 'resolved' THEN NULL ELSE resolved_at END, \
+                 status = CASE WHEN status = 'resolved' THEN 'unresolved' ELSE status END \
+                 WHERE id = ?",
+            )
+            .bind(delta.count)
+            .bind(delta.new_users)
+            .bind(delta.first_seen)
+            .bind(delta.last_seen)
+            .bind(&latest.title)
+            .bind(delta.last_seen)
+            .bind(&latest.culprit)
+            .bind(delta.last_seen)
+            .bind(latest.metadata.to_string())
+            .bind(delta.last_seen)
+            .bind(latest.level.as_str())
+            .bind(delta.last_seen)
+            .bind(delta.group_id.0)
+            .execute(&mut *tx)
+            .await?;
+        }
+        for (project, first) in first_events {
+            sqlx::query("UPDATE projects SET first_event = ? WHERE id = ? AND first_event IS NULL")
+                .bind(first)
+                .bind(project.0)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(outcomes)
+    }
+
+    async fn group(&self, id: GroupId) -> Result<Option<Group>> {
+        let row = sqlx::query("SELECT * FROM issues WHERE id = ?")
+            .bind(id.0)
+            .fetch_optional(&self.db.read)
+            .await?;
+        row.as_ref().map(group_from_row).transpose()
+    }
+
+    async fn group_by_short_id(&self, project: ProjectId, short_id: i64) -> Result<Option<Group>> {
+        let row = sqlx::query("SELECT * FROM issues WHERE project_id = ? AND short_id = ?")
+            .bind(project.0)
+            .bind(short_id)
+            .fetch_optional(&self.db.read)
+            .await?;
+        row.as_ref().map(group_from_row).transpose()
+    }
+
+    async fn groups(&self, query: &GroupQuery) -> Result<Vec<Group>> {
+        if query.project_ids.is_empty() || query.group_ids.as_ref().is_some_and(Vec::is_empty) {
+            return Ok(Vec::new());
+        }
+        let mut sql: QueryBuilder<'_, Sqlite> = QueryBuilder::new("SELECT * FROM issues WHERE project_id IN (");
+        let mut list = sql.separated(", ");
+        for p in &query.project_ids {
+            list.push_bind(p.0);
+        }
+        sql.push(")");
+        if !query.statuses.is_empty() {
+            sql.push(" AND status IN (");
+            let mut list = sql.separated(", ");
+            for s in &query.statuses {
+                list.push_bind(s.as_str());
+            }
+            sql.push(")");
+        }
+        if !query.levels.is_empty() {
+            sql.push(" AND level IN (");
+            let mut list = sql.separated(", ");
+            for l in &query.levels {
+                list.push_bind(l.as_str());
+            }
+            sql.push(")");
+        }
+        for term in &query.text {
+            let pattern = format!("%{}%", term.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
+            sql.push(" AND (title LIKE ")
+                .push_bind(pattern.clone())
+                .push(" ESCAPE '\\' OR culprit LIKE ")
+                .push_bind(pattern)
+                .push(" ESCAPE '\\')");
+        }
+        if let Some(ids) = &query.group_ids {
+            sql.push(" AND id IN (");
+            let mut list = sql.separated(", ");
+            for id in ids {
+                list.push_bind(id.0);
+            }
+            sql.push(")");
+        }
+        if let Some(after) = query.last_seen_after {
+            sql.push(" AND last_seen >= ").push_bind(to_millis(after));
+        }
+        sql.push(match query.sort {
+            GroupSort::LastSeen => " ORDER BY last_seen DESC, id DESC",
+            GroupSort::FirstSeen => " ORDER BY first_seen DESC, id DESC",
+            GroupSort::Events => " ORDER BY count DESC, id DESC",
+            GroupSort::Users => " ORDER BY user_count DESC, id DESC",
+        });
+        sql.push(" LIMIT ").push_bind(query.limit as i64);
+        sql.push(" OFFSET ").push_bind(query.offset as i64);
+        let rows = sql.build().fetch_all(&self.db.read).await?;
+        rows.iter().map(group_from_row).collect()
+    }
+
+    async fn set_group_status(&self, ids: &[GroupId], status: GroupStatus) -> Result<()> {
+        let mut tx = self.db.write.begin().await?;
+        let now = to_millis(Utc::now());
+        for id in ids {
+            sqlx::query(
+                "UPDATE issues SET status = ?, \
+                 resolved_at = CASE WHEN ? = 'resolved' THEN ? ELSE NULL END, \
+                 substatus = CASE ? WHEN 'unresolved' THEN 'ongoing' WHEN 'ignored' THEN 'archived_forever' ELSE NULL END \
+                 WHERE id = ?",
+            )
+            .bind(status.as_str())
+            .bind(status.as_str())
+            .bind(now)
+            .bind(status.as_str())
+            .bind(id.0)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn setting(&self, key: &str) -> Result<Option<String>> {
+        Ok(sqlx::query_scalar("SELECT value FROM settings WHERE key = ?")
+            .bind(key)
+            .fetch_optional(&self.db.read)
+            .await?)
+    }
+
+    async fn set_setting(&self, key: &str, value: &str) -> Result<()> {
+        sqlx::query("INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value")
+            .bind(key)
+            .bind(value)
+            .execute(&self.db.write)
+            .await?;
+        Ok(())
+    }
+}
+
+async fn create_issue(tx: &mut sqlx::Transaction<'_, Sqlite>, event: &GroupedEvent, ts: i64) -> Result<GroupId> {
+    let short_id: i64 = sqlx::query_scalar("UPDATE projects SET next_short_id = next_short_id + 1 WHERE id = ? RETURNING next_short_id")
+        .bind(event.project_id.0)
+        .fetch_optional(&mut **tx)
+        .await?
+        .ok_or(StorageError::NotFound)?;
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO issues (project_id, hash, short_id, title, culprit, level, status, substatus, event_type, platform, \
+         metadata, count, user_count, first_seen, last_seen, first_release) \
+         VALUES (?, ?, ?, ?, ?, ?, 'unresolved', 'new', ?, ?, ?, 0, 0, ?, ?, ?) RETURNING id",
+    )
+    .bind(event.project_id.0)
+    .bind(&event.hash)
+    .bind(short_id)
+    .bind(&event.title)
+    .bind(&event.culprit)
+    .bind(event.level.as_str())
+    .bind(&event.event_type)
+    .bind(&event.platform)
+    .bind(event.metadata.to_string())
+    .bind(ts)
+    .bind(ts)
+    .bind(&event.release)
+    .fetch_one(&mut **tx)
+    .await?;
+    Ok(GroupId(id))
+}

@@ -1,0 +1,74 @@
+//! Embedded backends on SQLite files (WAL mode) through sqlx: what
+//! `faultline devserver` runs on. Each store has its own file so the queue's
+//! frequent commits never wait on metadata writes.
+//!
+//! Every store has one writer connection (SQLite allows one writer; queuing
+//! writers in-process avoids lock upgrade failures) and a small reader pool.
+
+mod events;
+mod meta;
+mod migrate;
+mod queue;
+
+use std::path::Path;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+
+pub use events::SqliteEventStore;
+pub use meta::SqliteMetaStore;
+pub use queue::SqliteQueue;
+
+use crate::{Backends, Result};
+
+/// File names inside a data directory.
+pub const META_FILE: &str = "meta.sqlite";
+pub const EVENTS_FILE: &str = "events.sqlite";
+pub const QUEUE_FILE: &str = "queue.sqlite";
+
+/// A writer (one connection) and readers over one database file.
+#[derive(Clone)]
+pub(crate) struct Db {
+    pub write: SqlitePool,
+    pub read: SqlitePool,
+}
+
+impl Db {
+    pub(crate) async fn open(path: &Path, synchronous: SqliteSynchronous, readers: u32) -> Result<Self> {
+        let options = SqliteConnectOptions::from_str("sqlite://")?
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(synchronous)
+            .busy_timeout(Duration::from_secs(10))
+            .foreign_keys(true)
+            .pragma("temp_store", "memory")
+            .pragma("cache_size", "-8000");
+        let write = SqlitePoolOptions::new()
+            .max_connections(1)
+            .min_connections(1)
+            .acquire_timeout(Duration::from_secs(30))
+            .connect_with(options.clone())
+            .await?;
+        let read = SqlitePoolOptions::new()
+            .max_connections(readers)
+            .acquire_timeout(Duration::from_secs(30))
+            .connect_with(options.read_only(true))
+            .await?;
+        Ok(Db { write, read })
+    }
+}
+
+/// Opens (creating and migrating as needed) every embedded store in `dir`.
+pub async fn open_embedded(dir: &Path) -> Result<Backends> {
+    let meta = SqliteMetaStore::open(&dir.join(META_FILE)).await?;
+    let events = SqliteEventStore::open(&dir.join(EVENTS_FILE)).await?;
+    let queue = SqliteQueue::open(&dir.join(QUEUE_FILE)).await?;
+    Ok(Backends {
+        queue: Arc::new(queue),
+        meta: Arc::new(meta),
+        events: Arc::new(events),
+    })
+}

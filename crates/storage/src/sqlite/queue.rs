@@ -1,0 +1,417 @@
+//! The embedded durable queue: one SQLite table per topic whose
+//! AUTOINCREMENT key is the offset (never reused, even after pruning), and a
+//! table of committed offsets per consumer group.
+//!
+//! Publishing goes through one writer task that commits whatever requests
+//! are waiting in a single transaction (group commit): each caller still
+//! gets its answer only after its messages are on disk, but a burst of
+//! concurrent requests shares one fsync.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use sqlx::Row;
+use sqlx::sqlite::SqliteSynchronous;
+use tokio::sync::{mpsc, oneshot, watch};
+
+use super::Db;
+use super::migrate;
+use crate::queue::{Delivery, EventQueue, Message, QueueConsumer, Topic};
+use crate::{Result, StorageError};
+
+/// Requests waiting for the writer; bounded so a stalled disk pushes back
+/// on relay instead of growing memory.
+const WRITE_QUEUE_DEPTH: usize = 4096;
+/// How many messages one transaction takes at most.
+const MAX_BATCH_MESSAGES: usize = 4000;
+const ROWS_PER_INSERT: usize = 200;
+const PRUNE_EVERY: Duration = Duration::from_secs(30);
+/// Consumed messages are kept this long (for inspection and replays).
+const KEEP_CONSUMED: Duration = Duration::from_secs(3600);
+/// Messages of topics nobody consumes yet are kept this long.
+const KEEP_UNCONSUMED: Duration = Duration::from_secs(7 * 24 * 3600);
+
+fn table(topic: Topic) -> String {
+    format!("q_{}", topic.name().replace('-', "_"))
+}
+
+fn migrations() -> Vec<String> {
+    let mut first = String::from(
+        "CREATE TABLE consumer_offsets (grp TEXT NOT NULL, topic TEXT NOT NULL, next_offset INTEGER NOT NULL, PRIMARY KEY (grp, topic));\n",
+    );
+    for topic in Topic::ALL {
+        first.push_str(&format!(
+            "CREATE TABLE {} (seq INTEGER PRIMARY KEY AUTOINCREMENT, key INTEGER NOT NULL, payload BLOB NOT NULL, created INTEGER NOT NULL);\n",
+            table(topic)
+        ));
+    }
+    vec![first]
+}
+
+enum WriteRequest {
+    Publish {
+        topic: Topic,
+        messages: Vec<Message>,
+        reply: oneshot::Sender<Result<()>>,
+    },
+    Commit {
+        group: String,
+        topic: Topic,
+        next_offset: i64,
+        reply: oneshot::Sender<Result<()>>,
+    },
+}
+
+impl WriteRequest {
+    fn size(&self) -> usize {
+        match self {
+            WriteRequest::Publish { messages, .. } => messages.len(),
+            WriteRequest::Commit { .. } => 1,
+        }
+    }
+}
+
+struct Inner {
+    db: Db,
+    writer: mpsc::Sender<WriteRequest>,
+    /// Bumped after each commit that added messages to a topic, so idle
+    /// consumers wake up without polling the database.
+    published: HashMap<Topic, watch::Sender<u64>>,
+}
+
+#[derive(Clone)]
+pub struct SqliteQueue {
+    inner: Arc<Inner>,
+}
+
+impl SqliteQueue {
+    pub async fn open(path: &Path) -> Result<Self> {
+        // FULL: an accepted event must survive a power cut, not only a crash.
+        let db = Db::open(path, SqliteSynchronous::Full, 4).await?;
+        let migrations = migrations();
+        let refs: Vec<&str> = migrations.iter().map(String::as_str).collect();
+        migrate::apply(&db.write, &refs).await?;
+        let (writer, rx) = mpsc::channel(WRITE_QUEUE_DEPTH);
+        let published = Topic::ALL.into_iter().map(|t| (t, watch::channel(0).0)).collect();
+        let inner = Arc::new(Inner { db, writer, published });
+        tokio::spawn(write_loop(Arc::downgrade(&inner), inner.db.clone(), rx));
+        Ok(SqliteQueue { inner })
+    }
+
+    async fn send(&self, request: WriteRequest, reply: oneshot::Receiver<Result<()>>) -> Result<()> {
+        self.inner.writer.send(request).await.map_err(|_| StorageError::Closed)?;
+        reply.await.map_err(|_| StorageError::Closed)?
+    }
+}
+
+#[async_trait]
+impl EventQueue for SqliteQueue {
+    async fn publish(&self, topic: Topic, messages: Vec<Message>) -> Result<()> {
+        if messages.is_empty() {
+            return Ok(());
+        }
+        let (reply, rx) = oneshot::channel();
+        self.send(WriteRequest::Publish { topic, messages, reply }, rx).await
+    }
+
+    async fn subscribe(&self, topic: Topic, group: &str) -> Result<Box<dyn QueueConsumer>> {
+        // Registering the group at offset 0 keeps pruning from deleting what
+        // it has not read yet.
+        let (reply, rx) = oneshot::channel();
+        self.send(
+            WriteRequest::Commit {
+                group: group.to_owned(),
+                topic,
+                next_offset: 0,
+                reply,
+            },
+            rx,
+        )
+        .await?;
+        let position: i64 = sqlx::query_scalar("SELECT next_offset FROM consumer_offsets WHERE grp = ? AND topic = ?")
+            .bind(group)
+            .bind(topic.name())
+            .fetch_one(&self.inner.db.read)
+            .await?;
+        let published = self.inner.published[&topic].subscribe();
+        Ok(Box::new(SqliteConsumer {
+            queue: self.clone(),
+            topic,
+            group: group.to_owned(),
+            position,
+            published,
+        }))
+    }
+
+    async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1").execute(&self.inner.db.read).await?;
+        Ok(())
+    }
+}
+
+struct SqliteConsumer {
+    queue: SqliteQueue,
+    topic: Topic,
+    group: String,
+    /// The next offset to hand out; commits trail it.
+    position: i64,
+    published: watch::Receiver<u64>,
+}
+
+#[async_trait]
+impl QueueConsumer for SqliteConsumer {
+    async fn poll(&mut self, max: usize, wait: Duration) -> Result<Vec<Delivery>> {
+        let deadline = tokio::time::Instant::now() + wait;
+        let sql = format!(
+            "SELECT seq, key, payload FROM {} WHERE seq >= ? ORDER BY seq LIMIT ?",
+            table(self.topic)
+        );
+        loop {
+            self.published.borrow_and_update();
+            let rows = sqlx::query(&sql)
+                .bind(self.position)
+                .bind(max as i64)
+                .fetch_all(&self.queue.inner.db.read)
+                .await?;
+            if !rows.is_empty() {
+                let deliveries: Vec<Delivery> = rows
+                    .into_iter()
+                    .map(|row| Delivery {
+                        partition: 0,
+                        offset: row.get(0),
+                        key: row.get(1),
+                        payload: Bytes::from(row.get::<Vec<u8>, _>(2)),
+                    })
+                    .collect();
+                self.position = deliveries.last().map_or(self.position, |d| d.offset + 1);
+                return Ok(deliveries);
+            }
+            match tokio::time::timeout_at(deadline, self.published.changed()).await {
+                Ok(Ok(())) => continue,
+                Ok(Err(_)) => return Err(StorageError::Closed),
+                Err(_) => return Ok(Vec::new()),
+            }
+        }
+    }
+
+    async fn commit(&mut self, deliveries: &[Delivery]) -> Result<()> {
+        let Some(last) = deliveries.iter().map(|d| d.offset).max() else {
+            return Ok(());
+        };
+        let (reply, rx) = oneshot::channel();
+        self.queue
+            .send(
+                WriteRequest::Commit {
+                    group: self.group.clone(),
+                    topic: self.topic,
+                    next_offset: last + 1,
+                    reply,
+                },
+                rx,
+            )
+            .await
+    }
+}
+
+async fn write_loop(inner: std::sync::Weak<Inner>, db: Db, mut rx: mpsc::Receiver<WriteRequest>) {
+    let mut last_prune = Instant::now();
+    let mut prune_timer = tokio::time::interval(PRUNE_EVERY);
+    loop {
+        let first = tokio::select! {
+            request = rx.recv() => match request {
+                Some(r) => r,
+                None => return,
+            },
+            _ = prune_timer.tick() => {
+                if last_prune.elapsed() >= PRUNE_EVERY {
+                    if let Err(e) = prune(&db).await {
+                        tracing::warn!(error = %e, "queue pruning failed");
+                    }
+                    last_prune = Instant::now();
+                }
+                continue;
+            }
+        };
+        let mut batch = vec![first];
+        let mut size = batch[0].size();
+        while size < MAX_BATCH_MESSAGES {
+            match rx.try_recv() {
+                Ok(r) => {
+                    size += r.size();
+                    batch.push(r);
+                }
+                Err(_) => break,
+            }
+        }
+        let result = write_batch(&db, &batch).await;
+        let mut touched = Vec::new();
+        for request in batch {
+            let outcome = match &result {
+                Ok(()) => Ok(()),
+                Err(e) => Err(StorageError::Unavailable(e.to_string())),
+            };
+            match request {
+                WriteRequest::Publish { topic, reply, .. } => {
+                    if outcome.is_ok() && !touched.contains(&topic) {
+                        touched.push(topic);
+                    }
+                    let _ = reply.send(outcome);
+                }
+                WriteRequest::Commit { reply, .. } => {
+                    let _ = reply.send(outcome);
+                }
+            }
+        }
+        if let Some(inner) = inner.upgrade() {
+            for topic in touched {
+                inner.published[&topic].send_modify(|v| *v = v.wrapping_add(1));
+            }
+        }
+        if let Err(e) = &result {
+            tracing::error!(error = %e, "queue write failed");
+        }
+    }
+}
+
+async fn write_batch(db: &Db, batch: &[WriteRequest]) -> Result<()> {
+    let now = chrono::Utc::now().timestamp_millis();
+    let mut tx = db.write.begin().await?;
+    for request in batch {
+        match request {
+            WriteRequest::Publish { topic, messages, .. } => {
+                for chunk in messages.chunks(ROWS_PER_INSERT) {
+                    let mut sql = format!("INSERT INTO {} (key, payload, created) VALUES ", table(*topic));
+                    for i in 0..chunk.len() {
+                        sql.push_str(if i == 0 { "(?, ?, ?)" } else { ", (?, ?, ?)" });
+                    }
+                    let mut query = sqlx::query(&sql);
+                    for message in chunk {
+                        query = query.bind(message.key).bind(&message.payload[..]).bind(now);
+                    }
+                    query.execute(&mut *tx).await?;
+                }
+            }
+            WriteRequest::Commit {
+                group,
+                topic,
+                next_offset,
+                ..
+            } => {
+                sqlx::query(
+                    "INSERT INTO consumer_offsets (grp, topic, next_offset) VALUES (?, ?, ?) \
+                     ON CONFLICT (grp, topic) DO UPDATE SET next_offset = MAX(next_offset, excluded.next_offset)",
+                )
+                .bind(group)
+                .bind(topic.name())
+                .bind(next_offset)
+                .execute(&mut *tx)
+                .await?;
+            }
+        }
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Deletes messages every group has consumed (after a grace period), and
+/// messages of unconsumed topics after a week, so the file stops growing.
+async fn prune(db: &Db) -> Result<()> {
+    let now = chrono::Utc::now().timestamp_millis();
+    for topic in Topic::ALL {
+        let min_committed: Option<i64> = sqlx::query_scalar("SELECT MIN(next_offset) FROM consumer_offsets WHERE topic = ?")
+            .bind(topic.name())
+            .fetch_one(&db.write)
+            .await?;
+        let (bound, keep) = match min_committed {
+            Some(offset) => (offset, KEEP_CONSUMED),
+            None => (i64::MAX, KEEP_UNCONSUMED),
+        };
+        sqlx::query(&format!("DELETE FROM {} WHERE seq < ? AND created < ?", table(topic)))
+            .bind(bound)
+            .bind(now - keep.as_millis() as i64)
+            .execute(&db.write)
+            .await?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn msg(key: i64, text: &str) -> Message {
+        Message {
+            key,
+            payload: Bytes::from(text.to_owned()),
+        }
+    }
+
+    #[tokio::test]
+    async fn consumers_resume_from_commits_after_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("q.sqlite");
+        {
+            let queue = SqliteQueue::open(&path).await.unwrap();
+            queue
+                .publish(Topic::IngestEvents, vec![msg(1, "a"), msg(1, "b"), msg(2, "c")])
+                .await
+                .unwrap();
+            let mut consumer = queue.subscribe(Topic::IngestEvents, "g").await.unwrap();
+            let got = consumer.poll(2, Duration::from_millis(10)).await.unwrap();
+            assert_eq!(got.len(), 2);
+            consumer.commit(&got[..1]).await.unwrap();
+            // Not committed: "b" must be delivered again after a restart.
+            let got = consumer.poll(10, Duration::from_millis(10)).await.unwrap();
+            assert_eq!(&got[0].payload[..], b"c");
+        }
+        let queue = SqliteQueue::open(&path).await.unwrap();
+        let mut consumer = queue.subscribe(Topic::IngestEvents, "g").await.unwrap();
+        let got = consumer.poll(10, Duration::from_millis(10)).await.unwrap();
+        let payloads: Vec<&[u8]> = got.iter().map(|d| &d.payload[..]).collect();
+        assert_eq!(payloads, vec![&b"b"[..], &b"c"[..]]);
+        // A second group starts from the beginning; topics are independent.
+        let mut other = queue.subscribe(Topic::IngestEvents, "other").await.unwrap();
+        assert_eq!(other.poll(10, Duration::from_millis(10)).await.unwrap().len(), 3);
+        let mut events = queue.subscribe(Topic::Events, "g").await.unwrap();
+        assert!(events.poll(10, Duration::from_millis(10)).await.unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn idle_consumer_wakes_on_publish() {
+        let dir = tempfile::tempdir().unwrap();
+        let queue = SqliteQueue::open(&dir.path().join("q.sqlite")).await.unwrap();
+        let mut consumer = queue.subscribe(Topic::Events, "g").await.unwrap();
+        let publisher = queue.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            publisher.publish(Topic::Events, vec![msg(1, "late")]).await.unwrap();
+        });
+        let got = consumer.poll(10, Duration::from_secs(10)).await.unwrap();
+        assert_eq!(&got[0].payload[..], b"late");
+    }
+
+    #[tokio::test]
+    async fn concurrent_publishers_all_land_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let queue = SqliteQueue::open(&dir.path().join("q.sqlite")).await.unwrap();
+        let mut tasks = Vec::new();
+        for i in 0..50 {
+            let q = queue.clone();
+            tasks.push(tokio::spawn(async move {
+                q.publish(Topic::IngestEvents, vec![msg(i, &i.to_string())]).await.unwrap();
+            }));
+        }
+        for t in tasks {
+            t.await.unwrap();
+        }
+        let mut consumer = queue.subscribe(Topic::IngestEvents, "g").await.unwrap();
+        let got = consumer.poll(1000, Duration::from_millis(10)).await.unwrap();
+        let mut keys: Vec<i64> = got.iter().map(|d| d.key).collect();
+        keys.sort();
+        assert_eq!(keys, (0..50).collect::<Vec<_>>());
+    }
+}
