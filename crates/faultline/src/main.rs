@@ -1,1 +1,141 @@
-fn main() {}
+//! The `faultline` command (DESIGN §2): the devserver, and the admin
+//! commands that work on the same stored data.
+
+mod bootstrap;
+mod commands;
+mod devserver;
+mod http;
+mod settings;
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "faultline",
+    version,
+    about = "Self-hosted, Sentry-compatible error monitoring"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Where stored data is: a config file, or a devserver's data directory.
+#[derive(Args, Clone, Default)]
+pub struct DataArgs {
+    /// Path to config.yml.
+    #[arg(long, env = "FAULTLINE_CONFIG", global = true)]
+    config: Option<PathBuf>,
+    /// A devserver's data directory (embedded storage).
+    #[arg(long, global = true)]
+    data_dir: Option<PathBuf>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run every service in one process on embedded storage.
+    Devserver {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:9000")]
+        bind: String,
+        #[command(flatten)]
+        data: DataArgs,
+    },
+    /// Apply all migrations (idempotent).
+    Upgrade {
+        /// Do not offer to create a superuser.
+        #[arg(long)]
+        noinput: bool,
+        #[command(flatten)]
+        data: DataArgs,
+    },
+    /// Create a user.
+    Createuser {
+        #[arg(long)]
+        email: String,
+        /// Prompted for when omitted (unless --no-input).
+        #[arg(long)]
+        password: Option<String>,
+        #[arg(long)]
+        superuser: bool,
+        #[arg(long = "no-input")]
+        no_input: bool,
+        #[command(flatten)]
+        data: DataArgs,
+    },
+    /// Configuration helpers.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
+    /// API tokens.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum ConfigCommand {
+    /// Print a new random secret key for `system.secret-key`.
+    GenerateSecretKey,
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Print a new API token for a user.
+    Create {
+        #[arg(long)]
+        email: String,
+        /// Scopes (repeatable); defaults to full access.
+        #[arg(long = "scope")]
+        scopes: Vec<String>,
+        #[command(flatten)]
+        data: DataArgs,
+    },
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("the tokio runtime starts");
+    match runtime.block_on(run(cli)) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Devserver { bind, data } => devserver::run(&bind, &data).await,
+        Command::Upgrade { noinput, data } => commands::upgrade(&data, noinput).await,
+        Command::Createuser {
+            email,
+            password,
+            superuser,
+            no_input,
+            data,
+        } => commands::createuser(&data, &email, password, superuser, no_input).await,
+        Command::Config {
+            command: ConfigCommand::GenerateSecretKey,
+        } => {
+            println!("{}", settings::generate_secret_key());
+            Ok(())
+        }
+        Command::Token {
+            command:
+                TokenCommand::Create {
+                    email,
+                    scopes,
+                    data,
+                },
+        } => commands::create_token(&data, &email, &scopes).await,
+    }
+}

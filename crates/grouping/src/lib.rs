@@ -42,6 +42,19 @@ pub struct Metadata {
 const TITLE_VALUE_CHARS: usize = 100;
 
 pub fn group(event: &Event) -> Grouping {
+    // JavaScript SDKs attach a synthetic, typeless exception (only there to
+    // carry the call site's stack) to captured messages; such an event is a
+    // message event and groups and titles as one.
+    let stripped;
+    let event = if is_synthetic_message(event) {
+        stripped = Event {
+            exception: Vec::new(),
+            ..event.clone()
+        };
+        &stripped
+    } else {
+        event
+    };
     let components = match &event.fingerprint {
         Some(fingerprint) if !fingerprint.is_empty() => expand_fingerprint(fingerprint, event),
         _ => default_components(event),
@@ -104,6 +117,18 @@ pub fn group(event: &Event) -> Grouping {
         culprit,
         metadata,
     }
+}
+
+fn is_synthetic_message(event: &Event) -> bool {
+    event.logentry.is_some()
+        && event.exception.len() == 1
+        && event.exception[0].ty.is_none()
+        && event.exception[0]
+            .mechanism
+            .as_ref()
+            .and_then(|m| m.get("synthetic"))
+            .and_then(serde_json::Value::as_bool)
+            == Some(true)
 }
 
 fn expand_fingerprint(fingerprint: &[String], event: &Event) -> Vec<String> {

@@ -133,3 +133,19 @@ fn chained_exceptions_use_the_last_for_the_title() {
     ]}}));
     assert_eq!(group(&ev).title, "OrderError: failed to process order 1234");
 }
+
+#[test]
+fn javascript_messages_with_a_synthetic_stack_group_by_text() {
+    let msg = |text: &str| {
+        event(
+            json!({"platform": "node", "message": text, "exception": {"values": [{
+                "value": text, "mechanism": {"type": "generic", "synthetic": true},
+                "stacktrace": {"frames": [{"filename": "/app/main.js", "module": "main", "function": "report", "in_app": true}]}
+            }]}}),
+        )
+    };
+    let (a, b) = (group(&msg("first")), group(&msg("second")));
+    assert_ne!(a.hash, b.hash);
+    assert_eq!(a.hash, group(&msg("first")).hash);
+    assert_eq!(a.title, "first");
+}

@@ -51,7 +51,10 @@ impl IngestMessage {
     }
 
     pub fn decode(bytes: Bytes) -> Result<Self, MessageError> {
-        let newline = bytes.iter().position(|&b| b == b'\n').ok_or(MessageError::MissingHeader)?;
+        let newline = bytes
+            .iter()
+            .position(|&b| b == b'\n')
+            .ok_or(MessageError::MissingHeader)?;
         let header = serde_json::from_slice(&bytes[..newline])?;
         Ok(IngestMessage {
             header,

@@ -1,1 +1,55 @@
-//! stub
+//! relay: the SDK-facing ingestion service (DESIGN §3).
+//!
+//! It authenticates the project key, bounds every size (request, decompressed
+//! body, item), checks that items are well-formed, and publishes each item to
+//! its `ingest-*` topic. It answers 200 only after the queue has stored the
+//! items durably; it never normalises or groups — that is the
+//! ingest-consumer's job.
+
+mod cors;
+mod error;
+mod handlers;
+mod keys;
+mod metrics;
+
+use std::sync::Arc;
+
+use actix_web::web;
+use faultline_config::Limits;
+use faultline_storage::{EventQueue, MetaStore};
+
+pub use error::RelayError;
+
+/// What the relay handlers share.
+pub struct RelayState {
+    pub(crate) queue: Arc<dyn EventQueue>,
+    pub(crate) keys: keys::KeyCache,
+    pub(crate) limits: Limits,
+}
+
+impl RelayState {
+    pub fn new(meta: Arc<dyn MetaStore>, queue: Arc<dyn EventQueue>, limits: Limits) -> Self {
+        metrics::register();
+        RelayState {
+            queue,
+            keys: keys::KeyCache::new(meta),
+            limits,
+        }
+    }
+}
+
+/// Mounts the ingestion routes; the devserver and `faultline run relay` both
+/// use this so they serve identical endpoints.
+pub fn configure(cfg: &mut web::ServiceConfig, state: web::Data<RelayState>) {
+    cfg.app_data(state)
+        .service(
+            web::resource(["/api/{project_id}/envelope/", "/api/{project_id}/envelope"])
+                .route(web::post().to(handlers::envelope))
+                .route(web::method(actix_web::http::Method::OPTIONS).to(cors::preflight)),
+        )
+        .service(
+            web::resource(["/api/{project_id}/store/", "/api/{project_id}/store"])
+                .route(web::post().to(handlers::store))
+                .route(web::method(actix_web::http::Method::OPTIONS).to(cors::preflight)),
+        );
+}

@@ -26,9 +26,18 @@ pub trait EventStore: Send + Sync + 'static {
     async fn event(&self, project: ProjectId, event_id: EventId) -> Result<Option<StoredEvent>>;
 
     /// Newest first.
-    async fn group_events(&self, group: GroupId, offset: usize, limit: usize) -> Result<Vec<StoredEvent>>;
+    async fn group_events(
+        &self,
+        group: GroupId,
+        offset: usize,
+        limit: usize,
+    ) -> Result<Vec<StoredEvent>>;
 
     /// The issues among `projects` having at least one event that matches
     /// every filter.
-    async fn groups_matching_tags(&self, projects: &[ProjectId], filters: &[TagFilter]) -> Result<Vec<GroupId>>;
+    async fn groups_matching_tags(
+        &self,
+        projects: &[ProjectId],
+        filters: &[TagFilter],
+    ) -> Result<Vec<GroupId>>;
 }

@@ -202,13 +202,24 @@ pub trait MetaStore: Send + Sync + 'static {
     async fn ping(&self) -> Result<()>;
 
     // Users and tokens.
-    async fn create_user(&self, email: &str, password_hash: Option<&str>, is_superuser: bool) -> Result<User>;
+    async fn create_user(
+        &self,
+        email: &str,
+        password_hash: Option<&str>,
+        is_superuser: bool,
+    ) -> Result<User>;
     async fn user_by_email(&self, email: &str) -> Result<Option<User>>;
     async fn user_by_id(&self, id: UserId) -> Result<Option<User>>;
     async fn set_password(&self, id: UserId, password_hash: &str) -> Result<()>;
     async fn count_users(&self) -> Result<i64>;
     /// Stores a token by its hash; the plain token is never stored.
-    async fn create_api_token(&self, user: UserId, token_hash: &str, scopes: &[String], name: Option<&str>) -> Result<ApiToken>;
+    async fn create_api_token(
+        &self,
+        user: UserId,
+        token_hash: &str,
+        scopes: &[String],
+        name: Option<&str>,
+    ) -> Result<ApiToken>;
     async fn token_by_hash(&self, token_hash: &str) -> Result<Option<(ApiToken, User)>>;
 
     // Organizations and membership.
@@ -221,7 +232,13 @@ pub trait MetaStore: Send + Sync + 'static {
     async fn organizations_for_user(&self, user: &User) -> Result<Vec<Organization>>;
 
     // Projects and keys.
-    async fn create_project(&self, org: OrgId, slug: &str, name: &str, platform: Option<&str>) -> Result<Project>;
+    async fn create_project(
+        &self,
+        org: OrgId,
+        slug: &str,
+        name: &str,
+        platform: Option<&str>,
+    ) -> Result<Project>;
     async fn projects(&self, org: OrgId) -> Result<Vec<Project>>;
     async fn project_by_slug(&self, org: OrgId, slug: &str) -> Result<Option<Project>>;
     async fn project_by_id(&self, id: ProjectId) -> Result<Option<Project>>;

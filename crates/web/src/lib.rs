@@ -1,1 +1,48 @@
-//! stub
+//! web: the REST API under `/api/0/` (Sentry's paths, field names and JSON
+//! shapes, so existing scripts and `sentry-cli` work) and, later, the
+//! dashboard. Authentication is by API token (`Authorization: Bearer …`).
+
+mod api;
+mod auth;
+mod error;
+mod pagination;
+pub mod password;
+mod search;
+mod serialize;
+
+use std::sync::Arc;
+
+use actix_web::web;
+use faultline_storage::{EventStore, MetaStore};
+
+pub use auth::{generate_token, hash_token};
+pub use error::ApiError;
+pub use search::{SearchQuery, parse_search};
+
+/// The public DSN of a key under `url_prefix`.
+pub fn dsn(url_prefix: &str, key: &faultline_storage::ProjectKey) -> String {
+    serialize::dsn(url_prefix, key, false)
+}
+
+pub struct WebState {
+    pub meta: Arc<dyn MetaStore>,
+    pub events: Arc<dyn EventStore>,
+    /// Base URL used in DSNs and permalinks (`system.url-prefix`).
+    pub url_prefix: String,
+}
+
+pub fn configure(cfg: &mut web::ServiceConfig, state: web::Data<WebState>) {
+    cfg.app_data(state)
+        .app_data(
+            web::JsonConfig::default()
+                .limit(1 << 20)
+                .error_handler(|err, _| {
+                    ApiError::BadRequest(format!("invalid JSON body: {err}")).into()
+                }),
+        )
+        .app_data(
+            web::QueryConfig::default()
+                .error_handler(|err, _| ApiError::BadRequest(err.to_string()).into()),
+        )
+        .configure(api::routes);
+}

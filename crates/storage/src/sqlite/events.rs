@@ -74,7 +74,8 @@ impl EventStore for SqliteEventStore {
         let mut tx = self.db.write.begin().await?;
         let mut tags: HashMap<(i64, &str, &str), TagDelta> = HashMap::new();
         for stored in events {
-            let data = serde_json::to_vec(stored).map_err(|e| StorageError::Corrupt(e.to_string()))?;
+            let data =
+                serde_json::to_vec(stored).map_err(|e| StorageError::Corrupt(e.to_string()))?;
             let ts = to_millis(stored.event.timestamp);
             let inserted = sqlx::query(
                 "INSERT OR IGNORE INTO events (project_id, event_id, group_id, timestamp, received, data) VALUES (?, ?, ?, ?, ?, ?)",
@@ -92,12 +93,14 @@ impl EventStore for SqliteEventStore {
                 continue;
             }
             for (key, value) in &stored.event.tags {
-                let delta = tags.entry((stored.group_id.0, key, value)).or_insert(TagDelta {
-                    project_id: stored.project_id.0,
-                    times_seen: 0,
-                    first_seen: ts,
-                    last_seen: ts,
-                });
+                let delta = tags
+                    .entry((stored.group_id.0, key, value))
+                    .or_insert(TagDelta {
+                        project_id: stored.project_id.0,
+                        times_seen: 0,
+                        first_seen: ts,
+                        last_seen: ts,
+                    });
                 delta.times_seen += 1;
                 delta.first_seen = delta.first_seen.min(ts);
                 delta.last_seen = delta.last_seen.max(ts);
@@ -125,15 +128,21 @@ impl EventStore for SqliteEventStore {
     }
 
     async fn event(&self, project: ProjectId, event_id: EventId) -> Result<Option<StoredEvent>> {
-        let data: Option<Vec<u8>> = sqlx::query_scalar("SELECT data FROM events WHERE project_id = ? AND event_id = ?")
-            .bind(project.0)
-            .bind(event_id.to_string())
-            .fetch_optional(&self.db.read)
-            .await?;
+        let data: Option<Vec<u8>> =
+            sqlx::query_scalar("SELECT data FROM events WHERE project_id = ? AND event_id = ?")
+                .bind(project.0)
+                .bind(event_id.to_string())
+                .fetch_optional(&self.db.read)
+                .await?;
         data.as_deref().map(decode).transpose()
     }
 
-    async fn group_events(&self, group: GroupId, offset: usize, limit: usize) -> Result<Vec<StoredEvent>> {
+    async fn group_events(
+        &self,
+        group: GroupId,
+        offset: usize,
+        limit: usize,
+    ) -> Result<Vec<StoredEvent>> {
         let rows: Vec<Vec<u8>> = sqlx::query_scalar(
             "SELECT data FROM events WHERE group_id = ? ORDER BY timestamp DESC, id DESC LIMIT ? OFFSET ?",
         )
@@ -145,19 +154,28 @@ impl EventStore for SqliteEventStore {
         rows.iter().map(|d| decode(d)).collect()
     }
 
-    async fn groups_matching_tags(&self, projects: &[ProjectId], filters: &[TagFilter]) -> Result<Vec<GroupId>> {
+    async fn groups_matching_tags(
+        &self,
+        projects: &[ProjectId],
+        filters: &[TagFilter],
+    ) -> Result<Vec<GroupId>> {
         if projects.is_empty() {
             return Ok(Vec::new());
         }
-        let mut sql: QueryBuilder<'_, Sqlite> =
-            QueryBuilder::new("SELECT DISTINCT group_id FROM issue_tag_values g WHERE project_id IN (");
+        let mut sql: QueryBuilder<'_, Sqlite> = QueryBuilder::new(
+            "SELECT DISTINCT group_id FROM issue_tag_values g WHERE project_id IN (",
+        );
         let mut list = sql.separated(", ");
         for p in projects {
             list.push_bind(p.0);
         }
         sql.push(")");
         for filter in filters {
-            sql.push(if filter.negated { " AND NOT EXISTS (" } else { " AND EXISTS (" });
+            sql.push(if filter.negated {
+                " AND NOT EXISTS ("
+            } else {
+                " AND EXISTS ("
+            });
             sql.push("SELECT 1 FROM issue_tag_values t WHERE t.group_id = g.group_id AND t.key = ")
                 .push_bind(filter.key.clone())
                 .push(" AND t.value = ")

@@ -118,7 +118,9 @@ impl SqliteMetaStore {
 
 fn conflict(e: sqlx::Error, what: &str) -> StorageError {
     match &e {
-        sqlx::Error::Database(db) if db.is_unique_violation() => StorageError::Conflict(what.to_owned()),
+        sqlx::Error::Database(db) if db.is_unique_violation() => {
+            StorageError::Conflict(what.to_owned())
+        }
         _ => StorageError::Database(e),
     }
 }
@@ -180,12 +182,15 @@ fn group_from_row(row: &SqliteRow) -> Result<Group> {
         short_id: row.get("short_id"),
         title: row.get("title"),
         culprit: row.get("culprit"),
-        level: Level::parse(&level).ok_or_else(|| StorageError::Corrupt(format!("level {level}")))?,
-        status: GroupStatus::parse(&status).ok_or_else(|| StorageError::Corrupt(format!("status {status}")))?,
+        level: Level::parse(&level)
+            .ok_or_else(|| StorageError::Corrupt(format!("level {level}")))?,
+        status: GroupStatus::parse(&status)
+            .ok_or_else(|| StorageError::Corrupt(format!("status {status}")))?,
         substatus: row.get("substatus"),
         event_type: row.get("event_type"),
         platform: row.get("platform"),
-        metadata: serde_json::from_str(&metadata).map_err(|e| StorageError::Corrupt(e.to_string()))?,
+        metadata: serde_json::from_str(&metadata)
+            .map_err(|e| StorageError::Corrupt(e.to_string()))?,
         count: row.get("count"),
         user_count: row.get("user_count"),
         first_seen: from_millis(row.get("first_seen")),
@@ -223,7 +228,12 @@ impl MetaStore for SqliteMetaStore {
         Ok(())
     }
 
-    async fn create_user(&self, email: &str, password_hash: Option<&str>, is_superuser: bool) -> Result<User> {
+    async fn create_user(
+        &self,
+        email: &str,
+        password_hash: Option<&str>,
+        is_superuser: bool,
+    ) -> Result<User> {
         let row = sqlx::query(
             "INSERT INTO users (email, password_hash, is_superuser, date_joined) VALUES (?, ?, ?, ?) RETURNING *",
         )
@@ -263,10 +273,18 @@ impl MetaStore for SqliteMetaStore {
     }
 
     async fn count_users(&self) -> Result<i64> {
-        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM users").fetch_one(&self.db.read).await?)
+        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM users")
+            .fetch_one(&self.db.read)
+            .await?)
     }
 
-    async fn create_api_token(&self, user: UserId, token_hash: &str, scopes: &[String], name: Option<&str>) -> Result<ApiToken> {
+    async fn create_api_token(
+        &self,
+        user: UserId,
+        token_hash: &str,
+        scopes: &[String],
+        name: Option<&str>,
+    ) -> Result<ApiToken> {
         let row = sqlx::query(
             "INSERT INTO api_tokens (user_id, token_hash, scopes, name, date_created) VALUES (?, ?, ?, ?, ?) RETURNING id, date_created",
         )
@@ -310,13 +328,15 @@ impl MetaStore for SqliteMetaStore {
     }
 
     async fn create_organization(&self, slug: &str, name: &str) -> Result<Organization> {
-        let row = sqlx::query("INSERT INTO organizations (slug, name, date_created) VALUES (?, ?, ?) RETURNING *")
-            .bind(slug)
-            .bind(name)
-            .bind(to_millis(Utc::now()))
-            .fetch_one(&self.db.write)
-            .await
-            .map_err(|e| conflict(e, "an organization with this slug"))?;
+        let row = sqlx::query(
+            "INSERT INTO organizations (slug, name, date_created) VALUES (?, ?, ?) RETURNING *",
+        )
+        .bind(slug)
+        .bind(name)
+        .bind(to_millis(Utc::now()))
+        .fetch_one(&self.db.write)
+        .await
+        .map_err(|e| conflict(e, "an organization with this slug"))?;
         Ok(org_from_row(&row))
     }
 
@@ -351,17 +371,20 @@ impl MetaStore for SqliteMetaStore {
     }
 
     async fn member_role(&self, org: OrgId, user: UserId) -> Result<Option<Role>> {
-        let role: Option<String> = sqlx::query_scalar("SELECT role FROM org_members WHERE org_id = ? AND user_id = ?")
-            .bind(org.0)
-            .bind(user.0)
-            .fetch_optional(&self.db.read)
-            .await?;
+        let role: Option<String> =
+            sqlx::query_scalar("SELECT role FROM org_members WHERE org_id = ? AND user_id = ?")
+                .bind(org.0)
+                .bind(user.0)
+                .fetch_optional(&self.db.read)
+                .await?;
         Ok(role.as_deref().and_then(Role::parse))
     }
 
     async fn organizations_for_user(&self, user: &User) -> Result<Vec<Organization>> {
         let rows = if user.is_superuser {
-            sqlx::query("SELECT * FROM organizations ORDER BY slug").fetch_all(&self.db.read).await?
+            sqlx::query("SELECT * FROM organizations ORDER BY slug")
+                .fetch_all(&self.db.read)
+                .await?
         } else {
             sqlx::query(
                 "SELECT o.* FROM organizations o JOIN org_members m ON m.org_id = o.id WHERE m.user_id = ? ORDER BY o.slug",
@@ -373,7 +396,13 @@ impl MetaStore for SqliteMetaStore {
         Ok(rows.iter().map(org_from_row).collect())
     }
 
-    async fn create_project(&self, org: OrgId, slug: &str, name: &str, platform: Option<&str>) -> Result<Project> {
+    async fn create_project(
+        &self,
+        org: OrgId,
+        slug: &str,
+        name: &str,
+        platform: Option<&str>,
+    ) -> Result<Project> {
         let row = sqlx::query(
             "INSERT INTO projects (org_id, slug, name, platform, date_created) VALUES (?, ?, ?, ?, ?) RETURNING *",
         )
@@ -461,11 +490,13 @@ impl MetaStore for SqliteMetaStore {
 
         for event in events {
             let event_id = event.event_id.to_string();
-            let seen: Option<i64> = sqlx::query_scalar("SELECT group_id FROM seen_events WHERE project_id = ? AND event_id = ?")
-                .bind(event.project_id.0)
-                .bind(&event_id)
-                .fetch_optional(&mut *tx)
-                .await?;
+            let seen: Option<i64> = sqlx::query_scalar(
+                "SELECT group_id FROM seen_events WHERE project_id = ? AND event_id = ?",
+            )
+            .bind(event.project_id.0)
+            .bind(&event_id)
+            .fetch_optional(&mut *tx)
+            .await?;
             if let Some(group_id) = seen {
                 outcomes.push(RecordOutcome {
                     group_id: GroupId(group_id),
@@ -479,13 +510,19 @@ impl MetaStore for SqliteMetaStore {
             let (index, new_group) = match by_hash.get(&(event.project_id, event.hash.as_str())) {
                 Some(&index) => (index, false),
                 None => {
-                    let existing = sqlx::query("SELECT id, status FROM issues WHERE project_id = ? AND hash = ?")
-                        .bind(event.project_id.0)
-                        .bind(&event.hash)
-                        .fetch_optional(&mut *tx)
-                        .await?;
+                    let existing = sqlx::query(
+                        "SELECT id, status FROM issues WHERE project_id = ? AND hash = ?",
+                    )
+                    .bind(event.project_id.0)
+                    .bind(&event.hash)
+                    .fetch_optional(&mut *tx)
+                    .await?;
                     let (group_id, was_resolved, new_group) = match existing {
-                        Some(row) => (GroupId(row.get(0)), row.get::<String, _>(1) == "resolved", false),
+                        Some(row) => (
+                            GroupId(row.get(0)),
+                            row.get::<String, _>(1) == "resolved",
+                            false,
+                        ),
                         None => (create_issue(&mut tx, event, ts).await?, false, true),
                     };
                     deltas.push(IssueDelta {
@@ -502,19 +539,23 @@ impl MetaStore for SqliteMetaStore {
                 }
             };
             let delta = &mut deltas[index];
-            sqlx::query("INSERT INTO seen_events (project_id, event_id, group_id) VALUES (?, ?, ?)")
-                .bind(event.project_id.0)
-                .bind(&event_id)
-                .bind(delta.group_id.0)
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query(
+                "INSERT INTO seen_events (project_id, event_id, group_id) VALUES (?, ?, ?)",
+            )
+            .bind(event.project_id.0)
+            .bind(&event_id)
+            .bind(delta.group_id.0)
+            .execute(&mut *tx)
+            .await?;
             if let Some(user) = &event.user {
-                let added = sqlx::query("INSERT OR IGNORE INTO issue_users (group_id, user_tag) VALUES (?, ?)")
-                    .bind(delta.group_id.0)
-                    .bind(user)
-                    .execute(&mut *tx)
-                    .await?
-                    .rows_affected();
+                let added = sqlx::query(
+                    "INSERT OR IGNORE INTO issue_users (group_id, user_tag) VALUES (?, ?)",
+                )
+                .bind(delta.group_id.0)
+                .bind(user)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
                 delta.new_users += added as i64;
             }
             delta.count += 1;
@@ -597,7 +638,8 @@ impl MetaStore for SqliteMetaStore {
         if query.project_ids.is_empty() || query.group_ids.as_ref().is_some_and(Vec::is_empty) {
             return Ok(Vec::new());
         }
-        let mut sql: QueryBuilder<'_, Sqlite> = QueryBuilder::new("SELECT * FROM issues WHERE project_id IN (");
+        let mut sql: QueryBuilder<'_, Sqlite> =
+            QueryBuilder::new("SELECT * FROM issues WHERE project_id IN (");
         let mut list = sql.separated(", ");
         for p in &query.project_ids {
             list.push_bind(p.0);
@@ -620,7 +662,12 @@ impl MetaStore for SqliteMetaStore {
             sql.push(")");
         }
         for term in &query.text {
-            let pattern = format!("%{}%", term.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
+            let pattern = format!(
+                "%{}%",
+                term.replace('\\', "\\\\")
+                    .replace('%', "\\%")
+                    .replace('_', "\\_")
+            );
             sql.push(" AND (title LIKE ")
                 .push_bind(pattern.clone())
                 .push(" ESCAPE '\\' OR culprit LIKE ")
@@ -673,10 +720,12 @@ impl MetaStore for SqliteMetaStore {
     }
 
     async fn setting(&self, key: &str) -> Result<Option<String>> {
-        Ok(sqlx::query_scalar("SELECT value FROM settings WHERE key = ?")
-            .bind(key)
-            .fetch_optional(&self.db.read)
-            .await?)
+        Ok(
+            sqlx::query_scalar("SELECT value FROM settings WHERE key = ?")
+                .bind(key)
+                .fetch_optional(&self.db.read)
+                .await?,
+        )
     }
 
     async fn set_setting(&self, key: &str, value: &str) -> Result<()> {
@@ -689,7 +738,11 @@ impl MetaStore for SqliteMetaStore {
     }
 }
 
-async fn create_issue(tx: &mut sqlx::Transaction<'_, Sqlite>, event: &GroupedEvent, ts: i64) -> Result<GroupId> {
+async fn create_issue(
+    tx: &mut sqlx::Transaction<'_, Sqlite>,
+    event: &GroupedEvent,
+    ts: i64,
+) -> Result<GroupId> {
     let short_id: i64 = sqlx::query_scalar("UPDATE projects SET next_short_id = next_short_id + 1 WHERE id = ? RETURNING next_short_id")
         .bind(event.project_id.0)
         .fetch_optional(&mut **tx)

@@ -9,9 +9,10 @@ pub(crate) async fn apply(pool: &SqlitePool, migrations: &[&str]) -> Result<()> 
     sqlx::query("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)")
         .execute(pool)
         .await?;
-    let applied: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(version), 0) FROM schema_migrations")
-        .fetch_one(pool)
-        .await?;
+    let applied: i64 =
+        sqlx::query_scalar("SELECT COALESCE(MAX(version), 0) FROM schema_migrations")
+            .fetch_one(pool)
+            .await?;
     for (index, sql) in migrations.iter().enumerate() {
         let version = index as i64 + 1;
         if version <= applied {

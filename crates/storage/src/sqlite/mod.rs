@@ -15,7 +15,9 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
 
 pub use events::SqliteEventStore;
 pub use meta::SqliteMetaStore;
@@ -36,7 +38,11 @@ pub(crate) struct Db {
 }
 
 impl Db {
-    pub(crate) async fn open(path: &Path, synchronous: SqliteSynchronous, readers: u32) -> Result<Self> {
+    pub(crate) async fn open(
+        path: &Path,
+        synchronous: SqliteSynchronous,
+        readers: u32,
+    ) -> Result<Self> {
         let options = SqliteConnectOptions::from_str("sqlite://")?
             .filename(path)
             .create_if_missing(true)

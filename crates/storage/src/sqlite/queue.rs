@@ -96,14 +96,29 @@ impl SqliteQueue {
         let refs: Vec<&str> = migrations.iter().map(String::as_str).collect();
         migrate::apply(&db.write, &refs).await?;
         let (writer, rx) = mpsc::channel(WRITE_QUEUE_DEPTH);
-        let published = Topic::ALL.into_iter().map(|t| (t, watch::channel(0).0)).collect();
-        let inner = Arc::new(Inner { db, writer, published });
+        let published = Topic::ALL
+            .into_iter()
+            .map(|t| (t, watch::channel(0).0))
+            .collect();
+        let inner = Arc::new(Inner {
+            db,
+            writer,
+            published,
+        });
         tokio::spawn(write_loop(Arc::downgrade(&inner), inner.db.clone(), rx));
         Ok(SqliteQueue { inner })
     }
 
-    async fn send(&self, request: WriteRequest, reply: oneshot::Receiver<Result<()>>) -> Result<()> {
-        self.inner.writer.send(request).await.map_err(|_| StorageError::Closed)?;
+    async fn send(
+        &self,
+        request: WriteRequest,
+        reply: oneshot::Receiver<Result<()>>,
+    ) -> Result<()> {
+        self.inner
+            .writer
+            .send(request)
+            .await
+            .map_err(|_| StorageError::Closed)?;
         reply.await.map_err(|_| StorageError::Closed)?
     }
 }
@@ -115,7 +130,15 @@ impl EventQueue for SqliteQueue {
             return Ok(());
         }
         let (reply, rx) = oneshot::channel();
-        self.send(WriteRequest::Publish { topic, messages, reply }, rx).await
+        self.send(
+            WriteRequest::Publish {
+                topic,
+                messages,
+                reply,
+            },
+            rx,
+        )
+        .await
     }
 
     async fn subscribe(&self, topic: Topic, group: &str) -> Result<Box<dyn QueueConsumer>> {
@@ -132,11 +155,13 @@ impl EventQueue for SqliteQueue {
             rx,
         )
         .await?;
-        let position: i64 = sqlx::query_scalar("SELECT next_offset FROM consumer_offsets WHERE grp = ? AND topic = ?")
-            .bind(group)
-            .bind(topic.name())
-            .fetch_one(&self.inner.db.read)
-            .await?;
+        let position: i64 = sqlx::query_scalar(
+            "SELECT next_offset FROM consumer_offsets WHERE grp = ? AND topic = ?",
+        )
+        .bind(group)
+        .bind(topic.name())
+        .fetch_one(&self.inner.db.read)
+        .await?;
         let published = self.inner.published[&topic].subscribe();
         Ok(Box::new(SqliteConsumer {
             queue: self.clone(),
@@ -282,9 +307,14 @@ async fn write_batch(db: &Db, batch: &[WriteRequest]) -> Result<()> {
     let mut tx = db.write.begin().await?;
     for request in batch {
         match request {
-            WriteRequest::Publish { topic, messages, .. } => {
+            WriteRequest::Publish {
+                topic, messages, ..
+            } => {
                 for chunk in messages.chunks(ROWS_PER_INSERT) {
-                    let mut sql = format!("INSERT INTO {} (key, payload, created) VALUES ", table(*topic));
+                    let mut sql = format!(
+                        "INSERT INTO {} (key, payload, created) VALUES ",
+                        table(*topic)
+                    );
                     for i in 0..chunk.len() {
                         sql.push_str(if i == 0 { "(?, ?, ?)" } else { ", (?, ?, ?)" });
                     }
@@ -322,19 +352,23 @@ async fn write_batch(db: &Db, batch: &[WriteRequest]) -> Result<()> {
 async fn prune(db: &Db) -> Result<()> {
     let now = chrono::Utc::now().timestamp_millis();
     for topic in Topic::ALL {
-        let min_committed: Option<i64> = sqlx::query_scalar("SELECT MIN(next_offset) FROM consumer_offsets WHERE topic = ?")
-            .bind(topic.name())
-            .fetch_one(&db.write)
-            .await?;
+        let min_committed: Option<i64> =
+            sqlx::query_scalar("SELECT MIN(next_offset) FROM consumer_offsets WHERE topic = ?")
+                .bind(topic.name())
+                .fetch_one(&db.write)
+                .await?;
         let (bound, keep) = match min_committed {
             Some(offset) => (offset, KEEP_CONSUMED),
             None => (i64::MAX, KEEP_UNCONSUMED),
         };
-        sqlx::query(&format!("DELETE FROM {} WHERE seq < ? AND created < ?", table(topic)))
-            .bind(bound)
-            .bind(now - keep.as_millis() as i64)
-            .execute(&db.write)
-            .await?;
+        sqlx::query(&format!(
+            "DELETE FROM {} WHERE seq < ? AND created < ?",
+            table(topic)
+        ))
+        .bind(bound)
+        .bind(now - keep.as_millis() as i64)
+        .execute(&db.write)
+        .await?;
     }
     Ok(())
 }
@@ -357,7 +391,10 @@ mod tests {
         {
             let queue = SqliteQueue::open(&path).await.unwrap();
             queue
-                .publish(Topic::IngestEvents, vec![msg(1, "a"), msg(1, "b"), msg(2, "c")])
+                .publish(
+                    Topic::IngestEvents,
+                    vec![msg(1, "a"), msg(1, "b"), msg(2, "c")],
+                )
                 .await
                 .unwrap();
             let mut consumer = queue.subscribe(Topic::IngestEvents, "g").await.unwrap();
@@ -375,20 +412,38 @@ mod tests {
         assert_eq!(payloads, vec![&b"b"[..], &b"c"[..]]);
         // A second group starts from the beginning; topics are independent.
         let mut other = queue.subscribe(Topic::IngestEvents, "other").await.unwrap();
-        assert_eq!(other.poll(10, Duration::from_millis(10)).await.unwrap().len(), 3);
+        assert_eq!(
+            other
+                .poll(10, Duration::from_millis(10))
+                .await
+                .unwrap()
+                .len(),
+            3
+        );
         let mut events = queue.subscribe(Topic::Events, "g").await.unwrap();
-        assert!(events.poll(10, Duration::from_millis(10)).await.unwrap().is_empty());
+        assert!(
+            events
+                .poll(10, Duration::from_millis(10))
+                .await
+                .unwrap()
+                .is_empty()
+        );
     }
 
     #[tokio::test]
     async fn idle_consumer_wakes_on_publish() {
         let dir = tempfile::tempdir().unwrap();
-        let queue = SqliteQueue::open(&dir.path().join("q.sqlite")).await.unwrap();
+        let queue = SqliteQueue::open(&dir.path().join("q.sqlite"))
+            .await
+            .unwrap();
         let mut consumer = queue.subscribe(Topic::Events, "g").await.unwrap();
         let publisher = queue.clone();
         tokio::spawn(async move {
             tokio::time::sleep(Duration::from_millis(50)).await;
-            publisher.publish(Topic::Events, vec![msg(1, "late")]).await.unwrap();
+            publisher
+                .publish(Topic::Events, vec![msg(1, "late")])
+                .await
+                .unwrap();
         });
         let got = consumer.poll(10, Duration::from_secs(10)).await.unwrap();
         assert_eq!(&got[0].payload[..], b"late");
@@ -397,19 +452,26 @@ mod tests {
     #[tokio::test]
     async fn concurrent_publishers_all_land_once() {
         let dir = tempfile::tempdir().unwrap();
-        let queue = SqliteQueue::open(&dir.path().join("q.sqlite")).await.unwrap();
+        let queue = SqliteQueue::open(&dir.path().join("q.sqlite"))
+            .await
+            .unwrap();
         let mut tasks = Vec::new();
         for i in 0..50 {
             let q = queue.clone();
             tasks.push(tokio::spawn(async move {
-                q.publish(Topic::IngestEvents, vec![msg(i, &i.to_string())]).await.unwrap();
+                q.publish(Topic::IngestEvents, vec![msg(i, &i.to_string())])
+                    .await
+                    .unwrap();
             }));
         }
         for t in tasks {
             t.await.unwrap();
         }
         let mut consumer = queue.subscribe(Topic::IngestEvents, "g").await.unwrap();
-        let got = consumer.poll(1000, Duration::from_millis(10)).await.unwrap();
+        let got = consumer
+            .poll(1000, Duration::from_millis(10))
+            .await
+            .unwrap();
         let mut keys: Vec<i64> = got.iter().map(|d| d.key).collect();
         keys.sort();
         assert_eq!(keys, (0..50).collect::<Vec<_>>());

@@ -1,0 +1,120 @@
+//! Admin commands: upgrade, createuser, token create.
+
+use std::io::{BufRead, IsTerminal, Write};
+
+use anyhow::{Context, bail};
+use faultline_storage::Role;
+use faultline_web::password::hash_password;
+
+use crate::DataArgs;
+use crate::settings::{load, open_backends};
+
+pub async fn upgrade(data: &DataArgs, noinput: bool) -> anyhow::Result<()> {
+    let settings = load(data, true)?;
+    let backends = open_backends(&settings).await?;
+    println!("Migrations applied to {}", settings.data_dir.display());
+    if !noinput && std::io::stdin().is_terminal() && backends.meta.count_users().await? == 0 {
+        let email = prompt("No users yet. Email for a superuser (empty to skip): ")?;
+        if !email.is_empty() {
+            let password = prompt("Password: ")?;
+            create(&backends, &email, Some(password), true).await?;
+        }
+    }
+    Ok(())
+}
+
+pub async fn createuser(
+    data: &DataArgs,
+    email: &str,
+    password: Option<String>,
+    superuser: bool,
+    no_input: bool,
+) -> anyhow::Result<()> {
+    let email = email.trim();
+    if !email.contains('@') || email.len() > 254 {
+        bail!("`{email}` is not an email address");
+    }
+    let password = match password {
+        Some(p) => Some(p),
+        None if no_input => None,
+        None => Some(prompt("Password: ")?),
+    };
+    if password.as_deref().is_some_and(str::is_empty) {
+        bail!("the password must not be empty");
+    }
+    let settings = load(data, false)?;
+    let backends = open_backends(&settings).await?;
+    create(&backends, email, password, superuser).await
+}
+
+async fn create(
+    backends: &faultline_storage::Backends,
+    email: &str,
+    password: Option<String>,
+    superuser: bool,
+) -> anyhow::Result<()> {
+    let meta = backends.meta.as_ref();
+    let hash = password.as_deref().map(hash_password);
+    let user = meta
+        .create_user(email, hash.as_deref(), superuser)
+        .await
+        .with_context(|| format!("cannot create user {email}"))?;
+    // A single-organization install: new users join every organization.
+    let role = if superuser { Role::Owner } else { Role::Member };
+    for org in meta
+        .organizations_for_user(&faultline_storage::User {
+            is_superuser: true,
+            ..user.clone()
+        })
+        .await?
+    {
+        meta.add_member(org.id, user.id, role).await?;
+    }
+    println!(
+        "User created: {email}{}",
+        if superuser { " (superuser)" } else { "" }
+    );
+    Ok(())
+}
+
+pub async fn create_token(data: &DataArgs, email: &str, scopes: &[String]) -> anyhow::Result<()> {
+    let settings = load(data, false)?;
+    let backends = open_backends(&settings).await?;
+    let user = backends
+        .meta
+        .user_by_email(email.trim())
+        .await?
+        .with_context(|| format!("no user with email {email}"))?;
+    let scopes = if scopes.is_empty() {
+        [
+            "org:admin",
+            "project:admin",
+            "project:releases",
+            "event:admin",
+        ]
+        .map(String::from)
+        .to_vec()
+    } else {
+        scopes.to_vec()
+    };
+    let token = faultline_web::generate_token();
+    backends
+        .meta
+        .create_api_token(
+            user.id,
+            &faultline_web::hash_token(&token),
+            &scopes,
+            Some("cli"),
+        )
+        .await?;
+    println!("{token}");
+    Ok(())
+}
+
+fn prompt(question: &str) -> anyhow::Result<String> {
+    eprint!("{question}");
+    std::io::stderr().flush()?;
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line)?;
+    Ok(line.trim().to_owned())
+}

@@ -1,0 +1,119 @@
+//! `faultline devserver`: relay, ingest-consumer, query consumer and web in
+//! one process on embedded storage, relay and web on one port.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use actix_web::{App, HttpServer, web};
+use anyhow::Context;
+use faultline_relay::RelayState;
+use faultline_web::WebState;
+use tokio::sync::watch;
+
+use crate::DataArgs;
+use crate::bootstrap::{ADMIN_EMAIL, ensure_defaults};
+use crate::http::{self, Health};
+use crate::settings::{load, open_backends};
+
+pub async fn run(bind: &str, data: &DataArgs) -> anyhow::Result<()> {
+    let started = Instant::now();
+    faultline_telemetry::init_logging(faultline_telemetry::LogFormat::Pretty);
+    let settings = load(data, true)?;
+    let backends = open_backends(&settings).await?;
+    let defaults = ensure_defaults(&backends).await?;
+
+    let listener =
+        std::net::TcpListener::bind(bind).with_context(|| format!("cannot listen on {bind}"))?;
+    let addr = listener.local_addr()?;
+    let url_prefix = settings.config.url_prefix.clone().unwrap_or_else(|| {
+        let host = if addr.ip().is_unspecified() {
+            "127.0.0.1".to_owned()
+        } else {
+            addr.ip().to_string()
+        };
+        format!("http://{host}:{}", addr.port())
+    });
+
+    let relay = web::Data::new(RelayState::new(
+        backends.meta.clone(),
+        backends.queue.clone(),
+        settings.config.limits,
+    ));
+    let web_state = web::Data::new(WebState {
+        meta: backends.meta.clone(),
+        events: backends.events.clone(),
+        url_prefix: url_prefix.clone(),
+    });
+    let health = Arc::new(Health {
+        backends: backends.clone(),
+    });
+    let server = HttpServer::new(move || {
+        let (relay, web_state, health) = (relay.clone(), web_state.clone(), health.clone());
+        App::new()
+            .configure(|cfg| faultline_relay::configure(cfg, relay))
+            .configure(|cfg| faultline_web::configure(cfg, web_state))
+            .configure(|cfg| http::configure(cfg, health))
+    })
+    .workers(2)
+    .disable_signals()
+    .shutdown_timeout(5)
+    .listen(listener)?
+    .run();
+    let server_handle = server.handle();
+
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let ingest = tokio::spawn(faultline_ingest_consumer::run(
+        backends.clone(),
+        shutdown_rx.clone(),
+    ));
+    let query = tokio::spawn(faultline_query::run_consumer(backends.clone(), shutdown_rx));
+
+    let dsn = faultline_web::dsn(&url_prefix, &defaults.key);
+    println!(
+        "Faultline is running at {url_prefix}/ (started in {} ms)",
+        started.elapsed().as_millis()
+    );
+    println!("Data directory: {}", settings.data_dir.display());
+    if let Some(first) = &defaults.first_run {
+        println!("Admin login:    {ADMIN_EMAIL}");
+        println!("Admin password: {}", first.password);
+    }
+    println!("Organization:   {}", defaults.organization.slug);
+    println!(
+        "Project:        {} (id {})",
+        defaults.project.slug, defaults.project.id
+    );
+    println!("DSN:            {dsn}");
+    use std::io::Write;
+    let _ = std::io::stdout().flush();
+
+    let server_task = tokio::spawn(server);
+    wait_for_signal().await;
+    tracing::info!("shutting down");
+    server_handle.stop(true).await;
+    let _ = shutdown_tx.send(true);
+    let _ = server_task.await;
+    if let Ok(Err(e)) = ingest.await {
+        tracing::error!(error = %e, "ingest-consumer failed");
+    }
+    if let Ok(Err(e)) = query.await {
+        tracing::error!(error = %e, "query consumer failed");
+    }
+    Ok(())
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("SIGTERM handler installs");
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

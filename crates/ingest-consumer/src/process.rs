@@ -1,0 +1,129 @@
+//! One batch, from queued bytes to recorded issues.
+
+use bytes::Bytes;
+use faultline_grouping::group;
+use faultline_protocol::{
+    EventId, GroupId, IngestMessage, NormalizeOptions, ProcessedEvent, ProjectId,
+    normalize::normalize_event,
+};
+use faultline_storage::{Backends, Delivery, GroupedEvent, Message, Topic};
+use serde::{Deserialize, Serialize};
+
+use crate::IngestError;
+use crate::metrics::count;
+
+/// What the notifier reads from `post-process`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PostProcessMessage {
+    pub project_id: ProjectId,
+    pub group_id: GroupId,
+    pub event_id: EventId,
+    pub is_new: bool,
+    pub is_regression: bool,
+}
+
+pub async fn process_batch(
+    backends: &Backends,
+    deliveries: &[Delivery],
+) -> Result<(), IngestError> {
+    let payloads: Vec<Bytes> = deliveries.iter().map(|d| d.payload.clone()).collect();
+    // Parsing and grouping are CPU work; keep them off the async workers.
+    let prepared = tokio::task::spawn_blocking(move || prepare(&payloads))
+        .await
+        .expect("prepare does not panic");
+    if prepared.is_empty() {
+        return Ok(());
+    }
+    let grouped: Vec<GroupedEvent> = prepared.iter().map(|(g, _)| g.clone()).collect();
+    let outcomes = backends.meta.record_events(&grouped).await?;
+
+    let mut events = Vec::with_capacity(prepared.len());
+    let mut post = Vec::new();
+    let mut duplicates = 0;
+    for ((grouped, processed), outcome) in prepared.into_iter().zip(outcomes) {
+        let mut processed = processed;
+        processed.group_id = outcome.group_id;
+        // Re-published even for duplicates: the first delivery may have
+        // crashed before reaching `events`; the event store skips repeats.
+        events.push(Message {
+            key: grouped.project_id.0,
+            payload: Bytes::from(serde_json::to_vec(&processed).expect("event serialises")),
+        });
+        if outcome.duplicate {
+            duplicates += 1;
+            continue;
+        }
+        let message = PostProcessMessage {
+            project_id: grouped.project_id,
+            group_id: outcome.group_id,
+            event_id: grouped.event_id,
+            is_new: outcome.new_group,
+            is_regression: outcome.regression,
+        };
+        post.push(Message {
+            key: grouped.project_id.0,
+            payload: Bytes::from(serde_json::to_vec(&message).expect("message serialises")),
+        });
+    }
+    count("duplicate", duplicates);
+    count("grouped", post.len() as u64);
+    backends.queue.publish(Topic::Events, events).await?;
+    backends.queue.publish(Topic::PostProcess, post).await?;
+    Ok(())
+}
+
+/// Decodes, normalises and groups; messages that cannot be decoded are
+/// logged and dropped (relay validated them, so this means corruption).
+fn prepare(payloads: &[Bytes]) -> Vec<(GroupedEvent, ProcessedEvent)> {
+    let mut out = Vec::with_capacity(payloads.len());
+    let mut dropped = 0;
+    for payload in payloads {
+        let message = match IngestMessage::decode(payload.clone()) {
+            Ok(m) => m,
+            Err(e) => {
+                tracing::warn!(error = %e, "dropping undecodable ingest message");
+                dropped += 1;
+                continue;
+            }
+        };
+        let header = &message.header;
+        let mut opts = NormalizeOptions::new(header.received);
+        opts.client_ip = header.remote_addr.clone();
+        opts.fallback_event_id = Some(header.event_id);
+        let mut event = match normalize_event(&message.payload, &opts) {
+            Ok(e) => e,
+            Err(e) => {
+                tracing::warn!(error = %e, event_id = %header.event_id, "dropping invalid event");
+                dropped += 1;
+                continue;
+            }
+        };
+        // Relay answered the SDK with this id; it is the event's identity.
+        event.event_id = header.event_id;
+        let grouping = group(&event);
+        let grouped = GroupedEvent {
+            project_id: header.project_id,
+            event_id: event.event_id,
+            hash: grouping.hash.clone(),
+            title: grouping.title.clone(),
+            culprit: grouping.culprit.clone(),
+            level: event.level,
+            event_type: event.event_type().to_owned(),
+            platform: event.platform.clone(),
+            metadata: serde_json::to_value(&grouping.metadata).expect("metadata serialises"),
+            timestamp: event.timestamp,
+            release: event.release.clone(),
+            user: event.user_tag(),
+        };
+        let processed = ProcessedEvent {
+            project_id: header.project_id,
+            group_id: GroupId(0),
+            title: grouping.title,
+            culprit: grouping.culprit,
+            event,
+        };
+        out.push((grouped, processed));
+    }
+    count("dropped", dropped);
+    out
+}

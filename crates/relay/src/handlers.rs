@@ -1,0 +1,302 @@
+//! The envelope and store endpoints.
+
+use std::time::Instant;
+
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, web};
+use bytes::{Bytes, BytesMut};
+use chrono::Utc;
+use faultline_protocol::{
+    ContentEncoding, Dsn, Envelope, EventId, IngestHeader, IngestMessage, Item, ItemType,
+    ProjectId, SentryAuth, decompress_bounded,
+};
+use faultline_storage::{Message, Topic};
+use futures_util::StreamExt;
+use serde::Deserialize;
+
+use crate::metrics::METRICS;
+use crate::{RelayError, RelayState, cors};
+
+pub async fn envelope(
+    req: HttpRequest,
+    path: web::Path<String>,
+    payload: web::Payload,
+    state: web::Data<RelayState>,
+) -> Result<HttpResponse, RelayError> {
+    let started = Instant::now();
+    let result = handle(&req, &path, payload, &state, Endpoint::Envelope).await;
+    finish(&req, started, result)
+}
+
+pub async fn store(
+    req: HttpRequest,
+    path: web::Path<String>,
+    payload: web::Payload,
+    state: web::Data<RelayState>,
+) -> Result<HttpResponse, RelayError> {
+    let started = Instant::now();
+    let result = handle(&req, &path, payload, &state, Endpoint::Store).await;
+    finish(&req, started, result)
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Endpoint {
+    Envelope,
+    Store,
+}
+
+fn finish(
+    req: &HttpRequest,
+    started: Instant,
+    result: Result<Option<EventId>, RelayError>,
+) -> Result<HttpResponse, RelayError> {
+    let outcome = match &result {
+        Ok(_) => "accepted".to_owned(),
+        Err(e) => e.status_code_str(),
+    };
+    METRICS
+        .requests
+        .get_or_create(&vec![("outcome", outcome)])
+        .inc();
+    let id = result?;
+    METRICS.latency.observe(started.elapsed().as_secs_f64());
+    let mut response = HttpResponse::Ok();
+    cors::add_headers(&mut response, req);
+    Ok(match id {
+        Some(id) => response.json(serde_json::json!({ "id": id })),
+        None => response.json(serde_json::json!({})),
+    })
+}
+
+impl RelayError {
+    fn status_code_str(&self) -> String {
+        use actix_web::ResponseError;
+        self.status_code().as_u16().to_string()
+    }
+}
+
+async fn handle(
+    req: &HttpRequest,
+    path: &str,
+    payload: web::Payload,
+    state: &RelayState,
+    endpoint: Endpoint,
+) -> Result<Option<EventId>, RelayError> {
+    let project_id: ProjectId = path.parse().map_err(|_| RelayError::InvalidProjectId)?;
+    if project_id.0 <= 0 {
+        return Err(RelayError::InvalidProjectId);
+    }
+    let auth = request_auth(req)?;
+    let limits = &state.limits;
+    let body = read_body(req, payload, limits.max_envelope_size).await?;
+    let encoding_header = req
+        .headers()
+        .get(header::CONTENT_ENCODING)
+        .and_then(|v| v.to_str().ok());
+    let encoding = ContentEncoding::from_header(encoding_header).ok_or_else(|| {
+        RelayError::UnsupportedEncoding(encoding_header.unwrap_or_default().to_owned())
+    })?;
+    let body = Bytes::from(decompress_bounded(
+        &body,
+        encoding,
+        limits.max_decompressed_size,
+    )?);
+
+    let envelope = match endpoint {
+        Endpoint::Envelope => Envelope::parse(body)?,
+        Endpoint::Store => Envelope {
+            headers: Default::default(),
+            items: vec![Item {
+                ty: ItemType::Event,
+                headers: Default::default(),
+                payload: body,
+            }],
+        },
+    };
+    // Tunnelled envelopes carry their DSN instead of an auth header.
+    let public_key = match auth {
+        Some(auth) => auth.public_key,
+        None => {
+            let dsn = envelope
+                .dsn()
+                .ok_or(faultline_protocol::AuthError::Missing)?;
+            Dsn::parse(dsn)?.public_key
+        }
+    };
+
+    let received = Utc::now();
+    let remote_addr = req.connection_info().realip_remote_addr().map(strip_port);
+    let mut event_id = envelope.event_id();
+    let mut batches: Vec<(Topic, Vec<Message>)> = Vec::new();
+    let mut event_count = 0;
+    for item in &envelope.items {
+        let Some(topic) = topic_for(&item.ty) else {
+            tracing::debug!(
+                item_type = item.ty.as_str(),
+                "skipping unknown envelope item"
+            );
+            continue;
+        };
+        check_item(item, limits)?;
+        if matches!(item.ty, ItemType::Event | ItemType::Transaction) {
+            event_count += 1;
+            let peeked = peek_event_id(item)?;
+            event_id = event_id.or(peeked);
+        }
+        let id = *event_id.get_or_insert_with(EventId::new_random);
+        let message = IngestMessage {
+            header: IngestHeader {
+                project_id,
+                event_id: id,
+                item_type: item.ty.as_str().to_owned(),
+                received,
+                remote_addr: remote_addr.clone(),
+                filename: item.header_str("filename").map(str::to_owned),
+                content_type: item.header_str("content_type").map(str::to_owned),
+            },
+            payload: item.payload.clone(),
+        };
+        let message = Message {
+            key: project_id.0,
+            payload: Bytes::from(message.encode()),
+        };
+        match batches.iter_mut().find(|(t, _)| *t == topic) {
+            Some((_, messages)) => messages.push(message),
+            None => batches.push((topic, vec![message])),
+        }
+    }
+    // Authorise after parsing so the rate limit counts what is really sent,
+    // but before anything is queued.
+    state
+        .keys
+        .authorize(&public_key, project_id, event_count)
+        .await?;
+    for (topic, messages) in batches {
+        let count = messages.len() as u64;
+        state.queue.publish(topic, messages).await.map_err(|e| {
+            tracing::error!(error = %e, topic = topic.name(), "queue publish failed");
+            RelayError::Unavailable
+        })?;
+        METRICS
+            .items
+            .get_or_create(&vec![("topic", topic.name().to_owned())])
+            .inc_by(count);
+    }
+    Ok(event_id)
+}
+
+fn strip_port(addr: &str) -> String {
+    if let Ok(sock) = addr.parse::<std::net::SocketAddr>() {
+        return sock.ip().to_string();
+    }
+    addr.to_owned()
+}
+
+/// `X-Sentry-Auth`, an `Authorization: Sentry …` header, or `?sentry_key=`.
+/// `None` when there is none (the envelope may still carry a DSN).
+fn request_auth(req: &HttpRequest) -> Result<Option<SentryAuth>, RelayError> {
+    for name in ["x-sentry-auth", "authorization"] {
+        if let Some(value) = req.headers().get(name) {
+            let value = value
+                .to_str()
+                .map_err(|_| faultline_protocol::AuthError::InvalidHeader("not ASCII"))?;
+            if name == "authorization"
+                && !value
+                    .trim_start()
+                    .to_ascii_lowercase()
+                    .starts_with("sentry ")
+            {
+                continue;
+            }
+            return Ok(Some(SentryAuth::from_header(value)?));
+        }
+    }
+    Ok(SentryAuth::from_query(req.query_string()))
+}
+
+async fn read_body(
+    req: &HttpRequest,
+    mut payload: web::Payload,
+    limit: usize,
+) -> Result<Bytes, RelayError> {
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|len| len > limit) {
+        return Err(RelayError::BodyTooLarge(limit));
+    }
+    let mut body = BytesMut::with_capacity(declared.unwrap_or(8192).min(limit));
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|_| RelayError::Payload)?;
+        if body.len() + chunk.len() > limit {
+            return Err(RelayError::BodyTooLarge(limit));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body.freeze())
+}
+
+fn topic_for(ty: &ItemType) -> Option<Topic> {
+    Some(match ty {
+        ItemType::Event => Topic::IngestEvents,
+        ItemType::Transaction | ItemType::Span => Topic::IngestTransactions,
+        ItemType::Attachment => Topic::IngestAttachments,
+        ItemType::Session | ItemType::Sessions => Topic::IngestSessions,
+        ItemType::CheckIn => Topic::IngestMonitors,
+        ItemType::Feedback | ItemType::UserReport => Topic::IngestFeedback,
+        ItemType::ClientReport => Topic::Outcomes,
+        ItemType::Unknown(_) => return None,
+    })
+}
+
+/// Size caps per item type, and JSON items must be JSON objects: a malformed
+/// item is refused now rather than accepted and dropped later.
+fn check_item(item: &Item, limits: &faultline_config::Limits) -> Result<(), RelayError> {
+    let ty = item.ty.as_str();
+    let (limit, json) = match item.ty {
+        ItemType::Attachment => (limits.max_attachment_size, false),
+        ItemType::Span => (limits.max_event_size, false),
+        _ => (limits.max_event_size, true),
+    };
+    if item.payload.len() > limit {
+        return Err(RelayError::ItemTooLarge(ty.to_owned(), limit));
+    }
+    if json {
+        let first = item.payload.iter().find(|b| !b.is_ascii_whitespace());
+        let expected = if item.ty == ItemType::UserReport
+            || item.ty == ItemType::Sessions
+            || first == Some(&b'{')
+        {
+            b'{'
+        } else {
+            0
+        };
+        if first != Some(&expected) {
+            return Err(RelayError::InvalidPayload(
+                ty.to_owned(),
+                "expected a JSON object".into(),
+            ));
+        }
+        serde_json::from_slice::<serde::de::IgnoredAny>(&item.payload)
+            .map_err(|e| RelayError::InvalidPayload(ty.to_owned(), e.to_string()))?;
+    }
+    Ok(())
+}
+
+#[derive(Deserialize)]
+struct EventIdPeek {
+    #[serde(default)]
+    event_id: Option<serde_json::Value>,
+}
+
+fn peek_event_id(item: &Item) -> Result<Option<EventId>, RelayError> {
+    let peek: EventIdPeek = serde_json::from_slice(&item.payload)
+        .map_err(|e| RelayError::InvalidPayload(item.ty.as_str().to_owned(), e.to_string()))?;
+    Ok(peek
+        .event_id
+        .as_ref()
+        .and_then(|v| v.as_str())
+        .and_then(|s| s.parse().ok()))
+}

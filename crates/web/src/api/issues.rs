@@ -1,0 +1,323 @@
+//! Issue lists with search, issue details and status updates.
+
+use std::collections::HashMap;
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use chrono::{Duration, Utc};
+use faultline_protocol::{GroupId, ProjectId};
+use faultline_storage::{Group, GroupQuery, GroupSort, GroupStatus, Organization, Project, User};
+use serde::Deserialize;
+
+use super::orgs::resolve_project;
+use crate::WebState;
+use crate::auth::{authenticate, organization, require_member};
+use crate::error::{ApiError, ApiResult};
+use crate::pagination::{link_header, page, query_pairs};
+use crate::search::parse_search;
+use crate::serialize;
+
+const DEFAULT_QUERY: &str = "is:unresolved";
+
+pub async fn project_list(
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+    state: web::Data<WebState>,
+) -> ApiResult<HttpResponse> {
+    let (org, project) = resolve_project(&req, &state, &path.0, &path.1).await?;
+    list(&req, &state, &org, vec![project], None).await
+}
+
+pub async fn org_list(
+    req: HttpRequest,
+    path: web::Path<String>,
+    state: web::Data<WebState>,
+) -> ApiResult<HttpResponse> {
+    let user = authenticate(&req, state.meta.as_ref()).await?;
+    let org = organization(state.meta.as_ref(), &user, &path).await?;
+    let projects = selected_projects(&req, &state, &org).await?;
+    // Sentry's organization issue search looks at the last 14 days by default.
+    list(&req, &state, &org, projects, Some(Duration::days(14))).await
+}
+
+/// `?project=ID` (repeatable) narrows an organization query; none or `-1`
+/// means every project.
+async fn selected_projects(
+    req: &HttpRequest,
+    state: &WebState,
+    org: &Organization,
+) -> ApiResult<Vec<Project>> {
+    let all = state.meta.projects(org.id).await?;
+    let wanted: Vec<i64> = query_pairs(req.query_string())
+        .into_iter()
+        .filter(|(k, _)| k == "project")
+        .map(|(_, v)| {
+            v.parse::<i64>()
+                .map_err(|_| ApiError::BadRequest(format!("invalid project id {v}")))
+        })
+        .collect::<Result<_, _>>()?;
+    if wanted.is_empty() || wanted.contains(&-1) {
+        return Ok(all);
+    }
+    let selected: Vec<Project> = all
+        .into_iter()
+        .filter(|p| wanted.contains(&p.id.0))
+        .collect();
+    if selected.len() != wanted.len() {
+        return Err(ApiError::Forbidden);
+    }
+    Ok(selected)
+}
+
+fn parse_period(value: &str) -> ApiResult<Option<Duration>> {
+    if value.is_empty() {
+        return Ok(None);
+    }
+    let (number, unit) = value.split_at(value.len() - 1);
+    let n: i64 = number
+        .parse()
+        .map_err(|_| ApiError::BadRequest(format!("invalid statsPeriod {value}")))?;
+    Ok(Some(match unit {
+        "s" => Duration::seconds(n),
+        "m" => Duration::minutes(n),
+        "h" => Duration::hours(n),
+        "d" => Duration::days(n),
+        "w" => Duration::weeks(n),
+        _ => return Err(ApiError::BadRequest(format!("invalid statsPeriod {value}"))),
+    }))
+}
+
+async fn list(
+    req: &HttpRequest,
+    state: &WebState,
+    org: &Organization,
+    projects: Vec<Project>,
+    default_period: Option<Duration>,
+) -> ApiResult<HttpResponse> {
+    let params: HashMap<String, String> = query_pairs(req.query_string()).into_iter().collect();
+    let search = parse_search(
+        params
+            .get("query")
+            .map(String::as_str)
+            .unwrap_or(DEFAULT_QUERY),
+    )?;
+    let period = match params.get("statsPeriod") {
+        Some(p) if default_period.is_some() => parse_period(p)?,
+        _ => default_period,
+    };
+    let sort = match params.get("sort").map(String::as_str) {
+        None | Some("date") => GroupSort::LastSeen,
+        Some("new") => GroupSort::FirstSeen,
+        Some("freq") => GroupSort::Events,
+        Some("user") => GroupSort::Users,
+        Some(other) => return Err(ApiError::BadRequest(format!("invalid sort {other}"))),
+    };
+    let page = page(req, 100, 100)?;
+    let project_ids: Vec<ProjectId> = projects.iter().map(|p| p.id).collect();
+    let group_ids = if search.tags.is_empty() {
+        None
+    } else {
+        Some(
+            state
+                .events
+                .groups_matching_tags(&project_ids, &search.tags)
+                .await?,
+        )
+    };
+    let query = GroupQuery {
+        project_ids,
+        statuses: search.statuses,
+        levels: search.levels,
+        text: search.text,
+        group_ids,
+        last_seen_after: period.map(|p| Utc::now() - p),
+        sort,
+        offset: page.offset,
+        limit: page.limit + 1,
+    };
+    let mut groups = state.meta.groups(&query).await?;
+    let has_next = groups.len() > page.limit;
+    groups.truncate(page.limit);
+    let by_id: HashMap<ProjectId, &Project> = projects.iter().map(|p| (p.id, p)).collect();
+    let body: Vec<_> = groups
+        .iter()
+        .filter_map(|g| {
+            by_id
+                .get(&g.project_id)
+                .map(|p| serialize::group(g, p, org, &state.url_prefix))
+        })
+        .collect();
+    Ok(HttpResponse::Ok()
+        .insert_header(("Link", link_header(req, &page, has_next)))
+        .insert_header(("X-Hits", body.len().to_string()))
+        .json(body))
+}
+
+/// The issue and its project and organization, if the user may see them.
+pub async fn load_group(
+    state: &WebState,
+    user: &User,
+    id: &str,
+) -> ApiResult<(Group, Project, Organization)> {
+    let id: i64 = id.parse().map_err(|_| ApiError::NotFound)?;
+    let group = state
+        .meta
+        .group(GroupId(id))
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    let project = state
+        .meta
+        .project_by_id(group.project_id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    let org = state
+        .meta
+        .organization_by_id(project.org_id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    require_member(state.meta.as_ref(), user, org.id).await?;
+    Ok((group, project, org))
+}
+
+pub async fn detail(
+    req: HttpRequest,
+    path: web::Path<String>,
+    state: web::Data<WebState>,
+) -> ApiResult<HttpResponse> {
+    let user = authenticate(&req, state.meta.as_ref()).await?;
+    let (group, project, org) = load_group(&state, &user, &path).await?;
+    Ok(HttpResponse::Ok().json(serialize::group(&group, &project, &org, &state.url_prefix)))
+}
+
+pub async fn org_detail(
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+    state: web::Data<WebState>,
+) -> ApiResult<HttpResponse> {
+    let user = authenticate(&req, state.meta.as_ref()).await?;
+    let (group, project, org) = load_group(&state, &user, &path.1).await?;
+    if org.slug != path.0 {
+        return Err(ApiError::NotFound);
+    }
+    Ok(HttpResponse::Ok().json(serialize::group(&group, &project, &org, &state.url_prefix)))
+}
+
+#[derive(Deserialize)]
+pub struct IssueUpdate {
+    status: Option<String>,
+}
+
+fn parse_status(update: &IssueUpdate) -> ApiResult<Option<GroupStatus>> {
+    match update.status.as_deref() {
+        None => Ok(None),
+        Some("resolvedInNextRelease" | "resolved") => Ok(Some(GroupStatus::Resolved)),
+        Some(s) => GroupStatus::parse(s)
+            .map(Some)
+            .ok_or_else(|| ApiError::BadRequest(format!("invalid status {s}"))),
+    }
+}
+
+pub async fn update(
+    req: HttpRequest,
+    path: web::Path<String>,
+    body: web::Json<IssueUpdate>,
+    state: web::Data<WebState>,
+) -> ApiResult<HttpResponse> {
+    let user = authenticate(&req, state.meta.as_ref()).await?;
+    let (group, project, org) = load_group(&state, &user, &path).await?;
+    apply_update(&state, group, project, org, &body).await
+}
+
+pub async fn org_update(
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+    body: web::Json<IssueUpdate>,
+    state: web::Data<WebState>,
+) -> ApiResult<HttpResponse> {
+    let user = authenticate(&req, state.meta.as_ref()).await?;
+    let (group, project, org) = load_group(&state, &user, &path.1).await?;
+    if org.slug != path.0 {
+        return Err(ApiError::NotFound);
+    }
+    apply_update(&state, group, project, org, &body).await
+}
+
+async fn apply_update(
+    state: &WebState,
+    group: Group,
+    project: Project,
+    org: Organization,
+    body: &IssueUpdate,
+) -> ApiResult<HttpResponse> {
+    if let Some(status) = parse_status(body)? {
+        state.meta.set_group_status(&[group.id], status).await?;
+    }
+    let group = state
+        .meta
+        .group(group.id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    Ok(HttpResponse::Ok().json(serialize::group(&group, &project, &org, &state.url_prefix)))
+}
+
+pub async fn project_bulk_update(
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+    body: web::Json<IssueUpdate>,
+    state: web::Data<WebState>,
+) -> ApiResult<HttpResponse> {
+    let (_, project) = resolve_project(&req, &state, &path.0, &path.1).await?;
+    bulk_update(&req, &state, &[project], &body).await
+}
+
+pub async fn org_bulk_update(
+    req: HttpRequest,
+    path: web::Path<String>,
+    body: web::Json<IssueUpdate>,
+    state: web::Data<WebState>,
+) -> ApiResult<HttpResponse> {
+    let user = authenticate(&req, state.meta.as_ref()).await?;
+    let org = organization(state.meta.as_ref(), &user, &path).await?;
+    let projects = selected_projects(&req, &state, &org).await?;
+    bulk_update(&req, &state, &projects, &body).await
+}
+
+/// `PUT …/issues/?id=1&id=2` with `{"status": …}`, as Sentry's bulk mutate.
+async fn bulk_update(
+    req: &HttpRequest,
+    state: &WebState,
+    projects: &[Project],
+    body: &IssueUpdate,
+) -> ApiResult<HttpResponse> {
+    let ids: Vec<i64> = query_pairs(req.query_string())
+        .into_iter()
+        .filter(|(k, _)| k == "id")
+        .map(|(_, v)| {
+            v.parse()
+                .map_err(|_| ApiError::BadRequest(format!("invalid id {v}")))
+        })
+        .collect::<Result<_, _>>()?;
+    if ids.is_empty() {
+        return Err(ApiError::BadRequest(
+            "pass the issues to update as ?id=…".into(),
+        ));
+    }
+    let mut allowed = Vec::new();
+    for id in ids {
+        if let Some(group) = state.meta.group(GroupId(id)).await? {
+            if projects.iter().any(|p| p.id == group.project_id) {
+                allowed.push(group.id);
+            }
+        }
+    }
+    if allowed.is_empty() {
+        return Ok(HttpResponse::NoContent().finish());
+    }
+    let status = parse_status(body)?;
+    if let Some(status) = status {
+        state.meta.set_group_status(&allowed, status).await?;
+    }
+    Ok(HttpResponse::Ok().json(serde_json::json!({
+        "status": status.map(GroupStatus::as_str),
+        "statusDetails": {},
+    })))
+}

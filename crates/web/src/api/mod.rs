@@ -1,0 +1,67 @@
+//! The `/api/0/` routes.
+
+mod events;
+mod issues;
+mod orgs;
+
+use actix_web::web;
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/api/0/", web::get().to(orgs::index))
+        .route("/api/0/organizations/", web::get().to(orgs::list))
+        .route("/api/0/organizations/{org}/", web::get().to(orgs::detail))
+        .route(
+            "/api/0/organizations/{org}/projects/",
+            web::get().to(orgs::projects),
+        )
+        .route(
+            "/api/0/organizations/{org}/issues/",
+            web::get().to(issues::org_list),
+        )
+        .route(
+            "/api/0/organizations/{org}/issues/",
+            web::put().to(issues::org_bulk_update),
+        )
+        .route(
+            "/api/0/organizations/{org}/issues/{id}/",
+            web::get().to(issues::org_detail),
+        )
+        .route(
+            "/api/0/organizations/{org}/issues/{id}/",
+            web::put().to(issues::org_update),
+        )
+        .route(
+            "/api/0/projects/{org}/{project}/",
+            web::get().to(orgs::project),
+        )
+        .route(
+            "/api/0/projects/{org}/{project}/keys/",
+            web::get().to(orgs::keys),
+        )
+        .route(
+            "/api/0/projects/{org}/{project}/keys/",
+            web::post().to(orgs::create_key),
+        )
+        .route(
+            "/api/0/projects/{org}/{project}/issues/",
+            web::get().to(issues::project_list),
+        )
+        .route(
+            "/api/0/projects/{org}/{project}/issues/",
+            web::put().to(issues::project_bulk_update),
+        )
+        .route(
+            "/api/0/projects/{org}/{project}/events/{event_id}/",
+            web::get().to(events::project_event),
+        )
+        .route("/api/0/issues/{id}/", web::get().to(issues::detail))
+        .route("/api/0/issues/{id}/", web::put().to(issues::update))
+        .route(
+            "/api/0/issues/{id}/events/",
+            web::get().to(events::issue_events),
+        )
+        .route(
+            "/api/0/issues/{id}/events/{which}/",
+            web::get().to(events::issue_event),
+        );
+}

@@ -1,0 +1,127 @@
+//! Organizations, projects and project keys.
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use faultline_storage::Project;
+use serde::Deserialize;
+
+use crate::WebState;
+use crate::auth::{authenticate, organization};
+use crate::error::{ApiError, ApiResult};
+use crate::serialize;
+
+pub async fn index(req: HttpRequest, state: web::Data<WebState>) -> ApiResult<HttpResponse> {
+    let user = match authenticate(&req, state.meta.as_ref()).await {
+        Ok(user) => Some(user),
+        Err(ApiError::Unauthenticated) => None,
+        Err(e) => return Err(e),
+    };
+    Ok(HttpResponse::Ok().json(serde_json::json!({
+        "version": "0",
+        "auth": user.as_ref().map(|_| serde_json::json!({"scopes": ["org:read", "project:read", "project:write", "project:releases", "event:read", "event:write"]})),
+        "user": user.as_ref().map(serialize::user),
+    })))
+}
+
+pub async fn list(req: HttpRequest, state: web::Data<WebState>) -> ApiResult<HttpResponse> {
+    let user = authenticate(&req, state.meta.as_ref()).await?;
+    let orgs = state.meta.organizations_for_user(&user).await?;
+    Ok(HttpResponse::Ok().json(orgs.iter().map(serialize::organization).collect::<Vec<_>>()))
+}
+
+pub async fn detail(
+    req: HttpRequest,
+    path: web::Path<String>,
+    state: web::Data<WebState>,
+) -> ApiResult<HttpResponse> {
+    let user = authenticate(&req, state.meta.as_ref()).await?;
+    let org = organization(state.meta.as_ref(), &user, &path).await?;
+    let mut body = serialize::organization(&org);
+    let projects = state.meta.projects(org.id).await?;
+    body["projects"] = projects
+        .iter()
+        .map(|p| serialize::project(p, &org))
+        .collect();
+    Ok(HttpResponse::Ok().json(body))
+}
+
+pub async fn projects(
+    req: HttpRequest,
+    path: web::Path<String>,
+    state: web::Data<WebState>,
+) -> ApiResult<HttpResponse> {
+    let user = authenticate(&req, state.meta.as_ref()).await?;
+    let org = organization(state.meta.as_ref(), &user, &path).await?;
+    let projects = state.meta.projects(org.id).await?;
+    Ok(HttpResponse::Ok().json(
+        projects
+            .iter()
+            .map(|p| serialize::project(p, &org))
+            .collect::<Vec<_>>(),
+    ))
+}
+
+/// Resolves `{org}/{project}` for the authenticated user.
+pub async fn resolve_project(
+    req: &HttpRequest,
+    state: &WebState,
+    org_slug: &str,
+    project_slug: &str,
+) -> ApiResult<(faultline_storage::Organization, Project)> {
+    let user = authenticate(req, state.meta.as_ref()).await?;
+    let org = organization(state.meta.as_ref(), &user, org_slug).await?;
+    let project = state
+        .meta
+        .project_by_slug(org.id, project_slug)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    Ok((org, project))
+}
+
+pub async fn project(
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+    state: web::Data<WebState>,
+) -> ApiResult<HttpResponse> {
+    let (org, project) = resolve_project(&req, &state, &path.0, &path.1).await?;
+    Ok(HttpResponse::Ok().json(serialize::project(&project, &org)))
+}
+
+pub async fn keys(
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+    state: web::Data<WebState>,
+) -> ApiResult<HttpResponse> {
+    let (_, project) = resolve_project(&req, &state, &path.0, &path.1).await?;
+    let keys = state.meta.keys(project.id).await?;
+    Ok(HttpResponse::Ok().json(
+        keys.iter()
+            .map(|k| serialize::key(&state.url_prefix, k))
+            .collect::<Vec<_>>(),
+    ))
+}
+
+#[derive(Deserialize, Default)]
+pub struct NewKey {
+    name: Option<String>,
+}
+
+pub async fn create_key(
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+    body: Option<web::Json<NewKey>>,
+    state: web::Data<WebState>,
+) -> ApiResult<HttpResponse> {
+    let (_, project) = resolve_project(&req, &state, &path.0, &path.1).await?;
+    let name = body
+        .and_then(|b| b.into_inner().name)
+        .map(|n| n.trim().to_owned())
+        .filter(|n| !n.is_empty())
+        .unwrap_or_else(|| "Default".to_owned());
+    if name.len() > 64 {
+        return Err(ApiError::BadRequest(
+            "name must be at most 64 characters".into(),
+        ));
+    }
+    let key = state.meta.create_key(project.id, &name).await?;
+    Ok(HttpResponse::Created().json(serialize::key(&state.url_prefix, &key)))
+}

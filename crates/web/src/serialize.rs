@@ -1,0 +1,355 @@
+//! Sentry's public API JSON shapes. Field names and types (ids as strings,
+//! `count` as a string, `userCount` as a number) follow Sentry's docs so
+//! existing clients parse our answers unchanged.
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use faultline_protocol::{Event, Frame, ProcessedEvent};
+use faultline_storage::{Group, Organization, Project, ProjectKey, User};
+use serde_json::{Value, json};
+
+pub fn iso(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+pub fn user(user: &User) -> Value {
+    json!({
+        "id": user.id.0.to_string(),
+        "email": user.email,
+        "username": user.email,
+        "name": user.name,
+        "isActive": user.is_active,
+        "isSuperuser": user.is_superuser,
+        "dateJoined": iso(user.date_joined),
+    })
+}
+
+pub fn organization(org: &Organization) -> Value {
+    json!({
+        "id": org.id.0.to_string(),
+        "slug": org.slug,
+        "name": org.name,
+        "dateCreated": iso(org.date_created),
+        "status": {"id": "active", "name": "active"},
+        "isEarlyAdopter": false,
+        "require2FA": false,
+        "features": [],
+        "hasAuthProvider": false,
+        "avatar": {"avatarType": "letter_avatar", "avatarUuid": null},
+    })
+}
+
+pub fn project(project: &Project, org: &Organization) -> Value {
+    json!({
+        "id": project.id.0.to_string(),
+        "slug": project.slug,
+        "name": project.name,
+        "platform": project.platform,
+        "dateCreated": iso(project.date_created),
+        "firstEvent": project.first_event.map(iso),
+        "hasAccess": true,
+        "isMember": true,
+        "isBookmarked": false,
+        "status": "active",
+        "features": [],
+        "organization": {"id": org.id.0.to_string(), "slug": org.slug, "name": org.name},
+    })
+}
+
+/// `scheme://public@host/project_id`, from `system.url-prefix`.
+pub fn dsn(url_prefix: &str, key: &ProjectKey, secret: bool) -> String {
+    let (scheme, rest) = url_prefix.split_once("://").unwrap_or(("http", url_prefix));
+    let host = rest.trim_end_matches('/');
+    if secret {
+        format!(
+            "{scheme}://{}:{}@{host}/{}",
+            key.public_key, key.secret_key, key.project_id
+        )
+    } else {
+        format!("{scheme}://{}@{host}/{}", key.public_key, key.project_id)
+    }
+}
+
+pub fn key(url_prefix: &str, key: &ProjectKey) -> Value {
+    let base = url_prefix.trim_end_matches('/');
+    let public = dsn(url_prefix, key, false);
+    json!({
+        "id": key.public_key,
+        "name": key.label,
+        "label": key.label,
+        "public": key.public_key,
+        "secret": key.secret_key,
+        "projectId": key.project_id.0,
+        "isActive": key.is_active,
+        "rateLimit": match (key.rate_limit_count, key.rate_limit_window) {
+            (Some(count), Some(window)) => json!({"count": count, "window": window}),
+            _ => Value::Null,
+        },
+        "dsn": {
+            "public": public,
+            "secret": dsn(url_prefix, key, true),
+            "csp": format!("{base}/api/{}/security/?sentry_key={}", key.project_id, key.public_key),
+            "security": format!("{base}/api/{}/security/?sentry_key={}", key.project_id, key.public_key),
+            "minidump": format!("{base}/api/{}/minidump/?sentry_key={}", key.project_id, key.public_key),
+            "unreal": "",
+            "cdn": "",
+        },
+        "browserSdkVersion": "latest",
+        "dateCreated": iso(key.date_created),
+    })
+}
+
+/// Sentry's short id alphabet (base 32 without I, O, U and L look-alikes).
+const SHORT_ID_ALPHABET: &[u8] = b"0123456789ABCDEFGHJKLMNPQRSTUVWXYZ";
+
+pub fn short_id(project_slug: &str, n: i64) -> String {
+    let mut digits = Vec::new();
+    let base = SHORT_ID_ALPHABET.len() as i64;
+    let mut n = n.max(0);
+    loop {
+        digits.push(SHORT_ID_ALPHABET[(n % base) as usize] as char);
+        n /= base;
+        if n == 0 {
+            break;
+        }
+    }
+    let suffix: String = digits.into_iter().rev().collect();
+    format!("{}-{suffix}", project_slug.to_ascii_uppercase())
+}
+
+pub fn group(group: &Group, project: &Project, org: &Organization, url_prefix: &str) -> Value {
+    json!({
+        "id": group.id.0.to_string(),
+        "shortId": short_id(&project.slug, group.short_id),
+        "title": group.title,
+        "culprit": group.culprit,
+        "permalink": format!("{}/organizations/{}/issues/{}/", url_prefix.trim_end_matches('/'), org.slug, group.id),
+        "logger": null,
+        "level": group.level.as_str(),
+        "status": group.status.as_str(),
+        "statusDetails": {},
+        "substatus": group.substatus,
+        "isPublic": false,
+        "platform": group.platform,
+        "project": {"id": project.id.0.to_string(), "name": project.name, "slug": project.slug, "platform": project.platform},
+        "type": group.event_type,
+        "metadata": group.metadata,
+        "numComments": 0,
+        "assignedTo": null,
+        "isBookmarked": false,
+        "isSubscribed": false,
+        "subscriptionDetails": null,
+        "hasSeen": false,
+        "annotations": [],
+        "issueType": "error",
+        "issueCategory": "error",
+        "isUnhandled": false,
+        "count": group.count.to_string(),
+        "userCount": group.user_count,
+        "firstSeen": iso(group.first_seen),
+        "lastSeen": iso(group.last_seen),
+        "firstRelease": group.first_release.as_ref().map(|v| json!({"version": v})),
+    })
+}
+
+fn tags(event: &Event) -> Value {
+    Value::Array(
+        event
+            .tags
+            .iter()
+            .map(|(k, v)| json!({"key": k, "value": v}))
+            .collect(),
+    )
+}
+
+fn message_text(event: &Event) -> String {
+    event
+        .logentry
+        .as_ref()
+        .and_then(|l| l.text())
+        .unwrap_or("")
+        .to_owned()
+}
+
+/// The short form used in event lists.
+pub fn event_summary(stored: &ProcessedEvent) -> Value {
+    let event = &stored.event;
+    json!({
+        "id": event.event_id.to_string(),
+        "eventID": event.event_id.to_string(),
+        "groupID": stored.group_id.0.to_string(),
+        "projectID": stored.project_id.0.to_string(),
+        "title": stored.title,
+        "message": message_text(event),
+        "culprit": stored.culprit,
+        "location": stored.culprit,
+        "platform": event.platform,
+        "dateCreated": iso(event.timestamp),
+        "dateReceived": iso(event.received),
+        "event.type": event.event_type(),
+        "type": event.event_type(),
+        "tags": tags(event),
+        "user": event.user.as_ref().map(user_interface),
+    })
+}
+
+fn user_interface(user: &serde_json::Map<String, Value>) -> Value {
+    let mut out = user.clone();
+    if let Some(ip) = out.remove("ip_address") {
+        out.insert("ip_address".into(), ip);
+    }
+    for key in ["id", "email", "username", "name", "ip_address"] {
+        out.entry(key).or_insert(Value::Null);
+    }
+    Value::Object(out)
+}
+
+/// The full event as Sentry's event-details endpoints return it, with
+/// interfaces as `entries`.
+pub fn event_detail(stored: &ProcessedEvent, grouping_hash: Option<&str>) -> Value {
+    let event = &stored.event;
+    let mut detail = event_summary(stored);
+    let mut entries = Vec::new();
+    if !event.exception.is_empty() {
+        entries.push(json!({"type": "exception", "data": exception_entry(event)}));
+    }
+    if let Some(entry) = &event.logentry {
+        entries.push(json!({"type": "message", "data": {
+            "formatted": entry.text(),
+            "message": entry.message,
+            "params": entry.params,
+        }}));
+    }
+    if !event.breadcrumbs.is_empty() {
+        entries.push(json!({"type": "breadcrumbs", "data": {"values": event.breadcrumbs}}));
+    }
+    if let Some(request) = &event.request {
+        entries.push(json!({"type": "request", "data": request_entry(request)}));
+    }
+    let fields = detail.as_object_mut().expect("summary is an object");
+    fields.insert("entries".into(), Value::Array(entries));
+    fields.insert("contexts".into(), Value::Object(event.contexts.clone()));
+    fields.insert("context".into(), Value::Object(event.extra.clone()));
+    fields.insert("sdk".into(), event.sdk.clone().unwrap_or(Value::Null));
+    fields.insert("packages".into(), Value::Object(event.modules.clone()));
+    fields.insert(
+        "release".into(),
+        event
+            .release
+            .as_ref()
+            .map(|v| json!({"version": v}))
+            .unwrap_or(Value::Null),
+    );
+    fields.insert("dist".into(), json!(event.dist));
+    fields.insert("environment".into(), json!(event.environment));
+    fields.insert(
+        "fingerprints".into(),
+        json!(grouping_hash.map(|h| vec![h]).unwrap_or_default()),
+    );
+    fields.insert("errors".into(), json!([]));
+    fields.insert("metadata".into(), json!({"title": stored.title}));
+    fields.insert(
+        "size".into(),
+        json!(serde_json::to_vec(event).map(|v| v.len()).unwrap_or(0)),
+    );
+    fields.insert("_meta".into(), json!({}));
+    detail
+}
+
+fn exception_entry(event: &Event) -> Value {
+    let mut has_system = false;
+    let values: Vec<Value> = event
+        .exception
+        .iter()
+        .map(|exc| {
+            let stacktrace = exc.stacktrace.as_ref().map(|st| {
+                has_system |= st.frames.iter().any(|f| f.in_app != Some(true));
+                json!({
+                    "frames": st.frames.iter().map(frame).collect::<Vec<_>>(),
+                    "framesOmitted": null,
+                    "registers": null,
+                    "hasSystemFrames": st.frames.iter().any(|f| f.in_app != Some(true)),
+                })
+            });
+            json!({
+                "type": exc.ty,
+                "value": exc.value,
+                "module": exc.module,
+                "mechanism": exc.mechanism,
+                "threadId": exc.thread_id,
+                "stacktrace": stacktrace,
+                "rawStacktrace": null,
+            })
+        })
+        .collect();
+    json!({"values": values, "hasSystemFrames": has_system, "excOmitted": null})
+}
+
+fn frame(f: &Frame) -> Value {
+    // Sentry returns source context as [[lineno, line], ...].
+    let mut context = Vec::new();
+    if let Some(line) = f.lineno {
+        let start = line.saturating_sub(f.pre_context.len() as u64);
+        for (i, text) in f.pre_context.iter().enumerate() {
+            context.push(json!([start + i as u64, text]));
+        }
+        if let Some(text) = &f.context_line {
+            context.push(json!([line, text]));
+        }
+        for (i, text) in f.post_context.iter().enumerate() {
+            context.push(json!([line + 1 + i as u64, text]));
+        }
+    }
+    json!({
+        "filename": f.filename,
+        "absPath": f.abs_path,
+        "module": f.module,
+        "package": f.package,
+        "platform": f.platform,
+        "function": f.function,
+        "rawFunction": f.raw_function,
+        "symbol": f.symbol,
+        "lineNo": f.lineno,
+        "colNo": f.colno,
+        "inApp": f.in_app.unwrap_or(false),
+        "context": context,
+        "vars": f.vars,
+        "instructionAddr": f.instruction_addr,
+        "trust": null,
+        "errors": null,
+    })
+}
+
+fn request_entry(request: &Value) -> Value {
+    let pairs = |v: Option<&Value>| -> Value {
+        match v {
+            Some(Value::Object(map)) => {
+                Value::Array(map.iter().map(|(k, v)| json!([k, v])).collect())
+            }
+            Some(other) => other.clone(),
+            None => Value::Null,
+        }
+    };
+    json!({
+        "url": request.get("url"),
+        "method": request.get("method"),
+        "headers": pairs(request.get("headers")),
+        "query": pairs(request.get("query_string")),
+        "cookies": pairs(request.get("cookies")),
+        "env": request.get("env"),
+        "data": request.get("data"),
+        "fragment": request.get("fragment"),
+        "inferredContentType": null,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn short_ids_use_sentry_alphabet() {
+        assert_eq!(short_id("web-app", 1), "WEB-APP-1");
+        assert_eq!(short_id("x", 34), "X-10");
+        assert_eq!(short_id("x", 18), "X-J");
+    }
+}
