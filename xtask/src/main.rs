@@ -12,6 +12,13 @@
 //! `cargo xtask sdk-env` only prepares the SDKs and prints these variables as
 //! `export` lines, for running some tests by hand:
 //! `eval "$(cargo xtask sdk-env)" && cargo test -p faultline-web`.
+//!
+//! `cargo xtask bench ingest [--events N] [--clients C] [--release-binary PATH]`
+//! measures ingestion against a release devserver: envelopes/s accepted by the
+//! relay with latency percentiles, end-to-end events/s until the issue counts
+//! catch up, and the devserver's peak RSS; see the `bench` module.
+
+mod bench;
 
 use std::env;
 use std::ffi::OsStr;
@@ -29,7 +36,14 @@ usage: cargo xtask <command>
 
 commands:
   test [ARGS...]   prepare the SDKs, then run `cargo test --workspace --locked ARGS...`
-  sdk-env          prepare the SDKs and print their paths as `export` lines";
+  sdk-env          prepare the SDKs and print their paths as `export` lines
+  bench ingest [--events N] [--clients C] [--release-binary PATH] [--fixture PATH]
+                   start a release devserver (built with `cargo build --release -p faultline`
+                   unless --release-binary is given), POST N (default 20000) gzipped copies
+                   of a captured SDK envelope from C (default 16) keep-alive clients, and
+                   report envelopes/s accepted by the relay, latency p50/p90/p99/max,
+                   end-to-end events/s (until the issue counts reach N) and the devserver's
+                   peak RSS; the summary also goes to target/bench/ingest.txt";
 
 fn main() -> ExitCode {
     match run() {
@@ -48,6 +62,7 @@ fn run() -> Result<ExitCode> {
     match command.as_deref() {
         Some("test") => test(&rest),
         Some("sdk-env") => sdk_env(&rest),
+        Some("bench") => bench::bench(&rest),
         Some("help" | "-h" | "--help") => {
             println!("{USAGE}");
             Ok(ExitCode::SUCCESS)

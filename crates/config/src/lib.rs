@@ -209,34 +209,33 @@ impl Config {
         let url_prefix = raw
             .get("system.url-prefix")
             .map(|u| u.trim_end_matches('/').to_owned());
-        if let Some(url) = &url_prefix {
-            if !(url.starts_with("http://") || url.starts_with("https://")) {
-                return Err(ConfigError::invalid(
-                    "system.url-prefix",
-                    format!("`{url}` must start with http:// or https://"),
-                ));
-            }
+        if let Some(url) = &url_prefix
+            && !(url.starts_with("http://") || url.starts_with("https://"))
+        {
+            return Err(ConfigError::invalid(
+                "system.url-prefix",
+                format!("`{url}` must start with http:// or https://"),
+            ));
         }
         let secret_key = raw.get("system.secret-key").map(str::to_owned);
-        if let Some(key) = &secret_key {
-            if key.len() < 32 {
-                return Err(ConfigError::invalid(
-                    "system.secret-key",
-                    "must be at least 32 characters (run `faultline config generate-secret-key`)",
-                ));
-            }
+        if let Some(key) = &secret_key
+            && key.len() < 32
+        {
+            return Err(ConfigError::invalid(
+                "system.secret-key",
+                "must be at least 32 characters (run `faultline config generate-secret-key`)",
+            ));
         }
         let database_url = raw.get("database.url").map(str::to_owned);
-        if let Some(url) = &database_url {
-            if !(url.starts_with("sqlite:")
+        if let Some(url) = &database_url
+            && !(url.starts_with("sqlite:")
                 || url.starts_with("postgres://")
                 || url.starts_with("postgresql://"))
-            {
-                return Err(ConfigError::invalid(
-                    "database.url",
-                    format!("`{url}` must be a sqlite: or postgres:// URL"),
-                ));
-            }
+        {
+            return Err(ConfigError::invalid(
+                "database.url",
+                format!("`{url}` must be a sqlite: or postgres:// URL"),
+            ));
         }
         let retention_days = raw.parse("retention.days", 90u32)?;
         if retention_days == 0 {

@@ -64,12 +64,10 @@ pub fn load(args: &DataArgs, create: bool) -> anyhow::Result<Settings> {
     };
     raw.apply_env(std::env::vars());
     let config = Config::from_raw(&raw)?;
-    if let Some(url) = &config.database_url {
-        if !url.starts_with("sqlite:") {
-            bail!(
-                "config key `database.url`: only embedded SQLite storage is supported by this build"
-            );
-        }
+    if let Some(url) = &config.database_url
+        && !url.starts_with("sqlite:")
+    {
+        bail!("config key `database.url`: only embedded SQLite storage is supported by this build");
     }
     Ok(Settings { config, data_dir })
 }

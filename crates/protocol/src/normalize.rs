@@ -196,7 +196,7 @@ pub fn parse_timestamp(v: &Value) -> Option<DateTime<Utc>> {
     match v {
         Value::Number(n) => {
             let secs = n.as_f64()?;
-            if !secs.is_finite() || secs < 0.0 || secs > 1e11 {
+            if !secs.is_finite() || !(0.0..=1e11).contains(&secs) {
                 return None;
             }
             let whole = secs.trunc() as i64;
@@ -256,10 +256,10 @@ fn normalize_logentry(logentry: Option<&Value>, message: Option<&Value>) -> Opti
     if entry.message.is_none() && entry.formatted.is_none() {
         return None;
     }
-    if entry.formatted.is_none() {
-        if let (Some(template), Some(Value::Array(params))) = (&entry.message, &entry.params) {
-            entry.formatted = Some(format_percent(template, params));
-        }
+    if entry.formatted.is_none()
+        && let (Some(template), Some(Value::Array(params))) = (&entry.message, &entry.params)
+    {
+        entry.formatted = Some(format_percent(template, params));
     }
     if entry.formatted == entry.message {
         entry.formatted = None;
@@ -329,14 +329,14 @@ fn normalize_exception(obj: &Map<String, Value>) -> Exception {
         .and_then(scalar_to_string)
         .map(|s| truncate(&s, caps::MESSAGE));
     // Some SDKs put "Type: value" into value only.
-    if ty.is_none() {
-        if let Some((t, v)) = value.as_deref().and_then(|v| v.split_once(": ")) {
-            if !t.is_empty() && !t.contains(char::is_whitespace) {
-                let (t, v) = (t.to_owned(), v.to_owned());
-                ty = Some(t);
-                value = Some(v);
-            }
-        }
+    if ty.is_none()
+        && let Some((t, v)) = value.as_deref().and_then(|v| v.split_once(": "))
+        && !t.is_empty()
+        && !t.contains(char::is_whitespace)
+    {
+        let (t, v) = (t.to_owned(), v.to_owned());
+        ty = Some(t);
+        value = Some(v);
     }
     Exception {
         ty,

@@ -303,10 +303,10 @@ async fn bulk_update(
     }
     let mut allowed = Vec::new();
     for id in ids {
-        if let Some(group) = state.meta.group(GroupId(id)).await? {
-            if projects.iter().any(|p| p.id == group.project_id) {
-                allowed.push(group.id);
-            }
+        if let Some(group) = state.meta.group(GroupId(id)).await?
+            && projects.iter().any(|p| p.id == group.project_id)
+        {
+            allowed.push(group.id);
         }
     }
     if allowed.is_empty() {

@@ -31,6 +31,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             web::put().to(issues::org_update),
         )
         .route(
+            "/api/0/teams/{org}/{team}/projects/",
+            web::post().to(orgs::create_project),
+        )
+        .route(
             "/api/0/projects/{org}/{project}/",
             web::get().to(orgs::project),
         )

@@ -125,3 +125,59 @@ pub async fn create_key(
     let key = state.meta.create_key(project.id, &name).await?;
     Ok(HttpResponse::Created().json(serialize::key(&state.url_prefix, &key)))
 }
+
+#[derive(Deserialize)]
+pub struct NewProject {
+    name: String,
+    slug: Option<String>,
+    platform: Option<String>,
+}
+
+/// `POST /api/0/teams/{org}/{team}/projects/`, Sentry's way to create a
+/// project. Teams are not modelled yet, so the team segment is not checked;
+/// like Sentry, a new project gets a default key.
+pub async fn create_project(
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+    body: web::Json<NewProject>,
+    state: web::Data<WebState>,
+) -> ApiResult<HttpResponse> {
+    let user = authenticate(&req, state.meta.as_ref()).await?;
+    let org = organization(state.meta.as_ref(), &user, &path.0).await?;
+    let name = body.name.trim();
+    if name.is_empty() || name.len() > 64 {
+        return Err(ApiError::BadRequest(
+            "name must be 1 to 64 characters".into(),
+        ));
+    }
+    let slug = slugify(body.slug.as_deref().unwrap_or(name));
+    if slug.is_empty() {
+        return Err(ApiError::BadRequest(
+            "the slug needs letters or digits".into(),
+        ));
+    }
+    let project = state
+        .meta
+        .create_project(org.id, &slug, name, body.platform.as_deref())
+        .await
+        .map_err(|e| match e {
+            faultline_storage::StorageError::Conflict(_) => {
+                ApiError::Conflict(format!("a project with slug {slug} already exists"))
+            }
+            other => other.into(),
+        })?;
+    state.meta.create_key(project.id, "Default").await?;
+    Ok(HttpResponse::Created().json(serialize::project(&project, &org)))
+}
+
+fn slugify(s: &str) -> String {
+    let mut slug = String::new();
+    for c in s.trim().chars().flat_map(char::to_lowercase) {
+        if c.is_ascii_alphanumeric() {
+            slug.push(c);
+        } else if !slug.ends_with('-') && !slug.is_empty() {
+            slug.push('-');
+        }
+    }
+    slug.trim_end_matches('-').chars().take(50).collect()
+}

@@ -1,0 +1,363 @@
+//! The ingestion contract under hostile and unlucky conditions: bad input,
+//! wrong keys, redelivery, and a crash right after accepting.
+
+use serde_json::{Value, json};
+
+use crate::harness::*;
+
+fn auth(server: &Devserver) -> String {
+    server.auth_header()
+}
+
+#[test]
+fn captured_sdk_payloads_are_accepted_and_idempotent() {
+    let server = Devserver::start();
+    let path = server.envelope_path();
+    let auth = auth(&server);
+    let gz = [
+        ("X-Sentry-Auth", auth.as_str()),
+        ("Content-Encoding", "gzip"),
+    ];
+    // The same captured envelope twice: one event, counted once.
+    let python = fixture("python-sentry-sdk-2.75.0/exception.body");
+    for _ in 0..2 {
+        let (status, body) = server.ingest(&path, &gz, &python);
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["id"], "4b96a58379d24cd38f4785854f2682bf");
+    }
+    // Brotli, Node (auth in the query, no content type) and sentry-cli.
+    let br = [("X-Sentry-Auth", auth.as_str()), ("Content-Encoding", "br")];
+    assert_eq!(
+        server
+            .ingest(
+                &path,
+                &br,
+                &fixture("python-sentry-sdk-2.75.0/message_brotli.body")
+            )
+            .0,
+        200
+    );
+    let node_path = format!(
+        "{path}?sentry_version=7&sentry_key={}&sentry_client=sentry.javascript.node%2F11.12.0",
+        server.public_key
+    );
+    assert_eq!(
+        server
+            .ingest(
+                &node_path,
+                &[],
+                &fixture("node-sentry-node-11.12.0/exception.body")
+            )
+            .0,
+        200
+    );
+    let cli = [("X-Sentry-Auth", auth.as_str())];
+    assert_eq!(
+        server
+            .ingest(
+                &path,
+                &cli,
+                &fixture("sentry-cli-3.8.2/send_event_full.body")
+            )
+            .0,
+        200
+    );
+    // Items that later issues consume are accepted and queued, not refused.
+    for name in [
+        "python-sentry-sdk-2.75.0/transaction.body",
+        "python-sentry-sdk-2.75.0/session-2.body",
+        "python-sentry-sdk-2.75.0/checkin.body",
+        "python-sentry-sdk-2.75.0/attachment.body",
+    ] {
+        let (status, body) = server.ingest(&path, &gz, &fixture(name));
+        assert_eq!(status, 200, "{name}: {body}");
+    }
+    for name in [
+        "node-sentry-node-11.12.0/transaction.body",
+        "node-sentry-node-11.12.0/feedback.body",
+    ] {
+        assert_eq!(
+            server.ingest(&node_path, &[], &fixture(name)).0,
+            200,
+            "{name}"
+        );
+    }
+    // exception + message + node exception + cli message + attachment's event
+    let issues = server.wait_for_total(5);
+    let orders = by_title(&issues, "OrderError: failed to process order 1234");
+    assert_eq!(
+        orders.len(),
+        2,
+        "python and node chains are different code paths: {issues:#?}"
+    );
+    assert!(
+        orders.iter().all(|i| count(i) == 1),
+        "redelivery counted once: {issues:#?}"
+    );
+    // sentry-cli's custom fingerprint and template.
+    let cli = by_title(&issues, "hello world");
+    assert_eq!(cli.len(), 1, "{issues:#?}");
+    assert_eq!(cli[0]["level"], "warning");
+}
+
+#[test]
+fn store_endpoint_and_tunnelled_envelopes() {
+    let server = Devserver::start();
+    let id = new_event_id();
+    let event =
+        json!({"event_id": id, "message": "via store", "level": "info", "platform": "python"});
+    let store = format!("/api/{}/store/", server.project_id);
+    let (status, body) = server.ingest(
+        &store,
+        &[
+            ("X-Sentry-Auth", &auth(&server)),
+            ("Content-Type", "application/json"),
+        ],
+        event.to_string().as_bytes(),
+    );
+    assert_eq!((status, body["id"].as_str()), (200, Some(id.as_str())));
+
+    // A tunnel forwards the envelope as-is: the DSN is in its header.
+    let tunnelled_id = new_event_id();
+    let payload = json!({"message": "via tunnel"}).to_string();
+    let body = format!(
+        "{{\"event_id\":\"{tunnelled_id}\",\"dsn\":\"{}\"}}\n{{\"type\":\"event\"}}\n{payload}\n",
+        server.dsn
+    );
+    let (status, _) = server.ingest(&server.envelope_path(), &[], body.as_bytes());
+    assert_eq!(status, 200);
+
+    // CORS for browser SDKs.
+    let issues = server.wait_for_total(2);
+    assert_eq!(issues.len(), 2);
+    assert_eq!(
+        server.wait_for("event", |s| s.event(&tunnelled_id))["message"],
+        "via tunnel"
+    );
+}
+
+#[test]
+fn bad_input_gets_the_right_status_and_loses_nothing_accepted() {
+    let server = Devserver::start();
+    let path = server.envelope_path();
+    let auth = auth(&server);
+    let good = |server: &Devserver| {
+        let id = new_event_id();
+        let (status, body) = server.ingest(
+            &path,
+            &[("X-Sentry-Auth", &auth)],
+            &envelope(&id, &json!({"message": "still alive", "level": "error"})),
+        );
+        assert_eq!(status, 200, "{body}");
+        id
+    };
+    let mut accepted = vec![good(&server)];
+    let with_auth = [("X-Sentry-Auth", auth.as_str())];
+    let gz = [
+        ("X-Sentry-Auth", auth.as_str()),
+        ("Content-Encoding", "gzip"),
+    ];
+    let valid = envelope(&new_event_id(), &json!({"message": "x"}));
+
+    // (what, request headers, body, expected status)
+    type Case<'a> = (&'a str, Vec<(&'a str, &'a str)>, Vec<u8>, u16);
+    let cases: Vec<Case> = vec![
+        (
+            "garbage",
+            with_auth.to_vec(),
+            b"\x00\x01garbage\xff".to_vec(),
+            400,
+        ),
+        (
+            "event that is not JSON",
+            with_auth.to_vec(),
+            b"{}\n{\"type\":\"event\"}\nnot json\n".to_vec(),
+            400,
+        ),
+        (
+            "event that is a JSON array",
+            with_auth.to_vec(),
+            b"{}\n{\"type\":\"event\"}\n[1,2]\n".to_vec(),
+            400,
+        ),
+        (
+            "length past the end",
+            with_auth.to_vec(),
+            b"{}\n{\"type\":\"event\",\"length\":999}\n{}\n".to_vec(),
+            400,
+        ),
+        (
+            "truncated gzip",
+            gz.to_vec(),
+            {
+                let z = gzip(&valid);
+                z[..z.len() / 2].to_vec()
+            },
+            400,
+        ),
+        (
+            "gzip bomb",
+            gz.to_vec(),
+            gzip(&vec![b'{'; 200 * 1024 * 1024]),
+            413,
+        ),
+        (
+            "oversized event",
+            with_auth.to_vec(),
+            envelope(
+                &new_event_id(),
+                &json!({"message": "x".repeat(1100 * 1024)}),
+            ),
+            413,
+        ),
+        (
+            "oversized body",
+            with_auth.to_vec(),
+            vec![b' '; 21 * 1024 * 1024],
+            413,
+        ),
+        (
+            "unknown encoding",
+            vec![
+                ("X-Sentry-Auth", auth.as_str()),
+                ("Content-Encoding", "compress"),
+            ],
+            valid.clone(),
+            415,
+        ),
+        ("no auth", vec![], valid.clone(), 401),
+        (
+            "unknown key",
+            vec![(
+                "X-Sentry-Auth",
+                "Sentry sentry_key=0123456789abcdef0123456789abcdef, sentry_version=7",
+            )],
+            valid.clone(),
+            401,
+        ),
+        (
+            "malformed auth",
+            vec![("X-Sentry-Auth", "Sentry nonsense")],
+            valid.clone(),
+            401,
+        ),
+    ];
+    for (name, headers, body, expected) in cases {
+        let (status, reply) = server.ingest(&path, &headers, &body);
+        assert_eq!(status, expected, "{name}: {reply}");
+        assert!(
+            reply["detail"].is_string(),
+            "{name}: errors are JSON with a detail: {reply}"
+        );
+        accepted.push(good(&server));
+    }
+    let (status, _) = server.ingest("/api/not-a-number/envelope/", &with_auth, &valid);
+    assert_eq!(status, 400);
+
+    // Unknown item types are skipped; the event beside them is kept.
+    let id = new_event_id();
+    let mixed = format!(
+        "{{\"event_id\":\"{id}\"}}\n{{\"type\":\"telepathy\"}}\n{{}}\n{{\"type\":\"event\"}}\n{}\n",
+        json!({"message": "next to an unknown item"})
+    );
+    assert_eq!(server.ingest(&path, &with_auth, mixed.as_bytes()).0, 200);
+    accepted.push(id);
+
+    let (status, _) = server.get("/health");
+    assert_eq!(status, 200);
+    let issues = server.wait_for_total(accepted.len() as u64);
+    assert_eq!(issues.len(), 2);
+    for id in &accepted {
+        assert!(
+            server
+                .wait_for("accepted event", |s| s.event(id))
+                .is_object()
+        );
+    }
+}
+
+#[test]
+fn a_key_only_writes_to_its_own_project() {
+    let server = Devserver::start();
+    let (status, project) = server.send_json(
+        "POST",
+        "/api/0/teams/faultline/faultline/projects/",
+        json!({"name": "Checkout API", "platform": "python"}),
+    );
+    assert_eq!(status, 201, "{project}");
+    assert_eq!(project["slug"], "checkout-api");
+    let other_id = project["id"].as_str().unwrap().to_owned();
+    let (status, keys) = server.get("/api/0/projects/faultline/checkout-api/keys/");
+    assert_eq!(status, 200);
+    let other_key = keys[0]["public"].as_str().unwrap().to_owned();
+    assert!(
+        keys[0]["dsn"]["public"]
+            .as_str()
+            .unwrap()
+            .ends_with(&format!("/{other_id}"))
+    );
+
+    let event = |msg: &str| envelope(&new_event_id(), &json!({"message": msg}));
+    // Project A's key aimed at project B.
+    let (status, body) = server.ingest(
+        &format!("/api/{other_id}/envelope/"),
+        &[("X-Sentry-Auth", &server.auth_header())],
+        &event("A into B"),
+    );
+    assert_eq!(status, 403, "{body}");
+    // B's own key works, and its issue is not in A.
+    let b_auth = format!("Sentry sentry_key={other_key}, sentry_version=7");
+    assert_eq!(
+        server
+            .ingest(
+                &format!("/api/{other_id}/envelope/"),
+                &[("X-Sentry-Auth", &b_auth)],
+                &event("B event")
+            )
+            .0,
+        200
+    );
+    let b_issues = server.wait_for("B's issue", |s| {
+        let (_, list) = s.get("/api/0/projects/faultline/checkout-api/issues/");
+        (list.as_array().map_or(0, Vec::len) == 1).then_some(list)
+    });
+    assert_eq!(b_issues[0]["title"], "B event");
+    assert!(server.issues("").is_empty());
+    let (_, org_issues) = server.get(&format!(
+        "/api/0/organizations/faultline/issues/?project={other_id}&query="
+    ));
+    assert_eq!(org_issues.as_array().unwrap().len(), 1);
+
+    // Without a token, nothing; with a bogus one, 401.
+    let (status, _) = server.get_unauthenticated("/api/0/organizations/");
+    assert_eq!(status, 401);
+    let (status, orgs) = server.get("/api/0/organizations/");
+    assert_eq!(status, 200);
+    assert_eq!(orgs[0]["slug"], "faultline");
+}
+
+#[test]
+fn accepted_events_survive_kill_9() {
+    let mut server = Devserver::start();
+    let path = server.envelope_path();
+    let auth = server.auth_header();
+    let mut accepted = Vec::new();
+    for i in 0..200 {
+        let id = new_event_id();
+        let (status, body) = server.ingest(
+            &path,
+            &[("X-Sentry-Auth", &auth)],
+            &envelope(&id, &json!({"message": format!("crash test {}", i % 3)})),
+        );
+        assert_eq!(status, 200, "{body}");
+        accepted.push(id);
+    }
+    server.kill9();
+    server.spawn();
+    let issues = server.wait_for_total(accepted.len() as u64);
+    assert_eq!(issues.len(), 3);
+    for id in &accepted {
+        let event: Value = server.wait_for("every accepted event", |s| s.event(id));
+        assert_eq!(event["eventID"], id.as_str());
+    }
+}
