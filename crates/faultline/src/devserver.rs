@@ -43,6 +43,7 @@ pub async fn run(bind: &str, data: &DataArgs) -> anyhow::Result<()> {
         meta: backends.meta.clone(),
         events: backends.events.clone(),
         url_prefix: url_prefix.clone(),
+        max_payload: settings.config.limits.max_api_payload_size,
     });
     let health = Arc::new(Health {
         backends: backends.clone(),
@@ -88,18 +89,34 @@ pub async fn run(bind: &str, data: &DataArgs) -> anyhow::Result<()> {
     let _ = std::io::stdout().flush();
 
     let server_task = tokio::spawn(server);
-    wait_for_signal().await;
+    let (mut ingest, mut query) = (ingest, query);
+    // A consumer that dies would leave relay accepting events nobody
+    // processes: stop the whole process instead, loudly.
+    let failure = tokio::select! {
+        _ = wait_for_signal() => None,
+        result = &mut ingest => Some(("ingest-consumer", flatten(result))),
+        result = &mut query => Some(("query consumer", flatten(result))),
+    };
     tracing::info!("shutting down");
     server_handle.stop(true).await;
     let _ = shutdown_tx.send(true);
     let _ = server_task.await;
-    if let Ok(Err(e)) = ingest.await {
-        tracing::error!(error = %e, "ingest-consumer failed");
+    match failure {
+        Some((name, reason)) => anyhow::bail!("{name} stopped: {reason}"),
+        None => {
+            let _ = ingest.await;
+            let _ = query.await;
+            Ok(())
+        }
     }
-    if let Ok(Err(e)) = query.await {
-        tracing::error!(error = %e, "query consumer failed");
+}
+
+fn flatten<E: std::fmt::Display>(result: Result<Result<(), E>, tokio::task::JoinError>) -> String {
+    match result {
+        Ok(Ok(())) => "it exited".to_owned(),
+        Ok(Err(e)) => e.to_string(),
+        Err(e) => format!("it panicked: {e}"),
     }
-    Ok(())
 }
 
 async fn wait_for_signal() {

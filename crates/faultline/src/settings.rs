@@ -30,7 +30,8 @@ pub fn default_data_dir() -> PathBuf {
 pub fn load(args: &DataArgs, create: bool) -> anyhow::Result<Settings> {
     let (mut raw, data_dir) = match (&args.config, &args.data_dir) {
         (Some(path), _) => {
-            let raw = RawConfig::from_file(path)?;
+            let mut raw = RawConfig::from_file(path)?;
+            raw.apply_env(std::env::vars());
             let dir = raw
                 .get("storage.dir")
                 .map(PathBuf::from)

@@ -49,10 +49,9 @@ pub async fn process_batch(
             key: grouped.project_id.0,
             payload: Bytes::from(serde_json::to_vec(&processed).expect("event serialises")),
         });
-        if outcome.duplicate {
-            duplicates += 1;
-            continue;
-        }
+        // Also re-announced for duplicates, with the first delivery's flags:
+        // consumers of `post-process` are idempotent on the event id.
+        duplicates += u64::from(outcome.duplicate);
         let message = PostProcessMessage {
             project_id: grouped.project_id,
             group_id: outcome.group_id,
@@ -66,7 +65,7 @@ pub async fn process_batch(
         });
     }
     count("duplicate", duplicates);
-    count("grouped", post.len() as u64);
+    count("grouped", post.len() as u64 - duplicates);
     backends.queue.publish(Topic::Events, events).await?;
     backends.queue.publish(Topic::PostProcess, post).await?;
     Ok(())
@@ -78,52 +77,63 @@ fn prepare(payloads: &[Bytes]) -> Vec<(GroupedEvent, ProcessedEvent)> {
     let mut out = Vec::with_capacity(payloads.len());
     let mut dropped = 0;
     for payload in payloads {
-        let message = match IngestMessage::decode(payload.clone()) {
-            Ok(m) => m,
-            Err(e) => {
-                tracing::warn!(error = %e, "dropping undecodable ingest message");
+        // A bug that panics on one event must cost that event, not stall the
+        // queue behind it forever.
+        match std::panic::catch_unwind(|| prepare_one(payload)) {
+            Ok(Some(prepared)) => out.push(prepared),
+            Ok(None) => dropped += 1,
+            Err(_) => {
+                tracing::error!("dropping an event whose processing panicked");
                 dropped += 1;
-                continue;
             }
-        };
-        let header = &message.header;
-        let mut opts = NormalizeOptions::new(header.received);
-        opts.client_ip = header.remote_addr.clone();
-        opts.fallback_event_id = Some(header.event_id);
-        let mut event = match normalize_event(&message.payload, &opts) {
-            Ok(e) => e,
-            Err(e) => {
-                tracing::warn!(error = %e, event_id = %header.event_id, "dropping invalid event");
-                dropped += 1;
-                continue;
-            }
-        };
-        // Relay answered the SDK with this id; it is the event's identity.
-        event.event_id = header.event_id;
-        let grouping = group(&event);
-        let grouped = GroupedEvent {
-            project_id: header.project_id,
-            event_id: event.event_id,
-            hash: grouping.hash.clone(),
-            title: grouping.title.clone(),
-            culprit: grouping.culprit.clone(),
-            level: event.level,
-            event_type: event.event_type().to_owned(),
-            platform: event.platform.clone(),
-            metadata: serde_json::to_value(&grouping.metadata).expect("metadata serialises"),
-            timestamp: event.timestamp,
-            release: event.release.clone(),
-            user: event.user_tag(),
-        };
-        let processed = ProcessedEvent {
-            project_id: header.project_id,
-            group_id: GroupId(0),
-            title: grouping.title,
-            culprit: grouping.culprit,
-            event,
-        };
-        out.push((grouped, processed));
+        }
     }
     count("dropped", dropped);
     out
+}
+
+fn prepare_one(payload: &Bytes) -> Option<(GroupedEvent, ProcessedEvent)> {
+    let message = match IngestMessage::decode(payload.clone()) {
+        Ok(m) => m,
+        Err(e) => {
+            tracing::warn!(error = %e, "dropping undecodable ingest message");
+            return None;
+        }
+    };
+    let header = &message.header;
+    let mut opts = NormalizeOptions::new(header.received);
+    opts.client_ip = header.remote_addr.clone();
+    opts.fallback_event_id = Some(header.event_id);
+    let mut event = match normalize_event(&message.payload, &opts) {
+        Ok(e) => e,
+        Err(e) => {
+            tracing::warn!(error = %e, event_id = %header.event_id, "dropping invalid event");
+            return None;
+        }
+    };
+    // Relay answered the SDK with this id; it is the event's identity.
+    event.event_id = header.event_id;
+    let grouping = group(&event);
+    let grouped = GroupedEvent {
+        project_id: header.project_id,
+        event_id: event.event_id,
+        hash: grouping.hash.clone(),
+        title: grouping.title.clone(),
+        culprit: grouping.culprit.clone(),
+        level: event.level,
+        event_type: event.event_type().to_owned(),
+        platform: event.platform.clone(),
+        metadata: serde_json::to_value(&grouping.metadata).expect("metadata serialises"),
+        timestamp: event.timestamp,
+        release: event.release.clone(),
+        user: event.user_tag(),
+    };
+    let processed = ProcessedEvent {
+        project_id: header.project_id,
+        group_id: GroupId(0),
+        title: grouping.title,
+        culprit: grouping.culprit,
+        event,
+    };
+    Some((grouped, processed))
 }

@@ -87,6 +87,12 @@ async fn handle(
         return Err(RelayError::InvalidProjectId);
     }
     let auth = request_auth(req)?;
+    // With the key in a header or the query, refuse strangers before reading
+    // (and decompressing) anything they send.
+    let early_key = match &auth {
+        Some(auth) => Some(state.keys.authorize(&auth.public_key, project_id).await?),
+        None => None,
+    };
     let limits = &state.limits;
     let body = read_body(req, payload, limits.max_envelope_size).await?;
     let encoding_header = req
@@ -114,21 +120,40 @@ async fn handle(
         },
     };
     // Tunnelled envelopes carry their DSN instead of an auth header.
-    let public_key = match auth {
-        Some(auth) => auth.public_key,
+    let key = match early_key {
+        Some(key) => key,
         None => {
             let dsn = envelope
                 .dsn()
                 .ok_or(faultline_protocol::AuthError::Missing)?;
-            Dsn::parse(dsn)?.public_key
+            state
+                .keys
+                .authorize(&Dsn::parse(dsn)?.public_key, project_id)
+                .await?
         }
     };
 
     let received = Utc::now();
     let remote_addr = req.connection_info().realip_remote_addr().map(strip_port);
     let mut event_id = envelope.event_id();
+    for item in &envelope.items {
+        if topic_for(&item.ty).is_some() {
+            check_item(item, limits)?;
+        }
+        if matches!(item.ty, ItemType::Event | ItemType::Transaction) {
+            let peeked = peek_event_id(item)?;
+            event_id = event_id.or(peeked);
+        }
+    }
+    let event_count = envelope
+        .items
+        .iter()
+        .filter(|i| matches!(i.ty, ItemType::Event | ItemType::Transaction))
+        .count() as i64;
+    // Items that are not events (sessions, reports) still need an id on the
+    // queue; the SDK is only told an id when the envelope names or holds an event.
+    let message_id = event_id.unwrap_or_else(EventId::new_random);
     let mut batches: Vec<(Topic, Vec<Message>)> = Vec::new();
-    let mut event_count = 0;
     for item in &envelope.items {
         let Some(topic) = topic_for(&item.ty) else {
             tracing::debug!(
@@ -137,17 +162,10 @@ async fn handle(
             );
             continue;
         };
-        check_item(item, limits)?;
-        if matches!(item.ty, ItemType::Event | ItemType::Transaction) {
-            event_count += 1;
-            let peeked = peek_event_id(item)?;
-            event_id = event_id.or(peeked);
-        }
-        let id = *event_id.get_or_insert_with(EventId::new_random);
         let message = IngestMessage {
             header: IngestHeader {
                 project_id,
-                event_id: id,
+                event_id: message_id,
                 item_type: item.ty.as_str().to_owned(),
                 received,
                 remote_addr: remote_addr.clone(),
@@ -165,12 +183,7 @@ async fn handle(
             None => batches.push((topic, vec![message])),
         }
     }
-    // Authorise after parsing so the rate limit counts what is really sent,
-    // but before anything is queued.
-    state
-        .keys
-        .authorize(&public_key, project_id, event_count)
-        .await?;
+    state.keys.check_rate_limit(&key, event_count)?;
     for (topic, messages) in batches {
         let count = messages.len() as u64;
         state.queue.publish(topic, messages).await.map_err(|e| {
@@ -263,6 +276,8 @@ fn check_item(item: &Item, limits: &faultline_config::Limits) -> Result<(), Rela
     if item.payload.len() > limit {
         return Err(RelayError::ItemTooLarge(ty.to_owned(), limit));
     }
+    // Events and transactions are fully parsed by `peek_event_id`.
+    let parsed_later = matches!(item.ty, ItemType::Event | ItemType::Transaction);
     if json {
         let first = item.payload.iter().find(|b| !b.is_ascii_whitespace());
         let expected = if item.ty == ItemType::UserReport
@@ -279,8 +294,10 @@ fn check_item(item: &Item, limits: &faultline_config::Limits) -> Result<(), Rela
                 "expected a JSON object".into(),
             ));
         }
-        serde_json::from_slice::<serde::de::IgnoredAny>(&item.payload)
-            .map_err(|e| RelayError::InvalidPayload(ty.to_owned(), e.to_string()))?;
+        if !parsed_later {
+            serde_json::from_slice::<serde::de::IgnoredAny>(&item.payload)
+                .map_err(|e| RelayError::InvalidPayload(ty.to_owned(), e.to_string()))?;
+        }
     }
     Ok(())
 }

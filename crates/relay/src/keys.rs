@@ -34,13 +34,12 @@ impl KeyCache {
         }
     }
 
-    /// Resolves `public_key` for `project`, enforcing active state, project
-    /// ownership and the key's rate limit for `events` more events.
+    /// Resolves `public_key` for `project`, enforcing active state and
+    /// project ownership.
     pub async fn authorize(
         &self,
         public_key: &str,
         project: ProjectId,
-        events: i64,
     ) -> Result<ProjectKey, RelayError> {
         let cached = {
             let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
@@ -79,11 +78,11 @@ impl KeyCache {
         if !key.is_active {
             return Err(RelayError::KeyDisabled);
         }
-        self.check_rate_limit(&key, events)?;
         Ok(key)
     }
 
-    fn check_rate_limit(&self, key: &ProjectKey, events: i64) -> Result<(), RelayError> {
+    /// Counts `events` against the key's limit, refusing when it is spent.
+    pub fn check_rate_limit(&self, key: &ProjectKey, events: i64) -> Result<(), RelayError> {
         let (Some(limit), Some(window)) = (key.rate_limit_count, key.rate_limit_window) else {
             return Ok(());
         };

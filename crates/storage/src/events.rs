@@ -33,8 +33,10 @@ pub trait EventStore: Send + Sync + 'static {
         limit: usize,
     ) -> Result<Vec<StoredEvent>>;
 
-    /// The issues among `projects` having at least one event that matches
-    /// every filter.
+    /// The issues among `projects` that match every filter, a filter being
+    /// matched when some event of the issue carries (or, negated, no event
+    /// carries) that tag value. As in Sentry's tagstore, different events
+    /// may satisfy different filters.
     async fn groups_matching_tags(
         &self,
         projects: &[ProjectId],

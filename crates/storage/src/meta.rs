@@ -83,6 +83,15 @@ pub struct ProjectKey {
     pub date_created: DateTime<Utc>,
 }
 
+/// A change to a project key; `None` fields stay as they are.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct KeyUpdate {
+    pub label: Option<String>,
+    pub is_active: Option<bool>,
+    /// `Some(None)` removes the limit; `Some(Some((count, window_seconds)))` sets it.
+    pub rate_limit: Option<Option<(i64, i64)>>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiToken {
     pub id: i64,
@@ -165,7 +174,8 @@ pub struct GroupedEvent {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RecordOutcome {
     pub group_id: GroupId,
-    /// The event id was already recorded: nothing was counted.
+    /// The event id was already recorded: nothing was counted, and the
+    /// flags below are those of the first delivery.
     pub duplicate: bool,
     pub new_group: bool,
     /// A resolved issue was reopened by this event.
@@ -245,7 +255,8 @@ pub trait MetaStore: Send + Sync + 'static {
     async fn create_key(&self, project: ProjectId, label: &str) -> Result<ProjectKey>;
     async fn keys(&self, project: ProjectId) -> Result<Vec<ProjectKey>>;
     async fn key_by_public(&self, public_key: &str) -> Result<Option<ProjectKey>>;
-    async fn set_key_active(&self, key_id: i64, active: bool) -> Result<()>;
+    /// Applies the fields that are `Some`; returns the updated key.
+    async fn update_key(&self, key_id: i64, update: &KeyUpdate) -> Result<ProjectKey>;
 
     // Issues.
     /// Groups a batch of events into issues in one transaction: creates issues,

@@ -29,6 +29,8 @@ pub struct WebState {
     pub events: Arc<dyn EventStore>,
     /// Base URL used in DSNs and permalinks (`system.url-prefix`).
     pub url_prefix: String,
+    /// Largest JSON body accepted (`limits.max-api-payload-size`).
+    pub max_payload: usize,
 }
 
 pub fn configure(cfg: &mut web::ServiceConfig, state: web::Data<WebState>) {

@@ -361,3 +361,78 @@ fn accepted_events_survive_kill_9() {
         assert_eq!(event["eventID"], id.as_str());
     }
 }
+
+#[test]
+fn disabled_keys_are_refused_and_rate_limits_answer_429() {
+    let server = Devserver::start();
+    let path = server.envelope_path();
+    let auth = server.auth_header();
+    let key_url = format!(
+        "/api/0/projects/faultline/default/keys/{}/",
+        server.public_key
+    );
+    let send = || {
+        server.ingest(
+            &path,
+            &[("X-Sentry-Auth", &auth)],
+            &envelope(&new_event_id(), &json!({"message": "limited"})),
+        )
+    };
+
+    let (status, key) = server.send_json(
+        "PUT",
+        &key_url,
+        json!({"rateLimit": {"count": 2, "window": 60}}),
+    );
+    assert_eq!(status, 200, "{key}");
+    assert_eq!(key["rateLimit"], json!({"count": 2, "window": 60}));
+    // The relay caches keys for two seconds.
+    std::thread::sleep(std::time::Duration::from_millis(2100));
+    assert_eq!(send().0, 200);
+    assert_eq!(send().0, 200);
+    let mut req = ureq::post(format!("{}{path}", server.url))
+        .config()
+        .http_status_as_error(false)
+        .build();
+    req = req.header("X-Sentry-Auth", &auth);
+    let resp = req
+        .send(&envelope(&new_event_id(), &json!({"message": "limited"}))[..])
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 429);
+    let retry_after: u64 = resp
+        .headers()
+        .get("retry-after")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=60).contains(&retry_after));
+    assert!(
+        resp.headers()
+            .get("x-sentry-rate-limits")
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .starts_with(&format!("{retry_after}:"))
+    );
+
+    let (status, key) = server.send_json(
+        "PUT",
+        &key_url,
+        json!({"isActive": false, "rateLimit": null}),
+    );
+    assert_eq!(status, 200, "{key}");
+    assert_eq!(
+        (key["isActive"].as_bool(), key["rateLimit"].is_null()),
+        (Some(false), true)
+    );
+    std::thread::sleep(std::time::Duration::from_millis(2100));
+    let (status, body) = send();
+    assert_eq!(status, 403, "{body}");
+
+    server.send_json("PUT", &key_url, json!({"isActive": true}));
+    std::thread::sleep(std::time::Duration::from_millis(2100));
+    assert_eq!(send().0, 200);
+    assert_eq!(total_count(&server.wait_for_total(3)), 3);
+}

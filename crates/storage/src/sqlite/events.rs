@@ -6,7 +6,6 @@ use std::path::Path;
 
 use async_trait::async_trait;
 use faultline_protocol::{EventId, GroupId, ProjectId};
-use sqlx::sqlite::SqliteSynchronous;
 use sqlx::{QueryBuilder, Sqlite};
 
 use super::{Db, migrate};
@@ -46,7 +45,7 @@ pub struct SqliteEventStore {
 
 impl SqliteEventStore {
     pub async fn open(path: &Path) -> Result<Self> {
-        let db = Db::open(path, SqliteSynchronous::Normal, 4).await?;
+        let db = Db::open(path, 4).await?;
         migrate::apply(&db.write, MIGRATIONS).await?;
         Ok(SqliteEventStore { db })
     }

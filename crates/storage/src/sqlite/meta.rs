@@ -6,7 +6,7 @@ use std::path::Path;
 use async_trait::async_trait;
 use chrono::Utc;
 use faultline_protocol::{GroupId, Level, OrgId, ProjectId};
-use sqlx::sqlite::{SqliteRow, SqliteSynchronous};
+use sqlx::sqlite::SqliteRow;
 use sqlx::{QueryBuilder, Row, Sqlite};
 
 use super::{Db, migrate};
@@ -93,6 +93,8 @@ CREATE TABLE seen_events (
     project_id INTEGER NOT NULL,
     event_id TEXT NOT NULL,
     group_id INTEGER NOT NULL,
+    is_new INTEGER NOT NULL,
+    regression INTEGER NOT NULL,
     PRIMARY KEY (project_id, event_id)
 ) WITHOUT ROWID;
 CREATE TABLE issue_users (
@@ -110,7 +112,7 @@ pub struct SqliteMetaStore {
 
 impl SqliteMetaStore {
     pub async fn open(path: &Path) -> Result<Self> {
-        let db = Db::open(path, SqliteSynchronous::Normal, 4).await?;
+        let db = Db::open(path, 4).await?;
         migrate::apply(&db.write, MIGRATIONS).await?;
         Ok(SqliteMetaStore { db })
     }
@@ -472,13 +474,29 @@ impl MetaStore for SqliteMetaStore {
         Ok(row.as_ref().map(key_from_row))
     }
 
-    async fn set_key_active(&self, key_id: i64, active: bool) -> Result<()> {
-        sqlx::query("UPDATE project_keys SET is_active = ? WHERE id = ?")
-            .bind(active)
-            .bind(key_id)
-            .execute(&self.db.write)
-            .await?;
-        Ok(())
+    async fn update_key(&self, key_id: i64, update: &KeyUpdate) -> Result<ProjectKey> {
+        let (limit_set, count, window) = match update.rate_limit {
+            None => (false, None, None),
+            Some(None) => (true, None, None),
+            Some(Some((count, window))) => (true, Some(count), Some(window)),
+        };
+        let row = sqlx::query(
+            "UPDATE project_keys SET label = COALESCE(?, label), is_active = COALESCE(?, is_active), \
+             rate_limit_count = CASE WHEN ? THEN ? ELSE rate_limit_count END, \
+             rate_limit_window = CASE WHEN ? THEN ? ELSE rate_limit_window END \
+             WHERE id = ? RETURNING *",
+        )
+        .bind(update.label.as_deref())
+        .bind(update.is_active)
+        .bind(limit_set)
+        .bind(count)
+        .bind(limit_set)
+        .bind(window)
+        .bind(key_id)
+        .fetch_optional(&self.db.write)
+        .await?
+        .ok_or(StorageError::NotFound)?;
+        Ok(key_from_row(&row))
     }
 
     async fn record_events(&self, events: &[GroupedEvent]) -> Result<Vec<RecordOutcome>> {
@@ -490,19 +508,21 @@ impl MetaStore for SqliteMetaStore {
 
         for event in events {
             let event_id = event.event_id.to_string();
-            let seen: Option<i64> = sqlx::query_scalar(
-                "SELECT group_id FROM seen_events WHERE project_id = ? AND event_id = ?",
+            let seen = sqlx::query(
+                "SELECT group_id, is_new, regression FROM seen_events WHERE project_id = ? AND event_id = ?",
             )
             .bind(event.project_id.0)
             .bind(&event_id)
             .fetch_optional(&mut *tx)
             .await?;
-            if let Some(group_id) = seen {
+            if let Some(row) = seen {
+                // The first delivery's outcome, so a replay re-announces
+                // exactly what the first one did.
                 outcomes.push(RecordOutcome {
-                    group_id: GroupId(group_id),
+                    group_id: GroupId(row.get(0)),
                     duplicate: true,
-                    new_group: false,
-                    regression: false,
+                    new_group: row.get(1),
+                    regression: row.get(2),
                 });
                 continue;
             }
@@ -539,12 +559,17 @@ impl MetaStore for SqliteMetaStore {
                 }
             };
             let delta = &mut deltas[index];
+            // Only the first event of a batch reopens or creates the issue.
+            let first_in_batch = delta.count == 0;
+            let regression = delta.was_resolved && first_in_batch;
             sqlx::query(
-                "INSERT INTO seen_events (project_id, event_id, group_id) VALUES (?, ?, ?)",
+                "INSERT INTO seen_events (project_id, event_id, group_id, is_new, regression) VALUES (?, ?, ?, ?, ?)",
             )
             .bind(event.project_id.0)
             .bind(&event_id)
             .bind(delta.group_id.0)
+            .bind(new_group)
+            .bind(regression)
             .execute(&mut *tx)
             .await?;
             if let Some(user) = &event.user {
@@ -570,7 +595,7 @@ impl MetaStore for SqliteMetaStore {
                 group_id: delta.group_id,
                 duplicate: false,
                 new_group,
-                regression: delta.was_resolved,
+                regression,
             });
         }
 

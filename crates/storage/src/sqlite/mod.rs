@@ -38,30 +38,30 @@ pub(crate) struct Db {
 }
 
 impl Db {
-    pub(crate) async fn open(
-        path: &Path,
-        synchronous: SqliteSynchronous,
-        readers: u32,
-    ) -> Result<Self> {
+    pub(crate) async fn open(path: &Path, readers: u32) -> Result<Self> {
         let options = SqliteConnectOptions::from_str("sqlite://")?
             .filename(path)
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(synchronous)
+            // FULL in every store: an accepted event must survive a power
+            // cut, and a committed offset must never run ahead of the
+            // effects it acknowledges. Group commits amortise the fsyncs.
+            .synchronous(SqliteSynchronous::Full)
             .busy_timeout(Duration::from_secs(10))
             .foreign_keys(true)
-            .pragma("temp_store", "memory")
-            .pragma("cache_size", "-8000");
+            .pragma("temp_store", "memory");
+        // Page caches bound most of the devserver's memory: a larger one for
+        // the writer, small ones for readers (the OS caches the file too).
         let write = SqlitePoolOptions::new()
             .max_connections(1)
             .min_connections(1)
             .acquire_timeout(Duration::from_secs(30))
-            .connect_with(options.clone())
+            .connect_with(options.clone().pragma("cache_size", "-8000"))
             .await?;
         let read = SqlitePoolOptions::new()
             .max_connections(readers)
             .acquire_timeout(Duration::from_secs(30))
-            .connect_with(options.read_only(true))
+            .connect_with(options.read_only(true).pragma("cache_size", "-2000"))
             .await?;
         Ok(Db { write, read })
     }

@@ -15,7 +15,6 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use bytes::Bytes;
 use sqlx::Row;
-use sqlx::sqlite::SqliteSynchronous;
 use tokio::sync::{mpsc, oneshot, watch};
 
 use super::Db;
@@ -90,8 +89,7 @@ pub struct SqliteQueue {
 
 impl SqliteQueue {
     pub async fn open(path: &Path) -> Result<Self> {
-        // FULL: an accepted event must survive a power cut, not only a crash.
-        let db = Db::open(path, SqliteSynchronous::Full, 4).await?;
+        let db = Db::open(path, 4).await?;
         let migrations = migrations();
         let refs: Vec<&str> = migrations.iter().map(String::as_str).collect();
         migrate::apply(&db.write, &refs).await?;

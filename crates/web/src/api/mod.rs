@@ -39,6 +39,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             web::get().to(orgs::project),
         )
         .route(
+            "/api/0/projects/{org}/{project}/keys/{key_id}/",
+            web::put().to(orgs::update_key),
+        )
+        .route(
             "/api/0/projects/{org}/{project}/keys/",
             web::get().to(orgs::keys),
         )

@@ -181,3 +181,65 @@ fn slugify(s: &str) -> String {
     }
     slug.trim_end_matches('-').chars().take(50).collect()
 }
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct KeyChange {
+    name: Option<String>,
+    is_active: Option<bool>,
+    /// Absent: unchanged; `null`: no limit; `{count, window}`: a limit.
+    #[serde(default, deserialize_with = "present")]
+    rate_limit: Option<Option<RateLimit>>,
+}
+
+#[derive(Deserialize)]
+pub struct RateLimit {
+    count: i64,
+    window: i64,
+}
+
+/// Tells an explicit `null` apart from a missing field.
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<RateLimit>>, D::Error> {
+    Option::<RateLimit>::deserialize(d).map(Some)
+}
+
+/// `PUT /api/0/projects/{org}/{project}/keys/{key_id}/`: rename, disable or
+/// rate-limit a key. Sentry identifies keys by their public part.
+pub async fn update_key(
+    req: HttpRequest,
+    path: web::Path<(String, String, String)>,
+    body: web::Json<KeyChange>,
+    state: web::Data<WebState>,
+) -> ApiResult<HttpResponse> {
+    let (_, project) = resolve_project(&req, &state, &path.0, &path.1).await?;
+    let key = state
+        .meta
+        .keys(project.id)
+        .await?
+        .into_iter()
+        .find(|k| k.public_key == path.2)
+        .ok_or(ApiError::NotFound)?;
+    let rate_limit = match &body.rate_limit {
+        None => None,
+        Some(None) => Some(None),
+        Some(Some(limit)) if limit.count > 0 && limit.window > 0 && limit.window <= 86_400 => {
+            Some(Some((limit.count, limit.window)))
+        }
+        Some(Some(_)) => {
+            return Err(ApiError::BadRequest(
+                "rateLimit needs a positive count and a window of 1 to 86400 seconds".into(),
+            ));
+        }
+    };
+    let update = faultline_storage::KeyUpdate {
+        label: body
+            .name
+            .as_ref()
+            .map(|n| n.trim().to_owned())
+            .filter(|n| !n.is_empty()),
+        is_active: body.is_active,
+        rate_limit,
+    };
+    let key = state.meta.update_key(key.id, &update).await?;
+    Ok(HttpResponse::Ok().json(serialize::key(&state.url_prefix, &key)))
+}
