@@ -34,13 +34,14 @@ pub async fn process_batch(
     if prepared.is_empty() {
         return Ok(());
     }
-    let grouped: Vec<GroupedEvent> = prepared.iter().map(|(g, _)| g.clone()).collect();
+    let (grouped, processed): (Vec<GroupedEvent>, Vec<ProcessedEvent>) =
+        prepared.into_iter().unzip();
     let outcomes = backends.meta.record_events(&grouped).await?;
 
-    let mut events = Vec::with_capacity(prepared.len());
+    let mut events = Vec::with_capacity(processed.len());
     let mut post = Vec::new();
     let mut duplicates = 0;
-    for ((grouped, processed), outcome) in prepared.into_iter().zip(outcomes) {
+    for ((grouped, processed), outcome) in grouped.iter().zip(processed).zip(outcomes) {
         let mut processed = processed;
         processed.group_id = outcome.group_id;
         // Re-published even for duplicates: the first delivery may have

@@ -5,8 +5,7 @@
 
 use std::time::Duration;
 
-use faultline_protocol::ProcessedEvent;
-use faultline_storage::{Backends, StorageError, Topic};
+use faultline_storage::{Backends, EventRecord, StorageError, Topic};
 use tokio::sync::watch;
 
 pub const GROUP: &str = "query-consumer";
@@ -33,9 +32,9 @@ pub async fn run_consumer(
         if deliveries.is_empty() {
             continue;
         }
-        let events: Vec<ProcessedEvent> = deliveries
+        let events: Vec<EventRecord> = deliveries
             .iter()
-            .filter_map(|d| match serde_json::from_slice(&d.payload) {
+            .filter_map(|d| match EventRecord::from_json(d.payload.clone()) {
                 Ok(e) => Some(e),
                 Err(e) => {
                     tracing::warn!(error = %e, offset = d.offset, "dropping undecodable processed event");

@@ -2,11 +2,73 @@
 //! read back by id, by issue, and searched by tag.
 
 use async_trait::async_trait;
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
 use faultline_protocol::{EventId, GroupId, ProcessedEvent, ProjectId};
+use serde::Deserialize;
 
 use crate::Result;
 
 pub type StoredEvent = ProcessedEvent;
+
+/// An event ready to store: the fields a store indexes, and the event as
+/// the JSON the `events` topic carried, stored as is and never re-encoded.
+#[derive(Debug, Clone)]
+pub struct EventRecord {
+    pub project_id: ProjectId,
+    pub group_id: GroupId,
+    pub event_id: EventId,
+    pub timestamp: DateTime<Utc>,
+    pub received: DateTime<Utc>,
+    pub tags: Vec<(String, String)>,
+    /// A serialised [`ProcessedEvent`].
+    pub json: Bytes,
+}
+
+#[derive(Deserialize)]
+struct RecordIndex {
+    project_id: ProjectId,
+    group_id: GroupId,
+    event: EventIndex,
+}
+
+#[derive(Deserialize)]
+struct EventIndex {
+    event_id: EventId,
+    timestamp: DateTime<Utc>,
+    received: DateTime<Utc>,
+    #[serde(default)]
+    tags: Vec<(String, String)>,
+}
+
+impl EventRecord {
+    /// Reads only the indexed fields of a serialised [`ProcessedEvent`];
+    /// the rest is skipped without being built.
+    pub fn from_json(json: Bytes) -> Result<Self, serde_json::Error> {
+        let index: RecordIndex = serde_json::from_slice(&json)?;
+        Ok(EventRecord {
+            project_id: index.project_id,
+            group_id: index.group_id,
+            event_id: index.event.event_id,
+            timestamp: index.event.timestamp,
+            received: index.event.received,
+            tags: index.event.tags,
+            json,
+        })
+    }
+
+    pub fn from_event(event: &ProcessedEvent) -> Self {
+        EventRecord {
+            project_id: event.project_id,
+            group_id: event.group_id,
+            event_id: event.event.event_id,
+            timestamp: event.event.timestamp,
+            received: event.event.received,
+            tags: event.event.tags.clone(),
+            json: Bytes::from(serde_json::to_vec(event).expect("events serialise: plain data")),
+        }
+    }
+}
 
 /// `key:value` from a search; `negated` for `!key:value`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,7 +83,7 @@ pub trait EventStore: Send + Sync + 'static {
     async fn ping(&self) -> Result<()>;
 
     /// Idempotent: an event id already stored for its project is skipped.
-    async fn insert_events(&self, events: &[StoredEvent]) -> Result<()>;
+    async fn insert_events(&self, events: &[EventRecord]) -> Result<()>;
 
     async fn event(&self, project: ProjectId, event_id: EventId) -> Result<Option<StoredEvent>>;
 

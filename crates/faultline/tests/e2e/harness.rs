@@ -321,8 +321,12 @@ fn run_sdk(mut cmd: Command, dsn: &str) -> Vec<String> {
 
 /// Runs tests/sdk/python/send.py with the real `sentry-sdk`; returns event ids.
 pub fn python_sdk(dsn: &str, args: &[&str]) -> Vec<String> {
-    let python = std::env::var("FAULTLINE_TEST_PYTHON")
-        .expect("FAULTLINE_TEST_PYTHON is not set: run the tests with `cargo xtask test`");
+    let python = std::env::var_os("FAULTLINE_TEST_PYTHON")
+        .map(PathBuf::from)
+        .or_else(|| {
+            Some(workspace_root().join("target/sdk/venv/bin/python")).filter(|p| p.exists())
+        })
+        .expect("no Python with sentry-sdk: run the tests with `cargo xtask test`");
     let mut cmd = Command::new(python);
     cmd.arg(workspace_root().join("tests/sdk/python/send.py"))
         .args(args);
@@ -331,8 +335,13 @@ pub fn python_sdk(dsn: &str, args: &[&str]) -> Vec<String> {
 
 /// Runs tests/sdk/node/send.js with the real `@sentry/node`; returns event ids.
 pub fn node_sdk(dsn: &str, args: &[&str]) -> Vec<String> {
-    let dir = std::env::var("FAULTLINE_TEST_NODE_DIR")
-        .expect("FAULTLINE_TEST_NODE_DIR is not set: run the tests with `cargo xtask test`");
+    let dir = std::env::var_os("FAULTLINE_TEST_NODE_DIR")
+        .map(PathBuf::from)
+        .or_else(|| {
+            Some(workspace_root().join("tests/sdk/node"))
+                .filter(|d| d.join("node_modules").exists())
+        })
+        .expect("no @sentry/node installed: run the tests with `cargo xtask test`");
     let mut cmd = Command::new("node");
     cmd.arg(Path::new(&dir).join("send.js"))
         .args(args)

@@ -1,15 +1,15 @@
 //! The event store on SQLite: events as JSON, plus per-issue tag value
 //! counts (Sentry's tagstore) for tag search and distributions.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
 use async_trait::async_trait;
 use faultline_protocol::{EventId, GroupId, ProjectId};
-use sqlx::{QueryBuilder, Sqlite};
+use sqlx::{QueryBuilder, Row, Sqlite};
 
 use super::{Db, migrate};
-use crate::events::{EventStore, StoredEvent, TagFilter};
+use crate::events::{EventRecord, EventStore, StoredEvent, TagFilter};
 use crate::{Result, StorageError, to_millis};
 
 const MIGRATIONS: &[&str] = &[r#"
@@ -55,6 +55,9 @@ fn decode(data: &[u8]) -> Result<StoredEvent> {
     serde_json::from_slice(data).map_err(|e| StorageError::Corrupt(e.to_string()))
 }
 
+/// Rows per multi-row statement; well under SQLite's variable limit.
+const ROWS_PER_STATEMENT: usize = 100;
+
 struct TagDelta {
     project_id: i64,
     times_seen: i64,
@@ -69,33 +72,40 @@ impl EventStore for SqliteEventStore {
         Ok(())
     }
 
-    async fn insert_events(&self, events: &[StoredEvent]) -> Result<()> {
+    async fn insert_events(&self, events: &[EventRecord]) -> Result<()> {
         let mut tx = self.db.write.begin().await?;
+        // Multi-row statements: each statement is a round trip to sqlx's
+        // SQLite worker thread.
+        let mut inserted: HashSet<(i64, String)> = HashSet::new();
+        for chunk in events.chunks(ROWS_PER_STATEMENT) {
+            let mut sql = QueryBuilder::<Sqlite>::new(
+                "INSERT OR IGNORE INTO events (project_id, event_id, group_id, timestamp, received, data) ",
+            );
+            sql.push_values(chunk, |mut row, record| {
+                row.push_bind(record.project_id.0)
+                    .push_bind(record.event_id.to_string())
+                    .push_bind(record.group_id.0)
+                    .push_bind(to_millis(record.timestamp))
+                    .push_bind(to_millis(record.received))
+                    .push_bind(&record.json[..]);
+            });
+            sql.push(" RETURNING project_id, event_id");
+            for row in sql.build().fetch_all(&mut *tx).await? {
+                inserted.insert((row.get(0), row.get(1)));
+            }
+        }
+        // Tag counts only for events stored now, so a redelivery counts nothing.
         let mut tags: HashMap<(i64, &str, &str), TagDelta> = HashMap::new();
-        for stored in events {
-            let data =
-                serde_json::to_vec(stored).map_err(|e| StorageError::Corrupt(e.to_string()))?;
-            let ts = to_millis(stored.event.timestamp);
-            let inserted = sqlx::query(
-                "INSERT OR IGNORE INTO events (project_id, event_id, group_id, timestamp, received, data) VALUES (?, ?, ?, ?, ?, ?)",
-            )
-            .bind(stored.project_id.0)
-            .bind(stored.event.event_id.to_string())
-            .bind(stored.group_id.0)
-            .bind(ts)
-            .bind(to_millis(stored.event.received))
-            .bind(data)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-            if inserted == 0 {
+        for record in events {
+            if !inserted.remove(&(record.project_id.0, record.event_id.to_string())) {
                 continue;
             }
-            for (key, value) in &stored.event.tags {
+            let ts = to_millis(record.timestamp);
+            for (key, value) in &record.tags {
                 let delta = tags
-                    .entry((stored.group_id.0, key, value))
+                    .entry((record.group_id.0, key, value))
                     .or_insert(TagDelta {
-                        project_id: stored.project_id.0,
+                        project_id: record.project_id.0,
                         times_seen: 0,
                         first_seen: ts,
                         last_seen: ts,
@@ -105,22 +115,26 @@ impl EventStore for SqliteEventStore {
                 delta.last_seen = delta.last_seen.max(ts);
             }
         }
-        for ((group_id, key, value), delta) in tags {
-            sqlx::query(
-                "INSERT INTO issue_tag_values (project_id, group_id, key, value, times_seen, first_seen, last_seen) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (group_id, key, value) DO UPDATE SET \
+        let tags: Vec<_> = tags.into_iter().collect();
+        for chunk in tags.chunks(ROWS_PER_STATEMENT) {
+            let mut sql = QueryBuilder::<Sqlite>::new(
+                "INSERT INTO issue_tag_values (project_id, group_id, key, value, times_seen, first_seen, last_seen) ",
+            );
+            sql.push_values(chunk, |mut row, ((group_id, key, value), delta)| {
+                row.push_bind(delta.project_id)
+                    .push_bind(*group_id)
+                    .push_bind(*key)
+                    .push_bind(*value)
+                    .push_bind(delta.times_seen)
+                    .push_bind(delta.first_seen)
+                    .push_bind(delta.last_seen);
+            });
+            sql.push(
+                " ON CONFLICT (group_id, key, value) DO UPDATE SET \
                  times_seen = times_seen + excluded.times_seen, first_seen = MIN(first_seen, excluded.first_seen), \
                  last_seen = MAX(last_seen, excluded.last_seen)",
-            )
-            .bind(delta.project_id)
-            .bind(group_id)
-            .bind(key)
-            .bind(value)
-            .bind(delta.times_seen)
-            .bind(delta.first_seen)
-            .bind(delta.last_seen)
-            .execute(&mut *tx)
-            .await?;
+            );
+            sql.build().execute(&mut *tx).await?;
         }
         tx.commit().await?;
         Ok(())

@@ -212,6 +212,39 @@ fn uuid_like() -> String {
     faultline_protocol::EventId::new_random().to_string()
 }
 
+/// Rows per multi-row statement; well under SQLite's variable limit.
+const ROWS_PER_STATEMENT: usize = 200;
+
+/// Earlier deliveries among `events`: (project, event id) → (issue, was new,
+/// was a regression).
+async fn earlier_deliveries(
+    tx: &mut sqlx::Transaction<'_, Sqlite>,
+    events: &[GroupedEvent],
+) -> Result<HashMap<(i64, String), (i64, bool, bool)>> {
+    let mut earlier = HashMap::new();
+    for chunk in events.chunks(ROWS_PER_STATEMENT) {
+        let mut sql = QueryBuilder::<Sqlite>::new(
+            "SELECT project_id, event_id, group_id, is_new, regression FROM seen_events WHERE (project_id, event_id) IN (VALUES ",
+        );
+        let mut list = sql.separated(", ");
+        for event in chunk {
+            list.push("(")
+                .push_bind_unseparated(event.project_id.0)
+                .push_unseparated(", ")
+                .push_bind_unseparated(event.event_id.to_string())
+                .push_unseparated(")");
+        }
+        sql.push(")");
+        for row in sql.build().fetch_all(&mut **tx).await? {
+            earlier.insert(
+                (row.get(0), row.get(1)),
+                (row.get(2), row.get(3), row.get(4)),
+            );
+        }
+    }
+    Ok(earlier)
+}
+
 /// Per-issue totals of one batch, applied with one UPDATE per issue.
 struct IssueDelta<'a> {
     group_id: GroupId,
@@ -500,30 +533,38 @@ impl MetaStore for SqliteMetaStore {
     }
 
     async fn record_events(&self, events: &[GroupedEvent]) -> Result<Vec<RecordOutcome>> {
+        // Few, multi-row statements: each statement is a round trip to
+        // sqlx's SQLite worker thread, which dominates the cost per event.
         let mut tx = self.db.write.begin().await?;
-        let mut outcomes = Vec::with_capacity(events.len());
+        let earlier = earlier_deliveries(&mut tx, events).await?;
+        let mut outcomes: Vec<RecordOutcome> = Vec::with_capacity(events.len());
         let mut deltas: Vec<IssueDelta<'_>> = Vec::new();
         let mut by_hash: HashMap<(ProjectId, &str), usize> = HashMap::new();
+        let mut in_batch: HashMap<(ProjectId, faultline_protocol::EventId), usize> = HashMap::new();
         let mut first_events: HashMap<ProjectId, i64> = HashMap::new();
+        let mut new_seen: Vec<(&GroupedEvent, RecordOutcome)> = Vec::new();
+        let mut users: Vec<(GroupId, &str)> = Vec::new();
 
         for event in events {
-            let event_id = event.event_id.to_string();
-            let seen = sqlx::query(
-                "SELECT group_id, is_new, regression FROM seen_events WHERE project_id = ? AND event_id = ?",
-            )
-            .bind(event.project_id.0)
-            .bind(&event_id)
-            .fetch_optional(&mut *tx)
-            .await?;
-            if let Some(row) = seen {
+            if let Some(&(group_id, new_group, regression)) =
+                earlier.get(&(event.project_id.0, event.event_id.to_string()))
+            {
                 // The first delivery's outcome, so a replay re-announces
                 // exactly what the first one did.
                 outcomes.push(RecordOutcome {
-                    group_id: GroupId(row.get(0)),
+                    group_id: GroupId(group_id),
                     duplicate: true,
-                    new_group: row.get(1),
-                    regression: row.get(2),
+                    new_group,
+                    regression,
                 });
+                continue;
+            }
+            if let Some(&first) = in_batch.get(&(event.project_id, event.event_id)) {
+                let outcome = RecordOutcome {
+                    duplicate: true,
+                    ..outcomes[first]
+                };
+                outcomes.push(outcome);
                 continue;
             }
             let ts = to_millis(event.timestamp);
@@ -560,43 +601,57 @@ impl MetaStore for SqliteMetaStore {
             };
             let delta = &mut deltas[index];
             // Only the first event of a batch reopens or creates the issue.
-            let first_in_batch = delta.count == 0;
-            let regression = delta.was_resolved && first_in_batch;
-            sqlx::query(
-                "INSERT INTO seen_events (project_id, event_id, group_id, is_new, regression) VALUES (?, ?, ?, ?, ?)",
-            )
-            .bind(event.project_id.0)
-            .bind(&event_id)
-            .bind(delta.group_id.0)
-            .bind(new_group)
-            .bind(regression)
-            .execute(&mut *tx)
-            .await?;
-            if let Some(user) = &event.user {
-                let added = sqlx::query(
-                    "INSERT OR IGNORE INTO issue_users (group_id, user_tag) VALUES (?, ?)",
-                )
-                .bind(delta.group_id.0)
-                .bind(user)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-                delta.new_users += added as i64;
-            }
+            let regression = delta.was_resolved && delta.count == 0;
             delta.count += 1;
             delta.first_seen = delta.first_seen.min(ts);
             if ts >= delta.last_seen {
                 delta.last_seen = ts;
                 delta.latest = event;
             }
+            if let Some(user) = &event.user {
+                users.push((delta.group_id, user.as_str()));
+            }
             let first = first_events.entry(event.project_id).or_insert(ts);
             *first = (*first).min(ts);
-            outcomes.push(RecordOutcome {
+            let outcome = RecordOutcome {
                 group_id: delta.group_id,
                 duplicate: false,
                 new_group,
                 regression,
+            };
+            in_batch.insert((event.project_id, event.event_id), outcomes.len());
+            outcomes.push(outcome);
+            new_seen.push((event, outcome));
+        }
+
+        for chunk in new_seen.chunks(ROWS_PER_STATEMENT) {
+            let mut sql = QueryBuilder::<Sqlite>::new(
+                "INSERT INTO seen_events (project_id, event_id, group_id, is_new, regression) ",
+            );
+            sql.push_values(chunk, |mut row, (event, outcome)| {
+                row.push_bind(event.project_id.0)
+                    .push_bind(event.event_id.to_string())
+                    .push_bind(outcome.group_id.0)
+                    .push_bind(outcome.new_group)
+                    .push_bind(outcome.regression);
             });
+            sql.build().execute(&mut *tx).await?;
+        }
+        // Distinct users: the rows actually inserted are the new ones.
+        for chunk in users.chunks(ROWS_PER_STATEMENT) {
+            let mut sql = QueryBuilder::<Sqlite>::new(
+                "INSERT OR IGNORE INTO issue_users (group_id, user_tag) ",
+            );
+            sql.push_values(chunk, |mut row, (group, user)| {
+                row.push_bind(group.0).push_bind(*user);
+            });
+            sql.push(" RETURNING group_id");
+            let added: Vec<i64> = sql.build_query_scalar().fetch_all(&mut *tx).await?;
+            for group in added {
+                if let Some(delta) = deltas.iter_mut().find(|d| d.group_id.0 == group) {
+                    delta.new_users += 1;
+                }
+            }
         }
 
         for delta in &deltas {

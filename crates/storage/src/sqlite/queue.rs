@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use sqlx::Row;
+use sqlx::{QueryBuilder, Row, Sqlite};
 use tokio::sync::{mpsc, oneshot, watch};
 
 use super::Db;
@@ -302,46 +302,75 @@ async fn write_loop(inner: std::sync::Weak<Inner>, db: Db, mut rx: mpsc::Receive
 
 async fn write_batch(db: &Db, batch: &[WriteRequest]) -> Result<()> {
     let now = chrono::Utc::now().timestamp_millis();
-    let mut tx = db.write.begin().await?;
+    // Messages of all waiting requests, per topic in arrival order, go into
+    // a few multi-row INSERTs: statements, not bytes, are what cost here.
+    let mut per_topic: Vec<(Topic, Vec<&Message>)> = Vec::new();
     for request in batch {
-        match request {
-            WriteRequest::Publish {
-                topic, messages, ..
-            } => {
-                for chunk in messages.chunks(ROWS_PER_INSERT) {
-                    let mut sql = format!(
-                        "INSERT INTO {} (key, payload, created) VALUES ",
-                        table(*topic)
-                    );
-                    for i in 0..chunk.len() {
-                        sql.push_str(if i == 0 { "(?, ?, ?)" } else { ", (?, ?, ?)" });
-                    }
-                    let mut query = sqlx::query(&sql);
-                    for message in chunk {
-                        query = query.bind(message.key).bind(&message.payload[..]).bind(now);
-                    }
-                    query.execute(&mut *tx).await?;
-                }
-            }
-            WriteRequest::Commit {
-                group,
-                topic,
-                next_offset,
-                ..
-            } => {
-                sqlx::query(
-                    "INSERT INTO consumer_offsets (grp, topic, next_offset) VALUES (?, ?, ?) \
-                     ON CONFLICT (grp, topic) DO UPDATE SET next_offset = MAX(next_offset, excluded.next_offset)",
-                )
-                .bind(group)
-                .bind(topic.name())
-                .bind(next_offset)
-                .execute(&mut *tx)
-                .await?;
+        if let WriteRequest::Publish {
+            topic, messages, ..
+        } = request
+        {
+            match per_topic.iter_mut().find(|(t, _)| t == topic) {
+                Some((_, list)) => list.extend(messages.iter()),
+                None => per_topic.push((*topic, messages.iter().collect())),
             }
         }
     }
+    let has_commits = batch
+        .iter()
+        .any(|r| matches!(r, WriteRequest::Commit { .. }));
+    if !has_commits && per_topic.len() == 1 && per_topic[0].1.len() <= ROWS_PER_INSERT {
+        // One statement is its own transaction: this saves the BEGIN and
+        // COMMIT round trips on the common path (relay publishing events).
+        let (topic, messages) = &per_topic[0];
+        insert_messages(&db.write, *topic, messages, now).await?;
+        return Ok(());
+    }
+    let mut tx = db.write.begin().await?;
+    for (topic, messages) in &per_topic {
+        for chunk in messages.chunks(ROWS_PER_INSERT) {
+            insert_messages(&mut *tx, *topic, chunk, now).await?;
+        }
+    }
+    for request in batch {
+        if let WriteRequest::Commit {
+            group,
+            topic,
+            next_offset,
+            ..
+        } = request
+        {
+            sqlx::query(
+                "INSERT INTO consumer_offsets (grp, topic, next_offset) VALUES (?, ?, ?) \
+                 ON CONFLICT (grp, topic) DO UPDATE SET next_offset = MAX(next_offset, excluded.next_offset)",
+            )
+            .bind(group)
+            .bind(topic.name())
+            .bind(next_offset)
+            .execute(&mut *tx)
+            .await?;
+        }
+    }
     tx.commit().await?;
+    Ok(())
+}
+
+async fn insert_messages<'c>(
+    executor: impl sqlx::Executor<'c, Database = Sqlite>,
+    topic: Topic,
+    messages: &[&Message],
+    now: i64,
+) -> Result<()> {
+    let mut sql = QueryBuilder::<Sqlite>::new(format!(
+        "INSERT INTO {} (key, payload, created) ",
+        table(topic)
+    ));
+    sql.push_values(messages, |mut row, message| {
+        row.push_bind(message.key)
+            .push_bind(&message.payload[..])
+            .push_bind(now);
+    });
+    sql.build().execute(executor).await?;
     Ok(())
 }
 
