@@ -54,6 +54,7 @@ pub async fn run(bind: &str, data: &DataArgs) -> anyhow::Result<()> {
             .configure(|cfg| faultline_relay::configure(cfg, relay))
             .configure(|cfg| faultline_web::configure(cfg, web_state))
             .configure(|cfg| http::configure(cfg, health))
+            .default_service(web::to(http::not_found))
     })
     .workers(2)
     .disable_signals()

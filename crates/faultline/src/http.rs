@@ -41,3 +41,9 @@ async fn metrics() -> HttpResponse {
         .content_type("text/plain; version=0.0.4; charset=utf-8")
         .body(faultline_telemetry::encode())
 }
+
+/// Unknown paths answer in JSON like every API error.
+pub async fn not_found() -> HttpResponse {
+    HttpResponse::NotFound()
+        .json(serde_json::json!({"detail": "The requested resource does not exist"}))
+}

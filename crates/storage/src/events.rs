@@ -99,6 +99,16 @@ pub trait EventStore: Send + Sync + 'static {
     /// matched when some event of the issue carries (or, negated, no event
     /// carries) that tag value. As in Sentry's tagstore, different events
     /// may satisfy different filters.
+    /// Event counts per issue and time bucket since `since`, as
+    /// `(issue, bucket start in unix seconds, count)`; empty buckets are
+    /// left out. Buckets are aligned to multiples of `bucket_seconds`.
+    async fn group_stats(
+        &self,
+        groups: &[GroupId],
+        since: DateTime<Utc>,
+        bucket_seconds: i64,
+    ) -> Result<Vec<(GroupId, i64, u64)>>;
+
     async fn groups_matching_tags(
         &self,
         projects: &[ProjectId],

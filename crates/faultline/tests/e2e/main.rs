@@ -2,6 +2,7 @@
 //! the official Sentry SDKs and from hand-made hostile requests; every
 //! assertion goes through the public REST API, as a user's would.
 
+mod cli;
 mod harness;
 mod ingestion;
 mod sdks;

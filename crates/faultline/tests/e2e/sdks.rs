@@ -78,6 +78,21 @@ fn python_sdk_events_become_grouped_issues() {
             .unwrap()
             .starts_with("DEFAULT-")
     );
+    // Events over the last 24 hours, hourly, as Sentry's `stats`.
+    let stats = server.wait_for("stats", |s| {
+        let issue = s
+            .issues("")
+            .into_iter()
+            .find(|i| i["id"] == main_path["id"])?;
+        let points = issue["stats"]["24h"].as_array()?.clone();
+        (points.iter().map(|p| p[1].as_u64().unwrap()).sum::<u64>() == 3).then_some(points)
+    });
+    assert_eq!(stats.len(), 24);
+    assert!(
+        stats
+            .windows(2)
+            .all(|w| w[1][0].as_i64().unwrap() - w[0][0].as_i64().unwrap() == 3600)
+    );
     let other = zero_div
         .iter()
         .find(|i| count(i) == 1)

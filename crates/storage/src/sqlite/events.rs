@@ -5,6 +5,7 @@ use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use faultline_protocol::{EventId, GroupId, ProjectId};
 use sqlx::{QueryBuilder, Row, Sqlite};
 
@@ -165,6 +166,35 @@ impl EventStore for SqliteEventStore {
         .fetch_all(&self.db.read)
         .await?;
         rows.iter().map(|d| decode(d)).collect()
+    }
+
+    async fn group_stats(
+        &self,
+        groups: &[GroupId],
+        since: DateTime<Utc>,
+        bucket_seconds: i64,
+    ) -> Result<Vec<(GroupId, i64, u64)>> {
+        if groups.is_empty() || bucket_seconds <= 0 {
+            return Ok(Vec::new());
+        }
+        let bucket_ms = bucket_seconds * 1000;
+        let mut sql: QueryBuilder<'_, Sqlite> = QueryBuilder::new("SELECT group_id, (timestamp / ");
+        sql.push_bind(bucket_ms)
+            .push(") * ")
+            .push_bind(bucket_seconds)
+            .push(" AS bucket, COUNT(*) FROM events WHERE timestamp >= ")
+            .push_bind(to_millis(since))
+            .push(" AND group_id IN (");
+        let mut list = sql.separated(", ");
+        for g in groups {
+            list.push_bind(g.0);
+        }
+        sql.push(") GROUP BY group_id, bucket");
+        let rows = sql.build().fetch_all(&self.db.read).await?;
+        Ok(rows
+            .iter()
+            .map(|row| (GroupId(row.get(0)), row.get(1), row.get::<i64, _>(2) as u64))
+            .collect())
     }
 
     async fn groups_matching_tags(

@@ -137,19 +137,68 @@ async fn list(
     let mut groups = state.meta.groups(&query).await?;
     let has_next = groups.len() > page.limit;
     groups.truncate(page.limit);
+    // Sentry's `stats` (events over time per issue): the project endpoint
+    // takes `statsPeriod`, the organization one `groupStatsPeriod` (its
+    // `statsPeriod` is the search window).
+    let stats_key = if default_period.is_some() {
+        "groupStatsPeriod"
+    } else {
+        "statsPeriod"
+    };
+    let stats_period = params.get(stats_key).map(String::as_str).unwrap_or("24h");
+    let mut stats = stats_series(state, &groups, stats_period).await?;
     let by_id: HashMap<ProjectId, &Project> = projects.iter().map(|p| (p.id, p)).collect();
     let body: Vec<_> = groups
         .iter()
         .filter_map(|g| {
-            by_id
-                .get(&g.project_id)
-                .map(|p| serialize::group(g, p, org, &state.url_prefix))
+            let mut json = serialize::group(g, by_id.get(&g.project_id)?, org, &state.url_prefix);
+            if let Some(series) = stats.as_mut().and_then(|s| s.remove(&g.id)) {
+                json["stats"] = serde_json::json!({ stats_period: series });
+            }
+            Some(json)
         })
         .collect();
     Ok(HttpResponse::Ok()
         .insert_header(("Link", link_header(req, &page, has_next)))
         .insert_header(("X-Hits", body.len().to_string()))
         .json(body))
+}
+
+/// Events per bucket for each issue over `period` (`24h`: hourly points,
+/// longer: daily points, `""`: none), zeros included, oldest first.
+async fn stats_series(
+    state: &WebState,
+    groups: &[Group],
+    period: &str,
+) -> ApiResult<Option<HashMap<GroupId, Vec<[i64; 2]>>>> {
+    let Some(span) = parse_period(period)? else {
+        return Ok(None);
+    };
+    let bucket: i64 = if span <= Duration::hours(48) {
+        3600
+    } else {
+        86_400
+    };
+    let points = (span.num_seconds() / bucket).clamp(1, 400);
+    let current = Utc::now().timestamp() / bucket * bucket;
+    let first = current - (points - 1) * bucket;
+    let since = chrono::DateTime::from_timestamp(first, 0).unwrap_or_default();
+    let ids: Vec<GroupId> = groups.iter().map(|g| g.id).collect();
+    let counts = state.events.group_stats(&ids, since, bucket).await?;
+    let mut series: HashMap<GroupId, Vec<[i64; 2]>> = ids
+        .iter()
+        .map(|id| (*id, (0..points).map(|i| [first + i * bucket, 0]).collect()))
+        .collect();
+    for (group, start, count) in counts {
+        let index = (start - first) / bucket;
+        if let Some(point) = series
+            .get_mut(&group)
+            .and_then(|s| s.get_mut(index as usize))
+        {
+            point[1] += count as i64;
+        }
+    }
+    Ok(Some(series))
 }
 
 /// The issue and its project and organization, if the user may see them.

@@ -1,0 +1,128 @@
+//! The `faultline` admin commands, run beside a live devserver as DESIGN §2
+//! promises, and the endpoints every service has.
+
+use std::process::Command;
+
+use crate::harness::*;
+
+fn faultline(args: &[&str], dir: &std::path::Path) -> (bool, String, String) {
+    let out = Command::new(BIN)
+        .args(args)
+        .arg("--data-dir")
+        .arg(dir)
+        .output()
+        .expect("faultline runs");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).trim().to_owned(),
+        String::from_utf8_lossy(&out.stderr).trim().to_owned(),
+    )
+}
+
+#[test]
+fn createuser_and_token_work_beside_a_running_devserver() {
+    let server = Devserver::start();
+    let dir = server.dir.path();
+    let (ok, out, err) = faultline(
+        &[
+            "createuser",
+            "--email",
+            "dev@example.com",
+            "--password",
+            "s3cret-pass",
+            "--no-input",
+        ],
+        dir,
+    );
+    assert!(ok, "{out} {err}");
+    let (ok, _, err) = faultline(
+        &[
+            "createuser",
+            "--email",
+            "dev@example.com",
+            "--password",
+            "x",
+            "--no-input",
+        ],
+        dir,
+    );
+    assert!(!ok, "a second user with the same email is refused");
+    assert!(err.contains("dev@example.com"), "{err}");
+    let (ok, token, err) = faultline(&["token", "create", "--email", "dev@example.com"], dir);
+    assert!(ok, "{err}");
+    assert_eq!(token.len(), 64);
+
+    // The new member sees the organization through the API with their token.
+    let resp = ureq::get(format!("{}/api/0/organizations/", server.url))
+        .header("Authorization", format!("Bearer {token}"))
+        .call()
+        .expect("organizations");
+    let orgs: serde_json::Value =
+        serde_json::from_str(&resp.into_body().read_to_string().unwrap()).unwrap();
+    assert_eq!(orgs[0]["slug"], "faultline");
+
+    let (ok, _, err) = faultline(&["token", "create", "--email", "nobody@example.com"], dir);
+    assert!(!ok && err.contains("nobody@example.com"), "{err}");
+    let (ok, out, _) = faultline(&["upgrade", "--noinput"], dir);
+    assert!(ok && out.contains("Migrations applied"), "{out}");
+}
+
+#[test]
+fn commands_explain_bad_input_in_one_line() {
+    let out = Command::new(BIN)
+        .args(["config", "generate-secret-key"])
+        .output()
+        .unwrap();
+    let key = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(key.trim().len(), 50);
+    let other = Command::new(BIN)
+        .args(["config", "generate-secret-key"])
+        .output()
+        .unwrap();
+    assert_ne!(key, String::from_utf8(other.stdout).unwrap());
+
+    let dir = tempfile::tempdir().unwrap();
+    let (ok, _, err) = faultline(
+        &["createuser", "--email", "a@example.com", "--no-input"],
+        &dir.path().join("missing"),
+    );
+    assert!(!ok && err.contains("no Faultline data"), "{err}");
+
+    std::fs::write(dir.path().join("config.yml"), "retention.days: soon\n").unwrap();
+    let (ok, _, err) = faultline(&["upgrade", "--noinput"], dir.path());
+    assert!(!ok);
+    assert!(
+        err.contains("retention.days") && err.lines().count() == 1,
+        "{err}"
+    );
+}
+
+#[test]
+fn health_metrics_and_json_404s() {
+    let server = Devserver::start();
+    let (status, body) = server.get("/health");
+    assert_eq!((status, body["status"].as_str()), (200, Some("ok")));
+    server.ingest(
+        &server.envelope_path(),
+        &[("X-Sentry-Auth", &server.auth_header())],
+        &envelope(&new_event_id(), &serde_json::json!({"message": "m"})),
+    );
+    server.wait_for_total(1);
+    let metrics = ureq::get(format!("{}/metrics", server.url))
+        .call()
+        .unwrap()
+        .into_body()
+        .read_to_string()
+        .unwrap();
+    assert!(
+        metrics.contains("faultline_relay_requests_total{outcome=\"accepted\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("faultline_ingest_events_total{outcome=\"grouped\"} 1"),
+        "{metrics}"
+    );
+    let (status, body) = server.get("/api/0/no-such-endpoint/");
+    assert_eq!(status, 404);
+    assert!(body["detail"].is_string(), "{body}");
+}
