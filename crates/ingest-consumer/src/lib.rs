@@ -12,7 +12,7 @@ mod process;
 
 use std::time::Duration;
 
-use faultline_storage::{Backends, StorageError, Topic};
+use faultline_storage::{Backends, StorageError, Topic, poll_batch};
 use tokio::sync::watch;
 
 pub use process::{PostProcessMessage, process_batch};
@@ -20,6 +20,10 @@ pub use process::{PostProcessMessage, process_batch};
 /// The consumer group name, as Sentry's.
 pub const GROUP: &str = "ingest-consumer";
 const BATCH: usize = 1000;
+/// Under load, wait this long for at least `MIN_BATCH` messages: fewer,
+/// larger transactions for a few milliseconds of latency.
+const MIN_BATCH: usize = 200;
+const LINGER: Duration = Duration::from_millis(20);
 
 #[derive(Debug, thiserror::Error)]
 pub enum IngestError {
@@ -38,7 +42,7 @@ pub async fn run(
     tracing::info!("ingest-consumer started");
     while !*shutdown.borrow() {
         let deliveries = tokio::select! {
-            polled = consumer.poll(BATCH, Duration::from_millis(500)) => polled?,
+            polled = poll_batch(consumer.as_mut(), BATCH, Duration::from_millis(500), MIN_BATCH, LINGER) => polled?,
             _ = shutdown.changed() => break,
         };
         if deliveries.is_empty() {

@@ -5,11 +5,15 @@
 
 use std::time::Duration;
 
-use faultline_storage::{Backends, EventRecord, StorageError, Topic};
+use faultline_storage::{Backends, EventRecord, StorageError, Topic, poll_batch};
 use tokio::sync::watch;
 
 pub const GROUP: &str = "query-consumer";
 const BATCH: usize = 1000;
+/// Under load, wait this long for at least `MIN_BATCH` messages: fewer,
+/// larger transactions for a few milliseconds of latency.
+const MIN_BATCH: usize = 200;
+const LINGER: Duration = Duration::from_millis(20);
 
 #[derive(Debug, thiserror::Error)]
 pub enum QueryError {
@@ -26,7 +30,7 @@ pub async fn run_consumer(
     tracing::info!("query consumer started");
     while !*shutdown.borrow() {
         let deliveries = tokio::select! {
-            polled = consumer.poll(BATCH, Duration::from_millis(500)) => polled?,
+            polled = poll_batch(consumer.as_mut(), BATCH, Duration::from_millis(500), MIN_BATCH, LINGER) => polled?,
             _ = shutdown.changed() => break,
         };
         if deliveries.is_empty() {

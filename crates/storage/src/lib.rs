@@ -17,7 +17,7 @@ use std::sync::Arc;
 
 pub use events::{EventRecord, EventStore, StoredEvent, TagFilter};
 pub use meta::*;
-pub use queue::{Delivery, EventQueue, Message, QueueConsumer, Topic};
+pub use queue::{Delivery, EventQueue, Message, QueueConsumer, Topic, poll_batch};
 
 /// Every storage error a backend can report, typed so callers can map them
 /// (to HTTP statuses, retries) in one place.

@@ -93,3 +93,30 @@ pub trait QueueConsumer: Send {
     /// group. Call only after their effects are durable.
     async fn commit(&mut self, deliveries: &[Delivery]) -> Result<()>;
 }
+
+/// Polls like Kafka's `fetch.min.bytes`/`fetch.wait.max.ms`: when fewer than
+/// `min` messages are waiting, lingers up to `linger` for more, so a busy
+/// consumer works (and commits, and fsyncs) in batches rather than one
+/// message at a time. Returns empty only after `wait` with nothing.
+pub async fn poll_batch(
+    consumer: &mut dyn QueueConsumer,
+    max: usize,
+    wait: Duration,
+    min: usize,
+    linger: Duration,
+) -> Result<Vec<Delivery>> {
+    let mut batch = consumer.poll(max, wait).await?;
+    if batch.is_empty() || batch.len() >= min {
+        return Ok(batch);
+    }
+    let deadline = tokio::time::Instant::now() + linger;
+    while batch.len() < min {
+        let remaining = deadline.saturating_duration_since(tokio::time::Instant::now());
+        if remaining.is_zero() {
+            break;
+        }
+        tokio::time::sleep(remaining.min(Duration::from_millis(5))).await;
+        batch.extend(consumer.poll(max - batch.len(), Duration::ZERO).await?);
+    }
+    Ok(batch)
+}

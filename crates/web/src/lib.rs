@@ -34,10 +34,11 @@ pub struct WebState {
 }
 
 pub fn configure(cfg: &mut web::ServiceConfig, state: web::Data<WebState>) {
+    let max_payload = state.max_payload;
     cfg.app_data(state)
         .app_data(
             web::JsonConfig::default()
-                .limit(1 << 20)
+                .limit(max_payload)
                 .error_handler(|err, _| {
                     ApiError::BadRequest(format!("invalid JSON body: {err}")).into()
                 }),
