@@ -1,10 +1,9 @@
 //! `faultline devserver`: relay, ingest-consumer, query consumer and web in
 //! one process on embedded storage, relay and web on one port.
 
-use std::sync::Arc;
 use std::time::Instant;
 
-use actix_web::{App, HttpServer, web};
+use actix_web::web;
 use anyhow::Context;
 use faultline_relay::RelayState;
 use faultline_web::WebState;
@@ -12,7 +11,6 @@ use tokio::sync::watch;
 
 use crate::DataArgs;
 use crate::bootstrap::{ADMIN_EMAIL, ensure_defaults};
-use crate::http::{self, Health};
 use crate::settings::{load, open_backends};
 
 pub async fn run(bind: &str, data: &DataArgs) -> anyhow::Result<()> {
@@ -45,30 +43,18 @@ pub async fn run(bind: &str, data: &DataArgs) -> anyhow::Result<()> {
         url_prefix: url_prefix.clone(),
         max_payload: settings.config.limits.max_api_payload_size,
     });
-    let health = Arc::new(Health {
-        backends: backends.clone(),
-    });
-    let server = HttpServer::new(move || {
-        let (relay, web_state, health) = (relay.clone(), web_state.clone(), health.clone());
-        App::new()
-            .configure(|cfg| faultline_relay::configure(cfg, relay))
-            .configure(|cfg| faultline_web::configure(cfg, web_state))
-            .configure(|cfg| http::configure(cfg, health))
-            .default_service(web::to(http::not_found))
-    })
-    .workers(2)
-    .disable_signals()
-    .shutdown_timeout(5)
-    .listen(listener)?
-    .run();
-    let server_handle = server.handle();
+    // Relay and web on one port, as the compose proxy presents them.
+    let serving = faultline_service::serve(listener, backends.clone(), move |cfg| {
+        faultline_relay::configure(cfg, relay.clone());
+        faultline_web::configure(cfg, web_state.clone());
+    })?;
 
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let ingest = tokio::spawn(faultline_ingest_consumer::run(
         backends.clone(),
         shutdown_rx.clone(),
     ));
-    let query = tokio::spawn(faultline_query::run_consumer(backends.clone(), shutdown_rx));
+    let query = tokio::spawn(faultline_query::run(backends.clone(), shutdown_rx));
 
     let dsn = faultline_web::dsn(&url_prefix, &defaults.key);
     println!(
@@ -89,19 +75,18 @@ pub async fn run(bind: &str, data: &DataArgs) -> anyhow::Result<()> {
     use std::io::Write;
     let _ = std::io::stdout().flush();
 
-    let server_task = tokio::spawn(server);
     let (mut ingest, mut query) = (ingest, query);
     // A consumer that dies would leave relay accepting events nobody
     // processes: stop the whole process instead, loudly.
     let failure = tokio::select! {
-        _ = wait_for_signal() => None,
+        _ = faultline_service::shutdown_signal() => None,
         result = &mut ingest => Some(("ingest-consumer", flatten(result))),
         result = &mut query => Some(("query consumer", flatten(result))),
     };
     tracing::info!("shutting down");
-    server_handle.stop(true).await;
+    serving.handle.stop(true).await;
     let _ = shutdown_tx.send(true);
-    let _ = server_task.await;
+    let _ = serving.task.await;
     match failure {
         Some((name, reason)) => anyhow::bail!("{name} stopped: {reason}"),
         None => {
@@ -117,21 +102,5 @@ fn flatten<E: std::fmt::Display>(result: Result<Result<(), E>, tokio::task::Join
         Ok(Ok(())) => "it exited".to_owned(),
         Ok(Err(e)) => e.to_string(),
         Err(e) => format!("it panicked: {e}"),
-    }
-}
-
-async fn wait_for_signal() {
-    #[cfg(unix)]
-    {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-            .expect("SIGTERM handler installs");
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = term.recv() => {}
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
     }
 }

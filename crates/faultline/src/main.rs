@@ -4,7 +4,6 @@
 mod bootstrap;
 mod commands;
 mod devserver;
-mod http;
 mod settings;
 
 use std::path::PathBuf;

@@ -22,7 +22,7 @@ pub enum QueryError {
 }
 
 /// Consumes `events` until `shutdown` becomes true.
-pub async fn run_consumer(
+pub async fn run(
     backends: Backends,
     mut shutdown: watch::Receiver<bool>,
 ) -> Result<(), QueryError> {

@@ -53,3 +53,26 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: web::Data<RelayState>) {
                 .route(web::method(actix_web::http::Method::OPTIONS).to(cors::preflight)),
         );
 }
+
+/// Runs relay as its own service (what `faultline run relay` will start):
+/// the ingestion routes plus `/health` and `/metrics` on `listener`, until
+/// `shutdown` becomes true.
+pub async fn run(
+    limits: Limits,
+    backends: faultline_storage::Backends,
+    listener: std::net::TcpListener,
+    shutdown: tokio::sync::watch::Receiver<bool>,
+) -> std::io::Result<()> {
+    let state = web::Data::new(RelayState::new(
+        backends.meta.clone(),
+        backends.queue.clone(),
+        limits,
+    ));
+    faultline_service::serve_until(
+        listener,
+        backends,
+        move |cfg| configure(cfg, state.clone()),
+        shutdown,
+    )
+    .await
+}

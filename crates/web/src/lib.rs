@@ -49,3 +49,21 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: web::Data<WebState>) {
         )
         .configure(api::routes);
 }
+
+/// Runs web as its own service (what `faultline run web` will start): the
+/// API plus `/health` and `/metrics` on `listener`, until `shutdown`.
+pub async fn run(
+    state: WebState,
+    backends: faultline_storage::Backends,
+    listener: std::net::TcpListener,
+    shutdown: tokio::sync::watch::Receiver<bool>,
+) -> std::io::Result<()> {
+    let state = web::Data::new(state);
+    faultline_service::serve_until(
+        listener,
+        backends,
+        move |cfg| configure(cfg, state.clone()),
+        shutdown,
+    )
+    .await
+}

@@ -127,9 +127,50 @@ fn store_endpoint_and_tunnelled_envelopes() {
     let (status, _) = server.ingest(&server.envelope_path(), &[], body.as_bytes());
     assert_eq!(status, 200);
 
-    // CORS for browser SDKs.
-    let issues = server.wait_for_total(2);
-    assert_eq!(issues.len(), 2);
+    // CORS for browser SDKs: the preflight, and the answer to the POST.
+    let cors = |resp: &ureq::http::Response<ureq::Body>, name: &str| {
+        resp.headers()
+            .get(name)
+            .map(|v| v.to_str().unwrap().to_owned())
+            .unwrap_or_default()
+    };
+    let preflight = ureq::options(format!("{}{}", server.url, server.envelope_path()))
+        .header("Origin", "https://shop.example.com")
+        .header("Access-Control-Request-Method", "POST")
+        .header("Access-Control-Request-Headers", "content-type")
+        .call()
+        .unwrap();
+    assert_eq!(preflight.status().as_u16(), 200);
+    assert_eq!(
+        cors(&preflight, "access-control-allow-origin"),
+        "https://shop.example.com"
+    );
+    assert!(cors(&preflight, "access-control-allow-methods").contains("POST"));
+    assert!(cors(&preflight, "access-control-allow-headers").contains("content-type"));
+    let browser_id = new_event_id();
+    let post = ureq::post(format!(
+        "{}{}?sentry_key={}",
+        server.url,
+        server.envelope_path(),
+        server.public_key
+    ))
+    .header("Origin", "https://shop.example.com")
+    .header("Content-Type", "text/plain;charset=UTF-8")
+    .send(
+        &envelope(
+            &browser_id,
+            &json!({"message": "from a browser", "platform": "javascript"}),
+        )[..],
+    )
+    .unwrap();
+    assert_eq!(post.status().as_u16(), 200);
+    assert_eq!(
+        cors(&post, "access-control-allow-origin"),
+        "https://shop.example.com"
+    );
+
+    let issues = server.wait_for_total(3);
+    assert_eq!(issues.len(), 3);
     assert_eq!(
         server.wait_for("event", |s| s.event(&tunnelled_id))["message"],
         "via tunnel"

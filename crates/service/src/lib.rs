@@ -1,0 +1,137 @@
+//! Scaffolding every Faultline service shares, so each service crate only
+//! adds its own routes: `GET /health` (readiness: every backend answers),
+//! `GET /metrics` (Prometheus text), JSON 404s, and serving an actix app
+//! until a shutdown signal.
+
+use std::sync::Arc;
+
+use actix_web::dev::ServerHandle;
+use actix_web::{App, HttpResponse, HttpServer, web};
+use faultline_storage::Backends;
+use tokio::sync::watch;
+
+struct Health {
+    backends: Backends,
+}
+
+/// Mounts `/health` and `/metrics`.
+pub fn configure(cfg: &mut web::ServiceConfig, backends: &Backends) {
+    let health = Arc::new(Health {
+        backends: backends.clone(),
+    });
+    cfg.app_data(web::Data::from(health))
+        .route("/health", web::get().to(health_check))
+        .route("/health/", web::get().to(health_check))
+        .route("/metrics", web::get().to(metrics));
+}
+
+async fn health_check(health: web::Data<Health>) -> HttpResponse {
+    let b = &health.backends;
+    let checks = [
+        ("queue", b.queue.ping().await.err()),
+        ("metadata", b.meta.ping().await.err()),
+        ("events", b.events.ping().await.err()),
+    ];
+    let failing: Vec<String> = checks
+        .iter()
+        .filter_map(|(name, err)| err.as_ref().map(|e| format!("{name}: {e}")))
+        .collect();
+    if failing.is_empty() {
+        HttpResponse::Ok().json(serde_json::json!({"status": "ok"}))
+    } else {
+        HttpResponse::ServiceUnavailable()
+            .json(serde_json::json!({"status": "unavailable", "failing": failing}))
+    }
+}
+
+async fn metrics() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4; charset=utf-8")
+        .body(faultline_telemetry::encode())
+}
+
+/// Unknown paths answer in JSON like every API error.
+pub async fn not_found() -> HttpResponse {
+    HttpResponse::NotFound()
+        .json(serde_json::json!({"detail": "The requested resource does not exist"}))
+}
+
+/// A running HTTP server.
+pub struct Serving {
+    pub handle: ServerHandle,
+    pub task: tokio::task::JoinHandle<std::io::Result<()>>,
+    pub addr: std::net::SocketAddr,
+}
+
+/// Serves `routes` (plus `/health`, `/metrics` and JSON 404s) on `listener`.
+pub fn serve<F>(
+    listener: std::net::TcpListener,
+    backends: Backends,
+    routes: F,
+) -> std::io::Result<Serving>
+where
+    F: Fn(&mut web::ServiceConfig) + Clone + Send + 'static,
+{
+    let addr = listener.local_addr()?;
+    let server = HttpServer::new(move || {
+        let (routes, backends) = (routes.clone(), backends.clone());
+        App::new()
+            .configure(routes)
+            .configure(|cfg| configure(cfg, &backends))
+            .default_service(web::to(not_found))
+    })
+    .workers(2)
+    .disable_signals()
+    .shutdown_timeout(5)
+    .listen(listener)?
+    .run();
+    let handle = server.handle();
+    Ok(Serving {
+        handle,
+        task: tokio::spawn(server),
+        addr,
+    })
+}
+
+/// Serves until `shutdown` becomes true, then drains in-flight requests.
+pub async fn serve_until<F>(
+    listener: std::net::TcpListener,
+    backends: Backends,
+    routes: F,
+    mut shutdown: watch::Receiver<bool>,
+) -> std::io::Result<()>
+where
+    F: Fn(&mut web::ServiceConfig) + Clone + Send + 'static,
+{
+    let serving = serve(listener, backends, routes)?;
+    tracing::info!(addr = %serving.addr, "listening");
+    while !*shutdown.borrow() {
+        if shutdown.changed().await.is_err() {
+            break;
+        }
+    }
+    serving.handle.stop(true).await;
+    serving.task.await.unwrap_or(Ok(()))
+}
+
+/// Resolves on Ctrl-C or SIGTERM (what `docker stop` sends).
+pub async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
