@@ -5,6 +5,7 @@
 mod api;
 mod auth;
 mod error;
+mod issues;
 mod pagination;
 pub mod password;
 mod search;

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{Duration, Utc};
 use faultline_protocol::{GroupId, ProjectId};
-use faultline_storage::{Group, GroupQuery, GroupSort, GroupStatus, Organization, Project, User};
+use faultline_storage::{Group, GroupStatus, Organization, Project, User};
 use serde::Deserialize;
 
 use super::orgs::resolve_project;
@@ -13,10 +13,9 @@ use crate::WebState;
 use crate::auth::{authenticate, organization, require_member};
 use crate::error::{ApiError, ApiResult};
 use crate::pagination::{link_header, page, query_pairs};
-use crate::search::parse_search;
+use crate::issues::{DEFAULT_QUERY, IssueSearch, parse_period, parse_sort, search_issues, stats_series};
 use crate::serialize;
 
-const DEFAULT_QUERY: &str = "is:unresolved";
 
 pub async fn project_list(
     req: HttpRequest,
@@ -68,24 +67,6 @@ async fn selected_projects(
     Ok(selected)
 }
 
-fn parse_period(value: &str) -> ApiResult<Option<Duration>> {
-    if value.is_empty() {
-        return Ok(None);
-    }
-    let (number, unit) = value.split_at(value.len() - 1);
-    let n: i64 = number
-        .parse()
-        .map_err(|_| ApiError::BadRequest(format!("invalid statsPeriod {value}")))?;
-    Ok(Some(match unit {
-        "s" => Duration::seconds(n),
-        "m" => Duration::minutes(n),
-        "h" => Duration::hours(n),
-        "d" => Duration::days(n),
-        "w" => Duration::weeks(n),
-        _ => return Err(ApiError::BadRequest(format!("invalid statsPeriod {value}"))),
-    }))
-}
-
 async fn list(
     req: &HttpRequest,
     state: &WebState,
@@ -94,49 +75,20 @@ async fn list(
     default_period: Option<Duration>,
 ) -> ApiResult<HttpResponse> {
     let params: HashMap<String, String> = query_pairs(req.query_string()).into_iter().collect();
-    let search = parse_search(
-        params
-            .get("query")
-            .map(String::as_str)
-            .unwrap_or(DEFAULT_QUERY),
-    )?;
     let period = match params.get("statsPeriod") {
         Some(p) if default_period.is_some() => parse_period(p)?,
         _ => default_period,
     };
-    let sort = match params.get("sort").map(String::as_str) {
-        None | Some("date") => GroupSort::LastSeen,
-        Some("new") => GroupSort::FirstSeen,
-        Some("freq") => GroupSort::Events,
-        Some("user") => GroupSort::Users,
-        Some(other) => return Err(ApiError::BadRequest(format!("invalid sort {other}"))),
-    };
     let page = page(req, 100, 100)?;
-    let project_ids: Vec<ProjectId> = projects.iter().map(|p| p.id).collect();
-    let group_ids = if search.tags.is_empty() {
-        None
-    } else {
-        Some(
-            state
-                .events
-                .groups_matching_tags(&project_ids, &search.tags)
-                .await?,
-        )
-    };
-    let query = GroupQuery {
-        project_ids,
-        statuses: search.statuses,
-        levels: search.levels,
-        text: search.text,
-        group_ids,
+    let search = IssueSearch {
+        query: params.get("query").cloned().unwrap_or_else(|| DEFAULT_QUERY.to_owned()),
+        sort: parse_sort(params.get("sort").map(String::as_str))?,
         last_seen_after: period.map(|p| Utc::now() - p),
-        sort,
         offset: page.offset,
-        limit: page.limit + 1,
+        limit: page.limit,
     };
-    let mut groups = state.meta.groups(&query).await?;
-    let has_next = groups.len() > page.limit;
-    groups.truncate(page.limit);
+    let project_ids: Vec<ProjectId> = projects.iter().map(|p| p.id).collect();
+    let (groups, has_next) = search_issues(state, &project_ids, &search).await?;
     // Sentry's `stats` (events over time per issue): the project endpoint
     // takes `statsPeriod`, the organization one `groupStatsPeriod` (its
     // `statsPeriod` is the search window).
@@ -162,43 +114,6 @@ async fn list(
         .insert_header(("Link", link_header(req, &page, has_next)))
         .insert_header(("X-Hits", body.len().to_string()))
         .json(body))
-}
-
-/// Events per bucket for each issue over `period` (`24h`: hourly points,
-/// longer: daily points, `""`: none), zeros included, oldest first.
-async fn stats_series(
-    state: &WebState,
-    groups: &[Group],
-    period: &str,
-) -> ApiResult<Option<HashMap<GroupId, Vec<[i64; 2]>>>> {
-    let Some(span) = parse_period(period)? else {
-        return Ok(None);
-    };
-    let bucket: i64 = if span <= Duration::hours(48) {
-        3600
-    } else {
-        86_400
-    };
-    let points = (span.num_seconds() / bucket).clamp(1, 400);
-    let current = Utc::now().timestamp() / bucket * bucket;
-    let first = current - (points - 1) * bucket;
-    let since = chrono::DateTime::from_timestamp(first, 0).unwrap_or_default();
-    let ids: Vec<GroupId> = groups.iter().map(|g| g.id).collect();
-    let counts = state.events.group_stats(&ids, since, bucket).await?;
-    let mut series: HashMap<GroupId, Vec<[i64; 2]>> = ids
-        .iter()
-        .map(|id| (*id, (0..points).map(|i| [first + i * bucket, 0]).collect()))
-        .collect();
-    for (group, start, count) in counts {
-        let index = (start - first) / bucket;
-        if let Some(point) = series
-            .get_mut(&group)
-            .and_then(|s| s.get_mut(index as usize))
-        {
-            point[1] += count as i64;
-        }
-    }
-    Ok(Some(series))
 }
 
 /// The issue and its project and organization, if the user may see them.
