@@ -137,44 +137,47 @@ fn prepare_sdks(root: &Path) -> Result<Sdks> {
     Ok(Sdks { python, node_dir })
 }
 
-/// Make sure `venv` exists with the pinned `sentry-sdk`; return its python.
+/// Make sure `venv` exists with exactly `tests/requirements.txt` installed;
+/// return its python. A stamp file remembers what was installed.
 fn prepare_python(venv: &Path) -> Result<PathBuf> {
     let python = venv.join("bin/python");
-    match installed_sentry_sdk(&python) {
-        Some(v) if v == SENTRY_PYTHON_VERSION => {
-            eprintln!("xtask: python venv {} has sentry-sdk {v}", venv.display());
-            return Ok(python);
-        }
-        Some(v) => eprintln!(
-            "xtask: installing sentry-sdk=={SENTRY_PYTHON_VERSION} into {} (had {v})",
-            venv.display()
-        ),
-        None => {
-            eprintln!(
-                "xtask: creating python venv {} with sentry-sdk=={SENTRY_PYTHON_VERSION}",
-                venv.display()
-            );
-            // --clear: start over if a broken venv is in the way.
-            run_cmd(
-                Command::new("python3")
-                    .args(["-m", "venv", "--clear"])
-                    .arg(venv),
-            )?;
-        }
+    let requirements = workspace_root().join("tests/requirements.txt");
+    let wanted = fs::read_to_string(&requirements)
+        .with_context(|| format!("reading {}", requirements.display()))?;
+    let stamp = venv.join(".faultline-requirements");
+    if python.exists() && fs::read_to_string(&stamp).ok().as_deref() == Some(wanted.as_str()) {
+        eprintln!("xtask: python venv {} is up to date", venv.display());
+        return Ok(python);
     }
+    if installed_sentry_sdk(&python).is_none() {
+        eprintln!("xtask: creating python venv {}", venv.display());
+        // --clear: start over if a broken venv is in the way.
+        run_cmd(
+            Command::new("python3")
+                .args(["-m", "venv", "--clear"])
+                .arg(venv),
+        )?;
+    }
+    eprintln!(
+        "xtask: installing {} into {}",
+        requirements.display(),
+        venv.display()
+    );
     run_cmd(
         Command::new(&python)
-            .args(["-m", "pip", "install", "--quiet"])
-            .arg(format!("sentry-sdk=={SENTRY_PYTHON_VERSION}"))
+            .args(["-m", "pip", "install", "--quiet", "-r"])
+            .arg(&requirements)
             .env("PIP_DISABLE_PIP_VERSION_CHECK", "1"),
     )?;
     match installed_sentry_sdk(&python) {
-        Some(v) if v == SENTRY_PYTHON_VERSION => Ok(python),
+        Some(v) if v == SENTRY_PYTHON_VERSION => {}
         other => bail!(
             "{} reports sentry-sdk {other:?} after installing {SENTRY_PYTHON_VERSION}",
             python.display()
         ),
     }
+    fs::write(&stamp, wanted).with_context(|| format!("writing {}", stamp.display()))?;
+    Ok(python)
 }
 
 /// The `sentry-sdk` version importable by `python`, if it runs and has one.

@@ -37,12 +37,11 @@ pub async fn run(bind: &str, data: &DataArgs) -> anyhow::Result<()> {
         backends.queue.clone(),
         settings.config.limits,
     ));
-    let web_state = web::Data::new(WebState {
-        meta: backends.meta.clone(),
-        events: backends.events.clone(),
-        url_prefix: url_prefix.clone(),
-        max_payload: settings.config.limits.max_api_payload_size,
-    });
+    let web_state = web::Data::new(WebState::new(
+        &backends,
+        url_prefix.clone(),
+        &settings.config,
+    ));
     // Relay and web on one port, as the compose proxy presents them.
     let serving = faultline_service::serve(listener, backends.clone(), move |cfg| {
         faultline_relay::configure(cfg, relay.clone());

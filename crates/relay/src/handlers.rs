@@ -195,7 +195,8 @@ async fn handle(
             .get_or_create(&vec![("topic", topic.name().to_owned())])
             .inc_by(count);
     }
-    Ok(event_id)
+    // An event without any id still gets one, and the SDK is told it.
+    Ok(event_id.or((event_count > 0).then_some(message_id)))
 }
 
 fn strip_port(addr: &str) -> String {

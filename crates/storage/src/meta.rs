@@ -83,6 +83,15 @@ pub struct ProjectKey {
     pub date_created: DateTime<Utc>,
 }
 
+/// A signed-in browser.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Session {
+    pub user_id: UserId,
+    /// Bound to the session: forms must echo it back.
+    pub csrf_token: String,
+    pub expires: DateTime<Utc>,
+}
+
 /// A change to a project key; `None` fields stay as they are.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct KeyUpdate {
@@ -267,6 +276,12 @@ pub trait MetaStore: Send + Sync + 'static {
     async fn group_by_short_id(&self, project: ProjectId, short_id: i64) -> Result<Option<Group>>;
     async fn groups(&self, query: &GroupQuery) -> Result<Vec<Group>>;
     async fn set_group_status(&self, ids: &[GroupId], status: GroupStatus) -> Result<()>;
+
+    // Dashboard sessions, stored by the hash of their cookie value.
+    async fn create_session(&self, session: &Session, token_hash: &str) -> Result<()>;
+    /// The session and its user, unless expired or the user is inactive.
+    async fn session(&self, token_hash: &str) -> Result<Option<(Session, User)>>;
+    async fn delete_session(&self, token_hash: &str) -> Result<()>;
 
     // Installation settings (the devserver's bootstrap state, etc.).
     async fn setting(&self, key: &str) -> Result<Option<String>>;

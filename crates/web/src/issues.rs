@@ -35,12 +35,21 @@ pub fn parse_sort(value: Option<&str>) -> ApiResult<GroupSort> {
 /// One page of issues among `projects` matching the search, and whether a
 /// further page exists. Tag filters are answered by the event store, the
 /// rest by the metadata store.
-pub async fn search_issues(state: &WebState, projects: &[ProjectId], search: &IssueSearch) -> ApiResult<(Vec<Group>, bool)> {
+pub async fn search_issues(
+    state: &WebState,
+    projects: &[ProjectId],
+    search: &IssueSearch,
+) -> ApiResult<(Vec<Group>, bool)> {
     let parsed = parse_search(&search.query)?;
     let group_ids = if parsed.tags.is_empty() {
         None
     } else {
-        Some(state.events.groups_matching_tags(projects, &parsed.tags).await?)
+        Some(
+            state
+                .events
+                .groups_matching_tags(projects, &parsed.tags)
+                .await?,
+        )
     };
     let query = GroupQuery {
         project_ids: projects.to_vec(),
@@ -76,7 +85,6 @@ pub fn parse_period(value: &str) -> ApiResult<Option<Duration>> {
         _ => return Err(ApiError::BadRequest(format!("invalid statsPeriod {value}"))),
     }))
 }
-
 
 /// Events per bucket for each issue over `period` (`24h`: hourly points,
 /// longer: daily points, `""`: none), zeros included, oldest first.
@@ -114,4 +122,3 @@ pub async fn stats_series(
     }
     Ok(Some(series))
 }
-

@@ -4,6 +4,7 @@
 
 mod api;
 mod auth;
+mod dashboard;
 mod error;
 mod issues;
 mod pagination;
@@ -32,6 +33,31 @@ pub struct WebState {
     pub url_prefix: String,
     /// Largest JSON body accepted (`limits.max-api-payload-size`).
     pub max_payload: usize,
+    /// Origins whose form posts are accepted besides the request's own host:
+    /// `system.url-prefix` and `csrf.trusted-origins`.
+    pub trusted_origins: Vec<String>,
+    pub throttle: dashboard::LoginThrottle,
+    pub allow_registration: bool,
+}
+
+impl WebState {
+    pub fn new(
+        backends: &faultline_storage::Backends,
+        url_prefix: String,
+        config: &faultline_config::Config,
+    ) -> Self {
+        let mut trusted_origins = config.csrf_trusted_origins.clone();
+        trusted_origins.push(url_prefix.clone());
+        WebState {
+            meta: backends.meta.clone(),
+            events: backends.events.clone(),
+            url_prefix,
+            max_payload: config.limits.max_api_payload_size,
+            trusted_origins,
+            throttle: dashboard::LoginThrottle::default(),
+            allow_registration: config.allow_registration,
+        }
+    }
 }
 
 pub fn configure(cfg: &mut web::ServiceConfig, state: web::Data<WebState>) {
@@ -48,7 +74,8 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: web::Data<WebState>) {
             web::QueryConfig::default()
                 .error_handler(|err, _| ApiError::BadRequest(err.to_string()).into()),
         )
-        .configure(api::routes);
+        .configure(api::routes)
+        .configure(dashboard::routes);
 }
 
 /// Runs web as its own service (what `faultline run web` will start): the

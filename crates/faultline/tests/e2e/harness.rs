@@ -29,6 +29,9 @@ pub struct Devserver {
     pub project_id: i64,
     pub public_key: String,
     pub token: String,
+    /// The admin password printed on first run.
+    pub password: String,
+    env: Vec<(String, String)>,
     agent: ureq::Agent,
 }
 
@@ -41,6 +44,11 @@ fn free_port() -> u16 {
 
 impl Devserver {
     pub fn start() -> Self {
+        Self::start_with_env(&[])
+    }
+
+    /// Starts with extra `FAULTLINE_*` settings in the environment.
+    pub fn start_with_env(env: &[(&str, &str)]) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let port = free_port();
         let agent: ureq::Agent = ureq::Agent::config_builder()
@@ -57,6 +65,11 @@ impl Devserver {
             project_id: 0,
             public_key: String::new(),
             token: String::new(),
+            password: String::new(),
+            env: env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
             agent,
         };
         server.spawn();
@@ -98,6 +111,7 @@ impl Devserver {
                 "--data-dir",
             ])
             .arg(self.dir.path())
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdout(Stdio::piped())
             .stderr(log)
             .spawn()
@@ -116,6 +130,9 @@ impl Devserver {
             let line = rx
                 .recv_timeout(deadline.saturating_duration_since(Instant::now()))
                 .unwrap_or_else(|_| panic!("devserver did not print its DSN; log: {}", self.log()));
+            if let Some(password) = line.strip_prefix("Admin password:") {
+                self.password = password.trim().to_owned();
+            }
             if let Some(dsn) = line.strip_prefix("DSN:") {
                 self.dsn = dsn.trim().to_owned();
                 break;

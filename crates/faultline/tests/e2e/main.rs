@@ -3,6 +3,7 @@
 //! assertion goes through the public REST API, as a user's would.
 
 mod cli;
+mod dashboard;
 mod harness;
 mod ingestion;
 mod sdks;

@@ -13,7 +13,8 @@ use super::{Db, migrate};
 use crate::meta::*;
 use crate::{Result, StorageError, from_millis, to_millis};
 
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE users (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     email TEXT NOT NULL UNIQUE COLLATE NOCASE,
@@ -103,7 +104,18 @@ CREATE TABLE issue_users (
     PRIMARY KEY (group_id, user_tag)
 ) WITHOUT ROWID;
 CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-"#];
+"#,
+    r#"
+CREATE TABLE sessions (
+    token_hash TEXT PRIMARY KEY,
+    user_id INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    csrf_token TEXT NOT NULL,
+    created INTEGER NOT NULL,
+    expires INTEGER NOT NULL
+);
+CREATE INDEX sessions_expires ON sessions (expires);
+"#,
+];
 
 #[derive(Clone)]
 pub struct SqliteMetaStore {
@@ -796,6 +808,53 @@ impl MetaStore for SqliteMetaStore {
             .await?;
         }
         tx.commit().await?;
+        Ok(())
+    }
+
+    async fn create_session(&self, session: &Session, token_hash: &str) -> Result<()> {
+        let now = to_millis(Utc::now());
+        // Expired sessions are swept whenever someone signs in.
+        sqlx::query("DELETE FROM sessions WHERE expires < ?")
+            .bind(now)
+            .execute(&self.db.write)
+            .await?;
+        sqlx::query("INSERT INTO sessions (token_hash, user_id, csrf_token, created, expires) VALUES (?, ?, ?, ?, ?)")
+            .bind(token_hash)
+            .bind(session.user_id.0)
+            .bind(&session.csrf_token)
+            .bind(now)
+            .bind(to_millis(session.expires))
+            .execute(&self.db.write)
+            .await?;
+        Ok(())
+    }
+
+    async fn session(&self, token_hash: &str) -> Result<Option<(Session, User)>> {
+        let Some(row) = sqlx::query(
+            "SELECT s.csrf_token, s.expires AS session_expires, u.* FROM sessions s JOIN users u ON u.id = s.user_id \
+             WHERE s.token_hash = ? AND s.expires > ? AND u.is_active",
+        )
+        .bind(token_hash)
+        .bind(to_millis(Utc::now()))
+        .fetch_optional(&self.db.read)
+        .await?
+        else {
+            return Ok(None);
+        };
+        let user = user_from_row(&row);
+        let session = Session {
+            user_id: user.id,
+            csrf_token: row.get("csrf_token"),
+            expires: from_millis(row.get("session_expires")),
+        };
+        Ok(Some((session, user)))
+    }
+
+    async fn delete_session(&self, token_hash: &str) -> Result<()> {
+        sqlx::query("DELETE FROM sessions WHERE token_hash = ?")
+            .bind(token_hash)
+            .execute(&self.db.write)
+            .await?;
         Ok(())
     }
 

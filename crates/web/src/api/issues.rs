@@ -12,10 +12,11 @@ use super::orgs::resolve_project;
 use crate::WebState;
 use crate::auth::{authenticate, organization, require_member};
 use crate::error::{ApiError, ApiResult};
+use crate::issues::{
+    DEFAULT_QUERY, IssueSearch, parse_period, parse_sort, search_issues, stats_series,
+};
 use crate::pagination::{link_header, page, query_pairs};
-use crate::issues::{DEFAULT_QUERY, IssueSearch, parse_period, parse_sort, search_issues, stats_series};
 use crate::serialize;
-
 
 pub async fn project_list(
     req: HttpRequest,
@@ -81,7 +82,10 @@ async fn list(
     };
     let page = page(req, 100, 100)?;
     let search = IssueSearch {
-        query: params.get("query").cloned().unwrap_or_else(|| DEFAULT_QUERY.to_owned()),
+        query: params
+            .get("query")
+            .cloned()
+            .unwrap_or_else(|| DEFAULT_QUERY.to_owned()),
         sort: parse_sort(params.get("sort").map(String::as_str))?,
         last_seen_after: period.map(|p| Utc::now() - p),
         offset: page.offset,

@@ -1,0 +1,272 @@
+//! The dashboard: a real browser flow (headless Chromium), CSRF and
+//! registration rules over plain HTTP.
+
+use std::process::Command;
+
+use serde_json::json;
+
+use crate::harness::*;
+
+/// An event whose every displayed field tries to run script.
+fn xss_event() -> serde_json::Value {
+    let title = "<script>window.__xss=1</script><img src=x onerror=\"window.__xss=2\">";
+    json!({
+        "message": title,
+        "level": "error",
+        "platform": "javascript",
+        "tags": {"evil": "<b onmouseover=alert(1)>tag</b>"},
+        "user": {"id": "<img src=x onerror=window.__xss=3>"},
+        "breadcrumbs": [{"category": "<i>", "message": "<img src=x onerror=window.__xss=4>"}],
+        "exception": {"values": [{
+            "value": title,
+            "mechanism": {"type": "generic", "synthetic": true},
+            "stacktrace": {"frames": [{
+                "function": "<svg onload=alert(1)>",
+                "filename": "<img src=x onerror=window.__xss=5>",
+                "lineno": 3,
+                "context_line": "<script>window.__xss=6</script>",
+                "vars": {"<b>": "<script>window.__xss=7</script>"},
+                "in_app": true
+            }]}
+        }]}
+    })
+}
+
+#[test]
+fn dashboard_flow_in_headless_chromium() {
+    let server = Devserver::start();
+    python_sdk(&server.dsn, &["exception", "--release", "shop@1.0"]);
+    let (status, _) = server.ingest(
+        &server.envelope_path(),
+        &[("X-Sentry-Auth", &server.auth_header())],
+        &envelope(&new_event_id(), &xss_event()),
+    );
+    assert_eq!(status, 200);
+    server.wait_for_total(2);
+    server.wait_for("both events stored", |s| {
+        let issues = s.issues("");
+        issues
+            .iter()
+            .all(|i| {
+                s.get(&format!(
+                    "/api/0/issues/{}/events/latest/",
+                    i["id"].as_str().unwrap()
+                ))
+                .0 == 200
+            })
+            .then_some(())
+    });
+
+    let python = std::env::var_os("FAULTLINE_TEST_PYTHON")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join("target/sdk/venv/bin/python"));
+    let shots = workspace_root().join("target/browser-screenshots");
+    let out = Command::new(python)
+        .arg(workspace_root().join("tests/browser/dashboard.py"))
+        .args([&server.url, "admin@faultline.local", &server.password])
+        .arg(&shots)
+        .env("SE_AVOID_STATS", "true")
+        .output()
+        .expect("the browser script runs");
+    assert!(
+        out.status.success(),
+        "browser flow failed (screenshots in {}):\n{}\n{}",
+        shots.display(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (_, issues) = server.get("/api/0/projects/faultline/default/issues/?query=is:resolved");
+    assert_eq!(
+        issues[0]["title"], "ZeroDivisionError: division by zero",
+        "the browser resolved it"
+    );
+}
+
+/// Signs in over HTTP; returns the session cookie.
+fn sign_in(server: &Devserver, origin: &str) -> String {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .max_redirects(0)
+        .build()
+        .into();
+    let resp = agent
+        .post(format!("{}/auth/login/", server.url))
+        .header("Origin", origin)
+        .content_type("application/x-www-form-urlencoded")
+        .send(format!(
+            "email=admin%40faultline.local&password={}",
+            server.password
+        ))
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 303);
+    let cookie = resp
+        .headers()
+        .get("set-cookie")
+        .expect("a session cookie")
+        .to_str()
+        .unwrap();
+    cookie.split(';').next().unwrap().to_owned()
+}
+
+fn page(server: &Devserver, cookie: &str, path: &str) -> String {
+    ureq::get(format!("{}{path}", server.url))
+        .header("Cookie", cookie)
+        .call()
+        .unwrap()
+        .into_body()
+        .read_to_string()
+        .unwrap()
+}
+
+fn csrf_token(html: &str) -> String {
+    let start = html
+        .find("name=\"csrf_token\" value=\"")
+        .expect("a csrf field")
+        + 25;
+    html[start..start + 64].to_owned()
+}
+
+fn post_form(
+    server: &Devserver,
+    path: &str,
+    cookie: &str,
+    origin: Option<&str>,
+    body: &str,
+) -> (u16, String) {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .max_redirects(0)
+        .build()
+        .into();
+    let mut req = agent
+        .post(format!("{}{path}", server.url))
+        .header("Cookie", cookie)
+        .content_type("application/x-www-form-urlencoded");
+    if let Some(origin) = origin {
+        req = req.header("Origin", origin);
+    }
+    let mut resp = req.send(body.to_owned()).unwrap();
+    (
+        resp.status().as_u16(),
+        resp.body_mut().read_to_string().unwrap_or_default(),
+    )
+}
+
+#[test]
+fn csrf_refuses_forged_posts_and_trusts_configured_origins() {
+    let trusted = "http://errors.example.com:8080";
+    let server = Devserver::start_with_env(&[("FAULTLINE_CSRF_TRUSTED_ORIGINS", trusted)]);
+    let (status, _) = server.ingest(
+        &server.envelope_path(),
+        &[("X-Sentry-Auth", &server.auth_header())],
+        &envelope(&new_event_id(), &json!({"message": "csrf target"})),
+    );
+    assert_eq!(status, 200);
+    let id = server.wait_for_total(1)[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let status_of = |s: &Devserver| {
+        s.get(&format!("/api/0/issues/{id}/")).1["status"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+
+    let cookie = sign_in(&server, &server.url);
+    let path = format!("/organizations/faultline/issues/{id}/");
+    let token = csrf_token(&page(&server, &cookie, &path));
+    let body = format!("csrf_token={token}&action=resolved");
+
+    // Another site posting with the victim's cookie and even the right token.
+    let (status, html) = post_form(
+        &server,
+        &path,
+        &cookie,
+        Some("http://evil.example.net"),
+        &body,
+    );
+    assert_eq!(status, 403);
+    assert!(
+        html.contains("http://evil.example.net") && html.contains("csrf.trusted-origins"),
+        "{html}"
+    );
+    // No origin at all, or the right origin without the session's token.
+    assert_eq!(post_form(&server, &path, &cookie, None, &body).0, 403);
+    let (status, html) = post_form(
+        &server,
+        &path,
+        &cookie,
+        Some(&server.url),
+        "csrf_token=wrong&action=resolved",
+    );
+    assert_eq!(status, 403, "{html}");
+    assert_eq!(status_of(&server), "unresolved");
+
+    // A proxy's public name on another host and port, from csrf.trusted-origins.
+    assert_eq!(
+        post_form(&server, &path, &cookie, Some(trusted), &body).0,
+        303
+    );
+    assert_eq!(status_of(&server), "resolved");
+    // The host the browser actually used (here 127.0.0.1:port) is same-origin.
+    let body = format!("csrf_token={token}&action=unresolved");
+    assert_eq!(
+        post_form(&server, &path, &cookie, Some(&server.url), &body).0,
+        303
+    );
+    assert_eq!(status_of(&server), "unresolved");
+
+    // Login itself is protected against cross-site posts.
+    let (status, _) = post_form(
+        &server,
+        "/auth/login/",
+        "",
+        Some("http://evil.example.net"),
+        "email=a%40b.c&password=x",
+    );
+    assert_eq!(status, 403);
+}
+
+#[test]
+fn registration_is_off_by_default_and_guessing_is_throttled() {
+    let server = Devserver::start();
+    let resp = ureq::get(format!("{}/auth/register/", server.url))
+        .config()
+        .http_status_as_error(false)
+        .build()
+        .call()
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 403);
+    assert!(
+        resp.into_body()
+            .read_to_string()
+            .unwrap()
+            .contains("auth.allow-registration")
+    );
+
+    let body = "email=admin%40faultline.local&password=guess";
+    for _ in 0..5 {
+        assert_eq!(
+            post_form(&server, "/auth/login/", "", Some(&server.url), body).0,
+            200
+        );
+    }
+    let (status, html) = post_form(&server, "/auth/login/", "", Some(&server.url), body);
+    assert_eq!(status, 429, "{html}");
+    // Even the right password waits out the pause.
+    let right = format!("email=admin%40faultline.local&password={}", server.password);
+    assert_eq!(
+        post_form(&server, "/auth/login/", "", Some(&server.url), &right).0,
+        429
+    );
+    // Pages need a session.
+    let resp = ureq::get(format!("{}/organizations/faultline/issues/", server.url))
+        .config()
+        .max_redirects(0)
+        .http_status_as_error(false)
+        .build()
+        .call()
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 303);
+}

@@ -1,0 +1,42 @@
+//! The dashboard: server-rendered pages (askama templates, compiled and
+//! type-checked, escaping by default) with a little progressive JavaScript.
+//! Sessions are cookies naming a row in the metadata store; every form post
+//! passes the CSRF check in [`csrf`].
+
+mod csrf;
+mod pages;
+mod session;
+mod views;
+
+use actix_web::web;
+
+pub use session::LoginThrottle;
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/", web::get().to(pages::home))
+        .route("/auth/login/", web::get().to(session::login_form))
+        .route("/auth/login/", web::post().to(session::login))
+        .route("/auth/logout/", web::post().to(session::logout))
+        .route("/auth/register/", web::get().to(session::register))
+        .route("/auth/register/", web::post().to(session::register))
+        .route(
+            "/organizations/{org}/issues/",
+            web::get().to(pages::issue_stream),
+        )
+        .route(
+            "/organizations/{org}/issues/",
+            web::post().to(pages::bulk_action),
+        )
+        .route(
+            "/organizations/{org}/issues/{id}/",
+            web::get().to(pages::issue_detail),
+        )
+        .route(
+            "/organizations/{org}/issues/{id}/",
+            web::post().to(pages::issue_action),
+        )
+        .route(
+            "/organizations/{org}/issues/{id}/events/{event_id}/json/",
+            web::get().to(pages::raw_event),
+        );
+}

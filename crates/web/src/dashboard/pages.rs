@@ -1,0 +1,395 @@
+//! Dashboard pages: the issue stream and the issue detail, and their actions.
+
+// Early returns carry the finished error page; one per request, so boxing
+// it would only add an allocation.
+#![allow(clippy::result_large_err)]
+
+use std::collections::HashMap;
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use faultline_protocol::{EventId, GroupId, ProjectId};
+use faultline_storage::{Group, GroupStatus, Organization, Project, Session, User};
+
+use super::csrf;
+use super::session::{csrf_failure, current, redirect};
+use super::views::{
+    IssuePage, IssuesPage, MessagePage, Nav, ProjectOption, event_view, issue_row, issue_view,
+    render, render_status,
+};
+use crate::WebState;
+use crate::auth::require_member;
+use crate::error::ApiError;
+use crate::issues::{DEFAULT_QUERY, IssueSearch, parse_sort, search_issues, stats_series};
+use crate::pagination::query_pairs;
+
+const PAGE_SIZE: usize = 25;
+const SORTS: [(&str, &str); 4] = [
+    ("date", "Last seen"),
+    ("new", "First seen"),
+    ("freq", "Events"),
+    ("user", "Users"),
+];
+
+/// A signed-in member looking at one organization.
+struct Ctx {
+    session: Session,
+    org: Organization,
+    nav: Nav,
+}
+
+fn not_found() -> HttpResponse {
+    render_status(
+        StatusCode::NOT_FOUND,
+        &MessagePage {
+            title: "Not found".into(),
+            lines: vec!["This page does not exist, or you do not have access to it.".into()],
+        },
+    )
+}
+
+fn server_error(e: impl std::fmt::Display) -> HttpResponse {
+    tracing::error!(error = %e, "dashboard error");
+    render_status(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        &MessagePage {
+            title: "Something went wrong".into(),
+            lines: vec!["The error was logged. Try again in a moment.".into()],
+        },
+    )
+}
+
+fn login_redirect(req: &HttpRequest) -> HttpResponse {
+    let target = match req.uri().path_and_query() {
+        Some(pq) => pq.as_str().to_owned(),
+        None => "/".to_owned(),
+    };
+    let encoded: String = target
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'/' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect();
+    redirect(&format!("/auth/login/?next={encoded}"))
+}
+
+async fn context(req: &HttpRequest, state: &WebState, org_slug: &str) -> Result<Ctx, HttpResponse> {
+    let Some((session, user)) = current(req, state).await else {
+        return Err(login_redirect(req));
+    };
+    let org = match state.meta.organization_by_slug(org_slug).await {
+        Ok(Some(org)) => org,
+        Ok(None) => return Err(not_found()),
+        Err(e) => return Err(server_error(e)),
+    };
+    match require_member(state.meta.as_ref(), &user, org.id).await {
+        Ok(_) => {}
+        Err(ApiError::NotFound) => return Err(not_found()),
+        Err(e) => return Err(server_error(e)),
+    }
+    let nav = nav(&org, &user, &session);
+    Ok(Ctx { session, org, nav })
+}
+
+fn nav(org: &Organization, user: &User, session: &Session) -> Nav {
+    Nav {
+        org_slug: org.slug.clone(),
+        user_email: user.email.clone(),
+        csrf_token: session.csrf_token.clone(),
+    }
+}
+
+/// Checks a form post: its origin, and its token against the session's.
+fn check_post(
+    req: &HttpRequest,
+    state: &WebState,
+    ctx: &Ctx,
+    form: &[(String, String)],
+) -> Result<(), HttpResponse> {
+    let token = form
+        .iter()
+        .find(|(k, _)| k == "csrf_token")
+        .map(|(_, v)| v.as_str());
+    csrf::check_origin(req, &state.trusted_origins)
+        .and_then(|()| csrf::check_token(&ctx.session.csrf_token, token))
+        .map_err(|rejection| csrf_failure(&rejection))
+}
+
+pub async fn home(req: HttpRequest, state: web::Data<WebState>) -> HttpResponse {
+    let Some((_, user)) = current(&req, &state).await else {
+        return redirect("/auth/login/");
+    };
+    match state.meta.organizations_for_user(&user).await {
+        Ok(orgs) => match orgs.first() {
+            Some(org) => redirect(&format!("/organizations/{}/issues/", org.slug)),
+            None => render(&MessagePage {
+                title: "No organization yet".into(),
+                lines: vec!["Ask an owner to invite you to an organization.".into()],
+            }),
+        },
+        Err(e) => server_error(e),
+    }
+}
+
+pub async fn issue_stream(
+    req: HttpRequest,
+    path: web::Path<String>,
+    state: web::Data<WebState>,
+) -> HttpResponse {
+    let ctx = match context(&req, &state, &path).await {
+        Ok(ctx) => ctx,
+        Err(response) => return response,
+    };
+    let params: HashMap<String, String> = query_pairs(req.query_string()).into_iter().collect();
+    let query = params
+        .get("query")
+        .cloned()
+        .unwrap_or_else(|| DEFAULT_QUERY.to_owned());
+    let sort_key = params
+        .get("sort")
+        .cloned()
+        .unwrap_or_else(|| "date".to_owned());
+    let offset: usize = params
+        .get("cursor")
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let selected: Option<i64> = params.get("project").and_then(|p| p.parse().ok());
+    let projects = match state.meta.projects(ctx.org.id).await {
+        Ok(p) => p,
+        Err(e) => return server_error(e),
+    };
+    let searched: Vec<ProjectId> = projects
+        .iter()
+        .filter(|p| selected.is_none_or(|s| s == p.id.0))
+        .map(|p| p.id)
+        .collect();
+    let result = match parse_sort(Some(&sort_key)) {
+        Ok(sort) => {
+            let search = IssueSearch {
+                query: query.clone(),
+                sort,
+                last_seen_after: None,
+                offset,
+                limit: PAGE_SIZE,
+            };
+            search_issues(&state, &searched, &search).await
+        }
+        Err(e) => Err(e),
+    };
+    let (groups, has_next, error) = match result {
+        Ok((groups, has_next)) => (groups, has_next, None),
+        Err(ApiError::BadRequest(message)) => (Vec::new(), false, Some(message)),
+        Err(e) => return server_error(e),
+    };
+    let stats = match stats_series(&state, &groups, "24h").await {
+        Ok(stats) => stats.unwrap_or_default(),
+        Err(e) => return server_error(e),
+    };
+    let by_id: HashMap<ProjectId, &Project> = projects.iter().map(|p| (p.id, p)).collect();
+    let issues = groups
+        .iter()
+        .filter_map(|g| Some(issue_row(g, by_id.get(&g.project_id)?, stats.get(&g.id))))
+        .collect();
+    let page_url = |cursor: usize| {
+        let mut pairs: Vec<(String, String)> = query_pairs(req.query_string())
+            .into_iter()
+            .filter(|(k, _)| k != "cursor")
+            .collect();
+        pairs.push(("cursor".into(), cursor.to_string()));
+        let encoded: Vec<String> = pairs
+            .iter()
+            .map(|(k, v)| format!("{}={}", form_encode(k), form_encode(v)))
+            .collect();
+        format!("{}?{}", req.path(), encoded.join("&"))
+    };
+    render(&IssuesPage {
+        projects: projects
+            .iter()
+            .map(|p| ProjectOption {
+                id: p.id.0,
+                slug: p.slug.clone(),
+                selected: selected == Some(p.id.0),
+            })
+            .collect(),
+        query,
+        sort: sort_key,
+        sorts: SORTS.to_vec(),
+        issues,
+        error,
+        prev_url: (offset > 0).then(|| page_url(offset.saturating_sub(PAGE_SIZE))),
+        next_url: has_next.then(|| page_url(offset + PAGE_SIZE)),
+        nav: ctx.nav,
+    })
+}
+
+fn form_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            b' ' => "+".to_owned(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+fn parse_action(form: &[(String, String)]) -> Option<GroupStatus> {
+    form.iter()
+        .find(|(k, _)| k == "action")
+        .and_then(|(_, v)| GroupStatus::parse(v))
+}
+
+/// Resolve, ignore or unresolve the selected issues of the stream.
+pub async fn bulk_action(
+    req: HttpRequest,
+    path: web::Path<String>,
+    form: web::Form<Vec<(String, String)>>,
+    state: web::Data<WebState>,
+) -> HttpResponse {
+    let ctx = match context(&req, &state, &path).await {
+        Ok(ctx) => ctx,
+        Err(response) => return response,
+    };
+    if let Err(response) = check_post(&req, &state, &ctx, &form) {
+        return response;
+    }
+    let back = match req.uri().path_and_query() {
+        Some(pq) => pq.as_str().to_owned(),
+        None => req.path().to_owned(),
+    };
+    let Some(status) = parse_action(&form) else {
+        return redirect(&back);
+    };
+    let projects: Vec<ProjectId> = match state.meta.projects(ctx.org.id).await {
+        Ok(p) => p.into_iter().map(|p| p.id).collect(),
+        Err(e) => return server_error(e),
+    };
+    let mut ids = Vec::new();
+    for (_, value) in form.iter().filter(|(k, _)| k == "id") {
+        let Ok(id) = value.parse::<i64>() else {
+            continue;
+        };
+        match state.meta.group(GroupId(id)).await {
+            Ok(Some(group)) if projects.contains(&group.project_id) => ids.push(group.id),
+            Ok(_) => {}
+            Err(e) => return server_error(e),
+        }
+    }
+    if let Err(e) = state.meta.set_group_status(&ids, status).await {
+        return server_error(e);
+    }
+    redirect(&back)
+}
+
+/// The issue if it belongs to the context's organization.
+async fn load(state: &WebState, ctx: &Ctx, id: &str) -> Result<(Group, Project), HttpResponse> {
+    let id: i64 = id.parse().map_err(|_| not_found())?;
+    let group = match state.meta.group(GroupId(id)).await {
+        Ok(Some(group)) => group,
+        Ok(None) => return Err(not_found()),
+        Err(e) => return Err(server_error(e)),
+    };
+    match state.meta.project_by_id(group.project_id).await {
+        Ok(Some(project)) if project.org_id == ctx.org.id => Ok((group, project)),
+        Ok(_) => Err(not_found()),
+        Err(e) => Err(server_error(e)),
+    }
+}
+
+pub async fn issue_detail(
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+    state: web::Data<WebState>,
+) -> HttpResponse {
+    let ctx = match context(&req, &state, &path.0).await {
+        Ok(ctx) => ctx,
+        Err(response) => return response,
+    };
+    let (group, project) = match load(&state, &ctx, &path.1).await {
+        Ok(found) => found,
+        Err(response) => return response,
+    };
+    // `?event=N` walks the events newest first: 0 is the latest.
+    let index: usize = query_pairs(req.query_string())
+        .into_iter()
+        .find(|(k, _)| k == "event")
+        .and_then(|(_, v)| v.parse().ok())
+        .unwrap_or(0);
+    let events = match state.events.group_events(group.id, index, 2).await {
+        Ok(events) => events,
+        Err(e) => return server_error(e),
+    };
+    let base = format!("/organizations/{}/issues/{}/", ctx.org.slug, group.id);
+    let event = events.first().map(|stored| {
+        event_view(
+            stored,
+            format!("{base}events/{}/json/", stored.event.event_id),
+            (index > 0).then(|| format!("{base}?event={}", index - 1)),
+            (events.len() > 1).then(|| format!("{base}?event={}", index + 1)),
+        )
+    });
+    render(&IssuePage {
+        issue: issue_view(&group, &project),
+        event,
+        nav: ctx.nav,
+    })
+}
+
+pub async fn issue_action(
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+    form: web::Form<Vec<(String, String)>>,
+    state: web::Data<WebState>,
+) -> HttpResponse {
+    let ctx = match context(&req, &state, &path.0).await {
+        Ok(ctx) => ctx,
+        Err(response) => return response,
+    };
+    if let Err(response) = check_post(&req, &state, &ctx, &form) {
+        return response;
+    }
+    let (group, _) = match load(&state, &ctx, &path.1).await {
+        Ok(found) => found,
+        Err(response) => return response,
+    };
+    if let Some(status) = parse_action(&form)
+        && let Err(e) = state.meta.set_group_status(&[group.id], status).await
+    {
+        return server_error(e);
+    }
+    redirect(&format!(
+        "/organizations/{}/issues/{}/",
+        ctx.org.slug, group.id
+    ))
+}
+
+/// The stored event as JSON, served as data (never as HTML).
+pub async fn raw_event(
+    req: HttpRequest,
+    path: web::Path<(String, String, String)>,
+    state: web::Data<WebState>,
+) -> HttpResponse {
+    let ctx = match context(&req, &state, &path.0).await {
+        Ok(ctx) => ctx,
+        Err(response) => return response,
+    };
+    let (group, project) = match load(&state, &ctx, &path.1).await {
+        Ok(found) => found,
+        Err(response) => return response,
+    };
+    let Ok(event_id) = path.2.parse::<EventId>() else {
+        return not_found();
+    };
+    match state.events.event(project.id, event_id).await {
+        Ok(Some(stored)) if stored.group_id == group.id => HttpResponse::Ok()
+            .content_type("application/json")
+            .insert_header(("X-Content-Type-Options", "nosniff"))
+            .json(&stored.event),
+        Ok(_) => not_found(),
+        Err(e) => server_error(e),
+    }
+}

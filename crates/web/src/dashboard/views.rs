@@ -1,0 +1,367 @@
+//! Templates and the view models they render. Views hold plain strings and
+//! numbers; askama escapes every `{{ }}` in the HTML templates, so event data
+//! (attacker-controlled) is always shown as text.
+
+use actix_web::HttpResponse;
+use askama::Template;
+use chrono::{DateTime, Utc};
+use faultline_protocol::ProcessedEvent;
+use faultline_storage::{Group, Project};
+use serde_json::Value;
+
+use crate::serialize::short_id;
+
+/// What the top navigation needs.
+pub struct Nav {
+    pub org_slug: String,
+    pub user_email: String,
+    pub csrf_token: String,
+}
+
+#[derive(Template)]
+#[template(path = "login.html")]
+pub struct LoginPage {
+    pub error: Option<String>,
+    pub email: String,
+    pub next: String,
+}
+
+#[derive(Template)]
+#[template(path = "message.html")]
+pub struct MessagePage {
+    pub title: String,
+    pub lines: Vec<String>,
+}
+
+pub struct ProjectOption {
+    pub id: i64,
+    pub slug: String,
+    pub selected: bool,
+}
+
+pub struct IssueRow {
+    pub id: i64,
+    pub short_id: String,
+    pub title: String,
+    pub culprit: String,
+    pub level: &'static str,
+    pub status: &'static str,
+    pub count: i64,
+    pub user_count: i64,
+    pub first_seen: String,
+    pub first_seen_text: String,
+    pub last_seen: String,
+    pub last_seen_text: String,
+    /// SVG polyline points of the hourly event counts.
+    pub sparkline: String,
+}
+
+#[derive(Template)]
+#[template(path = "issues.html")]
+pub struct IssuesPage {
+    pub nav: Nav,
+    pub projects: Vec<ProjectOption>,
+    pub query: String,
+    pub sort: String,
+    pub sorts: Vec<(&'static str, &'static str)>,
+    pub issues: Vec<IssueRow>,
+    pub error: Option<String>,
+    pub prev_url: Option<String>,
+    pub next_url: Option<String>,
+}
+
+pub struct IssueView {
+    pub project_id: i64,
+    pub project_slug: String,
+    pub short_id: String,
+    pub title: String,
+    pub culprit: String,
+    pub level: &'static str,
+    pub status: &'static str,
+    pub count: i64,
+    pub user_count: i64,
+    pub first_seen: String,
+    pub last_seen: String,
+    pub first_release: Option<String>,
+}
+
+pub struct FrameView {
+    pub location: String,
+    pub function: String,
+    pub lineno: Option<u64>,
+    pub in_app: bool,
+    pub open: bool,
+    /// (line number, text, is the current line)
+    pub context: Vec<(u64, String, bool)>,
+    pub vars: Vec<(String, String)>,
+}
+
+pub struct ExceptionView {
+    pub ty: String,
+    pub value: String,
+    pub mechanism: Option<String>,
+    pub frames: Vec<FrameView>,
+}
+
+pub struct CrumbView {
+    pub time: String,
+    pub category: String,
+    pub message: String,
+    pub level: String,
+}
+
+pub struct EventView {
+    pub event_id: String,
+    pub date: String,
+    pub message: Option<String>,
+    pub exceptions: Vec<ExceptionView>,
+    pub breadcrumbs: Vec<CrumbView>,
+    pub tags: Vec<(String, String)>,
+    /// Titled key/value sections: user, request, contexts, SDK.
+    pub sections: Vec<(String, Vec<(String, String)>)>,
+    pub raw_url: String,
+    pub newer_url: Option<String>,
+    pub older_url: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "issue.html")]
+pub struct IssuePage {
+    pub nav: Nav,
+    pub issue: IssueView,
+    pub event: Option<EventView>,
+}
+
+pub fn render(template: &impl Template) -> HttpResponse {
+    match template.render() {
+        Ok(html) => HttpResponse::Ok()
+            .content_type("text/html; charset=utf-8")
+            .body(html),
+        Err(e) => {
+            tracing::error!(error = %e, "template failed");
+            HttpResponse::InternalServerError().body("template error")
+        }
+    }
+}
+
+pub fn render_status(
+    status: actix_web::http::StatusCode,
+    template: &impl Template,
+) -> HttpResponse {
+    let mut response = render(template);
+    *response.status_mut() = status;
+    response
+}
+
+pub fn iso(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+/// "3 minutes", "2 hours", "5 days".
+pub fn ago(t: DateTime<Utc>) -> String {
+    let secs = (Utc::now() - t).num_seconds().max(0);
+    let (n, unit) = match secs {
+        s if s < 60 => (s, "second"),
+        s if s < 3600 => (s / 60, "minute"),
+        s if s < 86_400 => (s / 3600, "hour"),
+        s => (s / 86_400, "day"),
+    };
+    format!("{n} {unit}{}", if n == 1 { "" } else { "s" })
+}
+
+pub fn sparkline(points: &[[i64; 2]]) -> String {
+    let max = points.iter().map(|p| p[1]).max().unwrap_or(0).max(1) as f64;
+    let step = if points.len() > 1 {
+        100.0 / (points.len() - 1) as f64
+    } else {
+        0.0
+    };
+    points
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            format!(
+                "{:.1},{:.1}",
+                i as f64 * step,
+                22.0 - (p[1] as f64 / max) * 20.0
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+pub fn issue_row(group: &Group, project: &Project, stats: Option<&Vec<[i64; 2]>>) -> IssueRow {
+    IssueRow {
+        id: group.id.0,
+        short_id: short_id(&project.slug, group.short_id),
+        title: group.title.clone(),
+        culprit: group.culprit.clone(),
+        level: group.level.as_str(),
+        status: group.status.as_str(),
+        count: group.count,
+        user_count: group.user_count,
+        first_seen: iso(group.first_seen),
+        first_seen_text: ago(group.first_seen),
+        last_seen: iso(group.last_seen),
+        last_seen_text: ago(group.last_seen),
+        sparkline: stats.map(|s| sparkline(s)).unwrap_or_default(),
+    }
+}
+
+pub fn issue_view(group: &Group, project: &Project) -> IssueView {
+    IssueView {
+        project_id: project.id.0,
+        project_slug: project.slug.clone(),
+        short_id: short_id(&project.slug, group.short_id),
+        title: group.title.clone(),
+        culprit: group.culprit.clone(),
+        level: group.level.as_str(),
+        status: group.status.as_str(),
+        count: group.count,
+        user_count: group.user_count,
+        first_seen: iso(group.first_seen),
+        last_seen: iso(group.last_seen),
+        first_release: group.first_release.clone(),
+    }
+}
+
+/// A JSON value as one line of text (strings without quotes).
+fn text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Null => String::new(),
+        other => other.to_string(),
+    }
+}
+
+fn pairs(obj: Option<&Value>) -> Vec<(String, String)> {
+    obj.and_then(Value::as_object)
+        .map(|m| m.iter().map(|(k, v)| (k.clone(), text(v))).collect())
+        .unwrap_or_default()
+}
+
+pub fn event_view(
+    stored: &ProcessedEvent,
+    raw_url: String,
+    newer_url: Option<String>,
+    older_url: Option<String>,
+) -> EventView {
+    let event = &stored.event;
+    // Most recent exception first, innermost frame first: how Sentry reads.
+    let exceptions = event
+        .exception
+        .iter()
+        .rev()
+        .map(|exc| {
+            let frames: Vec<FrameView> = exc
+                .stacktrace
+                .iter()
+                .flat_map(|s| s.frames.iter().rev())
+                .map(|f| {
+                    let mut context = Vec::new();
+                    if let Some(line) = f.lineno {
+                        let start = line.saturating_sub(f.pre_context.len() as u64);
+                        for (i, l) in f.pre_context.iter().enumerate() {
+                            context.push((start + i as u64, l.clone(), false));
+                        }
+                        if let Some(l) = &f.context_line {
+                            context.push((line, l.clone(), true));
+                        }
+                        for (i, l) in f.post_context.iter().enumerate() {
+                            context.push((line + 1 + i as u64, l.clone(), false));
+                        }
+                    }
+                    FrameView {
+                        location: f
+                            .module
+                            .clone()
+                            .or_else(|| f.filename.clone())
+                            .unwrap_or_else(|| "?".into()),
+                        function: f.function.clone().unwrap_or_else(|| "?".into()),
+                        lineno: f.lineno,
+                        in_app: f.in_app == Some(true),
+                        open: false,
+                        context,
+                        vars: pairs(f.vars.as_ref()),
+                    }
+                })
+                .collect();
+            ExceptionView {
+                ty: exc.ty.clone().unwrap_or_else(|| "Error".into()),
+                value: exc.value.clone().unwrap_or_default(),
+                mechanism: exc.mechanism.as_ref().and_then(|m| m.get("type")).map(text),
+                frames,
+            }
+        })
+        .map(|mut exc| {
+            // The innermost in-app frame starts open.
+            if let Some(f) = exc.frames.iter_mut().find(|f| f.in_app) {
+                f.open = true;
+            }
+            exc
+        })
+        .collect();
+    let breadcrumbs = event
+        .breadcrumbs
+        .iter()
+        .map(|b| CrumbView {
+            time: b.get("timestamp").map(text).unwrap_or_default(),
+            category: b.get("category").map(text).unwrap_or_default(),
+            message: b
+                .get("message")
+                .map(text)
+                .or_else(|| b.get("data").map(text))
+                .unwrap_or_default(),
+            level: b.get("level").map(text).unwrap_or_default(),
+        })
+        .collect();
+    let mut sections = Vec::new();
+    if let Some(user) = &event.user {
+        sections.push((
+            "User".to_owned(),
+            user.iter().map(|(k, v)| (k.clone(), text(v))).collect(),
+        ));
+    }
+    if let Some(request) = &event.request {
+        let mut fields = Vec::new();
+        for key in ["method", "url", "query_string"] {
+            if let Some(v) = request.get(key) {
+                fields.push((key.to_owned(), text(v)));
+            }
+        }
+        sections.push(("Request".to_owned(), fields));
+    }
+    for (name, ctx) in &event.contexts {
+        let fields: Vec<(String, String)> = pairs(Some(ctx))
+            .into_iter()
+            .filter(|(k, _)| k != "type")
+            .collect();
+        if !fields.is_empty() {
+            sections.push((format!("Context: {name}"), fields));
+        }
+    }
+    if let Some(sdk) = &event.sdk {
+        let name = sdk.get("name").map(text).unwrap_or_default();
+        let version = sdk.get("version").map(text).unwrap_or_default();
+        sections.push((
+            "SDK".to_owned(),
+            vec![("name".into(), name), ("version".into(), version)],
+        ));
+    }
+    EventView {
+        event_id: event.event_id.to_string(),
+        date: iso(event.timestamp),
+        message: event
+            .logentry
+            .as_ref()
+            .and_then(|l| l.text())
+            .map(str::to_owned),
+        exceptions,
+        breadcrumbs,
+        tags: event.tags.clone(),
+        sections,
+        raw_url,
+        newer_url,
+        older_url,
+    }
+}

@@ -1,0 +1,137 @@
+"""Drives the Faultline dashboard in headless Chromium as a new user would.
+
+Usage: python dashboard.py BASE_URL EMAIL PASSWORD SCREENSHOT_DIR
+
+The devserver at BASE_URL must already hold the events the Rust test sent
+(a ZeroDivisionError from the Python SDK, and an event full of XSS payloads).
+Exits non-zero with a message on the first failed expectation. Uses Debian's
+chromium and chromedriver; nothing is downloaded and nothing phones home.
+"""
+
+import os
+import sys
+
+os.environ.setdefault("SE_AVOID_STATS", "true")
+
+from selenium import webdriver  # noqa: E402
+from selenium.webdriver.chrome.service import Service  # noqa: E402
+from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.support import expected_conditions as EC  # noqa: E402
+from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
+
+
+def browser():
+    options = webdriver.ChromeOptions()
+    options.binary_location = "/usr/bin/chromium"
+    for arg in (
+        "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+        "--disable-quic", "--no-first-run", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--window-size=1400,1000",
+    ):
+        options.add_argument(arg)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    return webdriver.Chrome(service=Service(executable_path="/usr/bin/chromedriver"), options=options)
+
+
+def main():
+    base, email, password, shots = sys.argv[1:5]
+    os.makedirs(shots, exist_ok=True)
+    driver = browser()
+    wait = WebDriverWait(driver, 15)
+    step = [0]
+
+    def shot(name):
+        step[0] += 1
+        driver.save_screenshot(os.path.join(shots, f"{step[0]:02d}-{name}.png"))
+
+    def expect(condition, message):
+        if not condition:
+            shot("failure")
+            raise SystemExit(f"FAILED: {message} (at {driver.current_url})")
+
+    def no_console_errors(where):
+        errors = [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
+        expect(not errors, f"console errors on {where}: {errors}")
+
+    def no_xss(where):
+        fired = driver.execute_script("return window.__xss || null")
+        expect(fired is None, f"injected script ran on {where}: {fired}")
+
+    try:
+        # Signing in: the stream redirects to the login page and back.
+        driver.get(f"{base}/organizations/faultline/issues/")
+        wait.until(EC.presence_of_element_located((By.ID, "email")))
+        shot("login")
+        driver.find_element(By.ID, "email").send_keys(email)
+        driver.find_element(By.ID, "password").send_keys("not the password")
+        driver.find_element(By.ID, "sign-in").click()
+        wait.until(EC.presence_of_element_located((By.ID, "login-error")))
+        driver.find_element(By.ID, "email").clear()
+        driver.find_element(By.ID, "email").send_keys(email)
+        driver.find_element(By.ID, "password").send_keys(password)
+        driver.find_element(By.ID, "sign-in").click()
+        wait.until(EC.presence_of_element_located((By.ID, "issues")))
+        expect("/organizations/faultline/issues/" in driver.current_url, "signed in to the issue stream")
+        titles = [a.text for a in driver.find_elements(By.CSS_SELECTOR, ".issue-title")]
+        shot("stream")
+        expect("ZeroDivisionError: division by zero" in titles, f"SDK issue listed: {titles}")
+        no_xss("the issue stream")
+        xss_title = "<script>window.__xss=1</script><img src=x onerror=\"window.__xss=2\">"
+        expect(xss_title in titles, f"XSS title shown as text: {titles}")
+        no_console_errors("the issue stream")
+
+        # Searching.
+        search = driver.find_element(By.ID, "search")
+        search.clear()
+        search.send_keys("is:unresolved ZeroDivisionError")
+        driver.find_element(By.CSS_SELECTOR, "#search-form button[type=submit]").click()
+        wait.until(lambda d: "ZeroDivisionError" in d.current_url)
+        titles = [a.text for a in driver.find_elements(By.CSS_SELECTOR, ".issue-title")]
+        shot("search")
+        expect(titles == ["ZeroDivisionError: division by zero"], f"search narrows the stream: {titles}")
+
+        # Reading the stack trace.
+        driver.find_element(By.CSS_SELECTOR, ".issue-title").click()
+        wait.until(EC.presence_of_element_located((By.ID, "issue-title")))
+        shot("issue")
+        functions = [e.text for e in driver.find_elements(By.CSS_SELECTOR, ".frame.in-app .frame-function")]
+        expect("compute_ratio" in functions and "handle_order" in functions, f"in-app frames shown: {functions}")
+        context = driver.find_element(By.CSS_SELECTOR, ".frame.in-app[open] .context .current").text
+        expect("1 / 0" in context or "/ 0" in context, f"the failing source line is shown: {context!r}")
+        no_console_errors("the issue page")
+
+        # Resolving: gone from is:unresolved.
+        driver.find_element(By.ID, "resolve").click()
+        wait.until(EC.text_to_be_present_in_element((By.ID, "status"), "resolved"))
+        shot("resolved")
+        driver.get(f"{base}/organizations/faultline/issues/?query=is%3Aunresolved")
+        wait.until(EC.presence_of_element_located((By.ID, "issues")))
+        titles = [a.text for a in driver.find_elements(By.CSS_SELECTOR, ".issue-title")]
+        expect("ZeroDivisionError: division by zero" not in titles, f"resolved issue left is:unresolved: {titles}")
+
+        # The XSS event's page renders every payload as text.
+        link = [a for a in driver.find_elements(By.CSS_SELECTOR, ".issue-title") if a.text == xss_title]
+        expect(link, "XSS issue listed")
+        link[0].click()
+        wait.until(EC.presence_of_element_located((By.ID, "issue-title")))
+        shot("xss-issue")
+        no_xss("the XSS issue page")
+        page = driver.find_element(By.TAG_NAME, "body").text
+        expect("<b onmouseover=alert(1)>tag</b>" in page, "tag value shown as text")
+        expect("<svg onload=alert(1)>" in page, "frame function shown as text")
+        expect(not driver.find_elements(By.CSS_SELECTOR, "main img, main svg[onload], main b"), "no injected elements")
+        no_console_errors("the XSS issue page")
+
+        # Signing out.
+        driver.find_element(By.ID, "logout").click()
+        wait.until(EC.presence_of_element_located((By.ID, "email")))
+        driver.get(f"{base}/organizations/faultline/issues/")
+        wait.until(EC.presence_of_element_located((By.ID, "email")))
+        shot("signed-out")
+    finally:
+        driver.quit()
+    print("dashboard flow passed")
+
+
+if __name__ == "__main__":
+    main()
