@@ -36,6 +36,9 @@ def browser():
 def main():
     base, email, password, shots = sys.argv[1:5]
     os.makedirs(shots, exist_ok=True)
+    for old in os.listdir(shots):
+        if old.endswith(".png"):
+            os.remove(os.path.join(shots, old))
     driver = browser()
     wait = WebDriverWait(driver, 15)
     step = [0]
@@ -100,6 +103,13 @@ def main():
         expect("1 / 0" in context or "/ 0" in context, f"the failing source line is shown: {context!r}")
         no_console_errors("the issue page")
 
+        # The events chart and the tag distributions.
+        bars = driver.find_elements(By.CSS_SELECTOR, "#events-chart rect")
+        expect(len(bars) == 24, f"24 hourly bars: {len(bars)}")
+        keys = [e.text for e in driver.find_elements(By.CSS_SELECTOR, ".tag-distribution .muted:first-child")]
+        expect("release" in keys and "server_name" in keys, f"tag distributions: {keys}")
+        expect("shop@1.0" in driver.find_element(By.ID, "tag-distributions").text, "release value listed")
+
         # Resolving: gone from is:unresolved.
         driver.find_element(By.ID, "resolve").click()
         wait.until(EC.text_to_be_present_in_element((By.ID, "status"), "resolved"))
@@ -121,6 +131,50 @@ def main():
         expect("<svg onload=alert(1)>" in page, "frame function shown as text")
         expect(not driver.find_elements(By.CSS_SELECTOR, "main img, main svg[onload], main b"), "no injected elements")
         no_console_errors("the XSS issue page")
+
+        # Projects: create one, read its DSN and set-up snippets, add a key.
+        driver.find_element(By.LINK_TEXT, "Projects").click()
+        wait.until(EC.presence_of_element_located((By.ID, "projects")))
+        driver.find_element(By.ID, "project-name").send_keys("Checkout API")
+        driver.find_element(By.CSS_SELECTOR, "#project-platform option[value=python]").click()
+        driver.find_element(By.ID, "create-project-button").click()
+        wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, ".key .dsn")))
+        expect(driver.current_url.endswith("/settings/faultline/projects/checkout-api/"), "project settings page")
+        dsn = driver.find_element(By.CSS_SELECTOR, ".key .dsn").get_attribute("value")
+        expect(dsn.startswith("http://") and "@" in dsn and dsn.rsplit("/", 1)[1].isdigit(), f"a DSN: {dsn}")
+        driver.find_element(By.CSS_SELECTOR, ".key details summary").click()
+        snippets = driver.find_element(By.CSS_SELECTOR, ".key details").text
+        expect("sentry_sdk.init" in snippets and "Sentry.init" in snippets and "sentry::init" in snippets, "set-up snippets")
+        shot("project-settings")
+        driver.find_element(By.CSS_SELECTOR, "#create-key input[name=name]").send_keys("CI")
+        driver.find_element(By.CSS_SELECTOR, "#create-key button").click()
+        wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, ".key")) == 2)
+        no_console_errors("project settings")
+
+        # Account settings: dates follow the chosen time zone.
+        driver.get(f"{base}/settings/account/")
+        driver.find_element(By.CSS_SELECTOR, "#timezone option[value='Asia/Tokyo']").click()
+        driver.find_element(By.CSS_SELECTOR, "#timezone-form button").click()
+        wait.until(EC.presence_of_element_located((By.ID, "notice")))
+        driver.get(f"{base}/organizations/faultline/issues/?query=")
+        driver.find_element(By.CSS_SELECTOR, ".issue-title").click()
+        wait.until(EC.presence_of_element_located((By.ID, "first-seen")))
+        first_seen = driver.find_element(By.ID, "first-seen").text
+        expect("(Asia/Tokyo)" in first_seen, f"dates in the chosen zone: {first_seen!r}")
+        shot("timezone")
+
+        # API tokens: created in the page, accepted by the REST API.
+        driver.get(f"{base}/settings/account/api/auth-tokens/")
+        driver.find_element(By.CSS_SELECTOR, "#create-token input[name=name]").send_keys("ci pipeline")
+        driver.find_element(By.CSS_SELECTOR, "#create-token button").click()
+        wait.until(EC.presence_of_element_located((By.ID, "new-token-value")))
+        token = driver.find_element(By.ID, "new-token-value").get_attribute("value")
+        import json
+        import urllib.request
+        request = urllib.request.Request(f"{base}/api/0/organizations/", headers={"Authorization": f"Bearer {token}"})
+        orgs = json.load(urllib.request.urlopen(request, timeout=10))
+        expect(orgs and orgs[0]["slug"] == "faultline", f"the new token works: {orgs}")
+        shot("tokens")
 
         # Signing out.
         driver.find_element(By.ID, "logout").click()

@@ -29,50 +29,38 @@
 //! status is a failure when requests failed or not every event was counted.
 //! Timings are reported, never asserted on.
 //!
-//! The client is a minimal HTTP/1.1 one over `std::net::TcpStream`, to keep
-//! xtask free of an async runtime and an HTTP crate.
+//! The devserver, the HTTP client and the /proc readings are in the
+//! `harness` module, shared with `cargo xtask bench web`.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::fs::{self, File, OpenOptions};
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitCode, Stdio};
+use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::mpsc;
 use std::sync::{Arc, Barrier};
 use std::thread;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
-use flate2::Compression;
-use flate2::read::GzDecoder;
-use flate2::write::GzEncoder;
 use serde_json::Value;
 
-/// The envelope replayed: an exception event captured from sentry-python.
-const DEFAULT_FIXTURE: &str = "/work/shared/fixtures/sdk/python-sentry-sdk-2.75.0/exception.body";
-/// The user `faultline devserver` creates on its first run.
-const ADMIN_EMAIL: &str = "admin@faultline.local";
+use crate::harness::{
+    Conn, DEFAULT_FIXTURE, Devserver, Envelope, describe_sizes, dir_sizes, flag_pairs,
+    for_each_issue, gzip_envelope, hex, issue_count, loadavg, mb, mint_token, ms, percentile,
+    positive, proc_cpu_seconds, proc_status_kb, random_bytes, release_binary,
+};
+
 const DEFAULT_EVENTS: usize = 20_000;
 const DEFAULT_CLIENTS: usize = 16;
-/// How long the devserver may take to print its DSN.
-const STARTUP_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long to wait for every event to show up in the issue counts.
 const E2E_TIMEOUT: Duration = Duration::from_secs(5 * 60);
 const POLL_INTERVAL: Duration = Duration::from_millis(100);
 const RSS_INTERVAL: Duration = Duration::from_millis(50);
-/// How long a request may wait for its response before it counts as failed.
-const IO_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// `cargo xtask bench ...`
-pub fn bench(args: &[String]) -> Result<ExitCode> {
-    match args.first().map(String::as_str) {
-        Some("ingest") => ingest(&IngestArgs::parse(&args[1..])?),
-        Some(other) => bail!("unknown benchmark `{other}`\n{}", crate::USAGE),
-        None => bail!("which benchmark?\n{}", crate::USAGE),
-    }
+/// `cargo xtask bench ingest ...`
+pub fn ingest(args: &[String]) -> Result<ExitCode> {
+    run(&IngestArgs::parse(args)?)
 }
 
 struct IngestArgs {
@@ -90,24 +78,12 @@ impl IngestArgs {
             binary: None,
             fixture: PathBuf::from(DEFAULT_FIXTURE),
         };
-        let mut args = args.iter();
-        while let Some(arg) = args.next() {
-            // Accept both `--flag VALUE` and `--flag=VALUE`.
-            let (flag, inline) = match arg.split_once('=') {
-                Some((f, v)) if f.starts_with("--") => (f, Some(v.to_owned())),
-                _ => (arg.as_str(), None),
-            };
-            let mut value = || {
-                inline
-                    .clone()
-                    .or_else(|| args.next().cloned())
-                    .with_context(|| format!("{flag} needs a value"))
-            };
-            match flag {
-                "--events" => parsed.events = positive(flag, &value()?)?,
-                "--clients" => parsed.clients = positive(flag, &value()?)?,
-                "--release-binary" => parsed.binary = Some(PathBuf::from(value()?)),
-                "--fixture" => parsed.fixture = PathBuf::from(value()?),
+        for (flag, value) in flag_pairs(args)? {
+            match flag.as_str() {
+                "--events" => parsed.events = positive(&flag, &value)?,
+                "--clients" => parsed.clients = positive(&flag, &value)?,
+                "--release-binary" => parsed.binary = Some(PathBuf::from(value)),
+                "--fixture" => parsed.fixture = PathBuf::from(value),
                 other => bail!(
                     "unknown option `{other}` for bench ingest\n{}",
                     crate::USAGE
@@ -118,34 +94,12 @@ impl IngestArgs {
     }
 }
 
-fn positive(flag: &str, value: &str) -> Result<usize> {
-    match value.parse::<usize>() {
-        Ok(n) if n > 0 => Ok(n),
-        _ => bail!("{flag} takes a positive integer, not `{value}`"),
-    }
-}
-
-fn ingest(args: &IngestArgs) -> Result<ExitCode> {
+fn run(args: &IngestArgs) -> Result<ExitCode> {
     let root = crate::workspace_root();
     let bench_dir = root.join("target/bench");
     fs::create_dir_all(&bench_dir).with_context(|| format!("creating {}", bench_dir.display()))?;
 
-    let binary = match &args.binary {
-        Some(path) => path.clone(),
-        None => {
-            eprintln!("xtask: running cargo build --release -p faultline");
-            let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-            crate::run_cmd(
-                Command::new(cargo)
-                    .args(["build", "--release", "-p", "faultline"])
-                    .current_dir(&root),
-            )?;
-            root.join("target/release/faultline")
-        }
-    };
-    if !binary.is_file() {
-        bail!("no faultline binary at {}", binary.display());
-    }
+    let binary = release_binary(&root, args.binary.as_deref())?;
 
     // Bodies first: if the fixture is unusable there is no server to stop.
     let template = Template::load(&args.fixture)?;
@@ -241,58 +195,26 @@ fn ingest(args: &IngestArgs) -> Result<ExitCode> {
 // ---------------------------------------------------------------------------
 // Request bodies
 
-/// The fixture envelope, decoded: header, item header and event payload.
+/// The fixture envelope, replayed with fresh event ids.
 struct Template {
-    header: Value,
-    item_header: Value,
-    event: Value,
-    raw_len: usize,
+    envelope: Envelope,
 }
 
 impl Template {
     fn load(path: &Path) -> Result<Template> {
-        let gz = fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-        let mut raw = Vec::new();
-        GzDecoder::new(gz.as_slice())
-            .read_to_end(&mut raw)
-            .with_context(|| format!("gunzipping {}", path.display()))?;
-        let text = std::str::from_utf8(&raw)
-            .with_context(|| format!("{} is not UTF-8", path.display()))?;
-        let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
-        let [header, item_header, event] = lines[..] else {
-            bail!(
-                "{} has {} lines; expected an envelope header, one item header and its payload",
-                path.display(),
-                lines.len()
-            );
-        };
-        let parse = |what: &str, line: &str| {
-            serde_json::from_str::<Value>(line)
-                .with_context(|| format!("parsing the {what} of {}", path.display()))
-        };
-        let template = Template {
-            header: parse("envelope header", header)?,
-            item_header: parse("item header", item_header)?,
-            event: parse("event", event)?,
-            raw_len: raw.len(),
-        };
-        if template.item_header.get("type").and_then(Value::as_str) != Some("event") {
-            bail!("the item of {} is not an event", path.display());
-        }
-        Ok(template)
+        Ok(Template {
+            envelope: Envelope::load(path)?,
+        })
     }
 
     fn raw_len(&self) -> usize {
-        self.raw_len
+        self.envelope.raw_len
     }
 
     /// `n` gzipped envelopes, each with its own random event id, made on
     /// every CPU (xtask is a debug build, and gzip is most of the work).
     fn bodies(&self, n: usize) -> Result<Vec<Vec<u8>>> {
-        let mut random = vec![0u8; 16 * n];
-        File::open("/dev/urandom")
-            .and_then(|mut f| f.read_exact(&mut random))
-            .context("reading /dev/urandom")?;
+        let random = random_bytes(16 * n)?;
         let threads = thread::available_parallelism().map_or(1, |t| t.get());
         let per_thread = n.div_ceil(threads);
         let parts = thread::scope(|scope| {
@@ -311,251 +233,20 @@ impl Template {
     /// One gzipped envelope per 16 random bytes of `ids`.
     fn encode(&self, ids: &[u8]) -> Result<Vec<Vec<u8>>> {
         let (mut header, mut item_header, mut event) = (
-            self.header.clone(),
-            self.item_header.clone(),
-            self.event.clone(),
+            self.envelope.header.clone(),
+            self.envelope.item_header.clone(),
+            self.envelope.event.clone(),
         );
-        let mut raw = Vec::with_capacity(self.raw_len + 64);
+        let mut raw = Vec::with_capacity(self.raw_len() + 64);
         ids.chunks_exact(16)
             .map(|bytes| {
                 let id = Value::String(hex(bytes));
                 header["event_id"] = id.clone();
                 event["event_id"] = id;
-                let payload = serde_json::to_vec(&event)?;
-                item_header["length"] = payload.len().into();
-                raw.clear();
-                serde_json::to_writer(&mut raw, &header)?;
-                raw.push(b'\n');
-                serde_json::to_writer(&mut raw, &item_header)?;
-                raw.push(b'\n');
-                raw.extend_from_slice(&payload);
-                raw.push(b'\n');
-                let mut gz = GzEncoder::new(Vec::with_capacity(raw.len() / 2), Compression::fast());
-                gz.write_all(&raw)?;
-                Ok(gz.finish()?)
+                gzip_envelope(&header, &mut item_header, &event, &mut raw)
             })
             .collect()
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes
-        .iter()
-        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-            let _ = write!(s, "{b:02x}");
-            s
-        })
-}
-
-// ---------------------------------------------------------------------------
-// The devserver
-
-/// What the devserver printed when it came up.
-struct ServerInfo {
-    addr: SocketAddr,
-    public_key: String,
-    project_id: String,
-    org_slug: String,
-    project_slug: String,
-}
-
-/// A running devserver; dropping it stops it and deletes its data.
-struct Devserver {
-    child: Option<Child>,
-    data_dir: PathBuf,
-    info: ServerInfo,
-}
-
-impl Devserver {
-    fn start(binary: &Path, bench_dir: &Path, log_path: &Path) -> Result<Devserver> {
-        let nanos = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos());
-        let data_dir = bench_dir.join(format!("data-{}-{nanos}", std::process::id()));
-        let port = free_port()?;
-        // Both stdout (copied by a thread below) and stderr append to the
-        // log; with separate file offsets they would overwrite each other.
-        File::create(log_path).with_context(|| format!("creating {}", log_path.display()))?;
-        let append = || {
-            OpenOptions::new()
-                .append(true)
-                .open(log_path)
-                .with_context(|| format!("opening {}", log_path.display()))
-        };
-        eprintln!(
-            "xtask: starting {} devserver --bind 127.0.0.1:{port} --data-dir {}",
-            binary.display(),
-            data_dir.display()
-        );
-        let mut child = Command::new(binary)
-            .arg("devserver")
-            .arg("--bind")
-            .arg(format!("127.0.0.1:{port}"))
-            .arg("--data-dir")
-            .arg(&data_dir)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(append()?)
-            .env("NO_COLOR", "1")
-            .spawn()
-            .with_context(|| format!("starting {} devserver", binary.display()))?;
-        let stdout = child.stdout.take().expect("stdout is piped");
-        // From here on, dropping `server` stops the child and removes the data.
-        let mut server = Devserver {
-            child: Some(child),
-            data_dir,
-            info: ServerInfo {
-                addr: SocketAddr::from(([127, 0, 0, 1], port)),
-                public_key: String::new(),
-                project_id: String::new(),
-                org_slug: "faultline".into(),
-                project_slug: "default".into(),
-            },
-        };
-
-        // A thread copies stdout into the log (so the pipe never fills up)
-        // and hands the lines to us until the DSN has been seen.
-        let stdout_log = append()?;
-        let (lines_tx, lines_rx) = mpsc::channel::<String>();
-        thread::spawn(move || {
-            let mut log = stdout_log;
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                let _ = writeln!(log, "[stdout] {line}");
-                let _ = lines_tx.send(line);
-            }
-        });
-
-        let deadline = Instant::now() + STARTUP_TIMEOUT;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            let line = match lines_rx.recv_timeout(left) {
-                Ok(line) => line,
-                Err(mpsc::RecvTimeoutError::Timeout) => bail!(
-                    "the devserver printed no DSN within {} s (see {})",
-                    STARTUP_TIMEOUT.as_secs(),
-                    log_path.display()
-                ),
-                Err(mpsc::RecvTimeoutError::Disconnected) => {
-                    let status = server.child.as_mut().and_then(|c| c.wait().ok());
-                    bail!(
-                        "the devserver closed its stdout before printing a DSN ({}; see {})",
-                        status.map_or("no exit status".into(), |s| s.to_string()),
-                        log_path.display()
-                    );
-                }
-            };
-            let info = &mut server.info;
-            if let Some(org) = line.strip_prefix("Organization:") {
-                info.org_slug = org.trim().to_owned();
-            } else if let Some(project) = line.strip_prefix("Project:") {
-                // `Project:        default (id 1)`
-                if let Some(slug) = project.split_whitespace().next() {
-                    info.project_slug = slug.to_owned();
-                }
-            } else if let Some(dsn) = line.strip_prefix("DSN:") {
-                let dsn = dsn.trim();
-                (info.addr, info.public_key, info.project_id) =
-                    parse_dsn(dsn).with_context(|| format!("parsing the DSN `{dsn}`"))?;
-                break;
-            }
-        }
-        // The stdout thread keeps draining into the log; its channel's
-        // receiver goes away here, so its sends just fail from now on.
-        Ok(server)
-    }
-
-    fn pid(&self) -> u32 {
-        self.child.as_ref().map_or(0, Child::id)
-    }
-
-    /// SIGTERM, then wait (up to 30 s, then SIGKILL); delete the data.
-    fn stop(&mut self) -> Result<(std::process::ExitStatus, Duration)> {
-        let mut child = self
-            .child
-            .take()
-            .context("the devserver was already stopped")?;
-        let started = Instant::now();
-        let result = terminate(&mut child);
-        let removed = fs::remove_dir_all(&self.data_dir)
-            .with_context(|| format!("removing {}", self.data_dir.display()));
-        let status = result?;
-        removed?;
-        Ok((status, started.elapsed()))
-    }
-}
-
-impl Drop for Devserver {
-    fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = terminate(&mut child);
-            let _ = fs::remove_dir_all(&self.data_dir);
-        }
-    }
-}
-
-fn terminate(child: &mut Child) -> Result<std::process::ExitStatus> {
-    if let Some(status) = child.try_wait()? {
-        return Ok(status);
-    }
-    let sent = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .context("running kill -TERM")?;
-    if sent.success() {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while Instant::now() < deadline {
-            if let Some(status) = child.try_wait()? {
-                return Ok(status);
-            }
-            thread::sleep(Duration::from_millis(50));
-        }
-        eprintln!("xtask: the devserver ignored SIGTERM for 30 s; killing it");
-    }
-    child.kill().context("killing the devserver")?;
-    Ok(child.wait()?)
-}
-
-fn free_port() -> Result<u16> {
-    let listener = TcpListener::bind("127.0.0.1:0").context("finding a free port")?;
-    Ok(listener.local_addr()?.port())
-}
-
-/// `http://<public key>@<host>:<port>/<project id>`
-fn parse_dsn(dsn: &str) -> Result<(SocketAddr, String, String)> {
-    let rest = dsn.strip_prefix("http://").context("not an http:// DSN")?;
-    let (key, rest) = rest.split_once('@').context("no public key")?;
-    let (host, project) = rest.split_once('/').context("no project id")?;
-    let addr = host
-        .parse::<SocketAddr>()
-        .with_context(|| format!("`{host}` is not an IP address and port"))?;
-    let project = project.trim_end_matches('/');
-    if key.is_empty() || project.is_empty() {
-        bail!("empty public key or project id");
-    }
-    Ok((addr, key.to_owned(), project.to_owned()))
-}
-
-fn mint_token(binary: &Path, data_dir: &Path) -> Result<String> {
-    let out = Command::new(binary)
-        .args(["token", "create", "--email", ADMIN_EMAIL, "--data-dir"])
-        .arg(data_dir)
-        .stdin(Stdio::null())
-        .output()
-        .context("running faultline token create")?;
-    if !out.status.success() {
-        bail!(
-            "faultline token create failed ({}): {}",
-            out.status,
-            String::from_utf8_lossy(&out.stderr).trim()
-        );
-    }
-    let token = String::from_utf8(out.stdout).context("the token is not UTF-8")?;
-    let token = token.trim();
-    if token.is_empty() || token.contains(char::is_whitespace) {
-        bail!("faultline token create printed `{token}`, not a token");
-    }
-    Ok(token.to_owned())
 }
 
 // ---------------------------------------------------------------------------
@@ -625,9 +316,7 @@ fn measure(server: &Devserver, token: &str, bodies: Vec<Vec<u8>>, clients: usize
     let events = bodies.len();
     let idle_rss_kb = proc_status_kb(pid, "VmRSS");
     let idle_cpu = proc_cpu_seconds(pid);
-    let loadavg = fs::read_to_string("/proc/loadavg")
-        .ok()
-        .and_then(|l| l.split_whitespace().next().map(str::to_owned));
+    let loadavg = loadavg();
 
     // Peak RSS, sampled for the whole run.
     let stop_sampling = Arc::new(AtomicBool::new(false));
@@ -680,17 +369,14 @@ fn measure(server: &Devserver, token: &str, bodies: Vec<Vec<u8>>, clients: usize
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     let Some(body) = bodies.get(i) else { break };
                     let sent = Instant::now();
-                    match conn.request("POST", &path, &headers, body) {
-                        Ok((200, _)) => {
+                    match conn.send("POST", &path, &headers, body) {
+                        Ok(response) if response.status == 200 => {
                             stats.latencies.push(sent.elapsed());
                             accepted.fetch_add(1, Ordering::Relaxed);
                         }
-                        Ok((status, body)) => {
-                            *stats.statuses.entry(status).or_default() += 1;
-                            stats.fail(format!(
-                                "HTTP {status}: {}",
-                                String::from_utf8_lossy(&body[..body.len().min(300)])
-                            ));
+                        Ok(response) => {
+                            *stats.statuses.entry(response.status).or_default() += 1;
+                            stats.fail(format!("HTTP {}: {}", response.status, response.snippet()));
                         }
                         Err(e) => {
                             stats.transport_errors += 1;
@@ -727,7 +413,7 @@ fn measure(server: &Devserver, token: &str, bodies: Vec<Vec<u8>>, clients: usize
                 // response must not count as "at send end" too early.
                 let was_sending = sending.load(Ordering::Acquire);
                 polls += 1;
-                match issue_count(&mut conn, &path, &headers) {
+                match total_count(&mut conn, &path, &headers) {
                     Ok(n) => {
                         counted = n;
                         failed_polls = 0;
@@ -819,240 +505,13 @@ fn measure(server: &Devserver, token: &str, bodies: Vec<Vec<u8>>, clients: usize
 }
 
 /// The sum of the `count`s of every issue, following the `Link` pages.
-fn issue_count(conn: &mut Conn, first: &str, headers: &[(&str, &str)]) -> Result<u64> {
+fn total_count(conn: &mut Conn, first: &str, headers: &[(&str, &str)]) -> Result<u64> {
     let mut total = 0u64;
-    let mut path = first.to_owned();
-    for _ in 0..100 {
-        let (status, body, link) = conn
-            .request_with_link("GET", &path, headers, &[])
-            .or_else(|_| conn.request_with_link("GET", &path, headers, &[]))?;
-        if status != 200 {
-            bail!(
-                "GET {path}: HTTP {status}: {}",
-                String::from_utf8_lossy(&body[..body.len().min(300)])
-            );
-        }
-        let issues: Vec<Value> = serde_json::from_slice(&body)
-            .with_context(|| format!("GET {path}: not a JSON list"))?;
-        for issue in &issues {
-            let count = issue.get("count").context("an issue without a count")?;
-            total += match count {
-                Value::String(s) => s.parse::<u64>().ok(),
-                other => other.as_u64(),
-            }
-            .with_context(|| format!("an issue count of {count}"))?;
-        }
-        match link.as_deref().and_then(next_cursor) {
-            Some(cursor) => path = format!("{first}&cursor={cursor}"),
-            None => return Ok(total),
-        }
-    }
-    bail!("more than 100 pages of issues")
-}
-
-/// The cursor of a `Link` header's `rel="next"` part with `results="true"`.
-fn next_cursor(link: &str) -> Option<String> {
-    link.split(", <").find_map(|part| {
-        if !part.contains("rel=\"next\"") || !part.contains("results=\"true\"") {
-            return None;
-        }
-        let cursor = part.split("cursor=\"").nth(1)?.split('"').next()?;
-        Some(cursor.replace(':', "%3A"))
-    })
-}
-
-// ---------------------------------------------------------------------------
-// /proc and the data directory
-
-/// The files directly in `dir` with their sizes.
-fn dir_sizes(dir: &Path) -> Vec<(String, u64)> {
-    let Ok(entries) = fs::read_dir(dir) else {
-        return Vec::new();
-    };
-    entries
-        .filter_map(|entry| {
-            let entry = entry.ok()?;
-            let meta = entry.metadata().ok()?;
-            meta.is_file()
-                .then(|| (entry.file_name().to_string_lossy().into_owned(), meta.len()))
-        })
-        .collect()
-}
-
-/// A `kB` line of /proc/<pid>/status, e.g. VmRSS or VmHWM.
-fn proc_status_kb(pid: u32, field: &str) -> Option<u64> {
-    let status = fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status.lines().find_map(|line| {
-        let rest = line.strip_prefix(field)?.strip_prefix(':')?;
-        rest.trim().strip_suffix("kB")?.trim().parse().ok()
-    })
-}
-
-/// User + system CPU seconds of a process so far (assuming 100 clock ticks/s).
-fn proc_cpu_seconds(pid: u32) -> Option<f64> {
-    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // Fields after the `(comm)`, which may itself contain spaces.
-    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
-    let utime: u64 = fields.get(11)?.parse().ok()?;
-    let stime: u64 = fields.get(12)?.parse().ok()?;
-    Some((utime + stime) as f64 / 100.0)
-}
-
-// ---------------------------------------------------------------------------
-// Minimal HTTP/1.1 client with keep-alive
-
-struct Conn {
-    addr: SocketAddr,
-    stream: Option<BufReader<TcpStream>>,
-}
-
-impl Conn {
-    fn new(addr: SocketAddr) -> Conn {
-        Conn { addr, stream: None }
-    }
-
-    fn request(
-        &mut self,
-        method: &str,
-        path: &str,
-        headers: &[(&str, &str)],
-        body: &[u8],
-    ) -> Result<(u16, Vec<u8>)> {
-        let (status, body, _) = self.request_with_link(method, path, headers, body)?;
-        Ok((status, body))
-    }
-
-    /// Send a request, read the response; also returns its `Link` header.
-    /// On any error the connection is dropped, to be reopened next time.
-    fn request_with_link(
-        &mut self,
-        method: &str,
-        path: &str,
-        headers: &[(&str, &str)],
-        body: &[u8],
-    ) -> Result<(u16, Vec<u8>, Option<String>)> {
-        let result = self.exchange(method, path, headers, body);
-        if result.is_err() {
-            self.stream = None;
-        }
-        result.with_context(|| format!("{method} http://{}{path}", self.addr))
-    }
-
-    fn exchange(
-        &mut self,
-        method: &str,
-        path: &str,
-        headers: &[(&str, &str)],
-        body: &[u8],
-    ) -> Result<(u16, Vec<u8>, Option<String>)> {
-        if self.stream.is_none() {
-            let stream = TcpStream::connect_timeout(&self.addr, IO_TIMEOUT)
-                .with_context(|| format!("connecting to {}", self.addr))?;
-            stream.set_nodelay(true)?;
-            stream.set_read_timeout(Some(IO_TIMEOUT))?;
-            stream.set_write_timeout(Some(IO_TIMEOUT))?;
-            self.stream = Some(BufReader::with_capacity(16 * 1024, stream));
-        }
-        let reader = self.stream.as_mut().expect("connected above");
-
-        let mut request = Vec::with_capacity(256 + body.len());
-        write!(
-            request,
-            "{method} {path} HTTP/1.1\r\nHost: {}\r\nContent-Length: {}\r\n",
-            self.addr,
-            body.len()
-        )?;
-        for (name, value) in headers {
-            write!(request, "{name}: {value}\r\n")?;
-        }
-        request.extend_from_slice(b"\r\n");
-        request.extend_from_slice(body);
-        reader.get_mut().write_all(&request).context("sending")?;
-
-        let mut line = String::new();
-        if reader
-            .read_line(&mut line)
-            .context("reading the status line")?
-            == 0
-        {
-            bail!("the server closed the connection");
-        }
-        let status: u16 = line
-            .split_whitespace()
-            .nth(1)
-            .and_then(|s| s.parse().ok())
-            .with_context(|| format!("bad status line `{}`", line.trim_end()))?;
-        let (mut length, mut chunked, mut close, mut link) = (None, false, false, None);
-        loop {
-            line.clear();
-            if reader.read_line(&mut line).context("reading headers")? == 0 {
-                bail!("the server closed the connection in the headers");
-            }
-            let header = line.trim_end();
-            if header.is_empty() {
-                break;
-            }
-            let Some((name, value)) = header.split_once(':') else {
-                bail!("bad header line `{header}`");
-            };
-            let value = value.trim();
-            match name.to_ascii_lowercase().as_str() {
-                "content-length" => {
-                    length = Some(value.parse::<usize>().context("bad Content-Length")?);
-                }
-                "transfer-encoding" => chunked = value.eq_ignore_ascii_case("chunked"),
-                "connection" => close = value.eq_ignore_ascii_case("close"),
-                "link" => link = Some(value.to_owned()),
-                _ => {}
-            }
-        }
-        let mut response = Vec::new();
-        if chunked {
-            loop {
-                line.clear();
-                reader
-                    .read_line(&mut line)
-                    .context("reading a chunk size")?;
-                let size_hex = line.trim_end().split(';').next().unwrap_or("");
-                let size = usize::from_str_radix(size_hex, 16)
-                    .with_context(|| format!("bad chunk size `{}`", line.trim_end()))?;
-                if size == 0 {
-                    // Trailers, up to an empty line.
-                    loop {
-                        line.clear();
-                        if reader.read_line(&mut line)? == 0 || line.trim_end().is_empty() {
-                            break;
-                        }
-                    }
-                    break;
-                }
-                let start = response.len();
-                response.resize(start + size, 0);
-                reader
-                    .read_exact(&mut response[start..])
-                    .context("reading a chunk")?;
-                let mut crlf = [0u8; 2];
-                reader
-                    .read_exact(&mut crlf)
-                    .context("reading a chunk end")?;
-            }
-        } else if let Some(length) = length {
-            response.resize(length, 0);
-            reader
-                .read_exact(&mut response)
-                .context("reading the body")?;
-        } else if !(status == 204 || status == 304 || (100..200).contains(&status)) {
-            // No length: the body runs to the end of the connection.
-            reader
-                .read_to_end(&mut response)
-                .context("reading the body")?;
-            close = true;
-        }
-        if close {
-            self.stream = None;
-        }
-        Ok((status, response, link))
-    }
+    for_each_issue(conn, first, headers, |issue| {
+        total += issue_count(issue)?;
+        Ok(())
+    })?;
+    Ok(total)
 }
 
 // ---------------------------------------------------------------------------
@@ -1170,21 +629,9 @@ impl Summary<'_> {
             ));
         }
         if !self.disk.is_empty() {
-            let total: u64 = self.disk.iter().map(|(_, size)| size).sum();
-            let mut files: Vec<_> = self
-                .disk
-                .iter()
-                .filter(|(_, size)| *size >= 1 << 20)
-                .collect();
-            files.sort_by_key(|(_, size)| std::cmp::Reverse(*size));
-            let files: Vec<String> = files
-                .iter()
-                .map(|(name, size)| format!("{name} {}", mb(Some(size / 1024))))
-                .collect();
             line(format!(
-                "data directory:  {} at the end ({})",
-                mb(Some(total / 1024)),
-                files.join(", ")
+                "data directory:  {} at the end",
+                describe_sizes(&self.disk)
             ));
         }
         if let Some(client) = run.client_cpu {
@@ -1196,23 +643,11 @@ impl Summary<'_> {
     }
 }
 
-/// Nearest-rank percentile of sorted values.
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    let rank = (p * sorted.len() as f64).ceil() as usize;
-    sorted[rank.clamp(1, sorted.len()) - 1]
-}
-
-fn ms(d: Duration) -> String {
-    format!("{:.2} ms", d.as_secs_f64() * 1000.0)
-}
-
-fn mb(kb: Option<u64>) -> String {
-    kb.map_or("n/a".into(), |kb| format!("{:.1} MB", kb as f64 / 1024.0))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use flate2::read::GzDecoder;
+    use std::io::Read;
 
     #[test]
     fn bodies_have_fresh_matching_ids_and_lengths() {
@@ -1245,18 +680,5 @@ mod tests {
         ids.sort();
         ids.dedup();
         assert_eq!(ids.len(), 5);
-    }
-
-    #[test]
-    fn dsn_and_link_parsing() {
-        let (addr, key, project) = parse_dsn("http://abc@127.0.0.1:9000/42").unwrap();
-        assert_eq!(
-            (addr.port(), key.as_str(), project.as_str()),
-            (9000, "abc", "42")
-        );
-        let link = "<http://h/p/?query=&cursor=0:0:1>; rel=\"previous\"; results=\"false\"; cursor=\"0:0:1\", \
-                    <http://h/p/?query=&cursor=0:100:0>; rel=\"next\"; results=\"true\"; cursor=\"0:100:0\"";
-        assert_eq!(next_cursor(link).as_deref(), Some("0%3A100%3A0"));
-        assert_eq!(next_cursor(&link.replace("\"true\"", "\"false\"")), None);
     }
 }

@@ -19,6 +19,8 @@
 //! catch up, and the devserver's peak RSS; see the `bench` module.
 
 mod bench;
+mod bench_web;
+mod harness;
 
 use std::env;
 use std::ffi::OsStr;
@@ -62,13 +64,23 @@ fn run() -> Result<ExitCode> {
     match command.as_deref() {
         Some("test") => test(&rest),
         Some("sdk-env") => sdk_env(&rest),
-        Some("bench") => bench::bench(&rest),
+        Some("bench") => bench(&rest),
         Some("help" | "-h" | "--help") => {
             println!("{USAGE}");
             Ok(ExitCode::SUCCESS)
         }
         Some(other) => bail!("unknown command `{other}`\n{USAGE}"),
         None => bail!("no command given\n{USAGE}"),
+    }
+}
+
+/// `cargo xtask bench <name> ...`
+fn bench(args: &[String]) -> Result<ExitCode> {
+    match args.first().map(String::as_str) {
+        Some("ingest") => bench::ingest(&args[1..]),
+        Some("web") => bench_web::web(&args[1..]),
+        Some(other) => bail!("unknown benchmark `{other}`\n{USAGE}"),
+        None => bail!("which benchmark?\n{USAGE}"),
     }
 }
 

@@ -70,6 +70,14 @@ impl EventRecord {
     }
 }
 
+/// How often one tag value occurred in an issue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TagValueCount {
+    pub key: String,
+    pub value: String,
+    pub count: u64,
+}
+
 /// `key:value` from a search; `negated` for `!key:value`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TagFilter {
@@ -108,6 +116,10 @@ pub trait EventStore: Send + Sync + 'static {
         since: DateTime<Utc>,
         bucket_seconds: i64,
     ) -> Result<Vec<(GroupId, i64, u64)>>;
+
+    /// The issue's tag values with how many events carried each, most
+    /// frequent first, at most `per_key` values per key.
+    async fn tag_values(&self, group: GroupId, per_key: usize) -> Result<Vec<TagValueCount>>;
 
     async fn groups_matching_tags(
         &self,

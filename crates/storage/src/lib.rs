@@ -15,7 +15,7 @@ pub mod sqlite;
 
 use std::sync::Arc;
 
-pub use events::{EventRecord, EventStore, StoredEvent, TagFilter};
+pub use events::{EventRecord, EventStore, StoredEvent, TagFilter, TagValueCount};
 pub use meta::*;
 pub use queue::{Delivery, EventQueue, Message, QueueConsumer, Topic, poll_batch};
 

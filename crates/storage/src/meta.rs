@@ -21,6 +21,8 @@ pub struct User {
     pub is_superuser: bool,
     pub is_active: bool,
     pub date_joined: DateTime<Utc>,
+    /// IANA name the dashboard shows dates in.
+    pub timezone: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -240,6 +242,10 @@ pub trait MetaStore: Send + Sync + 'static {
         name: Option<&str>,
     ) -> Result<ApiToken>;
     async fn token_by_hash(&self, token_hash: &str) -> Result<Option<(ApiToken, User)>>;
+    async fn api_tokens(&self, user: UserId) -> Result<Vec<ApiToken>>;
+    /// Deletes one of the user's tokens; another user's token is untouched.
+    async fn delete_api_token(&self, user: UserId, token_id: i64) -> Result<()>;
+    async fn set_timezone(&self, user: UserId, timezone: &str) -> Result<()>;
 
     // Organizations and membership.
     async fn create_organization(&self, slug: &str, name: &str) -> Result<Organization>;
@@ -261,6 +267,8 @@ pub trait MetaStore: Send + Sync + 'static {
     async fn projects(&self, org: OrgId) -> Result<Vec<Project>>;
     async fn project_by_slug(&self, org: OrgId, slug: &str) -> Result<Option<Project>>;
     async fn project_by_id(&self, id: ProjectId) -> Result<Option<Project>>;
+    async fn update_project(&self, id: ProjectId, name: &str, platform: Option<&str>)
+    -> Result<()>;
     async fn create_key(&self, project: ProjectId, label: &str) -> Result<ProjectKey>;
     async fn keys(&self, project: ProjectId) -> Result<Vec<ProjectKey>>;
     async fn key_by_public(&self, public_key: &str) -> Result<Option<ProjectKey>>;

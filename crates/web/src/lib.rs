@@ -11,6 +11,7 @@ mod pagination;
 pub mod password;
 mod search;
 mod serialize;
+mod slug;
 
 use std::sync::Arc;
 

@@ -10,7 +10,7 @@ use faultline_protocol::{EventId, GroupId, ProjectId};
 use sqlx::{QueryBuilder, Row, Sqlite};
 
 use super::{Db, migrate};
-use crate::events::{EventRecord, EventStore, StoredEvent, TagFilter};
+use crate::events::{EventRecord, EventStore, StoredEvent, TagFilter, TagValueCount};
 use crate::{Result, StorageError, to_millis};
 
 const MIGRATIONS: &[&str] = &[r#"
@@ -194,6 +194,26 @@ impl EventStore for SqliteEventStore {
         Ok(rows
             .iter()
             .map(|row| (GroupId(row.get(0)), row.get(1), row.get::<i64, _>(2) as u64))
+            .collect())
+    }
+
+    async fn tag_values(&self, group: GroupId, per_key: usize) -> Result<Vec<TagValueCount>> {
+        let rows = sqlx::query(
+            "SELECT key, value, times_seen FROM (SELECT key, value, times_seen, \
+             ROW_NUMBER() OVER (PARTITION BY key ORDER BY times_seen DESC, value) AS rank \
+             FROM issue_tag_values WHERE group_id = ?) WHERE rank <= ? ORDER BY key, times_seen DESC, value",
+        )
+        .bind(group.0)
+        .bind(per_key as i64)
+        .fetch_all(&self.db.read)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|row| TagValueCount {
+                key: row.get(0),
+                value: row.get(1),
+                count: row.get::<i64, _>(2) as u64,
+            })
             .collect())
     }
 

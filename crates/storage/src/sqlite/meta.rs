@@ -115,6 +115,9 @@ CREATE TABLE sessions (
 );
 CREATE INDEX sessions_expires ON sessions (expires);
 "#,
+    r#"
+ALTER TABLE users ADD COLUMN timezone TEXT NOT NULL DEFAULT 'UTC';
+"#,
 ];
 
 #[derive(Clone)]
@@ -148,6 +151,7 @@ fn user_from_row(row: &SqliteRow) -> User {
         is_superuser: row.get("is_superuser"),
         is_active: row.get("is_active"),
         date_joined: from_millis(row.get("date_joined")),
+        timezone: row.get("timezone"),
     }
 }
 
@@ -374,6 +378,47 @@ impl MetaStore for SqliteMetaStore {
         Ok(Some((token, user)))
     }
 
+    async fn api_tokens(&self, user: UserId) -> Result<Vec<ApiToken>> {
+        let rows = sqlx::query(
+            "SELECT id, scopes, name, date_created FROM api_tokens WHERE user_id = ? ORDER BY id",
+        )
+        .bind(user.0)
+        .fetch_all(&self.db.read)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|row| ApiToken {
+                id: row.get("id"),
+                user_id: user,
+                scopes: row
+                    .get::<String, _>("scopes")
+                    .split_whitespace()
+                    .map(str::to_owned)
+                    .collect(),
+                name: row.get("name"),
+                date_created: from_millis(row.get("date_created")),
+            })
+            .collect())
+    }
+
+    async fn delete_api_token(&self, user: UserId, token_id: i64) -> Result<()> {
+        sqlx::query("DELETE FROM api_tokens WHERE id = ? AND user_id = ?")
+            .bind(token_id)
+            .bind(user.0)
+            .execute(&self.db.write)
+            .await?;
+        Ok(())
+    }
+
+    async fn set_timezone(&self, user: UserId, timezone: &str) -> Result<()> {
+        sqlx::query("UPDATE users SET timezone = ? WHERE id = ?")
+            .bind(timezone)
+            .bind(user.0)
+            .execute(&self.db.write)
+            .await?;
+        Ok(())
+    }
+
     async fn create_organization(&self, slug: &str, name: &str) -> Result<Organization> {
         let row = sqlx::query(
             "INSERT INTO organizations (slug, name, date_created) VALUES (?, ?, ?) RETURNING *",
@@ -487,6 +532,21 @@ impl MetaStore for SqliteMetaStore {
             .fetch_optional(&self.db.read)
             .await?;
         Ok(row.as_ref().map(project_from_row))
+    }
+
+    async fn update_project(
+        &self,
+        id: ProjectId,
+        name: &str,
+        platform: Option<&str>,
+    ) -> Result<()> {
+        sqlx::query("UPDATE projects SET name = ?, platform = ? WHERE id = ?")
+            .bind(name)
+            .bind(platform)
+            .bind(id.0)
+            .execute(&self.db.write)
+            .await?;
+        Ok(())
     }
 
     async fn create_key(&self, project: ProjectId, label: &str) -> Result<ProjectKey> {

@@ -8,6 +8,7 @@ use crate::WebState;
 use crate::auth::{authenticate, organization};
 use crate::error::{ApiError, ApiResult};
 use crate::serialize;
+use crate::slug::slugify;
 
 pub async fn index(req: HttpRequest, state: web::Data<WebState>) -> ApiResult<HttpResponse> {
     let user = match authenticate(&req, state.meta.as_ref()).await {
@@ -168,18 +169,6 @@ pub async fn create_project(
         })?;
     state.meta.create_key(project.id, "Default").await?;
     Ok(HttpResponse::Created().json(serialize::project(&project, &org)))
-}
-
-fn slugify(s: &str) -> String {
-    let mut slug = String::new();
-    for c in s.trim().chars().flat_map(char::to_lowercase) {
-        if c.is_ascii_alphanumeric() {
-            slug.push(c);
-        } else if !slug.ends_with('-') && !slug.is_empty() {
-            slug.push('-');
-        }
-    }
-    slug.trim_end_matches('-').chars().take(50).collect()
 }
 
 #[derive(Deserialize)]

@@ -3,9 +3,15 @@
 //! Sessions are cookies naming a row in the metadata store; every form post
 //! passes the CSRF check in [`csrf`].
 
+// Handlers return early with a finished error page (`Result<_, HttpResponse>`);
+// one per request, so boxing it would only add an allocation.
+#![allow(clippy::result_large_err)]
+
 mod csrf;
 mod pages;
+mod projects;
 mod session;
+mod settings;
 mod views;
 
 use actix_web::web;
@@ -34,6 +40,35 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route(
             "/organizations/{org}/issues/{id}/",
             web::post().to(pages::issue_action),
+        )
+        .route("/settings/account/", web::get().to(settings::account))
+        .route(
+            "/settings/account/",
+            web::post().to(settings::update_account),
+        )
+        .route(
+            "/settings/account/api/auth-tokens/",
+            web::get().to(settings::tokens),
+        )
+        .route(
+            "/settings/account/api/auth-tokens/",
+            web::post().to(settings::update_tokens),
+        )
+        .route(
+            "/organizations/{org}/projects/",
+            web::get().to(projects::list),
+        )
+        .route(
+            "/organizations/{org}/projects/",
+            web::post().to(projects::create),
+        )
+        .route(
+            "/settings/{org}/projects/{project}/",
+            web::get().to(projects::settings),
+        )
+        .route(
+            "/settings/{org}/projects/{project}/",
+            web::post().to(projects::update),
         )
         .route(
             "/organizations/{org}/issues/{id}/events/{event_id}/json/",

@@ -1,21 +1,17 @@
 //! Dashboard pages: the issue stream and the issue detail, and their actions.
 
-// Early returns carry the finished error page; one per request, so boxing
-// it would only add an allocation.
-#![allow(clippy::result_large_err)]
-
 use std::collections::HashMap;
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use faultline_protocol::{EventId, GroupId, ProjectId};
-use faultline_storage::{Group, GroupStatus, Organization, Project, Session, User};
+use faultline_storage::{Group, GroupStatus, Organization, Project, Role, Session, User};
 
 use super::csrf;
 use super::session::{csrf_failure, current, redirect};
 use super::views::{
-    IssuePage, IssuesPage, MessagePage, Nav, ProjectOption, event_view, issue_row, issue_view,
-    render, render_status,
+    IssuePage, IssuesPage, MessagePage, Nav, ProjectOption, TIMEZONES, bars, event_view, issue_row,
+    issue_view, render, render_status, tag_distributions,
 };
 use crate::WebState;
 use crate::auth::require_member;
@@ -32,13 +28,21 @@ const SORTS: [(&str, &str); 4] = [
 ];
 
 /// A signed-in member looking at one organization.
-struct Ctx {
-    session: Session,
-    org: Organization,
-    nav: Nav,
+pub(super) struct Ctx {
+    pub session: Session,
+    pub org: Organization,
+    pub role: Role,
+    pub nav: Nav,
 }
 
-fn not_found() -> HttpResponse {
+impl Ctx {
+    /// Owners and admins manage projects, keys and members.
+    pub fn can_admin(&self) -> bool {
+        matches!(self.role, Role::Owner | Role::Admin)
+    }
+}
+
+pub(super) fn not_found() -> HttpResponse {
     render_status(
         StatusCode::NOT_FOUND,
         &MessagePage {
@@ -48,7 +52,7 @@ fn not_found() -> HttpResponse {
     )
 }
 
-fn server_error(e: impl std::fmt::Display) -> HttpResponse {
+pub(super) fn server_error(e: impl std::fmt::Display) -> HttpResponse {
     tracing::error!(error = %e, "dashboard error");
     render_status(
         StatusCode::INTERNAL_SERVER_ERROR,
@@ -76,7 +80,11 @@ fn login_redirect(req: &HttpRequest) -> HttpResponse {
     redirect(&format!("/auth/login/?next={encoded}"))
 }
 
-async fn context(req: &HttpRequest, state: &WebState, org_slug: &str) -> Result<Ctx, HttpResponse> {
+pub(super) async fn context(
+    req: &HttpRequest,
+    state: &WebState,
+    org_slug: &str,
+) -> Result<Ctx, HttpResponse> {
     let Some((session, user)) = current(req, state).await else {
         return Err(login_redirect(req));
     };
@@ -85,25 +93,35 @@ async fn context(req: &HttpRequest, state: &WebState, org_slug: &str) -> Result<
         Ok(None) => return Err(not_found()),
         Err(e) => return Err(server_error(e)),
     };
-    match require_member(state.meta.as_ref(), &user, org.id).await {
-        Ok(_) => {}
+    let role = match require_member(state.meta.as_ref(), &user, org.id).await {
+        Ok(role) => role.unwrap_or(Role::Member),
         Err(ApiError::NotFound) => return Err(not_found()),
         Err(e) => return Err(server_error(e)),
-    }
-    let nav = nav(&org, &user, &session);
-    Ok(Ctx { session, org, nav })
+    };
+    let nav = nav(&org.slug, &user, &session);
+    Ok(Ctx {
+        session,
+        org,
+        role,
+        nav,
+    })
 }
 
-fn nav(org: &Organization, user: &User, session: &Session) -> Nav {
+pub(super) fn nav(org_slug: &str, user: &User, session: &Session) -> Nav {
+    let timezone = TIMEZONES
+        .iter()
+        .find(|tz| **tz == user.timezone)
+        .unwrap_or(&"UTC");
     Nav {
-        org_slug: org.slug.clone(),
+        org_slug: org_slug.to_owned(),
         user_email: user.email.clone(),
         csrf_token: session.csrf_token.clone(),
+        timezone: (*timezone).to_owned(),
     }
 }
 
 /// Checks a form post: its origin, and its token against the session's.
-fn check_post(
+pub(super) fn check_post(
     req: &HttpRequest,
     state: &WebState,
     ctx: &Ctx,
@@ -332,7 +350,37 @@ pub async fn issue_detail(
             (events.len() > 1).then(|| format!("{base}?event={}", index + 1)),
         )
     });
+    let period = if query_pairs(req.query_string())
+        .iter()
+        .any(|(k, v)| k == "period" && v == "30d")
+    {
+        "30d"
+    } else {
+        "24h"
+    };
+    let (points, tags) = match tokio::try_join!(
+        stats_series(&state, std::slice::from_ref(&group), period),
+        async {
+            state
+                .events
+                .tag_values(group.id, 5)
+                .await
+                .map_err(ApiError::from)
+        },
+    ) {
+        Ok((stats, tags)) => (
+            stats
+                .and_then(|mut s| s.remove(&group.id))
+                .unwrap_or_default(),
+            tags,
+        ),
+        Err(e) => return server_error(e),
+    };
     render(&IssuePage {
+        chart: bars(&points, period == "24h"),
+        chart_total: points.iter().map(|p| p[1]).sum(),
+        period,
+        tags: tag_distributions(&tags, group.count),
         issue: issue_view(&group, &project),
         event,
         nav: ctx.nav,

@@ -16,6 +16,77 @@ pub struct Nav {
     pub org_slug: String,
     pub user_email: String,
     pub csrf_token: String,
+    /// One of [`TIMEZONES`]; dates are shown in it by the page's script.
+    pub timezone: String,
+}
+
+/// Time zones offered in account settings (validated against this list, so
+/// the value placed into the page's script is always one of these).
+pub const TIMEZONES: [&str; 40] = [
+    "UTC",
+    "Europe/London",
+    "Europe/Dublin",
+    "Europe/Lisbon",
+    "Europe/Paris",
+    "Europe/Berlin",
+    "Europe/Madrid",
+    "Europe/Rome",
+    "Europe/Amsterdam",
+    "Europe/Stockholm",
+    "Europe/Warsaw",
+    "Europe/Athens",
+    "Europe/Helsinki",
+    "Europe/Istanbul",
+    "Europe/Moscow",
+    "Africa/Cairo",
+    "Africa/Johannesburg",
+    "Africa/Lagos",
+    "Asia/Dubai",
+    "Asia/Karachi",
+    "Asia/Kolkata",
+    "Asia/Bangkok",
+    "Asia/Shanghai",
+    "Asia/Singapore",
+    "Asia/Tokyo",
+    "Asia/Seoul",
+    "Australia/Perth",
+    "Australia/Sydney",
+    "Pacific/Auckland",
+    "America/Sao_Paulo",
+    "America/Argentina/Buenos_Aires",
+    "America/Mexico_City",
+    "America/Bogota",
+    "America/New_York",
+    "America/Toronto",
+    "America/Chicago",
+    "America/Denver",
+    "America/Phoenix",
+    "America/Los_Angeles",
+    "Pacific/Honolulu",
+];
+
+pub struct TokenRow {
+    pub id: i64,
+    pub name: String,
+    pub scopes: String,
+    pub created: String,
+}
+
+#[derive(Template)]
+#[template(path = "account.html")]
+pub struct AccountPage {
+    pub nav: Nav,
+    pub timezones: Vec<String>,
+    pub notice: Option<String>,
+    pub error: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "tokens.html")]
+pub struct TokensPage {
+    pub nav: Nav,
+    pub tokens: Vec<TokenRow>,
+    pub new_token: Option<String>,
 }
 
 #[derive(Template)]
@@ -124,12 +195,79 @@ pub struct EventView {
     pub older_url: Option<String>,
 }
 
+/// One bar of the events chart.
+pub struct Bar {
+    pub x: f64,
+    pub y: f64,
+    pub width: f64,
+    pub height: f64,
+    pub label: String,
+}
+
+pub struct TagDistribution {
+    pub key: String,
+    /// (value, events, percent of the issue's events)
+    pub values: Vec<(String, u64, u64)>,
+}
+
 #[derive(Template)]
 #[template(path = "issue.html")]
 pub struct IssuePage {
     pub nav: Nav,
     pub issue: IssueView,
     pub event: Option<EventView>,
+    pub chart: Vec<Bar>,
+    pub chart_total: i64,
+    pub period: &'static str,
+    pub tags: Vec<TagDistribution>,
+}
+
+/// Bars for a 600×80 chart from `[bucket start, count]` points.
+pub fn bars(points: &[[i64; 2]], hourly: bool) -> Vec<Bar> {
+    let max = points.iter().map(|p| p[1]).max().unwrap_or(0).max(1) as f64;
+    let slot = 600.0 / points.len().max(1) as f64;
+    points
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            let height = (p[1] as f64 / max * 76.0).max(if p[1] > 0 { 2.0 } else { 0.0 });
+            let when = chrono::DateTime::from_timestamp(p[0], 0).unwrap_or_default();
+            let format = if hourly {
+                "%Y-%m-%d %H:00 UTC"
+            } else {
+                "%Y-%m-%d"
+            };
+            Bar {
+                x: i as f64 * slot + 1.0,
+                y: 80.0 - height,
+                width: (slot - 2.0).max(1.0),
+                height,
+                label: format!("{}: {} events", when.format(format), p[1]),
+            }
+        })
+        .collect()
+}
+
+pub fn tag_distributions(
+    values: &[faultline_storage::TagValueCount],
+    total: i64,
+) -> Vec<TagDistribution> {
+    let mut out: Vec<TagDistribution> = Vec::new();
+    for v in values {
+        let percent = if total > 0 {
+            (v.count * 100).div_ceil(total as u64).min(100)
+        } else {
+            0
+        };
+        match out.last_mut() {
+            Some(d) if d.key == v.key => d.values.push((v.value.clone(), v.count, percent)),
+            _ => out.push(TagDistribution {
+                key: v.key.clone(),
+                values: vec![(v.value.clone(), v.count, percent)],
+            }),
+        }
+    }
+    out
 }
 
 pub fn render(template: &impl Template) -> HttpResponse {
@@ -363,5 +501,62 @@ pub fn event_view(
         raw_url,
         newer_url,
         older_url,
+    }
+}
+
+/// The platforms offered when creating a project, as Sentry names them.
+pub const PLATFORMS: [(&str, &str); 9] = [
+    ("python", "Python"),
+    ("javascript", "JavaScript (browser)"),
+    ("node", "Node.js"),
+    ("rust", "Rust"),
+    ("go", "Go"),
+    ("java", "Java"),
+    ("ruby", "Ruby"),
+    ("php", "PHP"),
+    ("other", "Other"),
+];
+
+pub struct ProjectRow {
+    pub id: i64,
+    pub slug: String,
+    pub name: String,
+    pub platform: String,
+}
+
+#[derive(Template)]
+#[template(path = "projects.html")]
+pub struct ProjectsPage {
+    pub nav: Nav,
+    pub projects: Vec<ProjectRow>,
+    pub platforms: Vec<(&'static str, &'static str)>,
+    pub can_admin: bool,
+    pub error: Option<String>,
+}
+
+pub struct KeyRow {
+    pub label: String,
+    pub public_key: String,
+    pub dsn: String,
+    pub active: bool,
+    pub rate_limit: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "project_settings.html")]
+pub struct ProjectSettingsPage {
+    pub nav: Nav,
+    pub project: ProjectRow,
+    pub keys: Vec<KeyRow>,
+    pub platforms: Vec<(&'static str, &'static str)>,
+    pub can_admin: bool,
+}
+
+pub fn project_row(p: &Project) -> ProjectRow {
+    ProjectRow {
+        id: p.id.0,
+        slug: p.slug.clone(),
+        name: p.name.clone(),
+        platform: p.platform.clone().unwrap_or_default(),
     }
 }

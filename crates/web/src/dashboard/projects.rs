@@ -1,0 +1,225 @@
+//! Projects: the list, creating one (with its first key), and each
+//! project's settings: name, platform, DSNs with set-up snippets, and keys
+//! (create, disable, rate-limit).
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use faultline_storage::{KeyUpdate, StorageError};
+
+use super::pages::{Ctx, check_post, context, not_found, server_error};
+use super::session::redirect;
+use super::views::{
+    KeyRow, PLATFORMS, ProjectSettingsPage, ProjectsPage, project_row, render, render_status,
+};
+use crate::WebState;
+use crate::serialize::dsn;
+use crate::slug::slugify;
+
+fn field<'a>(form: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    form.iter().find(|(k, _)| k == name).map(|(_, v)| v.trim())
+}
+
+fn platform(form: &[(String, String)]) -> Option<&'static str> {
+    let chosen = field(form, "platform")?;
+    PLATFORMS.iter().map(|(p, _)| *p).find(|p| *p == chosen)
+}
+
+async fn projects_page(state: &WebState, ctx: Ctx, error: Option<String>) -> HttpResponse {
+    match state.meta.projects(ctx.org.id).await {
+        Ok(projects) => {
+            let page = ProjectsPage {
+                projects: projects.iter().map(project_row).collect(),
+                platforms: PLATFORMS.to_vec(),
+                can_admin: ctx.can_admin(),
+                error: error.clone(),
+                nav: ctx.nav,
+            };
+            match error {
+                Some(_) => render_status(StatusCode::BAD_REQUEST, &page),
+                None => render(&page),
+            }
+        }
+        Err(e) => server_error(e),
+    }
+}
+
+pub async fn list(
+    req: HttpRequest,
+    path: web::Path<String>,
+    state: web::Data<WebState>,
+) -> HttpResponse {
+    match context(&req, &state, &path).await {
+        Ok(ctx) => projects_page(&state, ctx, None).await,
+        Err(response) => response,
+    }
+}
+
+pub async fn create(
+    req: HttpRequest,
+    path: web::Path<String>,
+    form: web::Form<Vec<(String, String)>>,
+    state: web::Data<WebState>,
+) -> HttpResponse {
+    let ctx = match context(&req, &state, &path).await {
+        Ok(ctx) => ctx,
+        Err(response) => return response,
+    };
+    if let Err(response) = check_post(&req, &state, &ctx, &form) {
+        return response;
+    }
+    if !ctx.can_admin() {
+        return not_found();
+    }
+    let name = field(&form, "name").unwrap_or("");
+    let slug = slugify(name);
+    if name.is_empty() || name.len() > 64 || slug.is_empty() {
+        return projects_page(
+            &state,
+            ctx,
+            Some("A project needs a name of 1 to 64 characters with letters or digits.".into()),
+        )
+        .await;
+    }
+    let project = match state
+        .meta
+        .create_project(ctx.org.id, &slug, name, platform(&form))
+        .await
+    {
+        Ok(project) => project,
+        Err(StorageError::Conflict(_)) => {
+            return projects_page(
+                &state,
+                ctx,
+                Some(format!("A project with the slug {slug} already exists.")),
+            )
+            .await;
+        }
+        Err(e) => return server_error(e),
+    };
+    if let Err(e) = state.meta.create_key(project.id, "Default").await {
+        return server_error(e);
+    }
+    redirect(&format!(
+        "/settings/{}/projects/{}/",
+        ctx.org.slug, project.slug
+    ))
+}
+
+pub async fn settings(
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+    state: web::Data<WebState>,
+) -> HttpResponse {
+    let ctx = match context(&req, &state, &path.0).await {
+        Ok(ctx) => ctx,
+        Err(response) => return response,
+    };
+    let project = match state.meta.project_by_slug(ctx.org.id, &path.1).await {
+        Ok(Some(project)) => project,
+        Ok(None) => return not_found(),
+        Err(e) => return server_error(e),
+    };
+    let keys = match state.meta.keys(project.id).await {
+        Ok(keys) => keys,
+        Err(e) => return server_error(e),
+    };
+    render(&ProjectSettingsPage {
+        project: project_row(&project),
+        keys: keys
+            .iter()
+            .map(|k| KeyRow {
+                label: k.label.clone(),
+                public_key: k.public_key.clone(),
+                dsn: dsn(&state.url_prefix, k, false),
+                active: k.is_active,
+                rate_limit: match (k.rate_limit_count, k.rate_limit_window) {
+                    (Some(count), Some(window)) => Some(format!("{count} events / {window} s")),
+                    _ => None,
+                },
+            })
+            .collect(),
+        platforms: PLATFORMS.to_vec(),
+        can_admin: ctx.can_admin(),
+        nav: ctx.nav,
+    })
+}
+
+pub async fn update(
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+    form: web::Form<Vec<(String, String)>>,
+    state: web::Data<WebState>,
+) -> HttpResponse {
+    let ctx = match context(&req, &state, &path.0).await {
+        Ok(ctx) => ctx,
+        Err(response) => return response,
+    };
+    if let Err(response) = check_post(&req, &state, &ctx, &form) {
+        return response;
+    }
+    if !ctx.can_admin() {
+        return not_found();
+    }
+    let project = match state.meta.project_by_slug(ctx.org.id, &path.1).await {
+        Ok(Some(project)) => project,
+        Ok(None) => return not_found(),
+        Err(e) => return server_error(e),
+    };
+    let key = match field(&form, "key") {
+        Some(public) => match state.meta.keys(project.id).await {
+            Ok(keys) => keys.into_iter().find(|k| k.public_key == public),
+            Err(e) => return server_error(e),
+        },
+        None => None,
+    };
+    let number = |name: &str| field(&form, name).and_then(|v| v.parse::<i64>().ok());
+    let result = match (field(&form, "action"), key) {
+        (Some("update"), _) => {
+            let name = field(&form, "name")
+                .filter(|n| !n.is_empty() && n.len() <= 64)
+                .unwrap_or(&project.name);
+            state
+                .meta
+                .update_project(project.id, name, platform(&form))
+                .await
+        }
+        (Some("create_key"), _) => {
+            let name = field(&form, "name")
+                .filter(|n| !n.is_empty() && n.len() <= 64)
+                .unwrap_or("Default");
+            state.meta.create_key(project.id, name).await.map(|_| ())
+        }
+        (Some(action @ ("disable_key" | "enable_key")), Some(key)) => {
+            let update = KeyUpdate {
+                is_active: Some(action == "enable_key"),
+                ..KeyUpdate::default()
+            };
+            state.meta.update_key(key.id, &update).await.map(|_| ())
+        }
+        (Some("rate_limit"), Some(key)) => match (number("count"), number("window")) {
+            (Some(count), Some(window)) if count > 0 && (1..=86_400).contains(&window) => {
+                let update = KeyUpdate {
+                    rate_limit: Some(Some((count, window))),
+                    ..KeyUpdate::default()
+                };
+                state.meta.update_key(key.id, &update).await.map(|_| ())
+            }
+            _ => Ok(()),
+        },
+        (Some("clear_rate_limit"), Some(key)) => {
+            let update = KeyUpdate {
+                rate_limit: Some(None),
+                ..KeyUpdate::default()
+            };
+            state.meta.update_key(key.id, &update).await.map(|_| ())
+        }
+        _ => Ok(()),
+    };
+    if let Err(e) = result {
+        return server_error(e);
+    }
+    redirect(&format!(
+        "/settings/{}/projects/{}/",
+        ctx.org.slug, project.slug
+    ))
+}

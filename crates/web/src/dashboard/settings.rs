@@ -1,0 +1,212 @@
+//! Account settings: time zone, password, and API tokens.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use faultline_storage::{Session, User};
+
+use super::csrf;
+use super::pages::{nav, server_error};
+use super::session::{csrf_failure, current, redirect};
+use super::views::{AccountPage, Nav, TIMEZONES, TokenRow, TokensPage, iso, render, render_status};
+use crate::WebState;
+use crate::auth::{generate_token, hash_token};
+use crate::password::{hash_password, verify_password};
+
+/// The signed-in user with navigation for their first organization.
+async fn signed_in(
+    req: &HttpRequest,
+    state: &WebState,
+) -> Result<(Session, User, Nav), HttpResponse> {
+    let Some((session, user)) = current(req, state).await else {
+        return Err(redirect("/auth/login/?next=/settings/account/"));
+    };
+    let org_slug = match state.meta.organizations_for_user(&user).await {
+        Ok(orgs) => orgs.first().map(|o| o.slug.clone()).unwrap_or_default(),
+        Err(e) => return Err(server_error(e)),
+    };
+    let nav = nav(&org_slug, &user, &session);
+    Ok((session, user, nav))
+}
+
+fn field<'a>(form: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    form.iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+}
+
+fn check(
+    req: &HttpRequest,
+    state: &WebState,
+    session: &Session,
+    form: &[(String, String)],
+) -> Result<(), HttpResponse> {
+    csrf::check_origin(req, &state.trusted_origins)
+        .and_then(|()| csrf::check_token(&session.csrf_token, field(form, "csrf_token")))
+        .map_err(|rejection| csrf_failure(&rejection))
+}
+
+fn account_page(nav: Nav, notice: Option<String>, error: Option<String>) -> HttpResponse {
+    let status = if error.is_some() {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::OK
+    };
+    render_status(
+        status,
+        &AccountPage {
+            nav,
+            timezones: TIMEZONES.iter().map(|t| (*t).to_owned()).collect(),
+            notice,
+            error,
+        },
+    )
+}
+
+pub async fn account(req: HttpRequest, state: web::Data<WebState>) -> HttpResponse {
+    match signed_in(&req, &state).await {
+        Ok((_, _, nav)) => account_page(nav, None, None),
+        Err(response) => response,
+    }
+}
+
+pub async fn update_account(
+    req: HttpRequest,
+    form: web::Form<Vec<(String, String)>>,
+    state: web::Data<WebState>,
+) -> HttpResponse {
+    let (session, user, mut nav) = match signed_in(&req, &state).await {
+        Ok(found) => found,
+        Err(response) => return response,
+    };
+    if let Err(response) = check(&req, &state, &session, &form) {
+        return response;
+    }
+    match field(&form, "action") {
+        Some("timezone") => {
+            let Some(tz) =
+                field(&form, "timezone").and_then(|tz| TIMEZONES.iter().find(|t| **t == tz))
+            else {
+                return account_page(nav, None, Some("Choose a time zone from the list.".into()));
+            };
+            if let Err(e) = state.meta.set_timezone(user.id, tz).await {
+                return server_error(e);
+            }
+            nav.timezone = (*tz).to_owned();
+            account_page(nav, Some(format!("Dates are now shown in {tz}.")), None)
+        }
+        Some("password") => {
+            let (current, new, confirm) = (
+                field(&form, "current").unwrap_or(""),
+                field(&form, "new").unwrap_or(""),
+                field(&form, "confirm").unwrap_or(""),
+            );
+            if !user
+                .password_hash
+                .as_deref()
+                .is_some_and(|h| verify_password(current, h))
+            {
+                return account_page(
+                    nav,
+                    None,
+                    Some("The current password is not correct.".into()),
+                );
+            }
+            if new.chars().count() < 8 || new.len() > 1024 {
+                return account_page(
+                    nav,
+                    None,
+                    Some("The new password needs 8 characters or more.".into()),
+                );
+            }
+            if new != confirm {
+                return account_page(nav, None, Some("The two new passwords differ.".into()));
+            }
+            if let Err(e) = state.meta.set_password(user.id, &hash_password(new)).await {
+                return server_error(e);
+            }
+            account_page(nav, Some("Your password was changed.".into()), None)
+        }
+        _ => account_page(nav, None, Some("Unknown action.".into())),
+    }
+}
+
+async fn tokens_page(
+    state: &WebState,
+    user: &User,
+    nav: Nav,
+    new_token: Option<String>,
+) -> HttpResponse {
+    match state.meta.api_tokens(user.id).await {
+        Ok(tokens) => render(&TokensPage {
+            nav,
+            tokens: tokens
+                .iter()
+                .map(|t| TokenRow {
+                    id: t.id,
+                    name: t.name.clone().unwrap_or_default(),
+                    scopes: t.scopes.join(" "),
+                    created: iso(t.date_created),
+                })
+                .collect(),
+            new_token,
+        }),
+        Err(e) => server_error(e),
+    }
+}
+
+pub async fn tokens(req: HttpRequest, state: web::Data<WebState>) -> HttpResponse {
+    match signed_in(&req, &state).await {
+        Ok((_, user, nav)) => tokens_page(&state, &user, nav, None).await,
+        Err(response) => response,
+    }
+}
+
+pub async fn update_tokens(
+    req: HttpRequest,
+    form: web::Form<Vec<(String, String)>>,
+    state: web::Data<WebState>,
+) -> HttpResponse {
+    let (session, user, nav) = match signed_in(&req, &state).await {
+        Ok(found) => found,
+        Err(response) => return response,
+    };
+    if let Err(response) = check(&req, &state, &session, &form) {
+        return response;
+    }
+    match field(&form, "action") {
+        Some("create") => {
+            let name = field(&form, "name")
+                .map(str::trim)
+                .filter(|n| !n.is_empty())
+                .unwrap_or("dashboard");
+            let name: String = name.chars().take(64).collect();
+            let token = generate_token();
+            let scopes = [
+                "org:read",
+                "project:read",
+                "project:write",
+                "event:read",
+                "event:write",
+            ]
+            .map(String::from);
+            if let Err(e) = state
+                .meta
+                .create_api_token(user.id, &hash_token(&token), &scopes, Some(&name))
+                .await
+            {
+                return server_error(e);
+            }
+            // Shown once, on this response only; never stored in plain text.
+            tokens_page(&state, &user, nav, Some(token)).await
+        }
+        Some("delete") => {
+            if let Some(id) = field(&form, "id").and_then(|id| id.parse().ok())
+                && let Err(e) = state.meta.delete_api_token(user.id, id).await
+            {
+                return server_error(e);
+            }
+            redirect("/settings/account/api/auth-tokens/")
+        }
+        _ => redirect("/settings/account/api/auth-tokens/"),
+    }
+}
