@@ -17,6 +17,16 @@
 //! measures ingestion against a release devserver: envelopes/s accepted by the
 //! relay with latency percentiles, end-to-end events/s until the issue counts
 //! catch up, and the devserver's peak RSS; see the `bench` module.
+//!
+//! `cargo xtask bench web [--events N] [--issues K] [--requests R] [--clients C]
+//! [--release-binary PATH] [--fixture PATH]` seeds a release devserver with
+//! N events (default 100,000) in K issues (default 1,000) spread over the last
+//! 24 hours, signs in to the dashboard, and reports the time to first byte
+//! (p50/p90/p99/max over R sequential keep-alive requests, default 200) of the
+//! issue stream, the stream with a release search and the issue detail,
+//! against the aim of p99 < 100 ms, with the REST API's equivalents for
+//! comparison; see the `bench_web` module. The devserver, HTTP client and
+//! /proc helpers both benchmarks use are in the `harness` module.
 
 mod bench;
 mod bench_web;
@@ -45,7 +55,21 @@ commands:
                    of a captured SDK envelope from C (default 16) keep-alive clients, and
                    report envelopes/s accepted by the relay, latency p50/p90/p99/max,
                    end-to-end events/s (until the issue counts reach N) and the devserver's
-                   peak RSS; the summary also goes to target/bench/ingest.txt";
+                   peak RSS; the summary also goes to target/bench/ingest.txt
+  bench web [--events N] [--issues K] [--requests R] [--clients C] [--release-binary PATH]
+            [--fixture PATH]
+                   start a release devserver, seed it from C (default 32) keep-alive clients
+                   with N (default 100000) events in K (default 1000) issues, one per gzipped
+                   envelope, made from a captured SDK event (fingerprint bench-issue-<i % K>,
+                   5-frame chained exception, 3 breadcrumbs, 50 users, tags, 3 releases,
+                   timestamps over the last 24 h), wait until the API counts and stores them
+                   all, sign in to the dashboard and time R (default 200) sequential
+                   keep-alive requests each of the issue stream, the stream searching
+                   `is:unresolved release:shop@2.5.0` by frequency, and issue details (plus
+                   the REST API's list, search and latest event for comparison); report time
+                   to first byte p50/p90/p99/max against the aim of p99 < 100 ms, full
+                   response p50/p99, body sizes, the seeding rate, the devserver's peak RSS
+                   and data size; the summary also goes to target/bench/web.txt";
 
 fn main() -> ExitCode {
     match run() {

@@ -85,6 +85,16 @@ pub struct ProjectKey {
     pub date_created: DateTime<Utc>,
 }
 
+/// An invitation to join an organization with a role.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invite {
+    pub org_id: OrgId,
+    pub email: String,
+    pub role: Role,
+    pub invited_by: UserId,
+    pub expires: DateTime<Utc>,
+}
+
 /// A signed-in browser.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Session {
@@ -161,6 +171,7 @@ pub struct Group {
     pub last_seen: DateTime<Utc>,
     pub first_release: Option<String>,
     pub resolved_at: Option<DateTime<Utc>>,
+    pub assignee: Option<UserId>,
 }
 
 /// One grouped event, as the ingest-consumer records it.
@@ -210,6 +221,8 @@ pub struct GroupQuery {
     pub levels: Vec<Level>,
     /// Case-insensitive substring of title or culprit, every term must match.
     pub text: Vec<String>,
+    /// `Some(true)`: only assigned issues; `Some(false)`: only unassigned.
+    pub assigned: Option<bool>,
     /// Restricts to these issues (the result of tag filters on the event store).
     pub group_ids: Option<Vec<GroupId>>,
     pub last_seen_after: Option<DateTime<Utc>>,
@@ -253,6 +266,14 @@ pub trait MetaStore: Send + Sync + 'static {
     async fn organization_by_id(&self, id: OrgId) -> Result<Option<Organization>>;
     async fn add_member(&self, org: OrgId, user: UserId, role: Role) -> Result<()>;
     async fn member_role(&self, org: OrgId, user: UserId) -> Result<Option<Role>>;
+    /// Members with their roles, by email.
+    async fn members(&self, org: OrgId) -> Result<Vec<(User, Role)>>;
+    async fn remove_member(&self, org: OrgId, user: UserId) -> Result<()>;
+    /// Stores an invitation by the hash of the token in its link.
+    async fn create_invite(&self, invite: &Invite, token_hash: &str) -> Result<()>;
+    /// The invitation, unless expired or used.
+    async fn invite(&self, token_hash: &str) -> Result<Option<Invite>>;
+    async fn delete_invite(&self, token_hash: &str) -> Result<()>;
     /// Organizations the user belongs to (all of them for a superuser).
     async fn organizations_for_user(&self, user: &User) -> Result<Vec<Organization>>;
 
@@ -284,6 +305,7 @@ pub trait MetaStore: Send + Sync + 'static {
     async fn group_by_short_id(&self, project: ProjectId, short_id: i64) -> Result<Option<Group>>;
     async fn groups(&self, query: &GroupQuery) -> Result<Vec<Group>>;
     async fn set_group_status(&self, ids: &[GroupId], status: GroupStatus) -> Result<()>;
+    async fn set_assignee(&self, ids: &[GroupId], assignee: Option<UserId>) -> Result<()>;
 
     // Dashboard sessions, stored by the hash of their cookie value.
     async fn create_session(&self, session: &Session, token_hash: &str) -> Result<()>;

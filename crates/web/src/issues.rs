@@ -57,6 +57,7 @@ pub async fn search_issues(
         levels: parsed.levels,
         text: parsed.text,
         group_ids,
+        assigned: parsed.assigned,
         last_seen_after: search.last_seen_after,
         sort: search.sort,
         offset: search.offset,

@@ -12,6 +12,7 @@ pub struct SearchQuery {
     pub levels: Vec<Level>,
     pub tags: Vec<TagFilter>,
     pub text: Vec<String>,
+    pub assigned: Option<bool>,
 }
 
 pub fn parse_search(query: &str) -> Result<SearchQuery, ApiError> {
@@ -34,6 +35,8 @@ pub fn parse_search(query: &str) -> Result<SearchQuery, ApiError> {
                 "unresolved" => out.statuses.push(GroupStatus::Unresolved),
                 "resolved" => out.statuses.push(GroupStatus::Resolved),
                 "ignored" | "archived" | "muted" => out.statuses.push(GroupStatus::Ignored),
+                "assigned" => out.assigned = Some(true),
+                "unassigned" => out.assigned = Some(false),
                 // Assignment, bookmarks and the like are not tracked yet; an
                 // unknown `is:` must not silently match everything.
                 other => {

@@ -116,7 +116,18 @@ pub fn short_id(project_slug: &str, n: i64) -> String {
     format!("{}-{suffix}", project_slug.to_ascii_uppercase())
 }
 
-pub fn group(group: &Group, project: &Project, org: &Organization, url_prefix: &str) -> Value {
+/// Sentry's `assignedTo` for a user.
+pub fn assignee(user: &User) -> Value {
+    json!({"type": "user", "id": user.id.0.to_string(), "name": if user.name.is_empty() { &user.email } else { &user.name }, "email": user.email})
+}
+
+pub fn group(
+    group: &Group,
+    project: &Project,
+    org: &Organization,
+    url_prefix: &str,
+    assigned: Option<&User>,
+) -> Value {
     json!({
         "id": group.id.0.to_string(),
         "shortId": short_id(&project.slug, group.short_id),
@@ -134,7 +145,7 @@ pub fn group(group: &Group, project: &Project, org: &Organization, url_prefix: &
         "type": group.event_type,
         "metadata": group.metadata,
         "numComments": 0,
-        "assignedTo": null,
+        "assignedTo": assigned.map(assignee),
         "isBookmarked": false,
         "isSubscribed": false,
         "subscriptionDetails": null,

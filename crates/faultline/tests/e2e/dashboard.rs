@@ -270,3 +270,164 @@ fn registration_is_off_by_default_and_guessing_is_throttled() {
         .unwrap();
     assert_eq!(resp.status().as_u16(), 303);
 }
+
+fn sign_in_as(server: &Devserver, email: &str, password: &str) -> String {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .max_redirects(0)
+        .build()
+        .into();
+    let resp = agent
+        .post(format!("{}/auth/login/", server.url))
+        .header("Origin", &server.url)
+        .content_type("application/x-www-form-urlencoded")
+        .send(format!(
+            "email={}&password={password}",
+            email.replace('@', "%40")
+        ))
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 303, "{email} signs in");
+    let cookie = resp
+        .headers()
+        .get("set-cookie")
+        .expect("a session cookie")
+        .to_str()
+        .unwrap();
+    cookie.split(';').next().unwrap().to_owned()
+}
+
+#[test]
+fn invitations_roles_and_assignment() {
+    let server = Devserver::start();
+    let (status, _) = server.ingest(
+        &server.envelope_path(),
+        &[("X-Sentry-Auth", &server.auth_header())],
+        &envelope(&new_event_id(), &json!({"message": "assign me"})),
+    );
+    assert_eq!(status, 200);
+    let id = server.wait_for_total(1)[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    // An admin invites a member; the link works once.
+    let admin = sign_in(&server, &server.url);
+    let members = "/settings/faultline/members/";
+    let token = csrf_token(&page(&server, &admin, members));
+    let (status, html) = post_form(
+        &server,
+        members,
+        &admin,
+        Some(&server.url),
+        &format!("csrf_token={token}&action=invite&email=dev%40example.com&role=member"),
+    );
+    assert_eq!(status, 200, "{html}");
+    let start = html.find("/accept-invite/").expect("an invite link");
+    let link = &html[start..start + "/accept-invite/".len() + 65];
+    assert!(link.ends_with('/'), "{link}");
+    assert!(page(&server, "", link).contains("dev@example.com"));
+    let (status, _) = post_form(&server, link, "", Some(&server.url), "password=short");
+    assert_eq!(status, 400);
+    let (status, _) = post_form(
+        &server,
+        link,
+        "",
+        Some(&server.url),
+        "password=correct-horse-1",
+    );
+    assert_eq!(status, 303);
+    let (status, _) = post_form(
+        &server,
+        link,
+        "",
+        Some(&server.url),
+        "password=correct-horse-1",
+    );
+    assert_eq!(status, 404, "an invitation is used once");
+
+    // A member sees issues but cannot manage projects.
+    let dev = sign_in_as(&server, "dev@example.com", "correct-horse-1");
+    assert!(page(&server, &dev, "/organizations/faultline/issues/").contains("assign me"));
+    let projects = page(&server, &dev, "/organizations/faultline/projects/");
+    assert!(!projects.contains("create-project"));
+    let dev_token = csrf_token(&page(&server, &dev, "/organizations/faultline/issues/"));
+    let (status, _) = post_form(
+        &server,
+        "/organizations/faultline/projects/",
+        &dev,
+        Some(&server.url),
+        &format!("csrf_token={dev_token}&name=Sneaky&platform=python"),
+    );
+    assert_eq!(status, 404);
+
+    // Assignment through the API, Sentry's way, and the search terms.
+    let (status, issue) = server.send_json(
+        "PUT",
+        &format!("/api/0/issues/{id}/"),
+        json!({"assignedTo": "dev@example.com"}),
+    );
+    assert_eq!(status, 200, "{issue}");
+    assert_eq!(issue["assignedTo"]["email"], "dev@example.com");
+    assert_eq!(issue["assignedTo"]["type"], "user");
+    assert_eq!(server.issues("is:assigned").len(), 1);
+    assert!(server.issues("is:unassigned").is_empty());
+    let (status, _) = server.send_json(
+        "PUT",
+        &format!("/api/0/issues/{id}/"),
+        json!({"assignedTo": "stranger@example.com"}),
+    );
+    assert_eq!(status, 400);
+    let (_, issue) = server.send_json(
+        "PUT",
+        &format!("/api/0/issues/{id}/"),
+        json!({"assignedTo": null}),
+    );
+    assert!(issue["assignedTo"].is_null());
+
+    // Assignment from the issue page shows in the stream.
+    let html = page(
+        &server,
+        &admin,
+        &format!("/organizations/faultline/issues/{id}/"),
+    );
+    let option = html
+        .find(">dev@example.com</option>")
+        .expect("dev is offered");
+    let value_start = html[..option].rfind("value=\"").unwrap() + 7;
+    let user_id: String = html[value_start..]
+        .chars()
+        .take_while(|c| c.is_ascii_digit())
+        .collect();
+    let (status, _) = post_form(
+        &server,
+        &format!("/organizations/faultline/issues/{id}/"),
+        &admin,
+        Some(&server.url),
+        &format!("csrf_token={token}&action=assign&assignee={user_id}"),
+    );
+    assert_eq!(status, 303);
+    assert!(
+        page(&server, &admin, "/organizations/faultline/issues/")
+            .contains("assigned to dev@example.com")
+    );
+
+    // Roles: promoted to admin, the member may manage projects; an admin
+    // cannot hand out ownership.
+    let (status, _) = post_form(
+        &server,
+        members,
+        &admin,
+        Some(&server.url),
+        &format!("csrf_token={token}&action=role&user={user_id}&role=admin"),
+    );
+    assert_eq!(status, 303);
+    assert!(page(&server, &dev, "/organizations/faultline/projects/").contains("create-project"));
+    let (status, html) = post_form(
+        &server,
+        members,
+        &dev,
+        Some(&server.url),
+        &format!("csrf_token={dev_token}&action=role&user={user_id}&role=owner"),
+    );
+    assert_eq!(status, 400, "{html}");
+}

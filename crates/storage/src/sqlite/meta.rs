@@ -118,6 +118,18 @@ CREATE INDEX sessions_expires ON sessions (expires);
     r#"
 ALTER TABLE users ADD COLUMN timezone TEXT NOT NULL DEFAULT 'UTC';
 "#,
+    r#"
+CREATE TABLE invites (
+    token_hash TEXT PRIMARY KEY,
+    org_id INTEGER NOT NULL REFERENCES organizations (id) ON DELETE CASCADE,
+    email TEXT NOT NULL,
+    role TEXT NOT NULL,
+    invited_by INTEGER NOT NULL,
+    created INTEGER NOT NULL,
+    expires INTEGER NOT NULL
+);
+ALTER TABLE issues ADD COLUMN assignee_id INTEGER REFERENCES users (id) ON DELETE SET NULL;
+"#,
 ];
 
 #[derive(Clone)]
@@ -215,6 +227,7 @@ fn group_from_row(row: &SqliteRow) -> Result<Group> {
         last_seen: from_millis(row.get("last_seen")),
         first_release: row.get("first_release"),
         resolved_at: row.get::<Option<i64>, _>("resolved_at").map(from_millis),
+        assignee: row.get::<Option<i64>, _>("assignee_id").map(UserId),
     })
 }
 
@@ -470,6 +483,74 @@ impl MetaStore for SqliteMetaStore {
                 .fetch_optional(&self.db.read)
                 .await?;
         Ok(role.as_deref().and_then(Role::parse))
+    }
+
+    async fn members(&self, org: OrgId) -> Result<Vec<(User, Role)>> {
+        let rows = sqlx::query("SELECT u.*, m.role AS member_role FROM org_members m JOIN users u ON u.id = m.user_id WHERE m.org_id = ? ORDER BY u.email")
+            .bind(org.0)
+            .fetch_all(&self.db.read)
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|row| {
+                let role: String = row.get("member_role");
+                (
+                    user_from_row(row),
+                    Role::parse(&role).unwrap_or(Role::Member),
+                )
+            })
+            .collect())
+    }
+
+    async fn remove_member(&self, org: OrgId, user: UserId) -> Result<()> {
+        sqlx::query("DELETE FROM org_members WHERE org_id = ? AND user_id = ?")
+            .bind(org.0)
+            .bind(user.0)
+            .execute(&self.db.write)
+            .await?;
+        Ok(())
+    }
+
+    async fn create_invite(&self, invite: &Invite, token_hash: &str) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO invites (token_hash, org_id, email, role, invited_by, created, expires) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(token_hash)
+        .bind(invite.org_id.0)
+        .bind(&invite.email)
+        .bind(invite.role.as_str())
+        .bind(invite.invited_by.0)
+        .bind(to_millis(Utc::now()))
+        .bind(to_millis(invite.expires))
+        .execute(&self.db.write)
+        .await?;
+        Ok(())
+    }
+
+    async fn invite(&self, token_hash: &str) -> Result<Option<Invite>> {
+        let row = sqlx::query("SELECT * FROM invites WHERE token_hash = ? AND expires > ?")
+            .bind(token_hash)
+            .bind(to_millis(Utc::now()))
+            .fetch_optional(&self.db.read)
+            .await?;
+        Ok(row.map(|row| {
+            let role: String = row.get("role");
+            Invite {
+                org_id: OrgId(row.get("org_id")),
+                email: row.get("email"),
+                role: Role::parse(&role).unwrap_or(Role::Member),
+                invited_by: UserId(row.get("invited_by")),
+                expires: from_millis(row.get("expires")),
+            }
+        }))
+    }
+
+    async fn delete_invite(&self, token_hash: &str) -> Result<()> {
+        sqlx::query("DELETE FROM invites WHERE token_hash = ?")
+            .bind(token_hash)
+            .execute(&self.db.write)
+            .await?;
+        Ok(())
     }
 
     async fn organizations_for_user(&self, user: &User) -> Result<Vec<Organization>> {
@@ -834,6 +915,15 @@ impl MetaStore for SqliteMetaStore {
             }
             sql.push(")");
         }
+        match query.assigned {
+            Some(true) => {
+                sql.push(" AND assignee_id IS NOT NULL");
+            }
+            Some(false) => {
+                sql.push(" AND assignee_id IS NULL");
+            }
+            None => {}
+        }
         if let Some(after) = query.last_seen_after {
             sql.push(" AND last_seen >= ").push_bind(to_millis(after));
         }
@@ -915,6 +1005,19 @@ impl MetaStore for SqliteMetaStore {
             .bind(token_hash)
             .execute(&self.db.write)
             .await?;
+        Ok(())
+    }
+
+    async fn set_assignee(&self, ids: &[GroupId], assignee: Option<UserId>) -> Result<()> {
+        let mut tx = self.db.write.begin().await?;
+        for id in ids {
+            sqlx::query("UPDATE issues SET assignee_id = ? WHERE id = ?")
+                .bind(assignee.map(|u| u.0))
+                .bind(id.0)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
         Ok(())
     }
 

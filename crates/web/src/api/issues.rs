@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{Duration, Utc};
 use faultline_protocol::{GroupId, ProjectId};
-use faultline_storage::{Group, GroupStatus, Organization, Project, User};
+use faultline_storage::{Group, GroupStatus, Organization, Project, User, UserId};
 use serde::Deserialize;
 
 use super::orgs::resolve_project;
@@ -103,11 +103,19 @@ async fn list(
     };
     let stats_period = params.get(stats_key).map(String::as_str).unwrap_or("24h");
     let mut stats = stats_series(state, &groups, stats_period).await?;
+    let users = assignees(state, &groups).await?;
     let by_id: HashMap<ProjectId, &Project> = projects.iter().map(|p| (p.id, p)).collect();
     let body: Vec<_> = groups
         .iter()
         .filter_map(|g| {
-            let mut json = serialize::group(g, by_id.get(&g.project_id)?, org, &state.url_prefix);
+            let assigned = g.assignee.and_then(|id| users.get(&id));
+            let mut json = serialize::group(
+                g,
+                by_id.get(&g.project_id)?,
+                org,
+                &state.url_prefix,
+                assigned,
+            );
             if let Some(series) = stats.as_mut().and_then(|s| s.remove(&g.id)) {
                 json["stats"] = serde_json::json!({ stats_period: series });
             }
@@ -118,6 +126,61 @@ async fn list(
         .insert_header(("Link", link_header(req, &page, has_next)))
         .insert_header(("X-Hits", body.len().to_string()))
         .json(body))
+}
+
+/// The users issues are assigned to, looked up once each.
+async fn assignees(state: &WebState, groups: &[Group]) -> ApiResult<HashMap<UserId, User>> {
+    let mut users = HashMap::new();
+    for id in groups.iter().filter_map(|g| g.assignee) {
+        if let std::collections::hash_map::Entry::Vacant(slot) = users.entry(id) {
+            if let Some(user) = state.meta.user_by_id(id).await? {
+                slot.insert(user);
+            }
+        }
+    }
+    Ok(users)
+}
+
+async fn group_response(
+    state: &WebState,
+    group: &Group,
+    project: &Project,
+    org: &Organization,
+) -> ApiResult<HttpResponse> {
+    let users = assignees(state, std::slice::from_ref(group)).await?;
+    let assigned = group.assignee.and_then(|id| users.get(&id));
+    Ok(HttpResponse::Ok().json(serialize::group(
+        group,
+        project,
+        org,
+        &state.url_prefix,
+        assigned,
+    )))
+}
+
+/// Resolves Sentry's `assignedTo` (`"user:3"`, `"3"`, an email or username;
+/// empty or null unassigns) to a member of the organization.
+async fn resolve_assignee(
+    state: &WebState,
+    org: &Organization,
+    value: &str,
+) -> ApiResult<Option<UserId>> {
+    let value = value.trim();
+    if value.is_empty() {
+        return Ok(None);
+    }
+    let members = state.meta.members(org.id).await?;
+    let id = value.strip_prefix("user:").unwrap_or(value);
+    members
+        .iter()
+        .find(|(u, _)| u.id.0.to_string() == id || u.email.eq_ignore_ascii_case(value))
+        .map(|(u, _)| Some(u.id))
+        .ok_or_else(|| {
+            ApiError::BadRequest(format!(
+                "cannot assign to {value}: not a member of {}",
+                org.slug
+            ))
+        })
 }
 
 /// The issue and its project and organization, if the user may see them.
@@ -153,7 +216,7 @@ pub async fn detail(
 ) -> ApiResult<HttpResponse> {
     let user = authenticate(&req, state.meta.as_ref()).await?;
     let (group, project, org) = load_group(&state, &user, &path).await?;
-    Ok(HttpResponse::Ok().json(serialize::group(&group, &project, &org, &state.url_prefix)))
+    group_response(&state, &group, &project, &org).await
 }
 
 pub async fn org_detail(
@@ -166,12 +229,20 @@ pub async fn org_detail(
     if org.slug != path.0 {
         return Err(ApiError::NotFound);
     }
-    Ok(HttpResponse::Ok().json(serialize::group(&group, &project, &org, &state.url_prefix)))
+    group_response(&state, &group, &project, &org).await
 }
 
 #[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct IssueUpdate {
     status: Option<String>,
+    /// Absent: unchanged; null or "": unassign.
+    #[serde(default, deserialize_with = "present")]
+    assigned_to: Option<Option<String>>,
+}
+
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
+    Option::<String>::deserialize(d).map(Some)
 }
 
 fn parse_status(update: &IssueUpdate) -> ApiResult<Option<GroupStatus>> {
@@ -216,7 +287,12 @@ async fn apply_update(
     org: Organization,
     body: &IssueUpdate,
 ) -> ApiResult<HttpResponse> {
-    if let Some(status) = parse_status(body)? {
+    let status = parse_status(body)?;
+    if let Some(assigned_to) = &body.assigned_to {
+        let assignee = resolve_assignee(state, &org, assigned_to.as_deref().unwrap_or("")).await?;
+        state.meta.set_assignee(&[group.id], assignee).await?;
+    }
+    if let Some(status) = status {
         state.meta.set_group_status(&[group.id], status).await?;
     }
     let group = state
@@ -224,7 +300,7 @@ async fn apply_update(
         .group(group.id)
         .await?
         .ok_or(ApiError::NotFound)?;
-    Ok(HttpResponse::Ok().json(serialize::group(&group, &project, &org, &state.url_prefix)))
+    group_response(state, &group, &project, &org).await
 }
 
 pub async fn project_bulk_update(

@@ -8,6 +8,7 @@
 #![allow(clippy::result_large_err)]
 
 mod csrf;
+mod members;
 mod pages;
 mod projects;
 mod session;
@@ -54,6 +55,13 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             "/settings/account/api/auth-tokens/",
             web::post().to(settings::update_tokens),
         )
+        .route("/settings/{org}/members/", web::get().to(members::list))
+        .route("/settings/{org}/members/", web::post().to(members::update))
+        .route(
+            "/accept-invite/{token}/",
+            web::get().to(members::accept_form),
+        )
+        .route("/accept-invite/{token}/", web::post().to(members::accept))
         .route(
             "/organizations/{org}/projects/",
             web::get().to(projects::list),

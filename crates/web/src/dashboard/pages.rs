@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use faultline_protocol::{EventId, GroupId, ProjectId};
-use faultline_storage::{Group, GroupStatus, Organization, Project, Role, Session, User};
+use faultline_storage::{Group, GroupStatus, Organization, Project, Role, Session, User, UserId};
 
 use super::csrf;
 use super::session::{csrf_failure, current, redirect};
@@ -206,10 +206,18 @@ pub async fn issue_stream(
         Ok(stats) => stats.unwrap_or_default(),
         Err(e) => return server_error(e),
     };
+    let members: HashMap<UserId, String> = match state.meta.members(ctx.org.id).await {
+        Ok(members) => members.into_iter().map(|(u, _)| (u.id, u.email)).collect(),
+        Err(e) => return server_error(e),
+    };
     let by_id: HashMap<ProjectId, &Project> = projects.iter().map(|p| (p.id, p)).collect();
     let issues = groups
         .iter()
-        .filter_map(|g| Some(issue_row(g, by_id.get(&g.project_id)?, stats.get(&g.id))))
+        .filter_map(|g| {
+            let mut row = issue_row(g, by_id.get(&g.project_id)?, stats.get(&g.id));
+            row.assignee = g.assignee.and_then(|id| members.get(&id).cloned());
+            Some(row)
+        })
         .collect();
     let page_url = |cursor: usize| {
         let mut pairs: Vec<(String, String)> = query_pairs(req.query_string())
@@ -376,7 +384,15 @@ pub async fn issue_detail(
         ),
         Err(e) => return server_error(e),
     };
+    let members = match state.meta.members(ctx.org.id).await {
+        Ok(members) => members
+            .into_iter()
+            .map(|(u, _)| (u.id.0, u.email, Some(u.id) == group.assignee))
+            .collect(),
+        Err(e) => return server_error(e),
+    };
     render(&IssuePage {
+        members,
         chart: bars(&points, period == "24h"),
         chart_total: points.iter().map(|p| p[1]).sum(),
         period,
@@ -404,9 +420,33 @@ pub async fn issue_action(
         Ok(found) => found,
         Err(response) => return response,
     };
-    if let Some(status) = parse_action(&form)
-        && let Err(e) = state.meta.set_group_status(&[group.id], status).await
+    let result = match form
+        .iter()
+        .find(|(k, _)| k == "action")
+        .map(|(_, v)| v.as_str())
     {
+        Some("assign") => {
+            let wanted = form
+                .iter()
+                .find(|(k, _)| k == "assignee")
+                .and_then(|(_, v)| v.parse::<i64>().ok());
+            let assignee = match (wanted, state.meta.members(ctx.org.id).await) {
+                (_, Err(e)) => return server_error(e),
+                (None, _) => None,
+                // Only members of this organization can be assigned.
+                (Some(id), Ok(members)) => members
+                    .iter()
+                    .find(|(u, _)| u.id.0 == id)
+                    .map(|(u, _)| u.id),
+            };
+            state.meta.set_assignee(&[group.id], assignee).await
+        }
+        _ => match parse_action(&form) {
+            Some(status) => state.meta.set_group_status(&[group.id], status).await,
+            None => Ok(()),
+        },
+    };
+    if let Err(e) = result {
         return server_error(e);
     }
     redirect(&format!(

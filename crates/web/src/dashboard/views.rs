@@ -125,6 +125,7 @@ pub struct IssueRow {
     pub last_seen_text: String,
     /// SVG polyline points of the hourly event counts.
     pub sparkline: String,
+    pub assignee: Option<String>,
 }
 
 #[derive(Template)]
@@ -220,6 +221,37 @@ pub struct IssuePage {
     pub chart_total: i64,
     pub period: &'static str,
     pub tags: Vec<TagDistribution>,
+    /// (user id, email, is the assignee)
+    pub members: Vec<(i64, String, bool)>,
+}
+
+pub struct MemberRow {
+    pub id: i64,
+    pub email: String,
+    pub role: String,
+    pub is_self: bool,
+}
+
+#[derive(Template)]
+#[template(path = "members.html")]
+pub struct MembersPage {
+    pub nav: Nav,
+    pub members: Vec<MemberRow>,
+    pub roles: Vec<String>,
+    pub can_admin: bool,
+    pub error: Option<String>,
+    pub invite_link: Option<String>,
+    pub invited_email: String,
+}
+
+#[derive(Template)]
+#[template(path = "accept_invite.html")]
+pub struct AcceptInvitePage {
+    pub org_name: String,
+    pub email: String,
+    pub role: String,
+    pub needs_password: bool,
+    pub error: Option<String>,
 }
 
 /// Bars for a 600×80 chart from `[bucket start, count]` points.
@@ -343,6 +375,7 @@ pub fn issue_row(group: &Group, project: &Project, stats: Option<&Vec<[i64; 2]>>
         last_seen: iso(group.last_seen),
         last_seen_text: ago(group.last_seen),
         sparkline: stats.map(|s| sparkline(s)).unwrap_or_default(),
+        assignee: None,
     }
 }
 
