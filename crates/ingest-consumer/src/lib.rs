@@ -10,20 +10,15 @@
 mod metrics;
 mod process;
 
-use std::time::Duration;
-
-use faultline_storage::{Backends, StorageError, Topic, poll_batch};
+use faultline_storage::{
+    Backends, BatchHandler, BatchPolicy, Delivery, StorageError, Topic, consume,
+};
 use tokio::sync::watch;
 
 pub use process::{PostProcessMessage, process_batch};
 
 /// The consumer group name, as Sentry's.
 pub const GROUP: &str = "ingest-consumer";
-const BATCH: usize = 1000;
-/// Under load, wait this long for at least `MIN_BATCH` messages: fewer,
-/// larger transactions for a few milliseconds of latency.
-const MIN_BATCH: usize = 200;
-const LINGER: Duration = Duration::from_millis(20);
 
 #[derive(Debug, thiserror::Error)]
 pub enum IngestError {
@@ -31,39 +26,33 @@ pub enum IngestError {
     Storage(#[from] StorageError),
 }
 
-/// Runs until `shutdown` becomes true. Storage errors are retried with
-/// back-off; the batch is not committed until it succeeds.
-pub async fn run(
-    backends: Backends,
-    mut shutdown: watch::Receiver<bool>,
-) -> Result<(), IngestError> {
+/// Runs until `shutdown` becomes true. Failed batches are retried with
+/// back-off and are not committed until they succeed.
+pub async fn run(backends: Backends, shutdown: watch::Receiver<bool>) -> Result<(), IngestError> {
     metrics::register();
-    let mut consumer = backends.queue.subscribe(Topic::IngestEvents, GROUP).await?;
-    tracing::info!("ingest-consumer started");
-    while !*shutdown.borrow() {
-        let deliveries = tokio::select! {
-            polled = poll_batch(consumer.as_mut(), BATCH, Duration::from_millis(500), MIN_BATCH, LINGER) => polled?,
-            _ = shutdown.changed() => break,
-        };
-        if deliveries.is_empty() {
-            continue;
-        }
-        let mut backoff = Duration::from_millis(100);
-        loop {
-            match process_batch(&backends, &deliveries).await {
-                Ok(()) => break,
-                Err(e) => {
-                    tracing::error!(error = %e, retry_in = ?backoff, "ingest batch failed; will retry");
-                    tokio::select! {
-                        _ = tokio::time::sleep(backoff) => {}
-                        _ = shutdown.changed() => return Ok(()),
-                    }
-                    backoff = (backoff * 2).min(Duration::from_secs(10));
-                }
-            }
-        }
-        consumer.commit(&deliveries).await?;
-    }
-    tracing::info!("ingest-consumer stopped");
+    let queue = backends.queue.clone();
+    let mut handler = Ingest { backends };
+    consume(
+        queue.as_ref(),
+        Topic::IngestEvents,
+        GROUP,
+        BatchPolicy::default(),
+        shutdown,
+        &mut handler,
+    )
+    .await?;
     Ok(())
+}
+
+struct Ingest {
+    backends: Backends,
+}
+
+#[async_trait::async_trait]
+impl BatchHandler for Ingest {
+    type Error = IngestError;
+
+    async fn handle(&mut self, deliveries: &[Delivery]) -> Result<(), IngestError> {
+        process_batch(&self.backends, deliveries).await
+    }
 }

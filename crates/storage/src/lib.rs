@@ -8,6 +8,7 @@
 //! including a durable queue that replays unacknowledged messages after a
 //! crash.
 
+pub mod consume;
 pub mod events;
 pub mod meta;
 pub mod queue;
@@ -15,6 +16,7 @@ pub mod sqlite;
 
 use std::sync::Arc;
 
+pub use consume::{BatchHandler, BatchPolicy, consume};
 pub use events::{EventRecord, EventStore, StoredEvent, TagFilter, TagValueCount};
 pub use meta::*;
 pub use queue::{Delivery, EventQueue, Message, QueueConsumer, Topic, poll_batch};

@@ -82,30 +82,9 @@ fn dashboard_flow_in_headless_chromium() {
     );
 }
 
-/// Signs in over HTTP; returns the session cookie.
+/// Signs in as the admin over HTTP; returns the session cookie.
 fn sign_in(server: &Devserver, origin: &str) -> String {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .max_redirects(0)
-        .build()
-        .into();
-    let resp = agent
-        .post(format!("{}/auth/login/", server.url))
-        .header("Origin", origin)
-        .content_type("application/x-www-form-urlencoded")
-        .send(format!(
-            "email=admin%40faultline.local&password={}",
-            server.password
-        ))
-        .unwrap();
-    assert_eq!(resp.status().as_u16(), 303);
-    let cookie = resp
-        .headers()
-        .get("set-cookie")
-        .expect("a session cookie")
-        .to_str()
-        .unwrap();
-    cookie.split(';').next().unwrap().to_owned()
+    sign_in_from(server, origin, "admin@faultline.local", &server.password)
 }
 
 fn page(server: &Devserver, cookie: &str, path: &str) -> String {
@@ -272,6 +251,11 @@ fn registration_is_off_by_default_and_guessing_is_throttled() {
 }
 
 fn sign_in_as(server: &Devserver, email: &str, password: &str) -> String {
+    sign_in_from(server, &server.url, email, password)
+}
+
+/// Signs in over HTTP from `origin`; returns the session cookie.
+fn sign_in_from(server: &Devserver, origin: &str, email: &str, password: &str) -> String {
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .http_status_as_error(false)
         .max_redirects(0)
@@ -279,7 +263,7 @@ fn sign_in_as(server: &Devserver, email: &str, password: &str) -> String {
         .into();
     let resp = agent
         .post(format!("{}/auth/login/", server.url))
-        .header("Origin", &server.url)
+        .header("Origin", origin)
         .content_type("application/x-www-form-urlencoded")
         .send(format!(
             "email={}&password={password}",

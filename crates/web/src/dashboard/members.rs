@@ -7,6 +7,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::Utc;
 use faultline_storage::{Invite, Role, StorageError, UserId};
 
+use super::form_field;
 use super::pages::{Ctx, check_post, context, not_found, server_error};
 use super::session::redirect;
 use super::views::{AcceptInvitePage, MemberRow, MembersPage, render_status};
@@ -15,10 +16,6 @@ use crate::auth::{generate_token, hash_token};
 use crate::password::hash_password;
 
 const INVITE_DAYS: i64 = 7;
-
-fn field<'a>(form: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    form.iter().find(|(k, _)| k == name).map(|(_, v)| v.trim())
-}
 
 async fn members_page(
     state: &WebState,
@@ -86,7 +83,7 @@ pub async fn update(
     if !ctx.can_admin() {
         return not_found();
     }
-    let role = field(&form, "role").and_then(Role::parse);
+    let role = form_field(&form, "role").and_then(Role::parse);
     // Only owners hand out ownership.
     if role == Some(Role::Owner) && ctx.role != Role::Owner {
         return members_page(
@@ -97,9 +94,11 @@ pub async fn update(
         )
         .await;
     }
-    match field(&form, "action") {
+    match form_field(&form, "action") {
         Some("invite") => {
-            let email = field(&form, "email").unwrap_or("").to_ascii_lowercase();
+            let email = form_field(&form, "email")
+                .unwrap_or("")
+                .to_ascii_lowercase();
             if !email.contains('@') || email.len() > 254 {
                 return members_page(
                     &state,
@@ -136,7 +135,7 @@ pub async fn update(
             members_page(&state, ctx, None, Some((link, email))).await
         }
         Some(action @ ("role" | "remove")) => {
-            let Some(user) = field(&form, "user")
+            let Some(user) = form_field(&form, "user")
                 .and_then(|u| u.parse::<i64>().ok())
                 .map(UserId)
             else {

@@ -19,6 +19,18 @@ use actix_web::web;
 
 pub use session::LoginThrottle;
 
+/// A form field's value as sent (passwords must not be trimmed).
+fn form_value<'a>(form: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    form.iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+}
+
+/// A form field's value without surrounding whitespace (names, emails, ids).
+fn form_field<'a>(form: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    form_value(form, name).map(str::trim)
+}
+
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/", web::get().to(pages::home))
         .route("/auth/login/", web::get().to(session::login_form))

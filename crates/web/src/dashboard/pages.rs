@@ -8,6 +8,7 @@ use faultline_protocol::{EventId, GroupId, ProjectId};
 use faultline_storage::{Group, GroupStatus, Organization, Project, Role, Session, User, UserId};
 
 use super::csrf;
+use super::form_field;
 use super::session::{csrf_failure, current, redirect};
 use super::views::{
     IssuePage, IssuesPage, MessagePage, Nav, ProjectOption, TIMEZONES, bars, event_view, issue_row,
@@ -127,10 +128,7 @@ pub(super) fn check_post(
     ctx: &Ctx,
     form: &[(String, String)],
 ) -> Result<(), HttpResponse> {
-    let token = form
-        .iter()
-        .find(|(k, _)| k == "csrf_token")
-        .map(|(_, v)| v.as_str());
+    let token = form_field(form, "csrf_token");
     csrf::check_origin(req, &state.trusted_origins)
         .and_then(|()| csrf::check_token(&ctx.session.csrf_token, token))
         .map_err(|rejection| csrf_failure(&rejection))
@@ -264,9 +262,7 @@ fn form_encode(s: &str) -> String {
 }
 
 fn parse_action(form: &[(String, String)]) -> Option<GroupStatus> {
-    form.iter()
-        .find(|(k, _)| k == "action")
-        .and_then(|(_, v)| GroupStatus::parse(v))
+    form_field(form, "action").and_then(GroupStatus::parse)
 }
 
 /// Resolve, ignore or unresolve the selected issues of the stream.
@@ -420,16 +416,9 @@ pub async fn issue_action(
         Ok(found) => found,
         Err(response) => return response,
     };
-    let result = match form
-        .iter()
-        .find(|(k, _)| k == "action")
-        .map(|(_, v)| v.as_str())
-    {
+    let result = match form_field(&form, "action") {
         Some("assign") => {
-            let wanted = form
-                .iter()
-                .find(|(k, _)| k == "assignee")
-                .and_then(|(_, v)| v.parse::<i64>().ok());
+            let wanted = form_field(&form, "assignee").and_then(|v| v.parse::<i64>().ok());
             let assignee = match (wanted, state.meta.members(ctx.org.id).await) {
                 (_, Err(e)) => return server_error(e),
                 (None, _) => None,

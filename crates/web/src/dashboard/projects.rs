@@ -6,6 +6,7 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use faultline_storage::{KeyUpdate, StorageError};
 
+use super::form_field;
 use super::pages::{Ctx, check_post, context, not_found, server_error};
 use super::session::redirect;
 use super::views::{
@@ -15,12 +16,8 @@ use crate::WebState;
 use crate::serialize::dsn;
 use crate::slug::slugify;
 
-fn field<'a>(form: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    form.iter().find(|(k, _)| k == name).map(|(_, v)| v.trim())
-}
-
 fn platform(form: &[(String, String)]) -> Option<&'static str> {
-    let chosen = field(form, "platform")?;
+    let chosen = form_field(form, "platform")?;
     PLATFORMS.iter().map(|(p, _)| *p).find(|p| *p == chosen)
 }
 
@@ -70,7 +67,7 @@ pub async fn create(
     if !ctx.can_admin() {
         return not_found();
     }
-    let name = field(&form, "name").unwrap_or("");
+    let name = form_field(&form, "name").unwrap_or("");
     let slug = slugify(name);
     if name.is_empty() || name.len() > 64 || slug.is_empty() {
         return projects_page(
@@ -165,17 +162,17 @@ pub async fn update(
         Ok(None) => return not_found(),
         Err(e) => return server_error(e),
     };
-    let key = match field(&form, "key") {
+    let key = match form_field(&form, "key") {
         Some(public) => match state.meta.keys(project.id).await {
             Ok(keys) => keys.into_iter().find(|k| k.public_key == public),
             Err(e) => return server_error(e),
         },
         None => None,
     };
-    let number = |name: &str| field(&form, name).and_then(|v| v.parse::<i64>().ok());
-    let result = match (field(&form, "action"), key) {
+    let number = |name: &str| form_field(&form, name).and_then(|v| v.parse::<i64>().ok());
+    let result = match (form_field(&form, "action"), key) {
         (Some("update"), _) => {
-            let name = field(&form, "name")
+            let name = form_field(&form, "name")
                 .filter(|n| !n.is_empty() && n.len() <= 64)
                 .unwrap_or(&project.name);
             state
@@ -184,7 +181,7 @@ pub async fn update(
                 .await
         }
         (Some("create_key"), _) => {
-            let name = field(&form, "name")
+            let name = form_field(&form, "name")
                 .filter(|n| !n.is_empty() && n.len() <= 64)
                 .unwrap_or("Default");
             state.meta.create_key(project.id, name).await.map(|_| ())

@@ -5,6 +5,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use faultline_storage::{Session, User};
 
 use super::csrf;
+use super::form_value;
 use super::pages::{nav, server_error};
 use super::session::{csrf_failure, current, redirect};
 use super::views::{AccountPage, Nav, TIMEZONES, TokenRow, TokensPage, iso, render, render_status};
@@ -28,12 +29,6 @@ async fn signed_in(
     Ok((session, user, nav))
 }
 
-fn field<'a>(form: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    form.iter()
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.as_str())
-}
-
 fn check(
     req: &HttpRequest,
     state: &WebState,
@@ -41,7 +36,7 @@ fn check(
     form: &[(String, String)],
 ) -> Result<(), HttpResponse> {
     csrf::check_origin(req, &state.trusted_origins)
-        .and_then(|()| csrf::check_token(&session.csrf_token, field(form, "csrf_token")))
+        .and_then(|()| csrf::check_token(&session.csrf_token, form_value(form, "csrf_token")))
         .map_err(|rejection| csrf_failure(&rejection))
 }
 
@@ -81,10 +76,10 @@ pub async fn update_account(
     if let Err(response) = check(&req, &state, &session, &form) {
         return response;
     }
-    match field(&form, "action") {
+    match form_value(&form, "action") {
         Some("timezone") => {
             let Some(tz) =
-                field(&form, "timezone").and_then(|tz| TIMEZONES.iter().find(|t| **t == tz))
+                form_value(&form, "timezone").and_then(|tz| TIMEZONES.iter().find(|t| **t == tz))
             else {
                 return account_page(nav, None, Some("Choose a time zone from the list.".into()));
             };
@@ -96,9 +91,9 @@ pub async fn update_account(
         }
         Some("password") => {
             let (current, new, confirm) = (
-                field(&form, "current").unwrap_or(""),
-                field(&form, "new").unwrap_or(""),
-                field(&form, "confirm").unwrap_or(""),
+                form_value(&form, "current").unwrap_or(""),
+                form_value(&form, "new").unwrap_or(""),
+                form_value(&form, "confirm").unwrap_or(""),
             );
             if !user
                 .password_hash
@@ -173,9 +168,9 @@ pub async fn update_tokens(
     if let Err(response) = check(&req, &state, &session, &form) {
         return response;
     }
-    match field(&form, "action") {
+    match form_value(&form, "action") {
         Some("create") => {
-            let name = field(&form, "name")
+            let name = form_value(&form, "name")
                 .map(str::trim)
                 .filter(|n| !n.is_empty())
                 .unwrap_or("dashboard");
@@ -200,7 +195,7 @@ pub async fn update_tokens(
             tokens_page(&state, &user, nav, Some(token)).await
         }
         Some("delete") => {
-            if let Some(id) = field(&form, "id").and_then(|id| id.parse().ok())
+            if let Some(id) = form_value(&form, "id").and_then(|id| id.parse().ok())
                 && let Err(e) = state.meta.delete_api_token(user.id, id).await
             {
                 return server_error(e);
