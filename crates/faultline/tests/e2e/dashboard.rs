@@ -415,3 +415,57 @@ fn invitations_roles_and_assignment() {
     );
     assert_eq!(status, 400, "{html}");
 }
+
+#[test]
+fn registration_when_allowed_creates_a_signed_in_account() {
+    let server = Devserver::start_with_env(&[("FAULTLINE_AUTH_ALLOW_REGISTRATION", "true")]);
+    assert!(page(&server, "", "/auth/register/").contains("Create an account"));
+    let (status, _) = post_form(
+        &server,
+        "/auth/register/",
+        "",
+        Some(&server.url),
+        "email=new%40example.com&password=short",
+    );
+    assert_eq!(status, 400);
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .max_redirects(0)
+        .build()
+        .into();
+    let resp = agent
+        .post(format!("{}/auth/register/", server.url))
+        .header("Origin", &server.url)
+        .content_type("application/x-www-form-urlencoded")
+        .send("email=new%40example.com&password=long-enough-1")
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 303);
+    let cookie = resp
+        .headers()
+        .get("set-cookie")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    // Signed in, but in no organization until an owner invites them.
+    assert!(page(&server, &cookie, "/").contains("No organization yet"));
+    let (status, _) = post_form(
+        &server,
+        "/auth/register/",
+        "",
+        Some(&server.url),
+        "email=new%40example.com&password=long-enough-1",
+    );
+    assert_eq!(status, 400, "an email registers once");
+    let (status, _) = post_form(
+        &server,
+        "/auth/register/",
+        "",
+        Some("http://evil.example.net"),
+        "email=x%40example.com&password=long-enough-1",
+    );
+    assert_eq!(status, 403);
+}

@@ -36,7 +36,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/auth/login/", web::get().to(session::login_form))
         .route("/auth/login/", web::post().to(session::login))
         .route("/auth/logout/", web::post().to(session::logout))
-        .route("/auth/register/", web::get().to(session::register))
+        .route("/auth/register/", web::get().to(session::register_form))
         .route("/auth/register/", web::post().to(session::register))
         .route(
             "/organizations/{org}/issues/",

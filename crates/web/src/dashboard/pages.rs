@@ -387,13 +387,22 @@ pub async fn issue_detail(
             .collect(),
         Err(e) => return server_error(e),
     };
+    let latest = match index {
+        0 => events.first().cloned(),
+        _ => match state.events.group_events(group.id, 0, 1).await {
+            Ok(mut newest) => newest.pop(),
+            Err(e) => return server_error(e),
+        },
+    };
+    let mut issue = issue_view(&group, &project);
+    issue.last_release = latest.and_then(|e| e.event.release);
     render(&IssuePage {
         members,
         chart: bars(&points, period == "24h"),
         chart_total: points.iter().map(|p| p[1]).sum(),
         period,
         tags: tag_distributions(&tags, group.count),
-        issue: issue_view(&group, &project),
+        issue,
         event,
         nav: ctx.nav,
     })

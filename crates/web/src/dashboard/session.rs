@@ -13,10 +13,10 @@ use faultline_storage::{Session, User};
 use serde::Deserialize;
 
 use super::csrf::{self, CsrfRejection};
-use super::views::{LoginPage, MessagePage, render, render_status};
+use super::views::{LoginPage, MessagePage, RegisterPage, render, render_status};
 use crate::WebState;
 use crate::auth::{generate_token, hash_token};
-use crate::password::verify_password;
+use crate::password::{hash_password, verify_password};
 
 pub const COOKIE: &str = "faultline_session";
 const SESSION_DAYS: i64 = 14;
@@ -178,6 +178,11 @@ pub async fn login(
         );
     };
     state.throttle.clear(&keys[0].0);
+    start_session(&state, &user, &safe_next(form.next.as_deref())).await
+}
+
+/// Signs `user` in: a new session row and its cookie, then on to `next`.
+async fn start_session(state: &WebState, user: &User, next: &str) -> HttpResponse {
     let token = generate_token();
     let session = Session {
         user_id: user.id,
@@ -201,7 +206,7 @@ pub async fn login(
         .finish();
     HttpResponse::SeeOther()
         .cookie(cookie)
-        .insert_header((header::LOCATION, safe_next(form.next.as_deref())))
+        .insert_header((header::LOCATION, next))
         .finish()
 }
 
@@ -263,30 +268,78 @@ pub fn csrf_failure(rejection: &CsrfRejection) -> HttpResponse {
     )
 }
 
-/// Self-registration is off unless `auth.allow-registration` is set; new
-/// people join by invitation. (The sign-up form arrives with invitations.)
-pub async fn register(state: web::Data<WebState>) -> HttpResponse {
+/// Self-registration is off unless `auth.allow-registration` is set; then
+/// anyone may create an account (without organization: an owner invites
+/// them to one). Otherwise people join by invitation.
+pub async fn register_form(state: web::Data<WebState>) -> HttpResponse {
     if !state.allow_registration {
-        return render_status(
-            StatusCode::FORBIDDEN,
-            &MessagePage {
-                title: "Registration is disabled".into(),
-                lines: vec![
-                    "This Faultline does not accept sign-ups. Ask an administrator for an account."
-                        .into(),
-                    "Administrators can allow sign-ups with `auth.allow-registration: true`."
-                        .into(),
-                ],
-            },
-        );
+        return registration_disabled();
     }
+    render(&RegisterPage {
+        error: None,
+        email: String::new(),
+    })
+}
+
+fn registration_disabled() -> HttpResponse {
     render_status(
-        StatusCode::NOT_IMPLEMENTED,
+        StatusCode::FORBIDDEN,
         &MessagePage {
-            title: "Sign-up is not available yet".into(),
+            title: "Registration is disabled".into(),
             lines: vec![
-                "Ask an administrator to create your account with `faultline createuser`.".into(),
+                "This Faultline does not accept sign-ups. Ask an administrator for an account."
+                    .into(),
+                "Administrators can allow sign-ups with `auth.allow-registration: true`.".into(),
             ],
         },
     )
+}
+
+#[derive(Deserialize)]
+pub struct RegisterForm {
+    email: String,
+    password: String,
+}
+
+pub async fn register(
+    req: HttpRequest,
+    form: web::Form<RegisterForm>,
+    state: web::Data<WebState>,
+) -> HttpResponse {
+    if !state.allow_registration {
+        return registration_disabled();
+    }
+    if let Err(rejection) = csrf::check_origin(&req, &state.trusted_origins) {
+        return csrf_failure(&rejection);
+    }
+    let email = form.email.trim().to_ascii_lowercase();
+    let retry = |error: &str| {
+        render_status(
+            StatusCode::BAD_REQUEST,
+            &RegisterPage {
+                error: Some(error.to_owned()),
+                email: form.email.clone(),
+            },
+        )
+    };
+    if !email.contains('@') || email.len() > 254 {
+        return retry("Enter a valid email address.");
+    }
+    if form.password.chars().count() < 8 || form.password.len() > 1024 {
+        return retry("Choose a password of 8 characters or more.");
+    }
+    match state
+        .meta
+        .create_user(&email, Some(&hash_password(&form.password)), false)
+        .await
+    {
+        Ok(user) => start_session(&state, &user, "/").await,
+        Err(faultline_storage::StorageError::Conflict(_)) => {
+            retry("An account with this email exists; sign in instead.")
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "cannot create user");
+            HttpResponse::InternalServerError().finish()
+        }
+    }
 }

@@ -98,6 +98,13 @@ pub struct LoginPage {
 }
 
 #[derive(Template)]
+#[template(path = "register.html")]
+pub struct RegisterPage {
+    pub error: Option<String>,
+    pub email: String,
+}
+
+#[derive(Template)]
 #[template(path = "message.html")]
 pub struct MessagePage {
     pub title: String,
@@ -155,6 +162,8 @@ pub struct IssueView {
     pub first_seen: String,
     pub last_seen: String,
     pub first_release: Option<String>,
+    /// The release of the newest event.
+    pub last_release: Option<String>,
 }
 
 pub struct FrameView {
@@ -393,6 +402,7 @@ pub fn issue_view(group: &Group, project: &Project) -> IssueView {
         first_seen: iso(group.first_seen),
         last_seen: iso(group.last_seen),
         first_release: group.first_release.clone(),
+        last_release: None,
     }
 }
 
