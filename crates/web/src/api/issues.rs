@@ -132,10 +132,10 @@ async fn list(
 async fn assignees(state: &WebState, groups: &[Group]) -> ApiResult<HashMap<UserId, User>> {
     let mut users = HashMap::new();
     for id in groups.iter().filter_map(|g| g.assignee) {
-        if let std::collections::hash_map::Entry::Vacant(slot) = users.entry(id) {
-            if let Some(user) = state.meta.user_by_id(id).await? {
-                slot.insert(user);
-            }
+        if let std::collections::hash_map::Entry::Vacant(slot) = users.entry(id)
+            && let Some(user) = state.meta.user_by_id(id).await?
+        {
+            slot.insert(user);
         }
     }
     Ok(users)
