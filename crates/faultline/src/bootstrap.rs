@@ -37,11 +37,18 @@ pub async fn ensure_defaults(backends: &Backends) -> anyhow::Result<Defaults> {
             None => meta.create_organization(ORG_SLUG, "Faultline").await?,
         };
         meta.add_member(org.id, admin.id, Role::Owner).await?;
+        // Like self-hosted Sentry, the organization starts with a team of
+        // the same name that owns the first project.
+        let team = match meta.team_by_slug(org.id, ORG_SLUG).await? {
+            Some(team) => team,
+            None => meta.create_team(org.id, ORG_SLUG, "Faultline").await?,
+        };
         if meta.project_by_slug(org.id, PROJECT_SLUG).await?.is_none() {
             let project = meta
                 .create_project(org.id, PROJECT_SLUG, "Default", None)
                 .await?;
             meta.create_key(project.id, "Default").await?;
+            meta.add_project_to_team(team.id, project.id).await?;
         }
         meta.set_setting(BOOTSTRAPPED, "1").await?;
         first_run = Some(FirstRun { password });

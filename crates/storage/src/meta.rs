@@ -60,6 +60,16 @@ impl Role {
     }
 }
 
+/// A group of members that projects belong to, as in Sentry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Team {
+    pub id: i64,
+    pub org_id: OrgId,
+    pub slug: String,
+    pub name: String,
+    pub date_created: DateTime<Utc>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Project {
     pub id: ProjectId,
@@ -276,6 +286,16 @@ pub trait MetaStore: Send + Sync + 'static {
     async fn delete_invite(&self, token_hash: &str) -> Result<()>;
     /// Organizations the user belongs to (all of them for a superuser).
     async fn organizations_for_user(&self, user: &User) -> Result<Vec<Organization>>;
+
+    // Teams.
+    async fn create_team(&self, org: OrgId, slug: &str, name: &str) -> Result<Team>;
+    async fn teams(&self, org: OrgId) -> Result<Vec<Team>>;
+    async fn team_by_slug(&self, org: OrgId, slug: &str) -> Result<Option<Team>>;
+    async fn add_project_to_team(&self, team: i64, project: ProjectId) -> Result<()>;
+    /// The projects of a team.
+    async fn team_projects(&self, team: i64) -> Result<Vec<Project>>;
+    /// The teams a project belongs to.
+    async fn project_teams(&self, project: ProjectId) -> Result<Vec<Team>>;
 
     // Projects and keys.
     async fn create_project(

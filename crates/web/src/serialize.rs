@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use faultline_protocol::{Event, Frame, ProcessedEvent};
-use faultline_storage::{Group, Organization, Project, ProjectKey, User};
+use faultline_storage::{Group, Organization, Project, ProjectKey, Team, User};
 use serde_json::{Value, json};
 
 pub fn iso(t: DateTime<Utc>) -> String {
@@ -35,6 +35,18 @@ pub fn organization(org: &Organization) -> Value {
         "features": [],
         "hasAuthProvider": false,
         "avatar": {"avatarType": "letter_avatar", "avatarUuid": null},
+    })
+}
+
+pub fn team(team: &Team) -> Value {
+    json!({
+        "id": team.id.to_string(),
+        "slug": team.slug,
+        "name": team.name,
+        "dateCreated": iso(team.date_created),
+        "isMember": true,
+        "hasAccess": true,
+        "avatar": {"avatarType": "letter_avatar"},
     })
 }
 

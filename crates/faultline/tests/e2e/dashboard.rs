@@ -414,6 +414,32 @@ fn invitations_roles_and_assignment() {
         &format!("csrf_token={dev_token}&action=role&user={user_id}&role=owner"),
     );
     assert_eq!(status, 400, "{html}");
+
+    // Teams: an admin creates one and files a new project under it.
+    let teams = "/settings/faultline/teams/";
+    assert!(page(&server, &dev, teams).contains("#faultline"));
+    let (status, _) = post_form(
+        &server,
+        teams,
+        &dev,
+        Some(&server.url),
+        &format!("csrf_token={dev_token}&name=Mobile"),
+    );
+    assert_eq!(status, 303);
+    let (status, _) = post_form(
+        &server,
+        "/organizations/faultline/projects/",
+        &dev,
+        Some(&server.url),
+        &format!("csrf_token={dev_token}&name=iOS&platform=other&team=mobile"),
+    );
+    assert_eq!(status, 303);
+    let html = page(&server, &dev, teams);
+    let mobile = &html[html.find("#mobile").expect("the new team")..];
+    assert!(
+        mobile[..mobile.find("</tr>").unwrap()].contains("ios"),
+        "{mobile}"
+    );
 }
 
 #[test]

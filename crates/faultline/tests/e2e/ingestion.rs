@@ -328,6 +328,37 @@ fn a_key_only_writes_to_its_own_project() {
     assert_eq!(status, 201, "{project}");
     assert_eq!(project["slug"], "checkout-api");
     let other_id = project["id"].as_str().unwrap().to_owned();
+    assert_eq!(project["team"]["slug"], "faultline");
+    let (status, _) = server.send_json(
+        "POST",
+        "/api/0/teams/faultline/no-such-team/projects/",
+        json!({"name": "Orphan"}),
+    );
+    assert_eq!(status, 404);
+    let (status, team) = server.send_json(
+        "POST",
+        "/api/0/organizations/faultline/teams/",
+        json!({"name": "Mobile Apps"}),
+    );
+    assert_eq!((status, team["slug"].as_str()), (201, Some("mobile-apps")));
+    let (_, teams) = server.get("/api/0/organizations/faultline/teams/");
+    let faultline_team = teams
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["slug"] == "faultline")
+        .unwrap();
+    let slugs: Vec<&str> = faultline_team["projects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["slug"].as_str().unwrap())
+        .collect();
+    assert_eq!(slugs, vec!["checkout-api", "default"]);
+    assert_eq!(
+        server.get("/api/0/teams/faultline/mobile-apps/projects/").1,
+        json!([])
+    );
     let (status, keys) = server.get("/api/0/projects/faultline/checkout-api/keys/");
     assert_eq!(status, 200);
     let other_key = keys[0]["public"].as_str().unwrap().to_owned();

@@ -130,6 +130,21 @@ CREATE TABLE invites (
 );
 ALTER TABLE issues ADD COLUMN assignee_id INTEGER REFERENCES users (id) ON DELETE SET NULL;
 "#,
+    r#"
+CREATE TABLE teams (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    org_id INTEGER NOT NULL REFERENCES organizations (id) ON DELETE CASCADE,
+    slug TEXT NOT NULL,
+    name TEXT NOT NULL,
+    date_created INTEGER NOT NULL,
+    UNIQUE (org_id, slug)
+);
+CREATE TABLE project_teams (
+    project_id INTEGER NOT NULL REFERENCES projects (id) ON DELETE CASCADE,
+    team_id INTEGER NOT NULL REFERENCES teams (id) ON DELETE CASCADE,
+    PRIMARY KEY (project_id, team_id)
+);
+"#,
 ];
 
 #[derive(Clone)]
@@ -170,6 +185,16 @@ fn user_from_row(row: &SqliteRow) -> User {
 fn org_from_row(row: &SqliteRow) -> Organization {
     Organization {
         id: OrgId(row.get("id")),
+        slug: row.get("slug"),
+        name: row.get("name"),
+        date_created: from_millis(row.get("date_created")),
+    }
+}
+
+fn team_from_row(row: &SqliteRow) -> Team {
+    Team {
+        id: row.get("id"),
+        org_id: OrgId(row.get("org_id")),
         slug: row.get("slug"),
         name: row.get("name"),
         date_created: from_millis(row.get("date_created")),
@@ -567,6 +592,66 @@ impl MetaStore for SqliteMetaStore {
             .await?
         };
         Ok(rows.iter().map(org_from_row).collect())
+    }
+
+    async fn create_team(&self, org: OrgId, slug: &str, name: &str) -> Result<Team> {
+        let row = sqlx::query(
+            "INSERT INTO teams (org_id, slug, name, date_created) VALUES (?, ?, ?, ?) RETURNING *",
+        )
+        .bind(org.0)
+        .bind(slug)
+        .bind(name)
+        .bind(to_millis(Utc::now()))
+        .fetch_one(&self.db.write)
+        .await
+        .map_err(|e| conflict(e, "a team with this slug"))?;
+        Ok(team_from_row(&row))
+    }
+
+    async fn teams(&self, org: OrgId) -> Result<Vec<Team>> {
+        let rows = sqlx::query("SELECT * FROM teams WHERE org_id = ? ORDER BY slug")
+            .bind(org.0)
+            .fetch_all(&self.db.read)
+            .await?;
+        Ok(rows.iter().map(team_from_row).collect())
+    }
+
+    async fn team_by_slug(&self, org: OrgId, slug: &str) -> Result<Option<Team>> {
+        let row = sqlx::query("SELECT * FROM teams WHERE org_id = ? AND slug = ?")
+            .bind(org.0)
+            .bind(slug)
+            .fetch_optional(&self.db.read)
+            .await?;
+        Ok(row.as_ref().map(team_from_row))
+    }
+
+    async fn add_project_to_team(&self, team: i64, project: ProjectId) -> Result<()> {
+        sqlx::query("INSERT OR IGNORE INTO project_teams (project_id, team_id) VALUES (?, ?)")
+            .bind(project.0)
+            .bind(team)
+            .execute(&self.db.write)
+            .await?;
+        Ok(())
+    }
+
+    async fn team_projects(&self, team: i64) -> Result<Vec<Project>> {
+        let rows = sqlx::query(
+            "SELECT p.* FROM projects p JOIN project_teams t ON t.project_id = p.id WHERE t.team_id = ? ORDER BY p.slug",
+        )
+        .bind(team)
+        .fetch_all(&self.db.read)
+        .await?;
+        Ok(rows.iter().map(project_from_row).collect())
+    }
+
+    async fn project_teams(&self, project: ProjectId) -> Result<Vec<Team>> {
+        let rows = sqlx::query(
+            "SELECT t.* FROM teams t JOIN project_teams p ON p.team_id = t.id WHERE p.project_id = ? ORDER BY t.slug",
+        )
+        .bind(project.0)
+        .fetch_all(&self.db.read)
+        .await?;
+        Ok(rows.iter().map(team_from_row).collect())
     }
 
     async fn create_project(

@@ -35,6 +35,18 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             web::post().to(orgs::create_project),
         )
         .route(
+            "/api/0/teams/{org}/{team}/projects/",
+            web::get().to(orgs::team_projects),
+        )
+        .route(
+            "/api/0/organizations/{org}/teams/",
+            web::get().to(orgs::teams),
+        )
+        .route(
+            "/api/0/organizations/{org}/teams/",
+            web::post().to(orgs::create_team),
+        )
+        .route(
             "/api/0/projects/{org}/{project}/",
             web::get().to(orgs::project),
         )

@@ -145,6 +145,11 @@ pub async fn create_project(
 ) -> ApiResult<HttpResponse> {
     let user = authenticate(&req, state.meta.as_ref()).await?;
     let org = organization(state.meta.as_ref(), &user, &path.0).await?;
+    let team = state
+        .meta
+        .team_by_slug(org.id, &path.1)
+        .await?
+        .ok_or(ApiError::NotFound)?;
     let name = body.name.trim();
     if name.is_empty() || name.len() > 64 {
         return Err(ApiError::BadRequest(
@@ -168,7 +173,94 @@ pub async fn create_project(
             other => other.into(),
         })?;
     state.meta.create_key(project.id, "Default").await?;
-    Ok(HttpResponse::Created().json(serialize::project(&project, &org)))
+    state.meta.add_project_to_team(team.id, project.id).await?;
+    let mut body = serialize::project(&project, &org);
+    body["team"] = serialize::team(&team);
+    body["teams"] = serde_json::json!([serialize::team(&team)]);
+    Ok(HttpResponse::Created().json(body))
+}
+
+/// `GET /api/0/organizations/{org}/teams/`
+pub async fn teams(
+    req: HttpRequest,
+    path: web::Path<String>,
+    state: web::Data<WebState>,
+) -> ApiResult<HttpResponse> {
+    let user = authenticate(&req, state.meta.as_ref()).await?;
+    let org = organization(state.meta.as_ref(), &user, &path).await?;
+    let mut body = Vec::new();
+    for team in state.meta.teams(org.id).await? {
+        let mut json = serialize::team(&team);
+        let projects = state.meta.team_projects(team.id).await?;
+        json["projects"] = projects
+            .iter()
+            .map(|p| serialize::project(p, &org))
+            .collect();
+        body.push(json);
+    }
+    Ok(HttpResponse::Ok().json(body))
+}
+
+#[derive(Deserialize)]
+pub struct NewTeam {
+    name: Option<String>,
+    slug: Option<String>,
+}
+
+/// `POST /api/0/organizations/{org}/teams/` with `{name}` or `{slug}`.
+pub async fn create_team(
+    req: HttpRequest,
+    path: web::Path<String>,
+    body: web::Json<NewTeam>,
+    state: web::Data<WebState>,
+) -> ApiResult<HttpResponse> {
+    let user = authenticate(&req, state.meta.as_ref()).await?;
+    let org = organization(state.meta.as_ref(), &user, &path).await?;
+    let name = body
+        .name
+        .as_deref()
+        .or(body.slug.as_deref())
+        .unwrap_or("")
+        .trim();
+    let slug = slugify(body.slug.as_deref().unwrap_or(name));
+    if slug.is_empty() || name.len() > 64 {
+        return Err(ApiError::BadRequest(
+            "a team needs a name or slug of 1 to 64 characters".into(),
+        ));
+    }
+    let team = state
+        .meta
+        .create_team(org.id, &slug, name)
+        .await
+        .map_err(|e| match e {
+            faultline_storage::StorageError::Conflict(_) => {
+                ApiError::Conflict(format!("a team with slug {slug} already exists"))
+            }
+            other => other.into(),
+        })?;
+    Ok(HttpResponse::Created().json(serialize::team(&team)))
+}
+
+/// `GET /api/0/teams/{org}/{team}/projects/`
+pub async fn team_projects(
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+    state: web::Data<WebState>,
+) -> ApiResult<HttpResponse> {
+    let user = authenticate(&req, state.meta.as_ref()).await?;
+    let org = organization(state.meta.as_ref(), &user, &path.0).await?;
+    let team = state
+        .meta
+        .team_by_slug(org.id, &path.1)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    let projects = state.meta.team_projects(team.id).await?;
+    Ok(HttpResponse::Ok().json(
+        projects
+            .iter()
+            .map(|p| serialize::project(p, &org))
+            .collect::<Vec<_>>(),
+    ))
 }
 
 #[derive(Deserialize)]

@@ -67,6 +67,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             "/settings/account/api/auth-tokens/",
             web::post().to(settings::update_tokens),
         )
+        .route("/settings/{org}/teams/", web::get().to(projects::teams))
+        .route(
+            "/settings/{org}/teams/",
+            web::post().to(projects::create_team),
+        )
         .route("/settings/{org}/members/", web::get().to(members::list))
         .route("/settings/{org}/members/", web::post().to(members::update))
         .route(

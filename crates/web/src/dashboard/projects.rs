@@ -10,7 +10,8 @@ use super::form_field;
 use super::pages::{Ctx, check_post, context, not_found, server_error};
 use super::session::redirect;
 use super::views::{
-    KeyRow, PLATFORMS, ProjectSettingsPage, ProjectsPage, project_row, render, render_status,
+    KeyRow, PLATFORMS, ProjectSettingsPage, ProjectsPage, TeamRow, TeamsPage, project_row, render,
+    render_status,
 };
 use crate::WebState;
 use crate::serialize::dsn;
@@ -22,9 +23,14 @@ fn platform(form: &[(String, String)]) -> Option<&'static str> {
 }
 
 async fn projects_page(state: &WebState, ctx: Ctx, error: Option<String>) -> HttpResponse {
+    let teams = match state.meta.teams(ctx.org.id).await {
+        Ok(teams) => teams.into_iter().map(|t| t.slug).collect(),
+        Err(e) => return server_error(e),
+    };
     match state.meta.projects(ctx.org.id).await {
         Ok(projects) => {
             let page = ProjectsPage {
+                teams,
                 projects: projects.iter().map(project_row).collect(),
                 platforms: PLATFORMS.to_vec(),
                 can_admin: ctx.can_admin(),
@@ -77,6 +83,14 @@ pub async fn create(
         )
         .await;
     }
+    let team = match form_field(&form, "team") {
+        Some(slug) => match state.meta.team_by_slug(ctx.org.id, slug).await {
+            Ok(Some(team)) => Some(team),
+            Ok(None) => return not_found(),
+            Err(e) => return server_error(e),
+        },
+        None => None,
+    };
     let project = match state
         .meta
         .create_project(ctx.org.id, &slug, name, platform(&form))
@@ -95,6 +109,11 @@ pub async fn create(
     };
     if let Err(e) = state.meta.create_key(project.id, "Default").await {
         return server_error(e);
+    }
+    if let Some(team) = team {
+        if let Err(e) = state.meta.add_project_to_team(team.id, project.id).await {
+            return server_error(e);
+        }
     }
     redirect(&format!(
         "/settings/{}/projects/{}/",
@@ -219,4 +238,87 @@ pub async fn update(
         "/settings/{}/projects/{}/",
         ctx.org.slug, project.slug
     ))
+}
+
+pub async fn teams(
+    req: HttpRequest,
+    path: web::Path<String>,
+    state: web::Data<WebState>,
+) -> HttpResponse {
+    match context(&req, &state, &path).await {
+        Ok(ctx) => teams_page(&state, ctx, None).await,
+        Err(response) => response,
+    }
+}
+
+async fn teams_page(state: &WebState, ctx: Ctx, error: Option<String>) -> HttpResponse {
+    let teams = match state.meta.teams(ctx.org.id).await {
+        Ok(teams) => teams,
+        Err(e) => return server_error(e),
+    };
+    let mut rows = Vec::with_capacity(teams.len());
+    for team in teams {
+        match state.meta.team_projects(team.id).await {
+            Ok(projects) => rows.push(TeamRow {
+                slug: team.slug,
+                name: team.name,
+                projects: projects.into_iter().map(|p| p.slug).collect(),
+            }),
+            Err(e) => return server_error(e),
+        }
+    }
+    let status = if error.is_some() {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::OK
+    };
+    render_status(
+        status,
+        &TeamsPage {
+            teams: rows,
+            can_admin: ctx.can_admin(),
+            error,
+            nav: ctx.nav,
+        },
+    )
+}
+
+pub async fn create_team(
+    req: HttpRequest,
+    path: web::Path<String>,
+    form: web::Form<Vec<(String, String)>>,
+    state: web::Data<WebState>,
+) -> HttpResponse {
+    let ctx = match context(&req, &state, &path).await {
+        Ok(ctx) => ctx,
+        Err(response) => return response,
+    };
+    if let Err(response) = check_post(&req, &state, &ctx, &form) {
+        return response;
+    }
+    if !ctx.can_admin() {
+        return not_found();
+    }
+    let name = form_field(&form, "name").unwrap_or("");
+    let slug = slugify(name);
+    if slug.is_empty() || name.len() > 64 {
+        return teams_page(
+            &state,
+            ctx,
+            Some("A team needs a name of 1 to 64 characters with letters or digits.".into()),
+        )
+        .await;
+    }
+    match state.meta.create_team(ctx.org.id, &slug, name).await {
+        Ok(_) => redirect(&format!("/settings/{}/teams/", ctx.org.slug)),
+        Err(StorageError::Conflict(_)) => {
+            teams_page(
+                &state,
+                ctx,
+                Some(format!("A team with the slug {slug} already exists.")),
+            )
+            .await
+        }
+        Err(e) => server_error(e),
+    }
 }

@@ -567,11 +567,29 @@ pub struct ProjectRow {
     pub platform: String,
 }
 
+pub struct TeamRow {
+    pub slug: String,
+    pub name: String,
+    /// Project slugs.
+    pub projects: Vec<String>,
+}
+
+#[derive(Template)]
+#[template(path = "teams.html")]
+pub struct TeamsPage {
+    pub nav: Nav,
+    pub teams: Vec<TeamRow>,
+    pub can_admin: bool,
+    pub error: Option<String>,
+}
+
 #[derive(Template)]
 #[template(path = "projects.html")]
 pub struct ProjectsPage {
     pub nav: Nav,
     pub projects: Vec<ProjectRow>,
+    /// Team slugs a new project can belong to.
+    pub teams: Vec<String>,
     pub platforms: Vec<(&'static str, &'static str)>,
     pub can_admin: bool,
     pub error: Option<String>,
