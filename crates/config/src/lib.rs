@@ -248,18 +248,35 @@ impl Config {
             storage_dir: raw.get("storage.dir").map(PathBuf::from),
             retention_days,
             allow_registration: raw.parse_bool("auth.allow-registration", false)?,
-            csrf_trusted_origins: raw
-                .get("csrf.trusted-origins")
-                .map(|v| {
-                    v.split(',')
-                        .map(|s| s.trim().to_owned())
-                        .filter(|s| !s.is_empty())
-                        .collect()
-                })
-                .unwrap_or_default(),
+            csrf_trusted_origins: trusted_origins(raw)?,
             limits: Limits::from_raw(raw)?,
         })
     }
+}
+
+/// `csrf.trusted-origins`: comma-separated `scheme://host[:port]` values.
+fn trusted_origins(raw: &RawConfig) -> Result<Vec<String>, ConfigError> {
+    let Some(value) = raw.get("csrf.trusted-origins") else {
+        return Ok(Vec::new());
+    };
+    value
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|origin| {
+            let ok = origin.split_once("://").is_some_and(|(scheme, host)| {
+                matches!(scheme, "http" | "https") && !host.is_empty() && !host.contains('/')
+            });
+            if ok {
+                Ok(origin.to_owned())
+            } else {
+                Err(ConfigError::invalid(
+                    "csrf.trusted-origins",
+                    format!("`{origin}` is not an origin like https://errors.example.com:8443"),
+                ))
+            }
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -288,6 +305,10 @@ mod tests {
             ("system.url-prefix: errors.example.com", "system.url-prefix"),
             ("database.url: mysql://x", "database.url"),
             ("limits.max-event-size: -5", "limits.max-event-size"),
+            (
+                "csrf.trusted-origins: errors.example.com",
+                "csrf.trusted-origins",
+            ),
         ] {
             let err = Config::from_raw(&RawConfig::from_yaml(yaml).unwrap()).unwrap_err();
             assert!(err.to_string().contains(key), "{err}");

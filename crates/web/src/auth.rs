@@ -72,3 +72,11 @@ pub async fn require_member(
         None => Err(ApiError::NotFound),
     }
 }
+
+/// Owners and admins manage projects, teams and keys; members read and triage.
+pub async fn require_admin(meta: &dyn MetaStore, user: &User, org: OrgId) -> ApiResult<()> {
+    match require_member(meta, user, org).await? {
+        Some(Role::Owner | Role::Admin) => Ok(()),
+        _ => Err(ApiError::Forbidden),
+    }
+}

@@ -1,6 +1,7 @@
 //! web: the REST API under `/api/0/` (Sentry's paths, field names and JSON
-//! shapes, so existing scripts and `sentry-cli` work) and, later, the
-//! dashboard. Authentication is by API token (`Authorization: Bearer …`).
+//! shapes, so existing scripts and `sentry-cli` work; authenticated by API
+//! token, `Authorization: Bearer …`) and the dashboard (server-rendered
+//! pages; signed-in sessions; see `dashboard`).
 
 mod api;
 mod auth;

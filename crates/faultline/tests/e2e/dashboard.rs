@@ -344,6 +344,31 @@ fn invitations_roles_and_assignment() {
     );
     assert_eq!(status, 404);
 
+    // The REST API applies the same roles to a member's token.
+    let out = Command::new(BIN)
+        .args([
+            "token",
+            "create",
+            "--email",
+            "dev@example.com",
+            "--data-dir",
+        ])
+        .arg(server.dir.path())
+        .output()
+        .unwrap();
+    let dev_api = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    let resp = ureq::post(format!(
+        "{}/api/0/teams/faultline/faultline/projects/",
+        server.url
+    ))
+    .config()
+    .http_status_as_error(false)
+    .build()
+    .header("Authorization", format!("Bearer {dev_api}"))
+    .send_json(json!({"name": "Sneaky"}))
+    .unwrap();
+    assert_eq!(resp.status().as_u16(), 403);
+
     // Assignment through the API, Sentry's way, and the search terms.
     let (status, issue) = server.send_json(
         "PUT",

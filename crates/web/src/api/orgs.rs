@@ -5,7 +5,7 @@ use faultline_storage::Project;
 use serde::Deserialize;
 
 use crate::WebState;
-use crate::auth::{authenticate, organization};
+use crate::auth::{authenticate, organization, require_admin};
 use crate::error::{ApiError, ApiResult};
 use crate::serialize;
 use crate::slug::slugify;
@@ -68,8 +68,31 @@ pub async fn resolve_project(
     org_slug: &str,
     project_slug: &str,
 ) -> ApiResult<(faultline_storage::Organization, Project)> {
+    resolve_project_with(req, state, org_slug, project_slug, false).await
+}
+
+/// As [`resolve_project`], for changes only owners and admins may make.
+pub async fn resolve_project_as_admin(
+    req: &HttpRequest,
+    state: &WebState,
+    org_slug: &str,
+    project_slug: &str,
+) -> ApiResult<(faultline_storage::Organization, Project)> {
+    resolve_project_with(req, state, org_slug, project_slug, true).await
+}
+
+async fn resolve_project_with(
+    req: &HttpRequest,
+    state: &WebState,
+    org_slug: &str,
+    project_slug: &str,
+    admin: bool,
+) -> ApiResult<(faultline_storage::Organization, Project)> {
     let user = authenticate(req, state.meta.as_ref()).await?;
     let org = organization(state.meta.as_ref(), &user, org_slug).await?;
+    if admin {
+        require_admin(state.meta.as_ref(), &user, org.id).await?;
+    }
     let project = state
         .meta
         .project_by_slug(org.id, project_slug)
@@ -112,7 +135,7 @@ pub async fn create_key(
     body: Option<web::Json<NewKey>>,
     state: web::Data<WebState>,
 ) -> ApiResult<HttpResponse> {
-    let (_, project) = resolve_project(&req, &state, &path.0, &path.1).await?;
+    let (_, project) = resolve_project_as_admin(&req, &state, &path.0, &path.1).await?;
     let name = body
         .and_then(|b| b.into_inner().name)
         .map(|n| n.trim().to_owned())
@@ -145,6 +168,7 @@ pub async fn create_project(
 ) -> ApiResult<HttpResponse> {
     let user = authenticate(&req, state.meta.as_ref()).await?;
     let org = organization(state.meta.as_ref(), &user, &path.0).await?;
+    require_admin(state.meta.as_ref(), &user, org.id).await?;
     let team = state
         .meta
         .team_by_slug(org.id, &path.1)
@@ -216,6 +240,7 @@ pub async fn create_team(
 ) -> ApiResult<HttpResponse> {
     let user = authenticate(&req, state.meta.as_ref()).await?;
     let org = organization(state.meta.as_ref(), &user, &path).await?;
+    require_admin(state.meta.as_ref(), &user, org.id).await?;
     let name = body
         .name
         .as_deref()
@@ -292,7 +317,7 @@ pub async fn update_key(
     body: web::Json<KeyChange>,
     state: web::Data<WebState>,
 ) -> ApiResult<HttpResponse> {
-    let (_, project) = resolve_project(&req, &state, &path.0, &path.1).await?;
+    let (_, project) = resolve_project_as_admin(&req, &state, &path.0, &path.1).await?;
     let key = state
         .meta
         .keys(project.id)
