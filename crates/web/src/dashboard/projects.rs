@@ -110,10 +110,10 @@ pub async fn create(
     if let Err(e) = state.meta.create_key(project.id, "Default").await {
         return server_error(e);
     }
-    if let Some(team) = team {
-        if let Err(e) = state.meta.add_project_to_team(team.id, project.id).await {
-            return server_error(e);
-        }
+    if let Some(team) = team
+        && let Err(e) = state.meta.add_project_to_team(team.id, project.id).await
+    {
+        return server_error(e);
     }
     redirect(&format!(
         "/settings/{}/projects/{}/",
