@@ -16,6 +16,8 @@ pub fn page(req: &HttpRequest, default_limit: usize, max_limit: usize) -> ApiRes
     let mut limit = default_limit;
     for (key, value) in query_pairs(req.query_string()) {
         match key.as_str() {
+            // sentry-cli sends an empty cursor for the first page.
+            "cursor" if value.is_empty() => {}
             "cursor" => {
                 let parts: Vec<&str> = value.split(':').collect();
                 offset = parts

@@ -126,3 +126,53 @@ fn health_metrics_and_json_404s() {
     assert_eq!(status, 404);
     assert!(body["detail"].is_string(), "{body}");
 }
+
+/// The real `sentry-cli` (from the test venv) against the REST API and relay.
+#[test]
+fn sentry_cli_works_against_faultline() {
+    let server = Devserver::start();
+    let python = std::env::var_os("FAULTLINE_TEST_PYTHON")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join("target/sdk/venv/bin/python"));
+    let cli = python.with_file_name("sentry-cli");
+    let run = |args: &[&str]| {
+        let out = Command::new(&cli)
+            .args(args)
+            .env("SENTRY_URL", &server.url)
+            .env("SENTRY_AUTH_TOKEN", &server.token)
+            .env("SENTRY_DSN", &server.dsn)
+            .env("SENTRY_DISABLE_UPDATE_CHECK", "true")
+            .env("SENTRY_LOAD_DOTENV", "0")
+            .output()
+            .unwrap_or_else(|e| panic!("{} runs: {e}", cli.display()));
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(
+            out.status.success(),
+            "sentry-cli {args:?} failed:\n{stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        stdout
+    };
+    assert!(run(&["info"]).contains("admin@faultline.local"));
+    let projects = run(&["projects", "list", "-o", "faultline"]);
+    assert!(
+        projects.contains("default") && projects.contains("Faultline"),
+        "{projects}"
+    );
+    run(&["send-event", "-m", "sent by sentry-cli"]);
+    server.wait_for_total(1);
+    assert!(
+        run(&["issues", "list", "-o", "faultline", "-p", "default"]).contains("sent by sentry-cli")
+    );
+    run(&[
+        "issues",
+        "resolve",
+        "-o",
+        "faultline",
+        "-p",
+        "default",
+        "--all",
+    ]);
+    assert!(server.issues("is:unresolved").is_empty());
+    assert_eq!(server.issues("is:resolved").len(), 1);
+}

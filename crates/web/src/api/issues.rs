@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{Duration, Utc};
 use faultline_protocol::{GroupId, ProjectId};
-use faultline_storage::{Group, GroupStatus, Organization, Project, User, UserId};
+use faultline_storage::{Group, GroupSort, GroupStatus, Organization, Project, User, UserId};
 use serde::Deserialize;
 
 use super::orgs::resolve_project;
@@ -326,6 +326,9 @@ pub async fn org_bulk_update(
 }
 
 /// `PUT …/issues/?id=1&id=2` with `{"status": …}`, as Sentry's bulk mutate.
+/// Most issues one bulk update without ids may change, as in Sentry.
+const BULK_LIMIT: usize = 1000;
+
 async fn bulk_update(
     req: &HttpRequest,
     state: &WebState,
@@ -340,12 +343,26 @@ async fn bulk_update(
                 .map_err(|_| ApiError::BadRequest(format!("invalid id {v}")))
         })
         .collect::<Result<_, _>>()?;
-    if ids.is_empty() {
-        return Err(ApiError::BadRequest(
-            "pass the issues to update as ?id=…".into(),
-        ));
-    }
     let mut allowed = Vec::new();
+    if ids.is_empty() {
+        // Without ids, Sentry updates the issues the search matches (at most
+        // 1000); `sentry-cli issues resolve --all` relies on this.
+        let query = query_pairs(req.query_string())
+            .into_iter()
+            .find(|(k, _)| k == "query")
+            .map(|(_, v)| v)
+            .unwrap_or_else(|| DEFAULT_QUERY.to_owned());
+        let search = IssueSearch {
+            query,
+            sort: GroupSort::LastSeen,
+            last_seen_after: None,
+            offset: 0,
+            limit: BULK_LIMIT,
+        };
+        let project_ids: Vec<ProjectId> = projects.iter().map(|p| p.id).collect();
+        let (groups, _) = search_issues(state, &project_ids, &search).await?;
+        allowed.extend(groups.iter().map(|g| g.id));
+    }
     for id in ids {
         if let Some(group) = state.meta.group(GroupId(id)).await?
             && projects.iter().any(|p| p.id == group.project_id)

@@ -3,6 +3,7 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 use faultline_storage::Project;
 use serde::Deserialize;
+use serde_json::Value;
 
 use crate::WebState;
 use crate::auth::{authenticate, organization, require_admin};
@@ -37,11 +38,7 @@ pub async fn detail(
     let user = authenticate(&req, state.meta.as_ref()).await?;
     let org = organization(state.meta.as_ref(), &user, &path).await?;
     let mut body = serialize::organization(&org);
-    let projects = state.meta.projects(org.id).await?;
-    body["projects"] = projects
-        .iter()
-        .map(|p| serialize::project(p, &org))
-        .collect();
+    body["projects"] = Value::Array(projects_json(&state, &org).await?);
     Ok(HttpResponse::Ok().json(body))
 }
 
@@ -52,13 +49,32 @@ pub async fn projects(
 ) -> ApiResult<HttpResponse> {
     let user = authenticate(&req, state.meta.as_ref()).await?;
     let org = organization(state.meta.as_ref(), &user, &path).await?;
-    let projects = state.meta.projects(org.id).await?;
-    Ok(HttpResponse::Ok().json(
-        projects
-            .iter()
-            .map(|p| serialize::project(p, &org))
-            .collect::<Vec<_>>(),
-    ))
+    Ok(HttpResponse::Ok().json(projects_json(&state, &org).await?))
+}
+
+/// A project as Sentry returns it, with its teams (`team` is the first, as
+/// older clients such as sentry-cli read it).
+async fn project_json(
+    state: &WebState,
+    project: &Project,
+    org: &faultline_storage::Organization,
+) -> ApiResult<Value> {
+    let teams = state.meta.project_teams(project.id).await?;
+    let mut json = serialize::project(project, org);
+    json["team"] = teams.first().map(serialize::team).unwrap_or(Value::Null);
+    json["teams"] = teams.iter().map(serialize::team).collect();
+    Ok(json)
+}
+
+async fn projects_json(
+    state: &WebState,
+    org: &faultline_storage::Organization,
+) -> ApiResult<Vec<Value>> {
+    let mut out = Vec::new();
+    for project in state.meta.projects(org.id).await? {
+        out.push(project_json(state, &project, org).await?);
+    }
+    Ok(out)
 }
 
 /// Resolves `{org}/{project}` for the authenticated user.
@@ -107,7 +123,7 @@ pub async fn project(
     state: web::Data<WebState>,
 ) -> ApiResult<HttpResponse> {
     let (org, project) = resolve_project(&req, &state, &path.0, &path.1).await?;
-    Ok(HttpResponse::Ok().json(serialize::project(&project, &org)))
+    Ok(HttpResponse::Ok().json(project_json(&state, &project, &org).await?))
 }
 
 pub async fn keys(
