@@ -56,8 +56,10 @@
 //!      `GET /api/0/issues/<id>/events/latest/` over the same ids.
 //!
 //!    Reported per page: time to first byte p50/p90/p99/max and the cold
-//!    request's, full response p50/p99, body size, and the devserver's CPU
-//!    time per request (near the TTFB: the time is spent computing).
+//!    request's, full response p50/p99, body size, the devserver's CPU time
+//!    per request (near the TTFB: the time is spent computing), and the CPU
+//!    other processes used meanwhile (from /proc/stat: on a shared machine,
+//!    a sign the figures are disturbed).
 //! 6. Reports the devserver's peak RSS (VmHWM, after seeding and at the end)
 //!    and the size of its data directory; prints the summary and writes it
 //!    to `target/bench/web.txt`; stops the devserver with SIGTERM and deletes
@@ -82,9 +84,8 @@ use serde_json::{Value, json};
 
 use crate::harness::{
     ADMIN_EMAIL, Conn, DEFAULT_FIXTURE, Devserver, Envelope, Response, ServerInfo, describe_sizes,
-    dir_sizes, flag_pairs, for_each_issue, gzip_envelope, hex, issue_count, loadavg, mb,
-    mint_token, ms, percentile, positive, proc_cpu_seconds, proc_status_kb, random_bytes,
-    release_binary,
+    dir_sizes, flag_pairs, for_each_issue, gzip_envelope, hex, issue_count, mb, mint_token, ms,
+    percentile, positive, proc_cpu_seconds, proc_status_kb, random_bytes, release_binary,
 };
 
 const DEFAULT_EVENTS: usize = 100_000;
@@ -207,7 +208,6 @@ fn run(args: &WebArgs) -> Result<ExitCode> {
     let seeding = seed(&server, &token, bodies, args)?;
     let hwm_seeded_kb = proc_status_kb(pid, "VmHWM");
     let settled = settle(pid);
-    let loadavg = loadavg();
     let cookie = sign_in(&server.info, &password)?;
     eprintln!("xtask: signed in to the dashboard; timing the pages");
     let pages = measure_pages(
@@ -226,7 +226,6 @@ fn run(args: &WebArgs) -> Result<ExitCode> {
         gzip_avg: gzip_bytes / args.events,
         seeding: &seeding,
         settled,
-        loadavg,
         pages: &pages,
         hwm_seeded_kb,
         hwm_kb: proc_status_kb(pid, "VmHWM"),
@@ -358,7 +357,7 @@ impl Workload<'_> {
             _ => RELEASES[2],
         };
         let ts = self.now_us - age;
-        let environment = if rng.next() % 10 == 0 {
+        let environment = if rng.next().is_multiple_of(10) {
             "staging"
         } else {
             "production"
@@ -835,6 +834,9 @@ struct PageRun {
     bytes: Vec<usize>,
     /// Devserver CPU seconds per timed request.
     server_cpu: Option<f64>,
+    /// CPU used by other processes than the devserver and the benchmark
+    /// while the timed requests ran, as a share of one CPU.
+    other_cpu: Option<f64>,
     connects: usize,
 }
 
@@ -876,25 +878,15 @@ fn measure_pages(
         } else {
             (&api[..], Check::Json)
         };
-        let run = time_page(info.addr, pid, requests, headers, check, path)
+        let mut run = time_page(info.addr, pid, requests, headers, check, path)
             .with_context(|| format!("timing {name}"))?;
         eprintln!(
             "xtask: {name:<14} TTFB p50 {}  p99 {}",
-            ms(percentile(&run.0, 0.50)),
-            ms(percentile(&run.0, 0.99))
+            ms(percentile(&run.ttfb, 0.50)),
+            ms(percentile(&run.ttfb, 0.99))
         );
-        let (ttfb, total, bytes, cold, server_cpu, connects) = run;
-        runs.push(PageRun {
-            name,
-            shown,
-            dashboard,
-            cold,
-            ttfb,
-            total,
-            bytes,
-            server_cpu,
-            connects,
-        });
+        (run.name, run.shown, run.dashboard) = (name, shown, dashboard);
+        runs.push(run);
         Ok(())
     };
     time("stream", format!("GET {stream}"), true, &|_| stream.clone())?;
@@ -925,15 +917,6 @@ fn measure_pages(
     Ok(runs)
 }
 
-type Timings = (
-    Vec<Duration>,
-    Vec<Duration>,
-    Vec<usize>,
-    Duration,
-    Option<f64>,
-    usize,
-);
-
 /// One untimed request to `path(0)`, then `path(j)` for j in 0..requests,
 /// sequentially on one keep-alive connection.
 fn time_page(
@@ -943,7 +926,7 @@ fn time_page(
     headers: &[(&str, &str)],
     check: Check,
     path: &dyn Fn(usize) -> String,
-) -> Result<Timings> {
+) -> Result<PageRun> {
     let mut conn = Conn::new(addr);
     let cold = checked(&mut conn, &path(0), headers, check)?.ttfb;
     let (mut ttfb, mut total, mut bytes) = (
@@ -951,19 +934,63 @@ fn time_page(
         Vec::with_capacity(requests),
         Vec::with_capacity(requests),
     );
-    let cpu_start = proc_cpu_seconds(pid);
+    let me = std::process::id();
+    let cpu_before = (
+        proc_cpu_seconds(pid),
+        proc_cpu_seconds(me),
+        busy_cpu_seconds(),
+    );
+    let started = Instant::now();
     for j in 0..requests {
         let response = checked(&mut conn, &path(j), headers, check)?;
         ttfb.push(response.ttfb);
         total.push(response.total);
         bytes.push(response.body.len());
     }
-    let server_cpu = proc_cpu_seconds(pid)
-        .zip(cpu_start)
-        .map(|(end, start)| (end - start) / requests as f64);
+    let wall = started.elapsed().as_secs_f64();
+    let cpu_after = (
+        proc_cpu_seconds(pid),
+        proc_cpu_seconds(me),
+        busy_cpu_seconds(),
+    );
+    let used = |before: Option<f64>, after: Option<f64>| Some(after? - before?);
+    let server = used(cpu_before.0, cpu_after.0);
+    let other = (|| {
+        let all = used(cpu_before.2, cpu_after.2)?;
+        Some((all - server? - used(cpu_before.1, cpu_after.1)?).max(0.0) / wall)
+    })();
     ttfb.sort_unstable();
     total.sort_unstable();
-    Ok((ttfb, total, bytes, cold, server_cpu, conn.connects))
+    Ok(PageRun {
+        name: "",
+        shown: String::new(),
+        dashboard: false,
+        cold,
+        ttfb,
+        total,
+        bytes,
+        server_cpu: server.map(|s| s / requests as f64),
+        other_cpu: other,
+        connects: conn.connects,
+    })
+}
+
+/// CPU seconds all processes used so far (the busy columns of /proc/stat).
+fn busy_cpu_seconds() -> Option<f64> {
+    let stat = fs::read_to_string("/proc/stat").ok()?;
+    let fields: Vec<u64> = stat
+        .lines()
+        .next()?
+        .strip_prefix("cpu ")?
+        .split_whitespace()
+        .map(|f| f.parse().ok())
+        .collect::<Option<_>>()?;
+    // user nice system idle iowait irq softirq steal ...
+    let busy: u64 = [0, 1, 2, 5, 6, 7]
+        .iter()
+        .filter_map(|&i| fields.get(i))
+        .sum();
+    Some(busy as f64 / 100.0)
 }
 
 fn checked(
@@ -1011,7 +1038,6 @@ struct Summary<'a> {
     gzip_avg: usize,
     seeding: &'a Seeding,
     settled: (Duration, bool),
-    loadavg: Option<String>,
     pages: &'a [PageRun],
     hwm_seeded_kb: Option<u64>,
     hwm_kb: Option<u64>,
@@ -1032,9 +1058,8 @@ impl Summary<'_> {
         line("== faultline web benchmark ==".into());
         line(format!("binary:          {}", self.binary.display()));
         line(format!(
-            "machine:         {} CPUs, load average {} before timing the pages",
+            "machine:         {} CPUs (the devserver and this benchmark share them)",
             thread::available_parallelism().map_or(0, |n| n.get()),
-            self.loadavg.as_deref().unwrap_or("n/a")
         ));
         line(format!(
             "workload:        {n} events in {} issues over the last 24 h, one event per envelope \
@@ -1097,14 +1122,24 @@ impl Summary<'_> {
             args.requests
         ));
         line(format!(
-            "  {:<14} {:>9} {:>9} {:>9} {:>9} {:>9} | {:>9} {:>9} | {:>9} | {:>8}",
-            "page", "p50", "p90", "p99", "max", "cold", "full p50", "full p99", "body", "CPU/req"
+            "  {:<14} {:>9} {:>9} {:>9} {:>9} {:>9} | {:>9} {:>9} | {:>9} | {:>8} | {:>5}",
+            "page",
+            "p50",
+            "p90",
+            "p99",
+            "max",
+            "cold",
+            "full p50",
+            "full p99",
+            "body",
+            "CPU/req",
+            "other"
         ));
         for page in self.pages {
             let t = &page.ttfb;
             let avg = page.bytes.iter().sum::<usize>() / page.bytes.len().max(1);
             line(format!(
-                "  {:<14} {:>9} {:>9} {:>9} {:>9} {:>9} | {:>9} {:>9} | {:>9} | {:>8}",
+                "  {:<14} {:>9} {:>9} {:>9} {:>9} {:>9} | {:>9} {:>9} | {:>9} | {:>8} | {:>5}",
                 page.name,
                 ms(percentile(t, 0.50)),
                 ms(percentile(t, 0.90)),
@@ -1116,9 +1151,15 @@ impl Summary<'_> {
                 format!("{:.1} kB", avg as f64 / 1000.0),
                 page.server_cpu
                     .map_or("n/a".into(), |c| format!("{:.1} ms", c * 1000.0)),
+                page.other_cpu
+                    .map_or("n/a".into(), |c| format!("{:.0}%", c * 100.0)),
             ));
         }
-        line("  (body: average size; CPU/req: devserver CPU time per timed request)".into());
+        line(
+            "  (body: average size; CPU/req: devserver CPU time per timed request; other: CPU used \
+             by other processes meanwhile, in % of one CPU)"
+                .into(),
+        );
         for page in self.pages {
             let reconnects = page.connects.saturating_sub(1);
             line(format!(

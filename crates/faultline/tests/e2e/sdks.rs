@@ -138,6 +138,13 @@ fn python_sdk_events_become_grouped_issues() {
         (found.len() == 1).then_some(found)
     });
     assert_eq!(staging[0]["title"], "KeyError: 'missing-sku'");
+    assert_eq!(server.issues("!environment:staging").len(), 6);
+    assert_eq!(
+        server
+            .issues("release:shop@1.0 !environment:staging level:error")
+            .len(),
+        5
+    );
     server.wait_for("release search", |s| {
         (s.issues("release:shop@1.0").len() == 7).then_some(())
     });

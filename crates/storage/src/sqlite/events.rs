@@ -225,6 +225,15 @@ impl EventStore for SqliteEventStore {
         if projects.is_empty() {
             return Ok(Vec::new());
         }
+        // Candidates come from one index lookup on (project, key, value): the
+        // first positive filter, or, with only negated filters, the `level`
+        // tag every event carries. The other filters are primary-key probes
+        // per candidate, so the cost follows the matches, not the project.
+        let (key, value) = filters
+            .iter()
+            .find(|f| !f.negated)
+            .map(|f| (f.key.clone(), Some(f.value.clone())))
+            .unwrap_or_else(|| ("level".to_owned(), None));
         let mut sql: QueryBuilder<'_, Sqlite> = QueryBuilder::new(
             "SELECT DISTINCT group_id FROM issue_tag_values g WHERE project_id IN (",
         );
@@ -232,7 +241,10 @@ impl EventStore for SqliteEventStore {
         for p in projects {
             list.push_bind(p.0);
         }
-        sql.push(")");
+        sql.push(") AND key = ").push_bind(key);
+        if let Some(value) = value {
+            sql.push(" AND value = ").push_bind(value);
+        }
         for filter in filters {
             sql.push(if filter.negated {
                 " AND NOT EXISTS ("
