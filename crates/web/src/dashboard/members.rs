@@ -8,7 +8,7 @@ use chrono::Utc;
 use faultline_storage::{Invite, Role, StorageError, UserId};
 
 use super::form_field;
-use super::pages::{Ctx, check_post, context, not_found, server_error};
+use super::pages::{Access, Ctx, context, form_context, not_found, server_error};
 use super::session::redirect;
 use super::views::{AcceptInvitePage, MemberRow, MembersPage, render_status};
 use crate::WebState;
@@ -73,16 +73,10 @@ pub async fn update(
     form: web::Form<Vec<(String, String)>>,
     state: web::Data<WebState>,
 ) -> HttpResponse {
-    let ctx = match context(&req, &state, &path).await {
+    let ctx = match form_context(&req, &state, &path, &form, Access::Admin).await {
         Ok(ctx) => ctx,
         Err(response) => return response,
     };
-    if let Err(response) = check_post(&req, &state, &ctx, &form) {
-        return response;
-    }
-    if !ctx.can_admin() {
-        return not_found();
-    }
     let role = form_field(&form, "role").and_then(Role::parse);
     // Only owners hand out ownership.
     if role == Some(Role::Owner) && ctx.role != Role::Owner {

@@ -121,8 +121,32 @@ pub(super) fn nav(org_slug: &str, user: &User, session: &Session) -> Nav {
     }
 }
 
+/// Who may send a form.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum Access {
+    Member,
+    /// Owners and admins; others get the same 404 as a stranger.
+    Admin,
+}
+
+/// The context of a form post that passed the CSRF check and `access`.
+pub(super) async fn form_context(
+    req: &HttpRequest,
+    state: &WebState,
+    org_slug: &str,
+    form: &[(String, String)],
+    access: Access,
+) -> Result<Ctx, HttpResponse> {
+    let ctx = context(req, state, org_slug).await?;
+    check_post(req, state, &ctx, form)?;
+    if access == Access::Admin && !ctx.can_admin() {
+        return Err(not_found());
+    }
+    Ok(ctx)
+}
+
 /// Checks a form post: its origin, and its token against the session's.
-pub(super) fn check_post(
+fn check_post(
     req: &HttpRequest,
     state: &WebState,
     ctx: &Ctx,
@@ -272,13 +296,10 @@ pub async fn bulk_action(
     form: web::Form<Vec<(String, String)>>,
     state: web::Data<WebState>,
 ) -> HttpResponse {
-    let ctx = match context(&req, &state, &path).await {
+    let ctx = match form_context(&req, &state, &path, &form, Access::Member).await {
         Ok(ctx) => ctx,
         Err(response) => return response,
     };
-    if let Err(response) = check_post(&req, &state, &ctx, &form) {
-        return response;
-    }
     let back = match req.uri().path_and_query() {
         Some(pq) => pq.as_str().to_owned(),
         None => req.path().to_owned(),
@@ -414,13 +435,10 @@ pub async fn issue_action(
     form: web::Form<Vec<(String, String)>>,
     state: web::Data<WebState>,
 ) -> HttpResponse {
-    let ctx = match context(&req, &state, &path.0).await {
+    let ctx = match form_context(&req, &state, &path.0, &form, Access::Member).await {
         Ok(ctx) => ctx,
         Err(response) => return response,
     };
-    if let Err(response) = check_post(&req, &state, &ctx, &form) {
-        return response;
-    }
     let (group, _) = match load(&state, &ctx, &path.1).await {
         Ok(found) => found,
         Err(response) => return response,

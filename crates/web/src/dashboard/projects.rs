@@ -7,7 +7,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use faultline_storage::{KeyUpdate, StorageError};
 
 use super::form_field;
-use super::pages::{Ctx, check_post, context, not_found, server_error};
+use super::pages::{Access, Ctx, context, form_context, not_found, server_error};
 use super::session::redirect;
 use super::views::{
     KeyRow, PLATFORMS, ProjectSettingsPage, ProjectsPage, TeamRow, TeamsPage, project_row, render,
@@ -63,16 +63,10 @@ pub async fn create(
     form: web::Form<Vec<(String, String)>>,
     state: web::Data<WebState>,
 ) -> HttpResponse {
-    let ctx = match context(&req, &state, &path).await {
+    let ctx = match form_context(&req, &state, &path, &form, Access::Admin).await {
         Ok(ctx) => ctx,
         Err(response) => return response,
     };
-    if let Err(response) = check_post(&req, &state, &ctx, &form) {
-        return response;
-    }
-    if !ctx.can_admin() {
-        return not_found();
-    }
     let name = form_field(&form, "name").unwrap_or("");
     let slug = slugify(name);
     if name.is_empty() || name.len() > 64 || slug.is_empty() {
@@ -166,16 +160,10 @@ pub async fn update(
     form: web::Form<Vec<(String, String)>>,
     state: web::Data<WebState>,
 ) -> HttpResponse {
-    let ctx = match context(&req, &state, &path.0).await {
+    let ctx = match form_context(&req, &state, &path.0, &form, Access::Admin).await {
         Ok(ctx) => ctx,
         Err(response) => return response,
     };
-    if let Err(response) = check_post(&req, &state, &ctx, &form) {
-        return response;
-    }
-    if !ctx.can_admin() {
-        return not_found();
-    }
     let project = match state.meta.project_by_slug(ctx.org.id, &path.1).await {
         Ok(Some(project)) => project,
         Ok(None) => return not_found(),
@@ -289,16 +277,10 @@ pub async fn create_team(
     form: web::Form<Vec<(String, String)>>,
     state: web::Data<WebState>,
 ) -> HttpResponse {
-    let ctx = match context(&req, &state, &path).await {
+    let ctx = match form_context(&req, &state, &path, &form, Access::Admin).await {
         Ok(ctx) => ctx,
         Err(response) => return response,
     };
-    if let Err(response) = check_post(&req, &state, &ctx, &form) {
-        return response;
-    }
-    if !ctx.can_admin() {
-        return not_found();
-    }
     let name = form_field(&form, "name").unwrap_or("");
     let slug = slugify(name);
     if slug.is_empty() || name.len() > 64 {
