@@ -35,8 +35,9 @@ mod harness;
 use std::env;
 use std::ffi::OsStr;
 use std::fs;
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitCode};
+use std::process::{Command, ExitCode, Stdio};
 
 use anyhow::{Context, Result, bail};
 
@@ -118,16 +119,48 @@ fn test(cargo_args: &[String]) -> Result<ExitCode> {
         "xtask: running cargo test --workspace --locked {}",
         cargo_args.join(" ")
     );
-    let status = Command::new(&cargo)
+    let mut child = Command::new(&cargo)
         .args(["test", "--workspace", "--locked"])
         .args(cargo_args)
         .current_dir(&root)
         .envs(sdks.env())
-        .status()
+        .stdout(Stdio::piped())
+        .spawn()
         .context("could not start cargo test")?;
+    // Pass the output through, adding up the per-binary `test result:` lines
+    // so the run ends with one total (the last binary is often one with
+    // no tests, whose "0 passed" would otherwise be the closing line).
+    let stdout = child.stdout.take().context("cargo test stdout")?;
+    let (mut passed, mut failed) = (0u64, 0u64);
+    for line in BufReader::new(stdout).lines() {
+        let line = line.context("reading cargo test output")?;
+        println!("{line}");
+        if let Some((p, f)) = parse_test_result(&line) {
+            passed += p;
+            failed += f;
+        }
+    }
+    let status = child.wait().context("waiting for cargo test")?;
+    println!("tests: {passed} passed, {failed} failed");
     // A test run killed by a signal has no code; report it as a failure.
     let code = status.code().unwrap_or(1);
     Ok(ExitCode::from(u8::try_from(code).unwrap_or(1)))
+}
+
+/// `test result: ok. 12 passed; 0 failed; …` → (12, 0).
+fn parse_test_result(line: &str) -> Option<(u64, u64)> {
+    let rest = line.trim().strip_prefix("test result: ")?;
+    let count = |word: &str| -> Option<u64> {
+        rest.split(';').map(str::trim).find_map(|part| {
+            part.rsplit_once(". ")
+                .map_or(part, |(_, p)| p)
+                .strip_suffix(word)?
+                .trim()
+                .parse()
+                .ok()
+        })
+    };
+    Some((count(" passed")?, count(" failed")?))
 }
 
 /// `cargo xtask sdk-env`: prepare the SDKs and print the variables for a shell to `eval`.
@@ -278,4 +311,24 @@ fn describe(cmd: &Command) -> String {
         .map(OsStr::to_string_lossy)
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+#[cfg(test)]
+mod test_result_tests {
+    use super::parse_test_result;
+
+    #[test]
+    fn sums_come_from_result_lines() {
+        assert_eq!(
+            parse_test_result(
+                "test result: ok. 12 passed; 0 failed; 0 ignored; 0 measured; 0 filtered out; finished in 0.00s"
+            ),
+            Some((12, 0))
+        );
+        assert_eq!(
+            parse_test_result("test result: FAILED. 3 passed; 2 failed; 0 ignored"),
+            Some((3, 2))
+        );
+        assert_eq!(parse_test_result("running 3 tests"), None);
+    }
 }
