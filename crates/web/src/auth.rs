@@ -80,3 +80,15 @@ pub async fn require_admin(meta: &dyn MetaStore, user: &User, org: OrgId) -> Api
         _ => Err(ApiError::Forbidden),
     }
 }
+
+/// The authenticated user and the organization `slug` they belong to: the
+/// start of every organization-scoped API handler.
+pub async fn member_of(
+    req: &HttpRequest,
+    state: &crate::WebState,
+    slug: &str,
+) -> ApiResult<(User, Organization)> {
+    let user = authenticate(req, state.meta.as_ref()).await?;
+    let org = organization(state.meta.as_ref(), &user, slug).await?;
+    Ok((user, org))
+}

@@ -10,7 +10,7 @@ use serde::Deserialize;
 
 use super::orgs::resolve_project;
 use crate::WebState;
-use crate::auth::{authenticate, organization, require_member};
+use crate::auth::{authenticate, member_of, require_member};
 use crate::error::{ApiError, ApiResult};
 use crate::issues::{
     DEFAULT_QUERY, IssueSearch, parse_period, parse_sort, search_issues, stats_series,
@@ -32,8 +32,7 @@ pub async fn org_list(
     path: web::Path<String>,
     state: web::Data<WebState>,
 ) -> ApiResult<HttpResponse> {
-    let user = authenticate(&req, state.meta.as_ref()).await?;
-    let org = organization(state.meta.as_ref(), &user, &path).await?;
+    let (_, org) = member_of(&req, &state, &path).await?;
     let projects = selected_projects(&req, &state, &org).await?;
     // Sentry's organization issue search looks at the last 14 days by default.
     list(&req, &state, &org, projects, Some(Duration::days(14))).await
@@ -319,8 +318,7 @@ pub async fn org_bulk_update(
     body: web::Json<IssueUpdate>,
     state: web::Data<WebState>,
 ) -> ApiResult<HttpResponse> {
-    let user = authenticate(&req, state.meta.as_ref()).await?;
-    let org = organization(state.meta.as_ref(), &user, &path).await?;
+    let (_, org) = member_of(&req, &state, &path).await?;
     let projects = selected_projects(&req, &state, &org).await?;
     bulk_update(&req, &state, &projects, &body).await
 }

@@ -6,7 +6,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::WebState;
-use crate::auth::{authenticate, organization, require_admin};
+use crate::auth::{authenticate, member_of, require_admin};
 use crate::error::{ApiError, ApiResult};
 use crate::serialize;
 use crate::slug::slugify;
@@ -35,8 +35,7 @@ pub async fn detail(
     path: web::Path<String>,
     state: web::Data<WebState>,
 ) -> ApiResult<HttpResponse> {
-    let user = authenticate(&req, state.meta.as_ref()).await?;
-    let org = organization(state.meta.as_ref(), &user, &path).await?;
+    let (_, org) = member_of(&req, &state, &path).await?;
     let mut body = serialize::organization(&org);
     body["projects"] = Value::Array(projects_json(&state, &org).await?);
     Ok(HttpResponse::Ok().json(body))
@@ -47,8 +46,7 @@ pub async fn projects(
     path: web::Path<String>,
     state: web::Data<WebState>,
 ) -> ApiResult<HttpResponse> {
-    let user = authenticate(&req, state.meta.as_ref()).await?;
-    let org = organization(state.meta.as_ref(), &user, &path).await?;
+    let (_, org) = member_of(&req, &state, &path).await?;
     Ok(HttpResponse::Ok().json(projects_json(&state, &org).await?))
 }
 
@@ -104,8 +102,7 @@ async fn resolve_project_with(
     project_slug: &str,
     admin: bool,
 ) -> ApiResult<(faultline_storage::Organization, Project)> {
-    let user = authenticate(req, state.meta.as_ref()).await?;
-    let org = organization(state.meta.as_ref(), &user, org_slug).await?;
+    let (user, org) = member_of(req, state, org_slug).await?;
     if admin {
         require_admin(state.meta.as_ref(), &user, org.id).await?;
     }
@@ -182,8 +179,7 @@ pub async fn create_project(
     body: web::Json<NewProject>,
     state: web::Data<WebState>,
 ) -> ApiResult<HttpResponse> {
-    let user = authenticate(&req, state.meta.as_ref()).await?;
-    let org = organization(state.meta.as_ref(), &user, &path.0).await?;
+    let (user, org) = member_of(&req, &state, &path.0).await?;
     require_admin(state.meta.as_ref(), &user, org.id).await?;
     let team = state
         .meta
@@ -226,8 +222,7 @@ pub async fn teams(
     path: web::Path<String>,
     state: web::Data<WebState>,
 ) -> ApiResult<HttpResponse> {
-    let user = authenticate(&req, state.meta.as_ref()).await?;
-    let org = organization(state.meta.as_ref(), &user, &path).await?;
+    let (_, org) = member_of(&req, &state, &path).await?;
     let mut body = Vec::new();
     for team in state.meta.teams(org.id).await? {
         let mut json = serialize::team(&team);
@@ -254,8 +249,7 @@ pub async fn create_team(
     body: web::Json<NewTeam>,
     state: web::Data<WebState>,
 ) -> ApiResult<HttpResponse> {
-    let user = authenticate(&req, state.meta.as_ref()).await?;
-    let org = organization(state.meta.as_ref(), &user, &path).await?;
+    let (user, org) = member_of(&req, &state, &path).await?;
     require_admin(state.meta.as_ref(), &user, org.id).await?;
     let name = body
         .name
@@ -288,8 +282,7 @@ pub async fn team_projects(
     path: web::Path<(String, String)>,
     state: web::Data<WebState>,
 ) -> ApiResult<HttpResponse> {
-    let user = authenticate(&req, state.meta.as_ref()).await?;
-    let org = organization(state.meta.as_ref(), &user, &path.0).await?;
+    let (_, org) = member_of(&req, &state, &path.0).await?;
     let team = state
         .meta
         .team_by_slug(org.id, &path.1)
