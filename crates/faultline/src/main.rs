@@ -4,6 +4,7 @@
 mod bootstrap;
 mod commands;
 mod devserver;
+mod service;
 mod settings;
 
 use std::path::PathBuf;
@@ -39,6 +40,16 @@ enum Command {
         /// Address to listen on.
         #[arg(long, default_value = "127.0.0.1:9000")]
         bind: String,
+        #[command(flatten)]
+        data: DataArgs,
+    },
+    /// Run one service against the configured backends (what each container runs).
+    Run {
+        service: service::Service,
+        /// Address for the service's HTTP endpoints (ingestion or dashboard/API,
+        /// and /health and /metrics); defaults to the service's port.
+        #[arg(long)]
+        bind: Option<String>,
         #[command(flatten)]
         data: DataArgs,
     },
@@ -114,6 +125,11 @@ fn main() -> std::process::ExitCode {
 async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Devserver { bind, data } => devserver::run(&bind, &data).await,
+        Command::Run {
+            service,
+            bind,
+            data,
+        } => service::run(service, bind.as_deref(), &data).await,
         Command::Upgrade { noinput, data } => commands::upgrade(&data, noinput).await,
         Command::Createuser {
             email,

@@ -35,7 +35,7 @@ pub struct Devserver {
     agent: ureq::Agent,
 }
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
@@ -152,6 +152,22 @@ impl Devserver {
 
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("devserver.log")).unwrap_or_default()
+    }
+
+    /// SIGTERM, and waits for a clean exit.
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = Command::new("kill")
+                .arg("-TERM")
+                .arg(child.id().to_string())
+                .status();
+            let status = child.wait().expect("devserver exits");
+            assert!(
+                status.success(),
+                "devserver exited with {status}; log: {}",
+                self.log()
+            );
+        }
     }
 
     /// SIGKILL: no shutdown code runs.

@@ -7,3 +7,4 @@ mod dashboard;
 mod harness;
 mod ingestion;
 mod sdks;
+mod topology;
