@@ -23,6 +23,36 @@ pub async fn upgrade(data: &DataArgs, noinput: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Deletes what is older than `days` days: events by their timestamp, and
+/// issues whose last event is that old. Safe beside a running devserver
+/// (writers wait while the files are compacted).
+pub async fn cleanup(data: &DataArgs, days: u32) -> anyhow::Result<()> {
+    let settings = load(data, false)?;
+    let backends = open_backends(&settings).await?;
+    let cutoff = chrono::Utc::now() - chrono::Duration::days(i64::from(days));
+    let before = dir_size(&settings.data_dir);
+    let events = backends.events.delete_before(cutoff).await?;
+    let issues = backends.meta.delete_issues_before(cutoff).await?;
+    let after = dir_size(&settings.data_dir);
+    println!(
+        "Deleted {events} events and {issues} issues older than {days} days; {:.1} MB freed",
+        before.saturating_sub(after) as f64 / 1e6
+    );
+    Ok(())
+}
+
+fn dir_size(dir: &std::path::Path) -> u64 {
+    std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .filter_map(|e| e.metadata().ok())
+                .map(|m| m.len())
+                .sum()
+        })
+        .unwrap_or(0)
+}
+
 pub async fn createuser(
     data: &DataArgs,
     email: &str,

@@ -53,6 +53,14 @@ enum Command {
         #[command(flatten)]
         data: DataArgs,
     },
+    /// Delete events and issues older than N days and give the disk space back.
+    Cleanup {
+        /// Keep this many days of data (at least 1).
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+        days: u32,
+        #[command(flatten)]
+        data: DataArgs,
+    },
     /// Apply all migrations (idempotent).
     Upgrade {
         /// Do not offer to create a superuser.
@@ -131,6 +139,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             data,
         } => service::run(service, bind.as_deref(), &data).await,
         Command::Upgrade { noinput, data } => commands::upgrade(&data, noinput).await,
+        Command::Cleanup { days, data } => commands::cleanup(&data, days).await,
         Command::Createuser {
             email,
             password,

@@ -117,6 +117,10 @@ pub trait EventStore: Send + Sync + 'static {
         bucket_seconds: i64,
     ) -> Result<Vec<(GroupId, i64, u64)>>;
 
+    /// Deletes events older than `cutoff` (and tag values last seen before
+    /// it), returning how many events went; then gives the space back.
+    async fn delete_before(&self, cutoff: DateTime<Utc>) -> Result<u64>;
+
     /// The tag values with how many events carried each, most
     /// frequent first, at most `per_key` values per key.
     async fn tag_values(&self, group: GroupId, per_key: usize) -> Result<Vec<TagValueCount>>;

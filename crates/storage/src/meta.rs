@@ -326,6 +326,10 @@ pub trait MetaStore: Send + Sync + 'static {
     async fn groups(&self, query: &GroupQuery) -> Result<Vec<Group>>;
     async fn set_group_status(&self, ids: &[GroupId], status: GroupStatus) -> Result<()>;
     async fn set_assignee(&self, ids: &[GroupId], assignee: Option<UserId>) -> Result<()>;
+    /// Deletes issues last seen before `cutoff` with what hangs off them
+    /// (seen event ids, users), returning how many issues went; then gives
+    /// the space back.
+    async fn delete_issues_before(&self, cutoff: DateTime<Utc>) -> Result<u64>;
 
     // Dashboard sessions, stored by the hash of their cookie value.
     async fn create_session(&self, session: &Session, token_hash: &str) -> Result<()>;

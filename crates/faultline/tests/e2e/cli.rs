@@ -176,3 +176,61 @@ fn sentry_cli_works_against_faultline() {
     assert!(server.issues("is:unresolved").is_empty());
     assert_eq!(server.issues("is:resolved").len(), 1);
 }
+
+#[test]
+fn cleanup_deletes_old_events_and_issues() {
+    let server = Devserver::start();
+    let old = (chrono::Utc::now() - chrono::Duration::days(3)).to_rfc3339();
+    let send = |message: &str, timestamp: Option<&str>| {
+        let id = new_event_id();
+        let mut event = serde_json::json!({"message": message});
+        if let Some(ts) = timestamp {
+            event["timestamp"] = serde_json::json!(ts);
+        }
+        let (status, _) = server.ingest(
+            &server.envelope_path(),
+            &[("X-Sentry-Auth", &server.auth_header())],
+            &envelope(&id, &event),
+        );
+        assert_eq!(status, 200);
+        id
+    };
+    for _ in 0..3 {
+        send("only old", Some(&old));
+    }
+    let mixed_old = send("mixed", Some(&old));
+    let mixed_new = send("mixed", None);
+    send("only new", None);
+    server.wait_for_total(6);
+    server.wait_for("stored events", |s| s.event(&mixed_new).map(|_| ()));
+
+    let (ok, _, err) = faultline(&["cleanup", "--days", "0"], server.dir.path());
+    assert!(!ok && err.contains("--days"), "{err}");
+    let (ok, out, err) = faultline(&["cleanup", "--days", "2"], server.dir.path());
+    assert!(ok, "{err}");
+    assert!(
+        out.starts_with("Deleted 4 events and 1 issues older than 2 days"),
+        "{out}"
+    );
+
+    let titles: Vec<String> = server
+        .issues("")
+        .iter()
+        .map(|i| i["title"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(
+        titles.contains(&"mixed".to_owned()) && titles.contains(&"only new".to_owned()),
+        "{titles:?}"
+    );
+    assert!(!titles.contains(&"only old".to_owned()), "{titles:?}");
+    assert!(server.event(&mixed_old).is_none());
+    assert!(server.event(&mixed_new).is_some());
+    // The devserver keeps working on the compacted files.
+    send("after cleanup", None);
+    server.wait_for("the next event", |s| {
+        s.issues("")
+            .iter()
+            .any(|i| i["title"] == "after cleanup")
+            .then_some(())
+    });
+}

@@ -197,6 +197,21 @@ impl EventStore for SqliteEventStore {
             .collect())
     }
 
+    async fn delete_before(&self, cutoff: DateTime<Utc>) -> Result<u64> {
+        let cutoff = to_millis(cutoff);
+        let deleted = sqlx::query("DELETE FROM events WHERE timestamp < ?")
+            .bind(cutoff)
+            .execute(&self.db.write)
+            .await?
+            .rows_affected();
+        sqlx::query("DELETE FROM issue_tag_values WHERE last_seen < ?")
+            .bind(cutoff)
+            .execute(&self.db.write)
+            .await?;
+        sqlx::query("VACUUM").execute(&self.db.write).await?;
+        Ok(deleted)
+    }
+
     async fn tag_values(&self, group: GroupId, per_key: usize) -> Result<Vec<TagValueCount>> {
         let rows = sqlx::query(
             "SELECT key, value, times_seen FROM (SELECT key, value, times_seen, \

@@ -1093,6 +1093,32 @@ impl MetaStore for SqliteMetaStore {
         Ok(())
     }
 
+    async fn delete_issues_before(&self, cutoff: chrono::DateTime<Utc>) -> Result<u64> {
+        let cutoff = to_millis(cutoff);
+        let mut tx = self.db.write.begin().await?;
+        let old = "SELECT id FROM issues WHERE last_seen < ?";
+        sqlx::query(&format!(
+            "DELETE FROM seen_events WHERE group_id IN ({old})"
+        ))
+        .bind(cutoff)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(&format!(
+            "DELETE FROM issue_users WHERE group_id IN ({old})"
+        ))
+        .bind(cutoff)
+        .execute(&mut *tx)
+        .await?;
+        let deleted = sqlx::query("DELETE FROM issues WHERE last_seen < ?")
+            .bind(cutoff)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        tx.commit().await?;
+        sqlx::query("VACUUM").execute(&self.db.write).await?;
+        Ok(deleted)
+    }
+
     async fn set_assignee(&self, ids: &[GroupId], assignee: Option<UserId>) -> Result<()> {
         let mut tx = self.db.write.begin().await?;
         for id in ids {
