@@ -113,6 +113,7 @@ fn bench(args: &[String]) -> Result<ExitCode> {
 fn test(cargo_args: &[String]) -> Result<ExitCode> {
     let root = workspace_root();
     let sdks = prepare_sdks(&root)?;
+    let postgres = prepare_postgres().context("preparing PostgreSQL for the storage tests")?;
 
     let cargo = env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     eprintln!(
@@ -124,6 +125,7 @@ fn test(cargo_args: &[String]) -> Result<ExitCode> {
         .args(cargo_args)
         .current_dir(&root)
         .envs(sdks.env())
+        .env("FAULTLINE_TEST_POSTGRES_URL", &postgres)
         .stdout(Stdio::piped())
         .spawn()
         .context("could not start cargo test")?;
@@ -196,6 +198,69 @@ fn workspace_root() -> PathBuf {
         .parent()
         .expect("xtask has a parent directory")
         .to_path_buf()
+}
+
+/// The PostgreSQL server the storage tests create their databases on:
+/// `FAULTLINE_TEST_POSTGRES_URL` if set, else Debian's local cluster,
+/// started if it is down, with a `faultline` role; test databases left by
+/// earlier runs are dropped.
+fn prepare_postgres() -> Result<String> {
+    if let Ok(url) = env::var("FAULTLINE_TEST_POSTGRES_URL") {
+        eprintln!("xtask: using PostgreSQL at FAULTLINE_TEST_POSTGRES_URL");
+        return Ok(url);
+    }
+    let clusters = Command::new("pg_lsclusters")
+        .arg("--no-header")
+        .output()
+        .context("PostgreSQL is not installed (apt-get install postgresql; .ci/run does this)")?;
+    let listing = String::from_utf8_lossy(&clusters.stdout).into_owned();
+    let Some(cluster) = listing
+        .lines()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>())
+        .find(|f| f.len() >= 4)
+    else {
+        bail!("no PostgreSQL cluster found (pg_lsclusters lists none)");
+    };
+    let (version, name, port, status) = (cluster[0], cluster[1], cluster[2], cluster[3]);
+    if status != "online" {
+        eprintln!("xtask: starting PostgreSQL cluster {version}/{name}");
+        run_cmd(Command::new("pg_ctlcluster").args([version, name, "start"]))?;
+    }
+    let psql = |sql: &str| -> Result<String> {
+        let out = Command::new("runuser")
+            .args([
+                "-u",
+                "postgres",
+                "--",
+                "psql",
+                "-p",
+                port,
+                "-qAt",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-c",
+                sql,
+            ])
+            .output()
+            .context("running psql as the postgres user")?;
+        if !out.status.success() {
+            bail!("psql failed: {}", String::from_utf8_lossy(&out.stderr));
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    };
+    psql(
+        "DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'faultline') THEN \
+         CREATE ROLE faultline LOGIN SUPERUSER PASSWORD 'faultline'; END IF; END $$;",
+    )?;
+    for db in
+        psql("SELECT datname FROM pg_database WHERE datname LIKE 'faultline\\_test\\_%'")?.lines()
+    {
+        psql(&format!("DROP DATABASE IF EXISTS \"{db}\""))?;
+    }
+    eprintln!("xtask: PostgreSQL {version}/{name} ready on port {port}");
+    Ok(format!(
+        "postgres://faultline:faultline@127.0.0.1:{port}/postgres"
+    ))
 }
 
 fn prepare_sdks(root: &Path) -> Result<Sdks> {

@@ -11,6 +11,7 @@
 pub mod consume;
 pub mod events;
 pub mod meta;
+pub mod postgres;
 pub mod queue;
 pub mod sqlite;
 

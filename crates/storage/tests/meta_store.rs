@@ -1,0 +1,437 @@
+//! One test suite for every `MetaStore` backend: embedded SQLite and
+//! PostgreSQL (a real server; `FAULTLINE_TEST_POSTGRES_URL`, which
+//! `cargo xtask test` provides, names one the tests may create databases on).
+
+use std::sync::Arc;
+
+use chrono::{Duration, Utc};
+use faultline_protocol::{EventId, Level, ProjectId};
+use faultline_storage::{
+    GroupQuery, GroupSort, GroupStatus, GroupedEvent, Invite, KeyUpdate, MetaStore, Role, Session,
+    StorageError,
+};
+
+async fn sqlite() -> (Option<tempfile::TempDir>, Arc<dyn MetaStore>) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = faultline_storage::sqlite::SqliteMetaStore::open(&dir.path().join("meta.sqlite"))
+        .await
+        .unwrap();
+    (Some(dir), Arc::new(store))
+}
+
+async fn postgres() -> (Option<tempfile::TempDir>, Arc<dyn MetaStore>) {
+    let admin_url = std::env::var("FAULTLINE_TEST_POSTGRES_URL")
+        .expect("FAULTLINE_TEST_POSTGRES_URL is not set: run the tests with `cargo xtask test`");
+    let name = format!("faultline_test_{}", EventId::new_random());
+    let admin = sqlx::PgPool::connect(&admin_url)
+        .await
+        .expect("the test PostgreSQL server answers");
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&admin)
+        .await
+        .unwrap();
+    let (base, _) = admin_url
+        .rsplit_once('/')
+        .expect("URL with a database name");
+    let store = faultline_storage::postgres::PgMetaStore::open(&format!("{base}/{name}"))
+        .await
+        .unwrap();
+    (None, Arc::new(store))
+}
+
+macro_rules! on_every_backend {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite_backend {
+            $(#[tokio::test] async fn $name() { let (_dir, store) = super::sqlite().await; super::$name(store).await; })*
+        }
+        mod postgres_backend {
+            $(#[tokio::test] async fn $name() { let (_dir, store) = super::postgres().await; super::$name(store).await; })*
+        }
+    };
+}
+
+on_every_backend!(
+    accounts_and_sessions,
+    organizations_projects_keys_teams,
+    grouping_counts_and_searches
+);
+
+async fn accounts_and_sessions(store: Arc<dyn MetaStore>) {
+    let user = store
+        .create_user("Jane@Example.com", Some("hash"), false)
+        .await
+        .unwrap();
+    assert!(matches!(
+        store.create_user("jane@example.COM", None, false).await,
+        Err(StorageError::Conflict(_))
+    ));
+    assert_eq!(
+        store
+            .user_by_email("JANE@example.com")
+            .await
+            .unwrap()
+            .unwrap()
+            .id,
+        user.id
+    );
+    assert_eq!(store.count_users().await.unwrap(), 1);
+    store.set_password(user.id, "new-hash").await.unwrap();
+    store.set_timezone(user.id, "Asia/Tokyo").await.unwrap();
+    let reread = store.user_by_id(user.id).await.unwrap().unwrap();
+    assert_eq!(
+        (reread.password_hash.as_deref(), reread.timezone.as_str()),
+        (Some("new-hash"), "Asia/Tokyo")
+    );
+
+    let token = store
+        .create_api_token(user.id, "token-hash", &["org:read".into()], Some("ci"))
+        .await
+        .unwrap();
+    let (found, owner) = store.token_by_hash("token-hash").await.unwrap().unwrap();
+    assert_eq!(
+        (found.id, owner.id, found.scopes.clone()),
+        (token.id, user.id, vec!["org:read".to_owned()])
+    );
+    assert_eq!(store.api_tokens(user.id).await.unwrap().len(), 1);
+    store.delete_api_token(user.id, token.id).await.unwrap();
+    assert!(store.token_by_hash("token-hash").await.unwrap().is_none());
+
+    let session = Session {
+        user_id: user.id,
+        csrf_token: "csrf".into(),
+        expires: Utc::now() + Duration::days(1),
+    };
+    store
+        .create_session(&session, "session-hash")
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .session("session-hash")
+            .await
+            .unwrap()
+            .unwrap()
+            .0
+            .csrf_token,
+        "csrf"
+    );
+    let expired = Session {
+        expires: Utc::now() - Duration::seconds(1),
+        ..session.clone()
+    };
+    store.create_session(&expired, "old-hash").await.unwrap();
+    assert!(
+        store.session("old-hash").await.unwrap().is_none(),
+        "expired sessions do not count"
+    );
+    store.delete_session("session-hash").await.unwrap();
+    assert!(store.session("session-hash").await.unwrap().is_none());
+
+    store.set_setting("k", "v1").await.unwrap();
+    store.set_setting("k", "v2").await.unwrap();
+    assert_eq!(store.setting("k").await.unwrap().as_deref(), Some("v2"));
+}
+
+async fn organizations_projects_keys_teams(store: Arc<dyn MetaStore>) {
+    let owner = store
+        .create_user("owner@example.com", None, false)
+        .await
+        .unwrap();
+    let member = store
+        .create_user("member@example.com", None, false)
+        .await
+        .unwrap();
+    let org = store.create_organization("acme", "Acme").await.unwrap();
+    assert!(matches!(
+        store.create_organization("acme", "Again").await,
+        Err(StorageError::Conflict(_))
+    ));
+    store
+        .add_member(org.id, owner.id, Role::Owner)
+        .await
+        .unwrap();
+    store
+        .add_member(org.id, member.id, Role::Member)
+        .await
+        .unwrap();
+    store
+        .add_member(org.id, member.id, Role::Admin)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.member_role(org.id, member.id).await.unwrap(),
+        Some(Role::Admin)
+    );
+    assert_eq!(store.members(org.id).await.unwrap().len(), 2);
+    assert_eq!(
+        store.organizations_for_user(&member).await.unwrap()[0].slug,
+        "acme"
+    );
+    store.remove_member(org.id, member.id).await.unwrap();
+    assert!(
+        store
+            .organizations_for_user(&member)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    let team = store
+        .create_team(org.id, "backend", "Backend")
+        .await
+        .unwrap();
+    let project = store
+        .create_project(org.id, "api", "API", Some("python"))
+        .await
+        .unwrap();
+    assert!(matches!(
+        store.create_project(org.id, "api", "API", None).await,
+        Err(StorageError::Conflict(_))
+    ));
+    store
+        .add_project_to_team(team.id, project.id)
+        .await
+        .unwrap();
+    store
+        .add_project_to_team(team.id, project.id)
+        .await
+        .unwrap();
+    assert_eq!(store.team_projects(team.id).await.unwrap().len(), 1);
+    assert_eq!(
+        store.project_teams(project.id).await.unwrap()[0].slug,
+        "backend"
+    );
+    store
+        .update_project(project.id, "Public API", Some("node"))
+        .await
+        .unwrap();
+    let project = store.project_by_slug(org.id, "api").await.unwrap().unwrap();
+    assert_eq!(
+        (project.name.as_str(), project.platform.as_deref()),
+        ("Public API", Some("node"))
+    );
+
+    let key = store.create_key(project.id, "Default").await.unwrap();
+    assert_eq!(key.public_key.len(), 32);
+    let limited = KeyUpdate {
+        is_active: Some(false),
+        rate_limit: Some(Some((10, 60))),
+        ..KeyUpdate::default()
+    };
+    let key = store.update_key(key.id, &limited).await.unwrap();
+    assert_eq!(
+        (key.is_active, key.rate_limit_count, key.rate_limit_window),
+        (false, Some(10), Some(60))
+    );
+    let cleared = KeyUpdate {
+        rate_limit: Some(None),
+        ..KeyUpdate::default()
+    };
+    let key = store.update_key(key.id, &cleared).await.unwrap();
+    assert_eq!((key.is_active, key.rate_limit_count), (false, None));
+    assert_eq!(
+        store
+            .key_by_public(&key.public_key)
+            .await
+            .unwrap()
+            .unwrap()
+            .id,
+        key.id
+    );
+
+    let invite = Invite {
+        org_id: org.id,
+        email: "new@example.com".into(),
+        role: Role::Member,
+        invited_by: owner.id,
+        expires: Utc::now() + Duration::days(7),
+    };
+    store.create_invite(&invite, "invite-hash").await.unwrap();
+    assert_eq!(
+        store.invite("invite-hash").await.unwrap().unwrap().email,
+        "new@example.com"
+    );
+    store.delete_invite("invite-hash").await.unwrap();
+    assert!(store.invite("invite-hash").await.unwrap().is_none());
+}
+
+fn event(
+    project: ProjectId,
+    hash: &str,
+    title: &str,
+    user: Option<&str>,
+    minutes_ago: i64,
+) -> GroupedEvent {
+    GroupedEvent {
+        project_id: project,
+        event_id: EventId::new_random(),
+        hash: hash.into(),
+        title: title.into(),
+        culprit: "app in handler".into(),
+        level: Level::Error,
+        event_type: "error".into(),
+        platform: "python".into(),
+        metadata: serde_json::json!({"type": "E"}),
+        timestamp: Utc::now() - Duration::minutes(minutes_ago),
+        release: Some("app@1".into()),
+        user: user.map(str::to_owned),
+    }
+}
+
+async fn grouping_counts_and_searches(store: Arc<dyn MetaStore>) {
+    let org = store.create_organization("org", "Org").await.unwrap();
+    let project = store
+        .create_project(org.id, "p", "P", None)
+        .await
+        .unwrap()
+        .id;
+    let first = event(project, "h1", "KeyError: 'a'", Some("id:1"), 10);
+    let replay = first.clone();
+    let batch = vec![
+        first.clone(),
+        replay.clone(),
+        event(project, "h1", "KeyError: 'b'", Some("id:1"), 5),
+        event(project, "h1", "KeyError: 'c'", Some("id:2"), 1),
+        event(project, "h2", "ValueError: bad", None, 2),
+    ];
+    let outcomes = store.record_events(&batch).await.unwrap();
+    assert!(outcomes[0].new_group && !outcomes[0].duplicate);
+    assert!(
+        outcomes[1].duplicate,
+        "the same event id twice in a batch counts once"
+    );
+    assert!(!outcomes[2].new_group && outcomes[2].group_id == outcomes[0].group_id);
+    let group = store.group(outcomes[0].group_id).await.unwrap().unwrap();
+    assert_eq!((group.count, group.user_count), (3, 2));
+    assert_eq!(
+        group.title, "KeyError: 'c'",
+        "the newest event names the issue"
+    );
+    assert_eq!(group.short_id, 1);
+
+    // Redelivery in a later batch: nothing counted, the first outcome reported.
+    let again = store.record_events(&[replay]).await.unwrap();
+    assert!(again[0].duplicate && again[0].new_group);
+    assert_eq!(
+        store
+            .group(outcomes[0].group_id)
+            .await
+            .unwrap()
+            .unwrap()
+            .count,
+        3
+    );
+
+    // Regression: a resolved issue reopens on a new event.
+    store
+        .set_group_status(&[group.id], GroupStatus::Resolved)
+        .await
+        .unwrap();
+    assert!(
+        store
+            .group(group.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .resolved_at
+            .is_some()
+    );
+    let reopened = store
+        .record_events(&[event(project, "h1", "KeyError: 'd'", None, 0)])
+        .await
+        .unwrap();
+    assert!(reopened[0].regression);
+    let group = store.group(group.id).await.unwrap().unwrap();
+    assert_eq!(
+        (group.status, group.substatus.as_deref(), group.count),
+        (GroupStatus::Unresolved, Some("regressed"), 4)
+    );
+
+    let query = |text: &[&str], statuses: &[GroupStatus], sort: GroupSort| GroupQuery {
+        project_ids: vec![project],
+        statuses: statuses.to_vec(),
+        text: text.iter().map(|t| t.to_string()).collect(),
+        sort,
+        limit: 10,
+        ..GroupQuery::default()
+    };
+    let by_events = store
+        .groups(&query(&[], &[], GroupSort::Events))
+        .await
+        .unwrap();
+    assert_eq!(
+        by_events.iter().map(|g| g.count).collect::<Vec<_>>(),
+        vec![4, 1]
+    );
+    assert_eq!(
+        store
+            .groups(&query(&["valueerror"], &[], GroupSort::LastSeen))
+            .await
+            .unwrap()
+            .len(),
+        1,
+        "text search ignores case"
+    );
+    assert_eq!(
+        store
+            .groups(&query(&["50%_"], &[], GroupSort::LastSeen))
+            .await
+            .unwrap()
+            .len(),
+        0,
+        "LIKE wildcards are literal"
+    );
+    store
+        .set_group_status(&[by_events[1].id], GroupStatus::Ignored)
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .groups(&query(&[], &[GroupStatus::Unresolved], GroupSort::LastSeen))
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    let mut assigned = query(&[], &[], GroupSort::LastSeen);
+    assigned.assigned = Some(true);
+    assert!(store.groups(&assigned).await.unwrap().is_empty());
+    let owner = store
+        .create_user("o@example.com", None, false)
+        .await
+        .unwrap();
+    store
+        .set_assignee(&[group.id], Some(owner.id))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.groups(&assigned).await.unwrap()[0].assignee,
+        Some(owner.id)
+    );
+    let mut paged = query(&[], &[], GroupSort::FirstSeen);
+    paged.limit = 1;
+    paged.offset = 1;
+    assert_eq!(store.groups(&paged).await.unwrap().len(), 1);
+    assert!(
+        store
+            .project_by_id(project)
+            .await
+            .unwrap()
+            .unwrap()
+            .first_event
+            .is_some()
+    );
+
+    // Retention: issues last seen before the cutoff go, with their event ids.
+    let old = event(project, "h3", "OldError", None, 60 * 24 * 10);
+    store.record_events(std::slice::from_ref(&old)).await.unwrap();
+    assert_eq!(
+        store
+            .delete_issues_before(Utc::now() - Duration::days(5))
+            .await
+            .unwrap(),
+        1
+    );
+    let again = store.record_events(&[old]).await.unwrap();
+    assert!(!again[0].duplicate, "its event ids were forgotten with it");
+}
