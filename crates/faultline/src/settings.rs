@@ -65,11 +65,6 @@ pub fn load(args: &DataArgs, create: bool) -> anyhow::Result<Settings> {
     };
     raw.apply_env(std::env::vars());
     let config = Config::from_raw(&raw)?;
-    if let Some(url) = &config.database_url
-        && !url.starts_with("sqlite:")
-    {
-        bail!("config key `database.url`: only embedded SQLite storage is supported by this build");
-    }
     Ok(Settings { config, data_dir })
 }
 
@@ -80,9 +75,37 @@ pub async fn open_backends(settings: &Settings) -> anyhow::Result<Backends> {
             settings.data_dir.display()
         )
     })?;
-    faultline_storage::sqlite::open_embedded(&settings.data_dir)
+    let mut backends = faultline_storage::sqlite::open_embedded(&settings.data_dir)
         .await
-        .with_context(|| format!("cannot open the data in {}", settings.data_dir.display()))
+        .with_context(|| format!("cannot open the data in {}", settings.data_dir.display()))?;
+    // Metadata on PostgreSQL when `database.url` names a server; the queue
+    // and events stay embedded until their production backends exist.
+    if let Some(url) = settings
+        .config
+        .database_url
+        .as_deref()
+        .filter(|u| u.starts_with("postgres"))
+    {
+        let meta = faultline_storage::postgres::PgMetaStore::open(url)
+            .await
+            .with_context(|| {
+                format!("cannot reach PostgreSQL at database.url ({})", redact(url))
+            })?;
+        backends.meta = std::sync::Arc::new(meta);
+    }
+    Ok(backends)
+}
+
+/// The URL without its password, for messages.
+fn redact(url: &str) -> String {
+    match (url.split_once("://"), url.rfind('@')) {
+        (Some((scheme, rest)), Some(at)) => {
+            let userinfo = &url[scheme.len() + 3..at];
+            let user = userinfo.split(':').next().unwrap_or("");
+            format!("{scheme}://{user}:***{}", &rest[at - scheme.len() - 3..])
+        }
+        _ => url.to_owned(),
+    }
 }
 
 /// 50 characters from a URL-safe alphabet, as Sentry's generate-secret-key.

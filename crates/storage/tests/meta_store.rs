@@ -424,7 +424,10 @@ async fn grouping_counts_and_searches(store: Arc<dyn MetaStore>) {
 
     // Retention: issues last seen before the cutoff go, with their event ids.
     let old = event(project, "h3", "OldError", None, 60 * 24 * 10);
-    store.record_events(std::slice::from_ref(&old)).await.unwrap();
+    store
+        .record_events(std::slice::from_ref(&old))
+        .await
+        .unwrap();
     assert_eq!(
         store
             .delete_issues_before(Utc::now() - Duration::days(5))

@@ -234,3 +234,77 @@ fn cleanup_deletes_old_events_and_issues() {
             .then_some(())
     });
 }
+
+/// A fresh database on the test PostgreSQL server.
+fn postgres_database() -> String {
+    let admin_url = std::env::var("FAULTLINE_TEST_POSTGRES_URL")
+        .expect("FAULTLINE_TEST_POSTGRES_URL is not set: run the tests with `cargo xtask test`");
+    let name = format!("faultline_test_{}", new_event_id());
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let admin = sqlx::PgPool::connect(&admin_url)
+            .await
+            .expect("the test PostgreSQL server answers");
+        sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(&admin)
+            .await
+            .unwrap();
+    });
+    let (base, _) = admin_url.rsplit_once('/').unwrap();
+    format!("{base}/{name}")
+}
+
+#[test]
+fn devserver_keeps_its_metadata_in_postgresql_when_configured() {
+    let url = postgres_database();
+    let server = Devserver::start_with_env(&[("FAULTLINE_DATABASE_URL", &url)]);
+    python_sdk(
+        &server.dsn,
+        &["key-error", "--release", "pg@1", "--count", "2"],
+    );
+    let issues = server.wait_for_total(2);
+    assert_eq!(issues[0]["title"], "KeyError: 'missing-sku'");
+    // `upgrade` reaches the same server, and the issue is really there.
+    let out = Command::new(BIN)
+        .args(["upgrade", "--noinput", "--data-dir"])
+        .arg(server.dir.path())
+        .env("FAULTLINE_DATABASE_URL", &url)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let count: i64 = tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let pool = sqlx::PgPool::connect(&url).await.unwrap();
+        sqlx::query_scalar("SELECT count FROM issues")
+            .fetch_one(&pool)
+            .await
+            .unwrap()
+    });
+    assert_eq!(count, 2);
+}
+
+#[test]
+fn an_unreachable_database_is_named_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(BIN)
+        .args(["devserver", "--bind", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.path())
+        .env(
+            "FAULTLINE_DATABASE_URL",
+            "postgres://faultline:secret@127.0.0.1:1/nowhere",
+        )
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("cannot reach PostgreSQL at database.url"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("secret"),
+        "the password stays out of messages: {err}"
+    );
+}

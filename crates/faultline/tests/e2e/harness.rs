@@ -82,6 +82,7 @@ impl Devserver {
                 "--data-dir",
             ])
             .arg(server.dir.path())
+            .envs(server.env.iter().map(|(k, v)| (k, v)))
             .output()
             .expect("faultline token create runs");
         assert!(
