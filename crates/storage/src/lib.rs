@@ -13,6 +13,7 @@ pub mod events;
 pub mod meta;
 pub mod postgres;
 pub mod queue;
+mod sql_rows;
 pub mod sqlite;
 
 use std::sync::Arc;

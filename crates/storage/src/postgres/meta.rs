@@ -11,6 +11,7 @@ use sqlx::postgres::{PgPool, PgPoolOptions, PgRow};
 use sqlx::{Postgres, QueryBuilder, Row};
 
 use crate::meta::*;
+use crate::sql_rows::{conflict, random_hex_key};
 use crate::{Result, StorageError, from_millis, to_millis};
 
 const MIGRATIONS: &[&str] = &[r#"
@@ -194,111 +195,7 @@ async fn migrate(pool: &PgPool, migrations: &[&str]) -> Result<()> {
     Ok(())
 }
 
-fn conflict(e: sqlx::Error, what: &str) -> StorageError {
-    match &e {
-        sqlx::Error::Database(db) if db.is_unique_violation() => {
-            StorageError::Conflict(what.to_owned())
-        }
-        _ => StorageError::Database(e),
-    }
-}
-
-fn user_from_row(row: &PgRow) -> User {
-    User {
-        id: UserId(row.get("id")),
-        email: row.get("email"),
-        name: row.get("name"),
-        password_hash: row.get("password_hash"),
-        is_superuser: row.get("is_superuser"),
-        is_active: row.get("is_active"),
-        date_joined: from_millis(row.get("date_joined")),
-        timezone: row.get("timezone"),
-    }
-}
-
-fn org_from_row(row: &PgRow) -> Organization {
-    Organization {
-        id: OrgId(row.get("id")),
-        slug: row.get("slug"),
-        name: row.get("name"),
-        date_created: from_millis(row.get("date_created")),
-    }
-}
-
-fn team_from_row(row: &PgRow) -> Team {
-    Team {
-        id: row.get("id"),
-        org_id: OrgId(row.get("org_id")),
-        slug: row.get("slug"),
-        name: row.get("name"),
-        date_created: from_millis(row.get("date_created")),
-    }
-}
-
-fn project_from_row(row: &PgRow) -> Project {
-    Project {
-        id: ProjectId(row.get("id")),
-        org_id: OrgId(row.get("org_id")),
-        slug: row.get("slug"),
-        name: row.get("name"),
-        platform: row.get("platform"),
-        date_created: from_millis(row.get("date_created")),
-        first_event: row.get::<Option<i64>, _>("first_event").map(from_millis),
-    }
-}
-
-fn key_from_row(row: &PgRow) -> ProjectKey {
-    ProjectKey {
-        id: row.get("id"),
-        project_id: ProjectId(row.get("project_id")),
-        label: row.get("label"),
-        public_key: row.get("public_key"),
-        secret_key: row.get("secret_key"),
-        is_active: row.get("is_active"),
-        rate_limit_count: row.get("rate_limit_count"),
-        rate_limit_window: row.get("rate_limit_window"),
-        date_created: from_millis(row.get("date_created")),
-    }
-}
-
-fn group_from_row(row: &PgRow) -> Result<Group> {
-    let level: String = row.get("level");
-    let status: String = row.get("status");
-    let metadata: String = row.get("metadata");
-    Ok(Group {
-        id: GroupId(row.get("id")),
-        project_id: ProjectId(row.get("project_id")),
-        short_id: row.get("short_id"),
-        title: row.get("title"),
-        culprit: row.get("culprit"),
-        level: Level::parse(&level)
-            .ok_or_else(|| StorageError::Corrupt(format!("level {level}")))?,
-        status: GroupStatus::parse(&status)
-            .ok_or_else(|| StorageError::Corrupt(format!("status {status}")))?,
-        substatus: row.get("substatus"),
-        event_type: row.get("event_type"),
-        platform: row.get("platform"),
-        metadata: serde_json::from_str(&metadata)
-            .map_err(|e| StorageError::Corrupt(e.to_string()))?,
-        count: row.get("count"),
-        user_count: row.get("user_count"),
-        first_seen: from_millis(row.get("first_seen")),
-        last_seen: from_millis(row.get("last_seen")),
-        first_release: row.get("first_release"),
-        resolved_at: row.get::<Option<i64>, _>("resolved_at").map(from_millis),
-        assignee: row.get::<Option<i64>, _>("assignee_id").map(UserId),
-    })
-}
-
-fn random_hex_key() -> String {
-    let a = uuid_like();
-    a.replace('-', "")
-}
-
-fn uuid_like() -> String {
-    // Keys need to be unguessable; v4 UUIDs carry 122 random bits.
-    faultline_protocol::EventId::new_random().to_string()
-}
+crate::sql_rows::row_mappers!(PgRow);
 
 /// Rows per multi-row statement; well under SQLite's variable limit.
 const ROWS_PER_STATEMENT: usize = 200;
