@@ -179,6 +179,9 @@ pub const KNOWN_KEYS: &[&str] = &[
     "database.url",
     "clickhouse.url",
     "kafka.brokers",
+    "kafka.topic-partitions",
+    "kafka.topic-retention-hours",
+    "query.url",
     "redis.url",
     "storage.dir",
     "retention.days",
@@ -197,6 +200,8 @@ pub struct Config {
     pub url_prefix: Option<String>,
     pub secret_key: Option<String>,
     pub database_url: Option<String>,
+    /// The production backends; each unset one means the embedded store.
+    pub backends: BackendUrls,
     pub storage_dir: Option<PathBuf>,
     pub retention_days: u32,
     pub allow_registration: bool,
@@ -237,6 +242,7 @@ impl Config {
                 format!("`{url}` must be a sqlite: or postgres:// URL"),
             ));
         }
+        let backends = BackendUrls::from_raw(raw)?;
         let retention_days = raw.parse("retention.days", 90u32)?;
         if retention_days == 0 {
             return Err(ConfigError::invalid("retention.days", "must be at least 1"));
@@ -245,11 +251,83 @@ impl Config {
             url_prefix,
             secret_key,
             database_url,
+            backends,
             storage_dir: raw.get("storage.dir").map(PathBuf::from),
             retention_days,
             allow_registration: raw.parse_bool("auth.allow-registration", false)?,
             csrf_trusted_origins: trusted_origins(raw)?,
             limits: Limits::from_raw(raw)?,
+        })
+    }
+}
+
+/// Where the production topology's servers are (DESIGN §2's own keys).
+#[derive(Debug, Clone)]
+pub struct BackendUrls {
+    /// `kafka.brokers`: `host:port[,host:port…]`.
+    pub kafka_brokers: Option<String>,
+    /// Partitions of each topic `faultline upgrade` creates.
+    pub kafka_topic_partitions: i32,
+    /// How long the brokers keep messages of the topics upgrade creates.
+    pub kafka_topic_retention_hours: u32,
+    /// `clickhouse.url`: `http://[user[:password]@]host:8123[/database]`.
+    pub clickhouse_url: Option<String>,
+    /// `redis.url`: `redis://host:6379[/db]`.
+    pub redis_url: Option<String>,
+    /// `query.url`: the query service's gRPC address, for web.
+    pub query_url: String,
+}
+
+impl BackendUrls {
+    fn from_raw(raw: &RawConfig) -> Result<Self, ConfigError> {
+        let url_with_scheme =
+            |key: &str, schemes: &[&str]| -> Result<Option<String>, ConfigError> {
+                match raw.get(key) {
+                    None => Ok(None),
+                    Some(url) if schemes.iter().any(|s| url.starts_with(&format!("{s}://"))) => {
+                        Ok(Some(url.trim_end_matches('/').to_owned()))
+                    }
+                    Some(url) => Err(ConfigError::invalid(
+                        key,
+                        format!("`{url}` must start with {}://", schemes.join(":// or ")),
+                    )),
+                }
+            };
+        let kafka_brokers = raw.get("kafka.brokers").map(str::to_owned);
+        if let Some(brokers) = &kafka_brokers
+            && !brokers.split(',').all(|b| {
+                b.trim()
+                    .rsplit_once(':')
+                    .is_some_and(|(h, p)| !h.is_empty() && p.parse::<u16>().is_ok())
+            })
+        {
+            return Err(ConfigError::invalid(
+                "kafka.brokers",
+                format!("`{brokers}` is not a list of host:port"),
+            ));
+        }
+        let kafka_topic_partitions = raw.parse("kafka.topic-partitions", 4i32)?;
+        if !(1..=1024).contains(&kafka_topic_partitions) {
+            return Err(ConfigError::invalid(
+                "kafka.topic-partitions",
+                "must be between 1 and 1024",
+            ));
+        }
+        let kafka_topic_retention_hours = raw.parse("kafka.topic-retention-hours", 24u32)?;
+        if kafka_topic_retention_hours == 0 {
+            return Err(ConfigError::invalid(
+                "kafka.topic-retention-hours",
+                "must be at least 1",
+            ));
+        }
+        Ok(BackendUrls {
+            kafka_brokers,
+            kafka_topic_partitions,
+            kafka_topic_retention_hours,
+            clickhouse_url: url_with_scheme("clickhouse.url", &["http", "https"])?,
+            redis_url: url_with_scheme("redis.url", &["redis", "rediss"])?,
+            query_url: url_with_scheme("query.url", &["http"])?
+                .unwrap_or_else(|| "http://127.0.0.1:1218".to_owned()),
         })
     }
 }
@@ -304,6 +382,10 @@ mod tests {
             ("auth.allow-registration: maybe", "auth.allow-registration"),
             ("system.url-prefix: errors.example.com", "system.url-prefix"),
             ("database.url: mysql://x", "database.url"),
+            ("kafka.brokers: kafka", "kafka.brokers"),
+            ("kafka.topic-partitions: 0", "kafka.topic-partitions"),
+            ("clickhouse.url: clickhouse:8123", "clickhouse.url"),
+            ("redis.url: localhost", "redis.url"),
             ("limits.max-event-size: -5", "limits.max-event-size"),
             (
                 "csrf.trusted-origins: errors.example.com",

@@ -8,8 +8,11 @@
 //! including a durable queue that replays unacknowledged messages after a
 //! crash.
 
+pub mod clickhouse;
 pub mod consume;
 pub mod events;
+pub mod grpc;
+pub mod kafka;
 pub mod meta;
 pub mod postgres;
 pub mod queue;
