@@ -7,12 +7,45 @@ use faultline_storage::Role;
 use faultline_web::password::hash_password;
 
 use crate::DataArgs;
-use crate::settings::{load, open_backends};
+use crate::settings::{EventsAccess, load, open_backends};
+use faultline_storage::clickhouse::ClickHouseEventStore;
+use faultline_storage::kafka::{KafkaOptions, KafkaQueue, TopicSettings};
 
 pub async fn upgrade(data: &DataArgs, noinput: bool) -> anyhow::Result<()> {
     let settings = load(data, true)?;
-    let backends = open_backends(&settings).await?;
-    println!("Migrations applied to {}", settings.data_dir.display());
+    // Opening a metadata store migrates it.
+    let backends = open_backends(&settings, EventsAccess::Direct).await?;
+    let urls = &settings.config.backends;
+    match (&settings.config.database_url, &urls.clickhouse_url) {
+        (Some(_), _) | (_, Some(_)) => println!("Metadata migrations applied"),
+        _ => println!("Migrations applied to {}", settings.data_dir.display()),
+    }
+    if let Some(url) = &urls.clickhouse_url {
+        let store = ClickHouseEventStore::open(url)
+            .await
+            .context("cannot reach ClickHouse at clickhouse.url")?;
+        let ran = store
+            .migrate()
+            .await
+            .context("ClickHouse migrations failed")?;
+        println!("ClickHouse: {ran} migrations applied");
+    }
+    if let Some(brokers) = &urls.kafka_brokers {
+        let queue = KafkaQueue::open(KafkaOptions::new(brokers))
+            .await
+            .with_context(|| format!("cannot reach Kafka at kafka.brokers ({brokers})"))?;
+        let created = queue
+            .create_topics(TopicSettings {
+                partitions: urls.kafka_topic_partitions,
+                replication: 1,
+                retention: std::time::Duration::from_secs(
+                    u64::from(urls.kafka_topic_retention_hours) * 3600,
+                ),
+            })
+            .await
+            .context("cannot create the Kafka topics")?;
+        println!("Kafka: {} topics created", created.len());
+    }
     if !noinput && std::io::stdin().is_terminal() && backends.meta.count_users().await? == 0 {
         let email = prompt("No users yet. Email for a superuser (empty to skip): ")?;
         if !email.is_empty() {
@@ -28,11 +61,10 @@ pub async fn upgrade(data: &DataArgs, noinput: bool) -> anyhow::Result<()> {
 /// (writers wait while the files are compacted).
 pub async fn cleanup(data: &DataArgs, days: u32) -> anyhow::Result<()> {
     let settings = load(data, false)?;
-    let backends = open_backends(&settings).await?;
-    let cutoff = chrono::Utc::now() - chrono::Duration::days(i64::from(days));
+    let backends = open_backends(&settings, EventsAccess::Direct).await?;
     let before = dir_size(&settings.data_dir);
-    let events = backends.events.delete_before(cutoff).await?;
-    let issues = backends.meta.delete_issues_before(cutoff).await?;
+    let deleted = faultline_cron::apply_retention(&backends, days).await?;
+    let (events, issues) = (deleted.events, deleted.issues);
     let after = dir_size(&settings.data_dir);
     println!(
         "Deleted {events} events and {issues} issues older than {days} days; {:.1} MB freed",
@@ -73,7 +105,7 @@ pub async fn createuser(
         bail!("the password must not be empty");
     }
     let settings = load(data, false)?;
-    let backends = open_backends(&settings).await?;
+    let backends = open_backends(&settings, EventsAccess::ViaQueryService).await?;
     create(&backends, email, password, superuser).await
 }
 
@@ -109,7 +141,7 @@ async fn create(
 
 pub async fn create_token(data: &DataArgs, email: &str, scopes: &[String]) -> anyhow::Result<()> {
     let settings = load(data, false)?;
-    let backends = open_backends(&settings).await?;
+    let backends = open_backends(&settings, EventsAccess::ViaQueryService).await?;
     let user = backends
         .meta
         .user_by_email(email.trim())

@@ -50,6 +50,9 @@ enum Command {
         /// and /health and /metrics); defaults to the service's port.
         #[arg(long)]
         bind: Option<String>,
+        /// Address for query's gRPC API (default 127.0.0.1:1218).
+        #[arg(long)]
+        grpc_bind: Option<String>,
         #[command(flatten)]
         data: DataArgs,
     },
@@ -136,8 +139,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Run {
             service,
             bind,
+            grpc_bind,
             data,
-        } => service::run(service, bind.as_deref(), &data).await,
+        } => service::run(service, bind.as_deref(), grpc_bind.as_deref(), &data).await,
         Command::Upgrade { noinput, data } => commands::upgrade(&data, noinput).await,
         Command::Cleanup { days, data } => commands::cleanup(&data, days).await,
         Command::Createuser {

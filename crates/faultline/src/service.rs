@@ -1,15 +1,19 @@
 //! `faultline run <service>`: one service in its own process, as each
 //! container of the production topology runs it, against the configured
-//! backends. Every service serves `/health` (readiness: its stores answer)
-//! and `/metrics`; relay and web also serve their own routes.
+//! backends. Every service serves `/health` (readiness: the stores it needs
+//! answer) and `/metrics`; relay and web also serve their own routes, and
+//! query its gRPC API.
+
+use std::time::Duration;
 
 use anyhow::Context;
 use clap::ValueEnum;
+use faultline_service::Dependency;
 use faultline_web::WebState;
 use tokio::sync::watch;
 
 use crate::DataArgs;
-use crate::settings::{load, open_backends};
+use crate::settings::{EventsAccess, load, open_backends};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Service {
@@ -17,20 +21,29 @@ pub enum Service {
     Relay,
     /// Normalises and groups queued events into issues.
     IngestConsumer,
-    /// Stores processed events for queries.
+    /// Stores processed events and answers event queries over gRPC (port 1218).
     Query,
     /// Dashboard and REST API (DESIGN port 9000).
     Web,
+    /// Scheduled jobs: retention.
+    Cron,
 }
 
+/// Where query answers gRPC unless `--grpc-bind` says otherwise (DESIGN §1).
+pub const QUERY_GRPC_BIND: &str = "127.0.0.1:1218";
+
+/// How often cron runs retention.
+const RETENTION_INTERVAL: Duration = Duration::from_secs(3600);
+
 impl Service {
-    /// Where the service listens unless `--bind` says otherwise. The
-    /// consumers have no port in DESIGN §1; theirs serve only /health and
-    /// /metrics (query's gRPC port 1218 is kept free for its query API).
+    /// Where the service's HTTP side listens unless `--bind` says
+    /// otherwise. Consumers and cron have no port in DESIGN §1; theirs
+    /// serve only /health and /metrics.
     fn default_bind(self) -> &'static str {
         match self {
             Service::Relay => "127.0.0.1:3000",
             Service::IngestConsumer => "127.0.0.1:3002",
+            Service::Cron => "127.0.0.1:3003",
             Service::Query => "127.0.0.1:1219",
             Service::Web => "127.0.0.1:9000",
         }
@@ -42,19 +55,44 @@ impl Service {
             Service::IngestConsumer => "ingest-consumer",
             Service::Query => "query",
             Service::Web => "web",
+            Service::Cron => "cron",
+        }
+    }
+
+    /// The stores the service cannot work without: what `/health` checks.
+    fn dependencies(self) -> &'static [Dependency] {
+        match self {
+            Service::Relay | Service::IngestConsumer => &[Dependency::Queue, Dependency::Metadata],
+            Service::Query => &[Dependency::Queue, Dependency::Events],
+            Service::Web | Service::Cron => &[Dependency::Metadata, Dependency::Events],
+        }
+    }
+
+    /// Only the query service (and cron, which deletes) talk to the event
+    /// store itself; the others ask query.
+    fn events_access(self) -> EventsAccess {
+        match self {
+            Service::Query | Service::Cron => EventsAccess::Direct,
+            _ => EventsAccess::ViaQueryService,
         }
     }
 }
 
-pub async fn run(service: Service, bind: Option<&str>, data: &DataArgs) -> anyhow::Result<()> {
+pub async fn run(
+    service: Service,
+    bind: Option<&str>,
+    grpc_bind: Option<&str>,
+    data: &DataArgs,
+) -> anyhow::Result<()> {
     faultline_telemetry::init_logging(faultline_telemetry::LogFormat::Json);
+    faultline_service::set_readiness(service.dependencies());
     let settings = load(data, false)?;
-    let backends = open_backends(&settings).await?;
+    let backends = open_backends(&settings, service.events_access()).await?;
     let bind = bind.unwrap_or(service.default_bind());
     let listener =
         std::net::TcpListener::bind(bind).with_context(|| format!("cannot listen on {bind}"))?;
     let addr = listener.local_addr()?;
-    tracing::info!(service = service.name(), %addr, data_dir = %settings.data_dir.display(), "starting");
+    tracing::info!(service = service.name(), %addr, "starting");
 
     let (stop, shutdown) = watch::channel(false);
     let signal = tokio::spawn(async move {
@@ -87,8 +125,29 @@ pub async fn run(service: Service, bind: Option<&str>, data: &DataArgs) -> anyho
             result
         }
         Service::Query => {
+            let grpc_bind = grpc_bind.unwrap_or(QUERY_GRPC_BIND);
+            let grpc_listener = std::net::TcpListener::bind(grpc_bind)
+                .with_context(|| format!("cannot listen on {grpc_bind}"))?;
             let http = health_only(listener, backends.clone(), shutdown.clone());
+            let grpc = tokio::spawn(faultline_query::serve_grpc(
+                backends.events.clone(),
+                grpc_listener,
+                shutdown.clone(),
+            ));
             let result = faultline_query::run(backends, shutdown)
+                .await
+                .map_err(anyhow::Error::from);
+            http.abort();
+            let _ = grpc.await;
+            result
+        }
+        Service::Cron => {
+            let http = health_only(listener, backends.clone(), shutdown.clone());
+            let options = faultline_cron::CronOptions {
+                retention_days: settings.config.retention_days,
+                interval: RETENTION_INTERVAL,
+            };
+            let result = faultline_cron::run(backends, options, shutdown)
                 .await
                 .map_err(anyhow::Error::from);
             http.abort();

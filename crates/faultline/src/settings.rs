@@ -5,7 +5,13 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use faultline_config::{Config, RawConfig};
-use faultline_storage::Backends;
+use std::sync::Arc;
+
+use faultline_storage::clickhouse::ClickHouseEventStore;
+use faultline_storage::grpc::RemoteEventStore;
+use faultline_storage::kafka::{KafkaOptions, KafkaQueue};
+use faultline_storage::postgres::PgMetaStore;
+use faultline_storage::{Backends, EventQueue, EventStore, MetaStore, sqlite};
 
 use crate::DataArgs;
 
@@ -68,32 +74,78 @@ pub fn load(args: &DataArgs, create: bool) -> anyhow::Result<Settings> {
     Ok(Settings { config, data_dir })
 }
 
-pub async fn open_backends(settings: &Settings) -> anyhow::Result<Backends> {
-    std::fs::create_dir_all(&settings.data_dir).with_context(|| {
-        format!(
-            "cannot create data directory {}",
-            settings.data_dir.display()
-        )
-    })?;
-    let mut backends = faultline_storage::sqlite::open_embedded(&settings.data_dir)
-        .await
-        .with_context(|| format!("cannot open the data in {}", settings.data_dir.display()))?;
-    // Metadata on PostgreSQL when `database.url` names a server; the queue
-    // and events stay embedded until their production backends exist.
-    if let Some(url) = settings
+/// How a process reaches full events: the query service owns the event
+/// store; web asks it over gRPC when the store is ClickHouse.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventsAccess {
+    Direct,
+    ViaQueryService,
+}
+
+/// Opens each store on its configured backend (the embedded SQLite file in
+/// the data directory when its key is unset), checking each answers; an
+/// unreachable one stops start-up naming its key.
+pub async fn open_backends(settings: &Settings, access: EventsAccess) -> anyhow::Result<Backends> {
+    let urls = &settings.config.backends;
+    let dir = &settings.data_dir;
+    let embedded = |file: &str| -> anyhow::Result<PathBuf> {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("cannot create data directory {}", dir.display()))?;
+        Ok(dir.join(file))
+    };
+    let in_dir = || format!("cannot open the data in {}", dir.display());
+
+    let queue: Arc<dyn EventQueue> = match &urls.kafka_brokers {
+        Some(brokers) => Arc::new(
+            KafkaQueue::open(KafkaOptions::new(brokers))
+                .await
+                .with_context(|| format!("cannot reach Kafka at kafka.brokers ({brokers})"))?,
+        ),
+        None => Arc::new(
+            sqlite::SqliteQueue::open(&embedded(sqlite::QUEUE_FILE)?)
+                .await
+                .with_context(in_dir)?,
+        ),
+    };
+    let meta: Arc<dyn MetaStore> = match settings
         .config
         .database_url
         .as_deref()
         .filter(|u| u.starts_with("postgres"))
     {
-        let meta = faultline_storage::postgres::PgMetaStore::open(url)
-            .await
-            .with_context(|| {
-                format!("cannot reach PostgreSQL at database.url ({})", redact(url))
+        Some(url) => Arc::new(PgMetaStore::open(url).await.with_context(|| {
+            format!("cannot reach PostgreSQL at database.url ({})", redact(url))
+        })?),
+        None => Arc::new(
+            sqlite::SqliteMetaStore::open(&embedded(sqlite::META_FILE)?)
+                .await
+                .with_context(in_dir)?,
+        ),
+    };
+    let events: Arc<dyn EventStore> = match (&urls.clickhouse_url, access) {
+        (Some(_), EventsAccess::ViaQueryService) => {
+            Arc::new(RemoteEventStore::connect(&urls.query_url).context("bad query.url")?)
+        }
+        (Some(url), EventsAccess::Direct) => {
+            let store = ClickHouseEventStore::open(url).await.with_context(|| {
+                format!(
+                    "cannot reach ClickHouse at clickhouse.url ({})",
+                    redact(url)
+                )
             })?;
-        backends.meta = std::sync::Arc::new(meta);
-    }
-    Ok(backends)
+            Arc::new(store)
+        }
+        (None, _) => Arc::new(
+            sqlite::SqliteEventStore::open(&embedded(sqlite::EVENTS_FILE)?)
+                .await
+                .with_context(in_dir)?,
+        ),
+    };
+    Ok(Backends {
+        queue,
+        meta,
+        events,
+    })
 }
 
 /// The URL without its password, for messages.

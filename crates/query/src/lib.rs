@@ -1,11 +1,16 @@
 //! query: the Snuba-like service. Consumes `events` in batches into the event
 //! store, which then answers event queries (by id, by issue, by tag). In the
 //! devserver the web service calls the event store directly; in the
-//! production topology the same queries go over gRPC (proto/query.proto).
+//! production topology the same queries go over gRPC (proto/query.proto,
+//! [`serve_grpc`]).
 
 use faultline_storage::{
     Backends, BatchHandler, BatchPolicy, Delivery, EventRecord, StorageError, Topic, consume,
 };
+use std::sync::Arc;
+use std::time::Duration;
+
+use faultline_storage::EventStore;
 use tokio::sync::watch;
 
 pub const GROUP: &str = "query-consumer";
@@ -14,6 +19,10 @@ pub const GROUP: &str = "query-consumer";
 pub enum QueryError {
     #[error(transparent)]
     Storage(#[from] StorageError),
+    #[error("cannot listen for gRPC: {0}")]
+    Listen(std::io::Error),
+    #[error("gRPC server failed: {0}")]
+    Grpc(String),
 }
 
 /// Consumes `events` into the event store until `shutdown` becomes true.
@@ -25,12 +34,43 @@ pub async fn run(backends: Backends, shutdown: watch::Receiver<bool>) -> Result<
         backends.queue.as_ref(),
         Topic::Events,
         GROUP,
-        BatchPolicy::default(),
+        // Column stores like few large inserts: under load, wait a little
+        // for a full batch.
+        BatchPolicy {
+            max: 5000,
+            min: 1000,
+            linger: Duration::from_millis(100),
+        },
         shutdown,
         &mut handler,
     )
     .await?;
     Ok(())
+}
+
+/// Answers event queries over gRPC on `listener` until `shutdown`.
+pub async fn serve_grpc(
+    events: Arc<dyn EventStore>,
+    listener: std::net::TcpListener,
+    mut shutdown: watch::Receiver<bool>,
+) -> Result<(), QueryError> {
+    listener.set_nonblocking(true).map_err(QueryError::Listen)?;
+    let listener = tokio::net::TcpListener::from_std(listener).map_err(QueryError::Listen)?;
+    tracing::info!(addr = ?listener.local_addr().ok(), "gRPC listening");
+    tonic::transport::Server::builder()
+        .add_service(faultline_storage::grpc::server::service(events))
+        .serve_with_incoming_shutdown(
+            tonic::transport::server::TcpIncoming::from(listener),
+            async move {
+                while !*shutdown.borrow() {
+                    if shutdown.changed().await.is_err() {
+                        break;
+                    }
+                }
+            },
+        )
+        .await
+        .map_err(|e| QueryError::Grpc(e.to_string()))
 }
 
 struct Store {

@@ -14,6 +14,25 @@ struct Health {
     backends: Backends,
 }
 
+/// A store `/health` can check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dependency {
+    Queue,
+    Metadata,
+    Events,
+}
+
+/// What this process's readiness depends on: every store unless the one
+/// service the process runs says otherwise (relay does not need the event
+/// store to be ready, for instance). One service per process, so a
+/// process-wide setting.
+static READINESS: std::sync::OnceLock<&'static [Dependency]> = std::sync::OnceLock::new();
+
+/// Sets what `/health` checks; the first call wins.
+pub fn set_readiness(dependencies: &'static [Dependency]) {
+    let _ = READINESS.set(dependencies);
+}
+
 /// Mounts `/health` and `/metrics`.
 pub fn configure(cfg: &mut web::ServiceConfig, backends: &Backends) {
     let health = Arc::new(Health {
@@ -27,11 +46,20 @@ pub fn configure(cfg: &mut web::ServiceConfig, backends: &Backends) {
 
 async fn health_check(health: web::Data<Health>) -> HttpResponse {
     let b = &health.backends;
-    let checks = [
-        ("queue", b.queue.ping().await.err()),
-        ("metadata", b.meta.ping().await.err()),
-        ("events", b.events.ping().await.err()),
-    ];
+    let wanted = READINESS.get().copied().unwrap_or(&[
+        Dependency::Queue,
+        Dependency::Metadata,
+        Dependency::Events,
+    ]);
+    let mut checks = Vec::new();
+    for dependency in wanted {
+        let (name, result) = match dependency {
+            Dependency::Queue => ("queue", b.queue.ping().await),
+            Dependency::Metadata => ("metadata", b.meta.ping().await),
+            Dependency::Events => ("events", b.events.ping().await),
+        };
+        checks.push((name, result.err()));
+    }
     let failing: Vec<String> = checks
         .iter()
         .filter_map(|(name, err)| err.as_ref().map(|e| format!("{name}: {e}")))

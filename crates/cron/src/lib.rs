@@ -1,0 +1,96 @@
+//! cron: the scheduled jobs of the production topology. Today that is
+//! retention: every `interval`, events older than `retention.days` (whole
+//! ClickHouse partitions, or rows in the embedded store) and issues whose
+//! last event is that old are deleted. `faultline cleanup --days N` runs
+//! the same job once, by hand.
+
+use std::sync::{LazyLock, Once};
+use std::time::Duration;
+
+use chrono::Utc;
+use faultline_storage::{Backends, StorageError};
+use faultline_telemetry::prometheus_client::metrics::counter::Counter;
+use tokio::sync::watch;
+
+#[derive(Debug, thiserror::Error)]
+pub enum CronError {
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct CronOptions {
+    pub retention_days: u32,
+    pub interval: Duration,
+}
+
+/// What one retention pass deleted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Deleted {
+    pub events: u64,
+    pub issues: u64,
+}
+
+static EVENTS_DELETED: LazyLock<Counter> = LazyLock::new(Counter::default);
+static ISSUES_DELETED: LazyLock<Counter> = LazyLock::new(Counter::default);
+
+fn register_metrics() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        faultline_telemetry::register(|r| {
+            r.register(
+                "cron_retention_deleted_events",
+                "Events deleted by retention",
+                EVENTS_DELETED.clone(),
+            );
+            r.register(
+                "cron_retention_deleted_issues",
+                "Issues deleted by retention",
+                ISSUES_DELETED.clone(),
+            );
+        });
+    });
+}
+
+/// Deletes what is older than `days` days.
+pub async fn apply_retention(backends: &Backends, days: u32) -> Result<Deleted, CronError> {
+    let cutoff = Utc::now() - chrono::Duration::days(i64::from(days));
+    let events = backends.events.delete_before(cutoff).await?;
+    let issues = backends.meta.delete_issues_before(cutoff).await?;
+    EVENTS_DELETED.inc_by(events);
+    ISSUES_DELETED.inc_by(issues);
+    Ok(Deleted { events, issues })
+}
+
+/// Runs retention at start and then every `interval` until `shutdown`. A
+/// failed pass is logged and retried at the next tick: retention running
+/// late loses nothing.
+pub async fn run(
+    backends: Backends,
+    options: CronOptions,
+    mut shutdown: watch::Receiver<bool>,
+) -> Result<(), CronError> {
+    register_metrics();
+    let mut tick = tokio::time::interval(options.interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            changed = shutdown.changed() => {
+                if changed.is_err() || *shutdown.borrow() {
+                    return Ok(());
+                }
+                continue;
+            }
+        }
+        match apply_retention(&backends, options.retention_days).await {
+            Ok(deleted) => tracing::info!(
+                events = deleted.events,
+                issues = deleted.issues,
+                days = options.retention_days,
+                "retention pass done"
+            ),
+            Err(e) => tracing::error!(error = %e, "retention pass failed; will retry"),
+        }
+    }
+}

@@ -1,0 +1,105 @@
+//! One test suite for every `EventQueue`: the embedded SQLite queue and
+//! Kafka (a real broker; `FAULTLINE_TEST_KAFKA_BROKERS`, which `cargo xtask
+//! test` provides by starting one).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use faultline_storage::kafka::{KafkaOptions, KafkaQueue, TopicSettings};
+use faultline_storage::{Delivery, EventQueue, Message, QueueConsumer, Topic};
+
+async fn sqlite() -> (Option<tempfile::TempDir>, Arc<dyn EventQueue>) {
+    let dir = tempfile::tempdir().unwrap();
+    let queue = faultline_storage::sqlite::SqliteQueue::open(&dir.path().join("queue.sqlite"))
+        .await
+        .unwrap();
+    (Some(dir), Arc::new(queue))
+}
+
+async fn kafka() -> (Option<tempfile::TempDir>, Arc<dyn EventQueue>) {
+    let brokers = std::env::var("FAULTLINE_TEST_KAFKA_BROKERS")
+        .expect("FAULTLINE_TEST_KAFKA_BROKERS is not set: run the tests with `cargo xtask test`");
+    let queue = KafkaQueue::open(KafkaOptions::new(brokers)).await.unwrap();
+    queue
+        .create_topics(TopicSettings {
+            partitions: 2,
+            replication: 1,
+            retention: Duration::from_secs(3600),
+        })
+        .await
+        .unwrap();
+    (None, Arc::new(queue))
+}
+
+macro_rules! on_every_backend {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite_backend {
+            $(#[tokio::test] async fn $name() { let (_dir, queue) = super::sqlite().await; super::$name(queue).await; })*
+        }
+        mod kafka_backend {
+            $(#[tokio::test] async fn $name() { let (_dir, queue) = super::kafka().await; super::$name(queue).await; })*
+        }
+    };
+}
+
+on_every_backend!(resumes_from_the_committed_offset_in_order);
+
+/// A key no other test (or earlier run on the same broker) uses.
+fn unique_key() -> i64 {
+    (uuid::Uuid::new_v4().as_u128() as i64).abs()
+}
+
+/// Polls until `n` messages with `key` arrived; returns those, in order.
+async fn collect(consumer: &mut dyn QueueConsumer, key: i64, n: usize) -> Vec<Delivery> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut got = Vec::new();
+    while got.len() < n {
+        assert!(
+            Instant::now() < deadline,
+            "only {} of {n} messages arrived",
+            got.len()
+        );
+        let batch = consumer
+            .poll(100, Duration::from_millis(500))
+            .await
+            .unwrap();
+        got.extend(batch.into_iter().filter(|d| d.key == key));
+    }
+    got
+}
+
+fn payloads(deliveries: &[Delivery]) -> Vec<String> {
+    deliveries
+        .iter()
+        .map(|d| String::from_utf8(d.payload.to_vec()).unwrap())
+        .collect()
+}
+
+async fn resumes_from_the_committed_offset_in_order(queue: Arc<dyn EventQueue>) {
+    let key = unique_key();
+    let group = format!("test-{key}");
+    let sent: Vec<String> = (0..30).map(|i| format!("message {i}")).collect();
+    for chunk in sent.chunks(10) {
+        let messages = chunk
+            .iter()
+            .map(|p| Message {
+                key,
+                payload: Bytes::from(p.clone()),
+            })
+            .collect();
+        queue.publish(Topic::Outcomes, messages).await.unwrap();
+    }
+
+    let mut first = queue.subscribe(Topic::Outcomes, &group).await.unwrap();
+    let got = collect(first.as_mut(), key, 30).await;
+    assert_eq!(payloads(&got), sent, "one key's messages arrive in order");
+    first.commit(&got[..12]).await.unwrap();
+    drop(first);
+
+    // A restarted consumer of the group resumes after the commit: the
+    // uncommitted messages come again, the committed ones do not.
+    let mut second = queue.subscribe(Topic::Outcomes, &group).await.unwrap();
+    let again = collect(second.as_mut(), key, 18).await;
+    assert_eq!(payloads(&again), sent[12..]);
+}
