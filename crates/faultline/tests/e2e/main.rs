@@ -4,6 +4,7 @@
 
 mod cli;
 mod dashboard;
+mod deploy;
 mod harness;
 mod ingestion;
 mod sdks;
