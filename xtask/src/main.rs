@@ -31,6 +31,8 @@
 mod bench;
 mod bench_web;
 mod harness;
+mod servers;
+mod stack;
 
 use std::env;
 use std::ffi::OsStr;
@@ -90,6 +92,7 @@ fn run() -> Result<ExitCode> {
         Some("test") => test(&rest),
         Some("sdk-env") => sdk_env(&rest),
         Some("bench") => bench(&rest),
+        Some("stack") => stack::stack(&rest),
         Some("help" | "-h" | "--help") => {
             println!("{USAGE}");
             Ok(ExitCode::SUCCESS)
@@ -114,6 +117,9 @@ fn test(cargo_args: &[String]) -> Result<ExitCode> {
     let root = workspace_root();
     let sdks = prepare_sdks(&root)?;
     let postgres = prepare_postgres().context("preparing PostgreSQL for the storage tests")?;
+    let clickhouse = servers::prepare_clickhouse(&root).context("preparing ClickHouse")?;
+    let kafka = servers::prepare_kafka(&root).context("preparing the Kafka broker")?;
+    let tansu = servers::tansu()?;
 
     let cargo = env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     eprintln!(
@@ -126,6 +132,9 @@ fn test(cargo_args: &[String]) -> Result<ExitCode> {
         .current_dir(&root)
         .envs(sdks.env())
         .env("FAULTLINE_TEST_POSTGRES_URL", &postgres)
+        .env("FAULTLINE_TEST_CLICKHOUSE_URL", &clickhouse)
+        .env("FAULTLINE_TEST_KAFKA_BROKERS", &kafka)
+        .env("FAULTLINE_TEST_TANSU", &tansu)
         .stdout(Stdio::piped())
         .spawn()
         .context("could not start cargo test")?;
@@ -192,7 +201,7 @@ impl Sdks {
     }
 }
 
-fn workspace_root() -> PathBuf {
+pub(crate) fn workspace_root() -> PathBuf {
     // xtask/ sits directly in the workspace root.
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
@@ -204,7 +213,7 @@ fn workspace_root() -> PathBuf {
 /// `FAULTLINE_TEST_POSTGRES_URL` if set, else Debian's local cluster,
 /// started if it is down, with a `faultline` role; test databases left by
 /// earlier runs are dropped.
-fn prepare_postgres() -> Result<String> {
+pub(crate) fn prepare_postgres() -> Result<String> {
     if let Ok(url) = env::var("FAULTLINE_TEST_POSTGRES_URL") {
         eprintln!("xtask: using PostgreSQL at FAULTLINE_TEST_POSTGRES_URL");
         return Ok(url);
@@ -358,7 +367,7 @@ fn prepare_node(dir: &Path) -> Result<()> {
 }
 
 /// Run a command to completion, its output on stderr; fail unless it succeeds.
-fn run_cmd(cmd: &mut Command) -> Result<()> {
+pub(crate) fn run_cmd(cmd: &mut Command) -> Result<()> {
     let shown = describe(cmd);
     let status = cmd
         .stdout(std::io::stderr())

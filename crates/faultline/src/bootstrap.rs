@@ -20,6 +20,32 @@ pub struct Defaults {
     pub first_run: Option<FirstRun>,
 }
 
+/// The organization `faultline` with its team and the project `default`
+/// with a key, created if missing. `faultline upgrade` runs this on a fresh
+/// install, as Sentry's migrations create its default organization; users
+/// come from `createuser` then.
+pub async fn ensure_organization(backends: &Backends) -> anyhow::Result<Organization> {
+    let meta = backends.meta.as_ref();
+    let org = match meta.organization_by_slug(ORG_SLUG).await? {
+        Some(org) => org,
+        None => meta.create_organization(ORG_SLUG, "Faultline").await?,
+    };
+    // Like self-hosted Sentry, the organization starts with a team of the
+    // same name that owns the first project.
+    let team = match meta.team_by_slug(org.id, ORG_SLUG).await? {
+        Some(team) => team,
+        None => meta.create_team(org.id, ORG_SLUG, "Faultline").await?,
+    };
+    if meta.project_by_slug(org.id, PROJECT_SLUG).await?.is_none() {
+        let project = meta
+            .create_project(org.id, PROJECT_SLUG, "Default", None)
+            .await?;
+        meta.create_key(project.id, "Default").await?;
+        meta.add_project_to_team(team.id, project.id).await?;
+    }
+    Ok(org)
+}
+
 pub async fn ensure_defaults(backends: &Backends) -> anyhow::Result<Defaults> {
     let meta = backends.meta.as_ref();
     let mut first_run = None;
@@ -32,24 +58,8 @@ pub async fn ensure_defaults(backends: &Backends) -> anyhow::Result<Defaults> {
                     .await?
             }
         };
-        let org = match meta.organization_by_slug(ORG_SLUG).await? {
-            Some(org) => org,
-            None => meta.create_organization(ORG_SLUG, "Faultline").await?,
-        };
+        let org = ensure_organization(backends).await?;
         meta.add_member(org.id, admin.id, Role::Owner).await?;
-        // Like self-hosted Sentry, the organization starts with a team of
-        // the same name that owns the first project.
-        let team = match meta.team_by_slug(org.id, ORG_SLUG).await? {
-            Some(team) => team,
-            None => meta.create_team(org.id, ORG_SLUG, "Faultline").await?,
-        };
-        if meta.project_by_slug(org.id, PROJECT_SLUG).await?.is_none() {
-            let project = meta
-                .create_project(org.id, PROJECT_SLUG, "Default", None)
-                .await?;
-            meta.create_key(project.id, "Default").await?;
-            meta.add_project_to_team(team.id, project.id).await?;
-        }
         meta.set_setting(BOOTSTRAPPED, "1").await?;
         first_run = Some(FirstRun { password });
     }

@@ -20,6 +20,11 @@ pub async fn upgrade(data: &DataArgs, noinput: bool) -> anyhow::Result<()> {
         (Some(_), _) | (_, Some(_)) => println!("Metadata migrations applied"),
         _ => println!("Migrations applied to {}", settings.data_dir.display()),
     }
+    // On a fresh install only (no users yet): an install whose default
+    // organization was renamed or deleted keeps it that way.
+    if backends.meta.count_users().await? == 0 {
+        crate::bootstrap::ensure_organization(&backends).await?;
+    }
     if let Some(url) = &urls.clickhouse_url {
         let store = ClickHouseEventStore::open(url)
             .await

@@ -233,10 +233,11 @@ pub struct ServicePorts {
 }
 
 impl ServicePorts {
-    /// The ports of DESIGN §1 and compose.yaml.
-    pub const COMPOSE: ServicePorts = ServicePorts {
+    /// DESIGN §1's ports, as in compose.yaml, except web's: the proxy
+    /// publishes 9000 here, where compose has them on different hosts.
+    pub const NATIVE: ServicePorts = ServicePorts {
         relay: 3000,
-        web: 9000,
+        web: 9001,
         query_grpc: 1218,
         query_http: 1219,
         ingest_consumer: 3002,
