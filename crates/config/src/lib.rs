@@ -179,6 +179,7 @@ pub const KNOWN_KEYS: &[&str] = &[
     "database.url",
     "clickhouse.url",
     "kafka.brokers",
+    "kafka.idempotence",
     "kafka.topic-partitions",
     "kafka.topic-retention-hours",
     "query.url",
@@ -266,6 +267,9 @@ impl Config {
 pub struct BackendUrls {
     /// `kafka.brokers`: `host:port[,host:port…]`.
     pub kafka_brokers: Option<String>,
+    /// Idempotent producers (default on; off only for brokers that
+    /// mishandle them).
+    pub kafka_idempotence: bool,
     /// Partitions of each topic `faultline upgrade` creates.
     pub kafka_topic_partitions: i32,
     /// How long the brokers keep messages of the topics upgrade creates.
@@ -322,6 +326,7 @@ impl BackendUrls {
         }
         Ok(BackendUrls {
             kafka_brokers,
+            kafka_idempotence: raw.parse_bool("kafka.idempotence", true)?,
             kafka_topic_partitions,
             kafka_topic_retention_hours,
             clickhouse_url: url_with_scheme("clickhouse.url", &["http", "https"])?,

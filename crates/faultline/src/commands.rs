@@ -36,9 +36,12 @@ pub async fn upgrade(data: &DataArgs, noinput: bool) -> anyhow::Result<()> {
         println!("ClickHouse: {ran} migrations applied");
     }
     if let Some(brokers) = &urls.kafka_brokers {
-        let queue = KafkaQueue::open(KafkaOptions::new(brokers))
-            .await
-            .with_context(|| format!("cannot reach Kafka at kafka.brokers ({brokers})"))?;
+        let queue = KafkaQueue::open(KafkaOptions {
+            idempotence: urls.kafka_idempotence,
+            ..KafkaOptions::new(brokers)
+        })
+        .await
+        .with_context(|| format!("cannot reach Kafka at kafka.brokers ({brokers})"))?;
         let created = queue
             .create_topics(TopicSettings {
                 partitions: urls.kafka_topic_partitions,

@@ -97,9 +97,12 @@ pub async fn open_backends(settings: &Settings, access: EventsAccess) -> anyhow:
 
     let queue: Arc<dyn EventQueue> = match &urls.kafka_brokers {
         Some(brokers) => Arc::new(
-            KafkaQueue::open(KafkaOptions::new(brokers))
-                .await
-                .with_context(|| format!("cannot reach Kafka at kafka.brokers ({brokers})"))?,
+            KafkaQueue::open(KafkaOptions {
+                idempotence: urls.kafka_idempotence,
+                ..KafkaOptions::new(brokers)
+            })
+            .await
+            .with_context(|| format!("cannot reach Kafka at kafka.brokers ({brokers})"))?,
         ),
         None => Arc::new(
             sqlite::SqliteQueue::open(&embedded(sqlite::QUEUE_FILE)?)

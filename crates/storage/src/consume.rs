@@ -54,9 +54,22 @@ pub async fn consume(
     let mut consumer = queue.subscribe(topic, group).await?;
     tracing::info!(topic = topic.name(), group, "consumer started");
     while !*shutdown.borrow() {
-        let deliveries = tokio::select! {
-            polled = poll_batch(consumer.as_mut(), policy.max, IDLE_WAIT, policy.min, policy.linger) => polled?,
+        let polled = tokio::select! {
+            polled = poll_batch(consumer.as_mut(), policy.max, IDLE_WAIT, policy.min, policy.linger) => polled,
             _ = shutdown.changed() => break,
+        };
+        // A queue that cannot be read now (brokers away) is waited for,
+        // not given up on: the service stays up and resumes by itself.
+        let deliveries = match polled {
+            Ok(deliveries) => deliveries,
+            Err(e) => {
+                tracing::error!(error = %e, topic = topic.name(), group, "polling failed; will retry");
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                    _ = shutdown.changed() => break,
+                }
+                continue;
+            }
         };
         if deliveries.is_empty() {
             continue;

@@ -36,6 +36,9 @@ pub struct KafkaOptions {
     /// How long a publish may wait for the brokers before it fails, and
     /// relay answers 503 rather than accept what it cannot keep.
     pub delivery_timeout: Duration,
+    /// Idempotent producing (`kafka.idempotence`): retries cannot
+    /// duplicate a message. On unless the broker mishandles it.
+    pub idempotence: bool,
 }
 
 impl KafkaOptions {
@@ -43,6 +46,7 @@ impl KafkaOptions {
         KafkaOptions {
             brokers: brokers.into(),
             delivery_timeout: Duration::from_secs(5),
+            idempotence: true,
         }
     }
 }
@@ -59,29 +63,45 @@ fn kafka_error(e: KafkaError) -> StorageError {
     StorageError::Unavailable(format!("Kafka: {e}"))
 }
 
-#[derive(Clone)]
 pub struct KafkaQueue {
     options: KafkaOptions,
-    producer: FutureProducer,
+    /// Replaced when librdkafka declares it fatally failed (an idempotent
+    /// producer can, after deliveries time out while the brokers are away);
+    /// a new one starts a new idempotence session.
+    producer: std::sync::RwLock<FutureProducer>,
+}
+
+fn new_producer(options: &KafkaOptions) -> Result<FutureProducer> {
+    ClientConfig::new()
+        .set("bootstrap.servers", &options.brokers)
+        .set("enable.idempotence", options.idempotence.to_string())
+        .set("acks", "all")
+        .set("linger.ms", "2")
+        .set(
+            "message.timeout.ms",
+            options.delivery_timeout.as_millis().to_string(),
+        )
+        .create()
+        .map_err(kafka_error)
 }
 
 impl KafkaQueue {
     /// Creates the producer and checks a broker answers.
     pub async fn open(options: KafkaOptions) -> Result<Self> {
-        let producer: FutureProducer = ClientConfig::new()
-            .set("bootstrap.servers", &options.brokers)
-            .set("enable.idempotence", "true")
-            .set("acks", "all")
-            .set("linger.ms", "2")
-            .set(
-                "message.timeout.ms",
-                options.delivery_timeout.as_millis().to_string(),
-            )
-            .create()
-            .map_err(kafka_error)?;
+        let producer = std::sync::RwLock::new(new_producer(&options)?);
         let queue = KafkaQueue { options, producer };
         queue.ping().await?;
         Ok(queue)
+    }
+
+    fn replace_producer(&self) -> Result<()> {
+        let fresh = new_producer(&self.options)?;
+        *self.producer.write().unwrap_or_else(|p| p.into_inner()) = fresh;
+        Ok(())
+    }
+
+    fn producer(&self) -> std::sync::RwLockReadGuard<'_, FutureProducer> {
+        self.producer.read().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Creates the topics of DESIGN §4 that do not exist yet; returns the
@@ -127,17 +147,43 @@ impl KafkaQueue {
 #[async_trait]
 impl EventQueue for KafkaQueue {
     async fn publish(&self, topic: Topic, messages: Vec<Message>) -> Result<()> {
+        let producer = self.producer().clone();
         let keys: Vec<String> = messages.iter().map(|m| m.key.to_string()).collect();
         let deliveries = messages.iter().zip(&keys).map(|(message, key)| {
             let record = FutureRecord::to(topic.name())
                 .key(key.as_bytes())
                 .payload(&message.payload[..]);
-            self.producer.send(record, self.options.delivery_timeout)
+            producer.send(record, self.options.delivery_timeout)
         });
+        let mut failure = None;
         for delivered in futures_util::future::join_all(deliveries).await {
-            delivered.map_err(|(e, _)| kafka_error(e))?;
+            if let Err((e, _)) = delivered {
+                failure.get_or_insert(e);
+            }
         }
-        Ok(())
+        match failure {
+            None => Ok(()),
+            Some(e) => {
+                // Local errors (timeouts, a full queue) pass with the
+                // outage. A fatally failed producer, or a broker refusing
+                // this producer's session (one restarted without its
+                // idempotence state answers every produce with an error),
+                // needs a new producer and session.
+                let from_broker = e.rdkafka_error_code().is_some_and(|c| (c as i32) > -100);
+                if let Some((code, reason)) = producer.client().fatal_error() {
+                    tracing::warn!(
+                        ?code,
+                        reason,
+                        "Kafka producer failed fatally; starting a new one"
+                    );
+                    self.replace_producer()?;
+                } else if from_broker {
+                    tracing::warn!(error = %e, "the broker refused the producer; starting a new one");
+                    self.replace_producer()?;
+                }
+                Err(kafka_error(e))
+            }
+        }
     }
 
     async fn subscribe(&self, topic: Topic, group: &str) -> Result<Box<dyn QueueConsumer>> {
@@ -159,7 +205,7 @@ impl EventQueue for KafkaQueue {
     }
 
     async fn ping(&self) -> Result<()> {
-        let producer = self.producer.clone();
+        let producer = self.producer().clone();
         tokio::task::spawn_blocking(move || {
             producer
                 .client()
@@ -200,7 +246,14 @@ impl QueueConsumer for KafkaConsumer {
         }
         match tokio::time::timeout(wait, self.consumer.recv()).await {
             Err(_) => return Ok(out),
-            Ok(Err(e)) => return Err(kafka_error(e)),
+            // Brokers away, a rebalance: librdkafka reconnects and resumes
+            // by itself, so these are reported, not fatal.
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, topic = self.topic.name(), "kafka consumer error");
+                // Errors queue up while brokers are away; drain them quickly.
+                tokio::time::sleep(wait.min(Duration::from_millis(20))).await;
+                return Ok(out);
+            }
             Ok(Ok(message)) => out.push(delivery(&message)),
         }
         // Then whatever has already arrived, without waiting.

@@ -33,6 +33,16 @@ pub struct Devserver {
     pub password: String,
     env: Vec<(String, String)>,
     agent: ureq::Agent,
+    /// Set when this is the production topology, not a devserver.
+    pub stack: Option<crate::stack::Stack>,
+}
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(30)))
+        .build()
+        .into()
 }
 
 pub fn free_port() -> u16 {
@@ -51,11 +61,7 @@ impl Devserver {
     pub fn start_with_env(env: &[(&str, &str)]) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let port = free_port();
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .timeout_global(Some(Duration::from_secs(30)))
-            .build()
-            .into();
+        let agent = agent();
         let mut server = Devserver {
             child: None,
             dir,
@@ -71,6 +77,7 @@ impl Devserver {
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
             agent,
+            stack: None,
         };
         server.spawn();
         let out = Command::new(BIN)
@@ -135,10 +142,33 @@ impl Devserver {
                 self.password = password.trim().to_owned();
             }
             if let Some(dsn) = line.strip_prefix("DSN:") {
-                self.dsn = dsn.trim().to_owned();
+                self.set_dsn(dsn.trim());
                 break;
             }
         }
+        self.child = Some(child);
+    }
+
+    /// A client for a server started by someone else (the stack).
+    pub fn attach(dir: tempfile::TempDir, port: u16, token: String, password: String) -> Self {
+        Devserver {
+            child: None,
+            dir,
+            port,
+            url: format!("http://127.0.0.1:{port}"),
+            dsn: String::new(),
+            project_id: 0,
+            public_key: String::new(),
+            token,
+            password,
+            env: Vec::new(),
+            agent: agent(),
+            stack: None,
+        }
+    }
+
+    pub fn set_dsn(&mut self, dsn: &str) {
+        self.dsn = dsn.to_owned();
         let (_, rest) = self.dsn.split_once("://").expect("dsn scheme");
         let (key, hostpath) = rest.split_once('@').expect("dsn key");
         self.public_key = key.to_owned();
@@ -148,11 +178,15 @@ impl Devserver {
             .unwrap()
             .parse()
             .expect("project id");
-        self.child = Some(child);
     }
 
     pub fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("devserver.log")).unwrap_or_default()
+        match &self.stack {
+            Some(stack) => stack.logs(),
+            None => {
+                std::fs::read_to_string(self.dir.path().join("devserver.log")).unwrap_or_default()
+            }
+        }
     }
 
     /// SIGTERM, and waits for a clean exit.

@@ -8,4 +8,5 @@ mod deploy;
 mod harness;
 mod ingestion;
 mod sdks;
+mod stack;
 mod topology;

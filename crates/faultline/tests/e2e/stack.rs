@@ -1,0 +1,334 @@
+//! The production topology end to end: each service its own process
+//! (`faultline run`) on real servers — PostgreSQL, ClickHouse, a
+//! Kafka-protocol broker (tansu) — behind deploy/nginx.conf, started by
+//! `faultline-testkit` as `cargo xtask stack` starts it. A [`Devserver`]
+//! built by [`Devserver::start_stack`] is driven by the same tests as the
+//! devserver: one URL for the API and the DSN, as compose publishes.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use faultline_testkit::{self as testkit, ServerUrls, ServicePorts};
+use serde_json::{Value, json};
+
+use crate::harness::*;
+
+/// The processes of one stack; all stopped when it drops.
+pub struct Stack {
+    dir: PathBuf,
+    config: PathBuf,
+    ports: ServicePorts,
+    kafka_port: u16,
+    broker: Option<Child>,
+    services: Vec<(&'static str, Child)>,
+    nginx: Option<Child>,
+}
+
+fn env(name: &str) -> String {
+    std::env::var(name)
+        .unwrap_or_else(|_| panic!("{name} is not set: run the tests with `cargo xtask test`"))
+}
+
+impl Stack {
+    fn log_dir(&self) -> PathBuf {
+        self.dir.join("logs")
+    }
+
+    /// Every service's log, for failure messages.
+    pub fn logs(&self) -> String {
+        let mut out = String::new();
+        for service in testkit::SERVICES {
+            let log = std::fs::read_to_string(self.log_dir().join(format!("{service}.log")))
+                .unwrap_or_default();
+            let tail: Vec<&str> = log.lines().rev().take(30).collect();
+            out.push_str(&format!("--- {service} (last lines) ---\n"));
+            for line in tail.into_iter().rev() {
+                out.push_str(line);
+                out.push('\n');
+            }
+        }
+        out
+    }
+
+    pub fn start_service(&mut self, service: &'static str) {
+        let child = testkit::start_service(
+            Path::new(BIN),
+            service,
+            &self.config,
+            &self.ports,
+            &self.log_dir(),
+        )
+        .unwrap_or_else(|e| panic!("{e}\n{}", self.logs()));
+        self.services.push((service, child));
+    }
+
+    /// SIGKILL: the service gets no chance to finish or commit anything.
+    pub fn kill9_service(&mut self, service: &str) {
+        let at = self
+            .services
+            .iter()
+            .position(|(name, _)| *name == service)
+            .expect("the service runs");
+        let (_, mut child) = self.services.remove(at);
+        child.kill().expect("kill -9");
+        child.wait().expect("reaped");
+    }
+
+    pub fn stop_broker(&mut self) {
+        if let Some(mut broker) = self.broker.take() {
+            broker.kill().expect("kill the broker");
+            broker.wait().expect("reaped");
+        }
+    }
+
+    pub fn start_broker(&mut self) {
+        self.broker = Some(
+            testkit::start_tansu(
+                Path::new(&env("FAULTLINE_TEST_TANSU")),
+                &self.dir.join("tansu"),
+                self.kafka_port,
+            )
+            .expect("tansu starts"),
+        );
+    }
+
+    /// `GET /health` of a service.
+    pub fn health(&self, service: &str) -> u16 {
+        ureq::get(format!(
+            "http://127.0.0.1:{}/health",
+            self.ports.http(service)
+        ))
+        .config()
+        .http_status_as_error(false)
+        .build()
+        .call()
+        .map(|r| r.status().as_u16())
+        .unwrap_or(0)
+    }
+}
+
+impl Drop for Stack {
+    fn drop(&mut self) {
+        if let Some(mut nginx) = self.nginx.take() {
+            testkit::terminate(&mut nginx, Duration::from_secs(5));
+        }
+        for (_, child) in self.services.iter_mut().rev() {
+            testkit::terminate(child, Duration::from_secs(10));
+        }
+        self.stop_broker();
+    }
+}
+
+fn faultline(config: &Path, args: &[&str]) -> String {
+    let out = Command::new(BIN)
+        .args(args)
+        .arg("--config")
+        .arg(config)
+        .env_remove("FAULTLINE_CONFIG")
+        .stdin(Stdio::null())
+        .output()
+        .expect("faultline runs");
+    assert!(
+        out.status.success(),
+        "faultline {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("utf-8")
+}
+
+impl Devserver {
+    /// The production topology, fresh: its own PostgreSQL database,
+    /// ClickHouse database and broker.
+    pub fn start_stack() -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let name = format!("faultline_test_{}", new_event_id());
+        let postgres_admin = env("FAULTLINE_TEST_POSTGRES_URL");
+        let created = Command::new("psql")
+            .arg(&postgres_admin)
+            .args(["-qc", &format!("CREATE DATABASE {name}")])
+            .status()
+            .expect("psql runs");
+        assert!(created.success(), "cannot create the test database");
+        let (base, _) = postgres_admin
+            .rsplit_once('/')
+            .expect("URL with a database");
+
+        let mut stack = Stack {
+            dir: dir.path().to_path_buf(),
+            config: dir.path().join("config.yml"),
+            ports: ServicePorts::free(),
+            kafka_port: free_port(),
+            broker: None,
+            services: Vec::new(),
+            nginx: None,
+        };
+        std::fs::create_dir_all(stack.log_dir()).expect("log dir");
+        stack.start_broker();
+        let public_port = free_port();
+        let urls = ServerUrls {
+            postgres: format!("{base}/{name}"),
+            clickhouse: format!("{}/{name}", env("FAULTLINE_TEST_CLICKHOUSE_URL")),
+            kafka: format!("127.0.0.1:{}", stack.kafka_port),
+        };
+        let secret = "e2e-stack-secret-key-of-at-least-32-characters";
+        std::fs::write(
+            &stack.config,
+            testkit::stack_config(&urls, &stack.ports, public_port, secret),
+        )
+        .expect("config.yml");
+        faultline(&stack.config, &["upgrade", "--noinput"]);
+        let password = "stack-admin-password";
+        faultline(
+            &stack.config,
+            &[
+                "createuser",
+                "--email",
+                "admin@faultline.local",
+                "--password",
+                password,
+                "--superuser",
+                "--no-input",
+            ],
+        );
+        for service in testkit::SERVICES {
+            stack.start_service(service);
+        }
+        stack.nginx = Some(
+            testkit::start_nginx(
+                &workspace_root().join("deploy/nginx.conf"),
+                &dir.path().join("nginx"),
+                public_port,
+                stack.ports.relay,
+                stack.ports.web,
+            )
+            .expect("nginx starts (apt-get install nginx-light)"),
+        );
+        let token = faultline(
+            &stack.config,
+            &["token", "create", "--email", "admin@faultline.local"],
+        )
+        .trim()
+        .to_owned();
+        let mut server = Devserver::attach(dir, public_port, token, password.to_owned());
+        let (status, keys) = server.get("/api/0/projects/faultline/default/keys/");
+        assert_eq!(status, 200, "{keys}");
+        server.set_dsn(keys[0]["dsn"]["public"].as_str().expect("a DSN"));
+        server.stack = Some(stack);
+        server
+    }
+
+    pub fn stack(&mut self) -> &mut Stack {
+        self.stack.as_mut().expect("started with start_stack")
+    }
+}
+
+/// Sends `n` events with distinct ids in `k` issues through the raw
+/// envelope endpoint; returns the accepted ids.
+fn send_events(server: &Devserver, n: usize, k: usize, prefix: &str) -> Vec<String> {
+    let path = server.envelope_path();
+    let auth = server.auth_header();
+    (0..n)
+        .map(|i| {
+            let id = new_event_id();
+            let (status, body) = server.ingest(
+                &path,
+                &[("X-Sentry-Auth", &auth)],
+                &envelope(&id, &json!({"message": format!("{prefix} {}", i % k)})),
+            );
+            assert_eq!(status, 200, "{body}\n{}", server.log());
+            id
+        })
+        .collect()
+}
+
+#[test]
+fn killing_the_ingest_consumer_mid_stream_loses_and_double_counts_nothing() {
+    let mut server = Devserver::start_stack();
+    let first = send_events(&server, 150, 3, "stream");
+    // Kill it while it works through the burst, keep sending while it is
+    // down, then start it again: the uncommitted batch is delivered again.
+    std::thread::sleep(Duration::from_millis(300));
+    server.stack().kill9_service("ingest-consumer");
+    let second = send_events(&server, 150, 3, "stream");
+    server.stack().start_service("ingest-consumer");
+
+    let issues = server.wait_for_total(300);
+    assert_eq!(issues.len(), 3, "{issues:#?}");
+    for issue in &issues {
+        assert_eq!(count(issue), 100, "{issue}");
+    }
+    for id in first.iter().chain(&second).step_by(7) {
+        let event: Value = server.wait_for("an accepted event in ClickHouse", |s| s.event(id));
+        assert_eq!(event["eventID"], id.as_str());
+    }
+    // Events pages come from ClickHouse through the query service.
+    let id = issues[0]["id"].as_str().unwrap();
+    let (status, events) = server.get(&format!("/api/0/issues/{id}/events/?limit=100"));
+    assert_eq!(status, 200);
+    assert_eq!(events.as_array().unwrap().len(), 100, "each event once");
+}
+
+#[test]
+fn relay_answers_503_while_the_broker_is_down_and_recovers() {
+    let mut server = Devserver::start_stack();
+    let before = send_events(&server, 5, 1, "before the outage");
+    server.stack().stop_broker();
+
+    let path = server.envelope_path();
+    let auth = server.auth_header();
+    let started = Instant::now();
+    let (status, body) = server.ingest(
+        &path,
+        &[("X-Sentry-Auth", &auth)],
+        &envelope(&new_event_id(), &json!({"message": "during the outage"})),
+    );
+    assert_eq!(
+        status, 503,
+        "relay must not accept what it cannot keep: {body}"
+    );
+    assert!(body["detail"].is_string(), "{body}");
+    assert!(started.elapsed() < Duration::from_secs(20));
+    assert_eq!(
+        server.stack().health("relay"),
+        503,
+        "readiness reflects the broker"
+    );
+
+    server.stack().start_broker();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while server.stack().health("relay") != 200 {
+        assert!(
+            Instant::now() < deadline,
+            "relay did not become ready again"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    // The first publish after the outage may still fail while the producer
+    // reconnects; an SDK's next event then gets through.
+    let resumed = loop {
+        let id = new_event_id();
+        let (status, body) = server.ingest(
+            &path,
+            &[("X-Sentry-Auth", &auth)],
+            &envelope(&id, &json!({"message": "after the outage 0"})),
+        );
+        match status {
+            200 => break id,
+            503 => assert!(
+                Instant::now() < deadline,
+                "relay never accepted again: {body}\n{}",
+                server.log()
+            ),
+            other => panic!("{other} {body}"),
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    let mut after = send_events(&server, 4, 1, "after the outage");
+    after.push(resumed);
+    let issues = server.wait_for_total(10);
+    assert_eq!(issues.len(), 2, "{issues:#?}");
+    for id in before.iter().chain(&after) {
+        server.wait_for("every accepted event", |s| s.event(id));
+    }
+}
