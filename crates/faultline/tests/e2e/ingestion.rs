@@ -9,9 +9,7 @@ fn auth(server: &Devserver) -> String {
     server.auth_header()
 }
 
-#[test]
-fn captured_sdk_payloads_are_accepted_and_idempotent() {
-    let server = Devserver::start();
+fn captured_sdk_payloads_are_accepted_and_idempotent(server: Devserver) {
     let path = server.envelope_path();
     let auth = auth(&server);
     let gz = [
@@ -100,9 +98,7 @@ fn captured_sdk_payloads_are_accepted_and_idempotent() {
     assert_eq!(cli[0]["level"], "warning");
 }
 
-#[test]
-fn store_endpoint_and_tunnelled_envelopes() {
-    let server = Devserver::start();
+fn store_endpoint_and_tunnelled_envelopes(server: Devserver) {
     let id = new_event_id();
     let event =
         json!({"event_id": id, "message": "via store", "level": "info", "platform": "python"});
@@ -177,9 +173,7 @@ fn store_endpoint_and_tunnelled_envelopes() {
     );
 }
 
-#[test]
-fn bad_input_gets_the_right_status_and_loses_nothing_accepted() {
-    let server = Devserver::start();
+fn bad_input_gets_the_right_status_and_loses_nothing_accepted(server: Devserver) {
     let path = server.envelope_path();
     let auth = auth(&server);
     let good = |server: &Devserver| {
@@ -317,9 +311,7 @@ fn bad_input_gets_the_right_status_and_loses_nothing_accepted() {
     }
 }
 
-#[test]
-fn a_key_only_writes_to_its_own_project() {
-    let server = Devserver::start();
+fn a_key_only_writes_to_its_own_project(server: Devserver) {
     let (status, project) = server.send_json(
         "POST",
         "/api/0/teams/faultline/faultline/projects/",
@@ -434,9 +426,7 @@ fn accepted_events_survive_kill_9() {
     }
 }
 
-#[test]
-fn disabled_keys_are_refused_and_rate_limits_answer_429() {
-    let server = Devserver::start();
+fn disabled_keys_are_refused_and_rate_limits_answer_429(server: Devserver) {
     let path = server.envelope_path();
     let auth = server.auth_header();
     let key_url = format!(
@@ -508,3 +498,11 @@ fn disabled_keys_are_refused_and_rate_limits_answer_429() {
     assert_eq!(send().0, 200);
     assert_eq!(total_count(&server.wait_for_total(3)), 3);
 }
+
+crate::on_devserver_and_stack!(
+    captured_sdk_payloads_are_accepted_and_idempotent,
+    store_endpoint_and_tunnelled_envelopes,
+    bad_input_gets_the_right_status_and_loses_nothing_accepted,
+    a_key_only_writes_to_its_own_project,
+    disabled_keys_are_refused_and_rate_limits_answer_429,
+);

@@ -8,9 +8,7 @@ use serde_json::Value;
 
 use crate::harness::*;
 
-#[test]
-fn python_sdk_events_become_grouped_issues() {
-    let server = Devserver::start();
+fn python_sdk_events_become_grouped_issues(server: Devserver) {
     let dsn = &server.dsn;
     let first = python_sdk(
         dsn,
@@ -193,9 +191,7 @@ fn python_sdk_events_become_grouped_issues() {
     assert_eq!(latest["groupID"], main_path["id"]);
 }
 
-#[test]
-fn node_sdk_events_become_grouped_issues() {
-    let server = Devserver::start();
+fn node_sdk_events_become_grouped_issues(server: Devserver) {
     let dsn = &server.dsn;
     node_sdk(dsn, &["exception", "--user", "carol", "--count", "2"]);
     node_sdk(dsn, &["exception-other-path"]);
@@ -254,9 +250,7 @@ fn charge_card(hub: &sentry::Hub, code: u32) -> sentry::types::Uuid {
     hub.capture_error(&PaymentDeclined { code })
 }
 
-#[test]
-fn rust_sdk_events_become_grouped_issues() {
-    let server = Devserver::start();
+fn rust_sdk_events_become_grouped_issues(server: Devserver) {
     let mut options = sentry::ClientOptions::default();
     options.release = Some("billing@2.1.0".into());
     options.environment = Some("production".into());
@@ -302,9 +296,7 @@ fn rust_sdk_events_become_grouped_issues() {
     }
 }
 
-#[test]
-fn resolved_issue_reopens_on_a_new_event() {
-    let server = Devserver::start();
+fn resolved_issue_reopens_on_a_new_event(server: Devserver) {
     python_sdk(&server.dsn, &["key-error", "--release", "r@1"]);
     let issues = server.wait_for_total(1);
     let id = issues[0]["id"].as_str().unwrap().to_owned();
@@ -340,3 +332,10 @@ fn resolved_issue_reopens_on_a_new_event() {
     );
     assert_eq!(status, 400);
 }
+
+crate::on_devserver_and_stack!(
+    python_sdk_events_become_grouped_issues,
+    node_sdk_events_become_grouped_issues,
+    rust_sdk_events_become_grouped_issues,
+    resolved_issue_reopens_on_a_new_event,
+);
