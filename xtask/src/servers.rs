@@ -29,7 +29,7 @@ pub fn prepare_clickhouse(root: &Path) -> Result<String> {
     }
     let url = format!("http://127.0.0.1:{CLICKHOUSE_HTTP_PORT}");
     if !testkit::port_open(CLICKHOUSE_HTTP_PORT) {
-        if Command::new("clickhouse-server")
+        if Command::new(testkit::sbin("clickhouse-server"))
             .arg("--version")
             .output()
             .is_err()

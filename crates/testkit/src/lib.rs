@@ -63,6 +63,17 @@ fn spawn_logged(cmd: &mut Command, log: &Path) -> io::Result<Child> {
         })
 }
 
+/// A server program Debian puts in /usr/sbin, which is on root's PATH
+/// only.
+pub fn sbin(program: &str) -> PathBuf {
+    let path = Path::new("/usr/sbin").join(program);
+    if path.is_file() {
+        path
+    } else {
+        PathBuf::from(program)
+    }
+}
+
 /// `tansu`, the Kafka-protocol broker: on PATH or where `cargo install`
 /// puts it.
 pub fn find_tansu() -> Option<PathBuf> {
@@ -142,7 +153,7 @@ pub fn start_clickhouse(dir: &Path, http_port: u16, tcp_port: u16) -> io::Result
     fs::write(dir.join("config.xml"), config)?;
     fs::write(dir.join("users.xml"), users)?;
     let child = spawn_logged(
-        Command::new("clickhouse-server")
+        Command::new(sbin("clickhouse-server"))
             .arg(format!("--config-file={d}/config.xml"))
             .current_dir(dir),
         &dir.join("stdout.log"),
@@ -170,7 +181,7 @@ pub fn start_nginx(
     let conf_path = dir.join("nginx.conf");
     fs::write(&conf_path, conf)?;
     let child = spawn_logged(
-        Command::new("nginx")
+        Command::new(sbin("nginx"))
             .arg("-p")
             .arg(dir)
             .arg("-c")
