@@ -68,6 +68,9 @@ struct IngestArgs {
     clients: usize,
     binary: Option<PathBuf>,
     fixture: PathBuf,
+    /// Across the production topology (`cargo xtask stack`) instead of a
+    /// devserver.
+    stack: bool,
 }
 
 impl IngestArgs {
@@ -77,8 +80,18 @@ impl IngestArgs {
             clients: DEFAULT_CLIENTS,
             binary: None,
             fixture: PathBuf::from(DEFAULT_FIXTURE),
+            stack: false,
         };
-        for (flag, value) in flag_pairs(args)? {
+        let args: Vec<String> = args
+            .iter()
+            .filter(|a| {
+                let stack = *a == "--stack";
+                parsed.stack |= stack;
+                !stack
+            })
+            .cloned()
+            .collect();
+        for (flag, value) in flag_pairs(&args)? {
             match flag.as_str() {
                 "--events" => parsed.events = positive(&flag, &value)?,
                 "--clients" => parsed.clients = positive(&flag, &value)?,
@@ -118,6 +131,16 @@ fn run(args: &IngestArgs) -> Result<ExitCode> {
         template.raw_len()
     );
 
+    if args.stack {
+        return crate::bench_stack::run(
+            args.events,
+            args.clients,
+            &binary,
+            bodies,
+            gzip_bytes,
+            template.raw_len(),
+        );
+    }
     let log_path = bench_dir.join("devserver.log");
     let mut server = Devserver::start(&binary, &bench_dir, &log_path)?;
     eprintln!(
@@ -128,7 +151,14 @@ fn run(args: &IngestArgs) -> Result<ExitCode> {
         log_path.display()
     );
     let token = mint_token(&binary, &server.data_dir)?;
-    let run = measure(&server, &token, bodies, args.clients)?;
+    let run = measure(
+        &server.info,
+        server.info.addr,
+        &[server.pid()],
+        &token,
+        bodies,
+        args.clients,
+    )?;
     let hwm_kb = proc_status_kb(server.pid(), "VmHWM");
     let disk = dir_sizes(&server.data_dir);
     let cpu = proc_cpu_seconds(server.pid());
@@ -282,9 +312,11 @@ enum E2e {
     Failed(String),
 }
 
-struct Run {
+pub(crate) struct Run {
+    /// When the first request went out.
+    pub started: Instant,
     events: usize,
-    send_wall: Duration,
+    pub(crate) send_wall: Duration,
     stats: ClientStats,
     e2e: E2e,
     /// Events counted in the issues when the last response came in.
@@ -302,30 +334,65 @@ struct Run {
 }
 
 impl Run {
-    fn accepted(&self) -> usize {
+    pub(crate) fn stats_latencies(&self) -> Vec<Duration> {
+        self.stats.latencies.clone()
+    }
+
+    pub(crate) fn peak_rss(&self) -> u64 {
+        self.peak_rss_kb
+    }
+
+    pub(crate) fn e2e_done(&self) -> bool {
+        matches!(&self.e2e, E2e::Done { counted, .. } if *counted == self.accepted() as u64)
+    }
+
+    /// The end-to-end figure into the issue counts, in words.
+    pub(crate) fn e2e_line(&self) -> String {
+        match &self.e2e {
+            E2e::Done { after, counted } => format!(
+                "{:.0} events/s ({counted} counted {:.2} s after the first send; {} when the burst ended)",
+                *counted as f64 / after.as_secs_f64(),
+                after.as_secs_f64(),
+                self.counted_at_send_end
+            ),
+            E2e::TimedOut { counted } => format!("TIMED OUT with {counted} counted"),
+            E2e::Failed(e) => format!("polling failed: {e}"),
+        }
+    }
+
+    pub(crate) fn accepted(&self) -> usize {
         self.stats.latencies.len()
     }
-    fn errors(&self) -> usize {
+    pub(crate) fn errors(&self) -> usize {
         self.events - self.accepted()
     }
 }
 
-fn measure(server: &Devserver, token: &str, bodies: Vec<Vec<u8>>, clients: usize) -> Result<Run> {
-    let pid = server.pid();
-    let info = &server.info;
+/// Sends `bodies` to relay at `info.addr` from `clients` connections and
+/// polls the issue counts over the API at `api`; RSS and CPU are the sums
+/// over `pids` (one devserver, or every process of a stack).
+pub(crate) fn measure(
+    info: &crate::harness::ServerInfo,
+    api: std::net::SocketAddr,
+    pids: &[u32],
+    token: &str,
+    bodies: Vec<Vec<u8>>,
+    clients: usize,
+) -> Result<Run> {
+    let pids: Arc<Vec<u32>> = Arc::new(pids.to_vec());
     let events = bodies.len();
-    let idle_rss_kb = proc_status_kb(pid, "VmRSS");
-    let idle_cpu = proc_cpu_seconds(pid);
+    let idle_rss_kb = rss_sum(&pids);
+    let idle_cpu = cpu_sum(&pids);
     let loadavg = loadavg();
 
     // Peak RSS, sampled for the whole run.
     let stop_sampling = Arc::new(AtomicBool::new(false));
     let sampler = {
-        let stop = stop_sampling.clone();
+        let (stop, pids) = (stop_sampling.clone(), pids.clone());
         thread::spawn(move || {
             let (mut peak, mut samples) = (0u64, 0usize);
             while !stop.load(Ordering::Relaxed) {
-                if let Some(kb) = proc_status_kb(pid, "VmRSS") {
+                if let Some(kb) = rss_sum(&pids) {
                     peak = peak.max(kb);
                     samples += 1;
                 }
@@ -397,9 +464,8 @@ fn measure(server: &Devserver, token: &str, bodies: Vec<Vec<u8>>, clients: usize
             info.org_slug, info.project_slug
         );
         let auth = format!("Bearer {token}");
-        let addr = info.addr;
         thread::spawn(move || {
-            let mut conn = Conn::new(addr);
+            let mut conn = Conn::new(api);
             let headers = [("Authorization", auth.as_str())];
             start.wait();
             let t0 = Instant::now();
@@ -473,7 +539,7 @@ fn measure(server: &Devserver, token: &str, bodies: Vec<Vec<u8>>, clients: usize
         }
     }
     let send_wall = t0.elapsed();
-    let cpu_at_send_end = proc_cpu_seconds(pid);
+    let cpu_at_send_end = cpu_sum(&pids);
     let client_cpu = proc_cpu_seconds(std::process::id())
         .zip(client_cpu_start)
         .map(|(end, start)| end - start);
@@ -488,6 +554,7 @@ fn measure(server: &Devserver, token: &str, bodies: Vec<Vec<u8>>, clients: usize
     let (peak_rss_kb, rss_samples) = sampler.join().expect("the RSS sampler panicked");
     stats.latencies.sort_unstable();
     Ok(Run {
+        started: t0,
         events,
         send_wall,
         stats,
@@ -502,6 +569,20 @@ fn measure(server: &Devserver, token: &str, bodies: Vec<Vec<u8>>, clients: usize
         client_cpu,
         loadavg,
     })
+}
+
+/// VmRSS summed over `pids` (those still running).
+fn rss_sum(pids: &[u32]) -> Option<u64> {
+    let values: Vec<u64> = pids
+        .iter()
+        .filter_map(|p| proc_status_kb(*p, "VmRSS"))
+        .collect();
+    (!values.is_empty()).then(|| values.iter().sum())
+}
+
+fn cpu_sum(pids: &[u32]) -> Option<f64> {
+    let values: Vec<f64> = pids.iter().filter_map(|p| proc_cpu_seconds(*p)).collect();
+    (!values.is_empty()).then(|| values.iter().sum())
 }
 
 /// The sum of the `count`s of every issue, following the `Link` pages.

@@ -369,9 +369,14 @@ pub fn parse_dsn(dsn: &str) -> Result<(SocketAddr, String, String)> {
 
 /// `faultline token create` for the admin user: an API token.
 pub fn mint_token(binary: &Path, data_dir: &Path) -> Result<String> {
+    mint_token_with(binary, &["--data-dir".as_ref(), data_dir.as_os_str()])
+}
+
+/// The same, finding the data with `args` (`--data-dir DIR`, `--config FILE`).
+pub fn mint_token_with(binary: &Path, args: &[&std::ffi::OsStr]) -> Result<String> {
     let out = Command::new(binary)
-        .args(["token", "create", "--email", ADMIN_EMAIL, "--data-dir"])
-        .arg(data_dir)
+        .args(["token", "create", "--email", ADMIN_EMAIL])
+        .args(args)
         .stdin(Stdio::null())
         .output()
         .context("running faultline token create")?;

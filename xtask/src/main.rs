@@ -29,6 +29,7 @@
 //! /proc helpers both benchmarks use are in the `harness` module.
 
 mod bench;
+mod bench_stack;
 mod bench_web;
 mod harness;
 mod servers;
@@ -59,6 +60,16 @@ commands:
                    report envelopes/s accepted by the relay, latency p50/p90/p99/max,
                    end-to-end events/s (until the issue counts reach N) and the devserver's
                    peak RSS; the summary also goes to target/bench/ingest.txt
+  bench ingest --stack [--events N] [--clients C] [--release-binary PATH]
+                   the same workload across the production topology, started as
+                   `cargo xtask stack up` does in target/bench/stack (ports 9000, 3000,
+                   8123, 9092… must be free): envelopes/s accepted at relay, events/s
+                   end to end into the issues and into ClickHouse, the consumer lag when
+                   the burst ends, and the RSS of every process and server, idle and
+                   peak; the summary also goes to target/bench/ingest-stack.txt
+  stack up [--release-binary PATH] | down | status
+                   run the compose topology natively (PostgreSQL, ClickHouse, tansu,
+                   nginx on :9000, each service its own process), state in target/stack
   bench web [--events N] [--issues K] [--requests R] [--clients C] [--release-binary PATH]
             [--fixture PATH]
                    start a release devserver, seed it from C (default 32) keep-alive clients

@@ -58,7 +58,7 @@ pub fn prepare_clickhouse(root: &Path) -> Result<String> {
 
 /// One statement over ClickHouse's HTTP interface, by hand: a few lines of
 /// HTTP/1.0 keep xtask free of an HTTP client dependency.
-fn clickhouse_query(url: &str, sql: &str) -> Result<String> {
+pub fn clickhouse_query(url: &str, sql: &str) -> Result<String> {
     use std::io::{Read, Write};
     let addr = url.trim_start_matches("http://");
     let mut stream = std::net::TcpStream::connect(addr)?;

@@ -38,7 +38,7 @@ pub fn stack(args: &[String]) -> Result<ExitCode> {
                 }
             }
             let binary = harness::release_binary(&root, binary.as_deref())?;
-            up(&root, &dir, &binary)?;
+            up(&root, &dir, &binary, DATABASE, false)?;
             Ok(ExitCode::SUCCESS)
         }
         Some("down") => {
@@ -58,6 +58,11 @@ struct Recorded {
 
 fn pids_file(dir: &Path) -> PathBuf {
     dir.join("pids")
+}
+
+/// The pids `up` recorded, by name.
+pub fn processes(dir: &Path) -> Vec<(String, u32)> {
+    recorded(dir).into_iter().map(|r| (r.name, r.pid)).collect()
 }
 
 fn recorded(dir: &Path) -> Vec<Recorded> {
@@ -95,9 +100,32 @@ fn alive(pid: u32) -> bool {
 
 /// Starts the servers, migrates, creates the admin on first run, starts the
 /// services and the proxy. Returns when every service answers /health.
-pub fn up(root: &Path, dir: &Path, binary: &Path) -> Result<StackInfo> {
+/// `database` is the PostgreSQL database; `fresh` drops it first (the
+/// benchmark starts from nothing).
+pub fn up(
+    root: &Path,
+    dir: &Path,
+    binary: &Path,
+    database: &str,
+    fresh: bool,
+) -> Result<StackInfo> {
     if recorded(dir).iter().any(|r| alive(r.pid)) {
         bail!("the stack is already running (cargo xtask stack down first)");
+    }
+    let ports = ServicePorts::NATIVE;
+    for port in [
+        PUBLIC_PORT,
+        CLICKHOUSE_HTTP_PORT,
+        KAFKA_PORT,
+        ports.relay,
+        ports.web,
+        ports.query_grpc,
+    ] {
+        if testkit::port_open(port) {
+            bail!(
+                "port {port} is in use (is another `cargo xtask stack` running? `cargo xtask stack down`)"
+            );
+        }
     }
     fs::create_dir_all(dir.join("logs"))?;
     let _ = fs::remove_file(pids_file(dir));
@@ -108,11 +136,18 @@ pub fn up(root: &Path, dir: &Path, binary: &Path) -> Result<StackInfo> {
     let (base, _) = admin_url
         .rsplit_once('/')
         .context("PostgreSQL URL without a database")?;
+    if fresh {
+        crate::run_cmd(
+            Command::new("psql")
+                .arg(&admin_url)
+                .args(["-qc", &format!("DROP DATABASE IF EXISTS {database}")]),
+        )?;
+    }
     let exists = Command::new("psql")
         .arg(&admin_url)
         .args([
             "-qAtc",
-            &format!("SELECT 1 FROM pg_database WHERE datname = '{DATABASE}'"),
+            &format!("SELECT 1 FROM pg_database WHERE datname = '{database}'"),
         ])
         .output()
         .context("running psql")?;
@@ -120,7 +155,7 @@ pub fn up(root: &Path, dir: &Path, binary: &Path) -> Result<StackInfo> {
         crate::run_cmd(
             Command::new("psql")
                 .arg(&admin_url)
-                .args(["-qc", &format!("CREATE DATABASE {DATABASE}")]),
+                .args(["-qc", &format!("CREATE DATABASE {database}")]),
         )?;
     }
 
@@ -135,11 +170,10 @@ pub fn up(root: &Path, dir: &Path, binary: &Path) -> Result<StackInfo> {
     record(dir, "tansu", tansu.id())?;
 
     let urls = ServerUrls {
-        postgres: format!("{base}/{DATABASE}"),
+        postgres: format!("{base}/{database}"),
         clickhouse: format!("http://127.0.0.1:{CLICKHOUSE_HTTP_PORT}/faultline"),
         kafka: format!("127.0.0.1:{KAFKA_PORT}"),
     };
-    let ports = ServicePorts::NATIVE;
     let config = dir.join("config.yml");
     if !config.exists() {
         let key = harness::hex(&harness::random_bytes(25)?);

@@ -1,0 +1,234 @@
+//! `cargo xtask bench ingest --stack`: the ingest benchmark's workload
+//! across the production topology. The stack is started as `cargo xtask
+//! stack up` starts it, in target/bench/stack with a fresh database; the
+//! clients post to relay directly (what "accepted at relay" measures), the
+//! issue counts are polled through nginx, and ClickHouse's row count is
+//! sampled to time the events into the column store and the consumer lag
+//! when the burst ends. RSS is summed over every process of the stack:
+//! the services, ClickHouse, tansu, nginx and PostgreSQL's.
+
+use std::fmt::Write as _;
+use std::fs;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Command, ExitCode};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+
+use crate::bench::measure;
+use crate::harness::{ServerInfo, mb, mint_token_with, ms, parse_dsn, percentile, proc_status_kb};
+use crate::servers::clickhouse_query;
+use crate::stack;
+
+const CLICKHOUSE: &str = "http://127.0.0.1:8123";
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(180);
+/// Let start-up allocations settle before reading the idle figure.
+const SETTLE: Duration = Duration::from_secs(5);
+
+/// Every process of the stack with its name: what `up` started, and the
+/// PostgreSQL cluster's processes.
+fn stack_pids(dir: &Path) -> Vec<(String, u32)> {
+    let mut pids = stack::processes(dir);
+    if let Ok(out) = Command::new("pgrep").args(["-u", "postgres"]).output() {
+        for pid in String::from_utf8_lossy(&out.stdout).lines() {
+            if let Ok(pid) = pid.trim().parse() {
+                pids.push(("postgres".to_owned(), pid));
+            }
+        }
+    }
+    pids
+}
+
+/// RSS per process name, summed, in kB.
+fn rss_by_name(pids: &[(String, u32)]) -> Vec<(String, u64)> {
+    let mut out: Vec<(String, u64)> = Vec::new();
+    for (name, pid) in pids {
+        let kb = proc_status_kb(*pid, "VmRSS").unwrap_or(0);
+        match out.iter_mut().find(|(n, _)| n == name) {
+            Some((_, total)) => *total += kb,
+            None => out.push((name.clone(), kb)),
+        }
+    }
+    out
+}
+
+fn clickhouse_count() -> Option<u64> {
+    clickhouse_query(CLICKHOUSE, "SELECT count() FROM faultline.events")
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+}
+
+pub fn run(
+    events: usize,
+    clients: usize,
+    binary: &Path,
+    bodies: Vec<Vec<u8>>,
+    gzip_bytes: usize,
+    raw_len: usize,
+) -> Result<ExitCode> {
+    let root = crate::workspace_root();
+    let dir = root.join("target/bench/stack");
+    let _ = fs::remove_dir_all(&dir);
+    let info = stack::up(&root, &dir, binary, "faultline_bench", true)?;
+    let result = measure_stack(
+        &dir, &info, events, clients, bodies, gzip_bytes, raw_len, binary,
+    );
+    let stopped = stack::down(&dir);
+    let code = result?;
+    stopped?;
+    Ok(code)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn measure_stack(
+    dir: &Path,
+    info: &stack::StackInfo,
+    events: usize,
+    clients: usize,
+    bodies: Vec<Vec<u8>>,
+    gzip_bytes: usize,
+    raw_len: usize,
+    binary: &Path,
+) -> Result<ExitCode> {
+    let (_, public_key, project_id) = parse_dsn(&info.dsn)?;
+    let relay = SocketAddr::from(([127, 0, 0, 1], info.ports.relay));
+    let api = SocketAddr::from(([127, 0, 0, 1], stack::PUBLIC_PORT));
+    let server = ServerInfo {
+        addr: relay,
+        public_key,
+        project_id,
+        org_slug: "faultline".into(),
+        project_slug: "default".into(),
+        admin_password: None,
+    };
+    let token = mint_token_with(binary, &["--config".as_ref(), info.config.as_os_str()])?;
+
+    thread::sleep(SETTLE);
+    let named = stack_pids(dir);
+    let idle = rss_by_name(&named);
+    let pids: Vec<u32> = named.iter().map(|(_, p)| *p).collect();
+
+    // ClickHouse's row count, sampled through the whole run.
+    let stop = Arc::new(AtomicBool::new(false));
+    let sampler = {
+        let stop = stop.clone();
+        thread::spawn(move || {
+            let t0 = Instant::now();
+            let mut samples = Vec::new();
+            while !stop.load(Ordering::Relaxed) {
+                if let Some(n) = clickhouse_count() {
+                    samples.push((t0.elapsed(), n));
+                }
+                thread::sleep(Duration::from_millis(100));
+            }
+            (t0, samples)
+        })
+    };
+    let run = measure(&server, api, &pids, &token, bodies, clients)?;
+    let accepted = run.accepted() as u64;
+    let deadline = Instant::now() + DRAIN_TIMEOUT;
+    while clickhouse_count().unwrap_or(0) < accepted && Instant::now() < deadline {
+        thread::sleep(Duration::from_millis(100));
+    }
+    let peak = rss_by_name(&named);
+    stop.store(true, Ordering::Relaxed);
+    let (sampler_t0, samples) = sampler.join().expect("the sampler panicked");
+
+    // Times relative to the first send.
+    let offset = run.started.saturating_duration_since(sampler_t0);
+    let send_end = offset + run.send_wall;
+    let at_send_end = samples
+        .iter()
+        .take_while(|(t, _)| *t <= send_end)
+        .last()
+        .map_or(0, |(_, n)| *n);
+    let all_in = samples
+        .iter()
+        .find(|(_, n)| *n >= accepted)
+        .map(|(t, _)| t.saturating_sub(offset));
+    let in_clickhouse = samples.last().map_or(0, |(_, n)| *n);
+
+    let secs = run.send_wall.as_secs_f64();
+    let lat = &run.stats_latencies();
+    let mut s = String::new();
+    let mut line = |text: String| {
+        s.push_str(&text);
+        s.push('\n');
+    };
+    line("== faultline ingest benchmark: production topology (cargo xtask stack) ==".into());
+    line(format!("binary:          {}", binary.display()));
+    line(format!(
+        "workload:        {events} events ({raw_len} bytes raw, ~{} bytes gzipped), {clients} clients, straight to relay",
+        gzip_bytes / events.max(1)
+    ));
+    line(format!(
+        "machine:         {} CPUs; everything (clients, services, servers) on it",
+        thread::available_parallelism().map_or(0, |n| n.get())
+    ));
+    line(format!(
+        "relay:           {:.0} envelopes/s accepted ({accepted} of {events} in {secs:.2} s), {} errors",
+        accepted as f64 / secs,
+        run.errors()
+    ));
+    if !lat.is_empty() {
+        line(format!(
+            "latency (200s):  p50 {}  p90 {}  p99 {}  max {}",
+            ms(percentile(lat, 0.50)),
+            ms(percentile(lat, 0.90)),
+            ms(percentile(lat, 0.99)),
+            ms(*lat.last().expect("not empty"))
+        ));
+    }
+    line(format!("into the issues: {}", run.e2e_line()));
+    match all_in {
+        Some(t) => line(format!(
+            "into ClickHouse: {:.0} events/s ({accepted} rows {:.2} s after the first send)",
+            accepted as f64 / t.as_secs_f64(),
+            t.as_secs_f64()
+        )),
+        None => line(format!(
+            "into ClickHouse: only {in_clickhouse} of {accepted} rows after {} s",
+            DRAIN_TIMEOUT.as_secs()
+        )),
+    }
+    line(format!(
+        "consumer lag:    {} events not yet in ClickHouse when the burst ended ({at_send_end} of {accepted} in)",
+        accepted.saturating_sub(at_send_end)
+    ));
+    let total = |rows: &[(String, u64)]| rows.iter().map(|(_, kb)| kb).sum::<u64>();
+    line(format!(
+        "stack RSS:       idle {} , after the run {} (sum over every process)",
+        mb(Some(total(&idle))),
+        mb(Some(total(&peak)))
+    ));
+    let mut per = String::new();
+    for ((name, idle_kb), (_, peak_kb)) in idle.iter().zip(&peak) {
+        let _ = write!(
+            per,
+            "{name} {}/{}  ",
+            mb(Some(*idle_kb)),
+            mb(Some(*peak_kb))
+        );
+    }
+    line(format!("per process:     (idle/after) {}", per.trim_end()));
+    line(format!(
+        "peak RSS sample: {} (sum, sampled during the run)",
+        mb(Some(run.peak_rss()))
+    ));
+    println!("{s}");
+    let report = crate::workspace_root().join("target/bench/ingest-stack.txt");
+    fs::write(&report, &s).with_context(|| format!("writing {}", report.display()))?;
+
+    let ok = run.errors() == 0 && all_in.is_some() && run.e2e_done();
+    Ok(if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
