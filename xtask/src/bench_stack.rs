@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 
 use crate::bench::measure;
-use crate::harness::{ServerInfo, mb, mint_token_with, ms, parse_dsn, percentile, proc_status_kb};
+use crate::harness::{ServerInfo, mb, ms, parse_dsn, percentile, proc_status_kb};
 use crate::servers::clickhouse_query;
 use crate::stack;
 
@@ -107,7 +107,7 @@ fn measure_stack(
         project_slug: "default".into(),
         admin_password: None,
     };
-    let token = mint_token_with(binary, &["--config".as_ref(), info.config.as_os_str()])?;
+    let token = info.token.clone();
 
     thread::sleep(SETTLE);
     let named = stack_pids(dir);

@@ -130,6 +130,7 @@ fn test(cargo_args: &[String]) -> Result<ExitCode> {
     let postgres = prepare_postgres().context("preparing PostgreSQL for the storage tests")?;
     let clickhouse = servers::prepare_clickhouse(&root).context("preparing ClickHouse")?;
     let kafka = servers::prepare_kafka(&root).context("preparing the Kafka broker")?;
+    let redis = servers::prepare_redis(&root).context("preparing Redis")?;
     let tansu = servers::tansu()?;
 
     let cargo = env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
@@ -145,6 +146,7 @@ fn test(cargo_args: &[String]) -> Result<ExitCode> {
         .env("FAULTLINE_TEST_POSTGRES_URL", &postgres)
         .env("FAULTLINE_TEST_CLICKHOUSE_URL", &clickhouse)
         .env("FAULTLINE_TEST_KAFKA_BROKERS", &kafka)
+        .env("FAULTLINE_TEST_REDIS_URL", &redis)
         .env("FAULTLINE_TEST_TANSU", &tansu)
         .stdout(Stdio::piped())
         .spawn()

@@ -15,6 +15,7 @@ use faultline_testkit as testkit;
 pub const CLICKHOUSE_HTTP_PORT: u16 = 18123;
 const CLICKHOUSE_TCP_PORT: u16 = 19001;
 pub const KAFKA_PORT: u16 = 19092;
+pub const REDIS_PORT: u16 = 16379;
 
 pub fn servers_dir(root: &Path) -> PathBuf {
     root.join("target/test-servers")
@@ -100,4 +101,21 @@ pub fn prepare_kafka(root: &Path) -> Result<String> {
     let brokers = format!("127.0.0.1:{KAFKA_PORT}");
     eprintln!("xtask: Kafka-protocol broker (tansu) ready at {brokers}");
     Ok(brokers)
+}
+
+/// A Redis URL, starting redis-server if none listens on its port.
+pub fn prepare_redis(root: &Path) -> Result<String> {
+    if let Ok(url) = std::env::var("FAULTLINE_TEST_REDIS_URL") {
+        eprintln!("xtask: using Redis at FAULTLINE_TEST_REDIS_URL");
+        return Ok(url);
+    }
+    if !testkit::port_open(REDIS_PORT) {
+        let dir = servers_dir(root).join("redis");
+        eprintln!("xtask: starting redis-server in {}", dir.display());
+        testkit::start_redis(&dir, REDIS_PORT)
+            .context("starting redis-server (apt-get install redis-server; .ci/run does this)")?;
+    }
+    let url = format!("redis://127.0.0.1:{REDIS_PORT}");
+    eprintln!("xtask: Redis ready at {url}");
+    Ok(url)
 }

@@ -21,6 +21,7 @@ pub const PUBLIC_PORT: u16 = 9000;
 const CLICKHOUSE_HTTP_PORT: u16 = 8123;
 const CLICKHOUSE_TCP_PORT: u16 = 19002;
 const KAFKA_PORT: u16 = 9092;
+const REDIS_PORT: u16 = 6379;
 const DATABASE: &str = "faultline_stack";
 const ADMIN_EMAIL: &str = "admin@faultline.local";
 
@@ -117,6 +118,7 @@ pub fn up(
         PUBLIC_PORT,
         CLICKHOUSE_HTTP_PORT,
         KAFKA_PORT,
+        REDIS_PORT,
         ports.relay,
         ports.web,
         ports.query_grpc,
@@ -168,11 +170,15 @@ pub fn up(
     record(dir, "clickhouse", clickhouse.id())?;
     let tansu = testkit::start_tansu(&crate::servers::tansu()?, &dir.join("tansu"), KAFKA_PORT)?;
     record(dir, "tansu", tansu.id())?;
+    let redis = testkit::start_redis(&dir.join("redis"), REDIS_PORT)
+        .context("starting redis-server (apt-get install redis-server)")?;
+    record(dir, "redis", redis.id())?;
 
     let urls = ServerUrls {
         postgres: format!("{base}/{database}"),
         clickhouse: format!("http://127.0.0.1:{CLICKHOUSE_HTTP_PORT}/faultline"),
         kafka: format!("127.0.0.1:{KAFKA_PORT}"),
+        redis: format!("redis://127.0.0.1:{REDIS_PORT}"),
     };
     let config = dir.join("config.yml");
     if !config.exists() {

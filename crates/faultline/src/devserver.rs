@@ -35,6 +35,7 @@ pub async fn run(bind: &str, data: &DataArgs) -> anyhow::Result<()> {
     let relay = web::Data::new(RelayState::new(
         backends.meta.clone(),
         backends.queue.clone(),
+        backends.cache.clone(),
         settings.config.limits,
     ));
     let web_state = web::Data::new(WebState::new(

@@ -11,7 +11,8 @@ use faultline_storage::clickhouse::ClickHouseEventStore;
 use faultline_storage::grpc::RemoteEventStore;
 use faultline_storage::kafka::{KafkaOptions, KafkaQueue};
 use faultline_storage::postgres::PgMetaStore;
-use faultline_storage::{Backends, EventQueue, EventStore, MetaStore, sqlite};
+use faultline_storage::redis::RedisCache;
+use faultline_storage::{Backends, Cache, EventQueue, EventStore, MemoryCache, MetaStore, sqlite};
 
 use crate::DataArgs;
 
@@ -144,10 +145,19 @@ pub async fn open_backends(settings: &Settings, access: EventsAccess) -> anyhow:
                 .with_context(in_dir)?,
         ),
     };
+    let cache: Arc<dyn Cache> = match &urls.redis_url {
+        Some(url) => Arc::new(
+            RedisCache::open(url)
+                .await
+                .with_context(|| format!("cannot reach Redis at redis.url ({})", redact(url)))?,
+        ),
+        None => Arc::new(MemoryCache::new()),
+    };
     Ok(Backends {
         queue,
         meta,
         events,
+        cache,
     })
 }
 

@@ -183,7 +183,18 @@ async fn handle(
             None => batches.push((topic, vec![message])),
         }
     }
-    state.keys.check_rate_limit(&key, event_count)?;
+    // An event this project already accepted (an SDK retrying after a lost
+    // answer) is answered again but not queued twice.
+    let dedupe_id = event_id
+        .filter(|_| event_count > 0)
+        .map(|id| id.to_string());
+    if let Some(id) = &dedupe_id
+        && state.keys.seen_event(project_id, id).await
+    {
+        METRICS.duplicates.inc();
+        return Ok(event_id);
+    }
+    state.keys.check_rate_limit(&key, event_count).await?;
     for (topic, messages) in batches {
         let count = messages.len() as u64;
         state.queue.publish(topic, messages).await.map_err(|e| {
@@ -194,6 +205,9 @@ async fn handle(
             .items
             .get_or_create(&vec![("topic", topic.name().to_owned())])
             .inc_by(count);
+    }
+    if let Some(id) = &dedupe_id {
+        state.keys.remember_event(project_id, id).await;
     }
     // An event without any id still gets one, and the SDK is told it.
     Ok(event_id.or((event_count > 0).then_some(message_id)))

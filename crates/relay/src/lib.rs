@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 use actix_web::web;
 use faultline_config::Limits;
-use faultline_storage::{EventQueue, MetaStore};
+use faultline_storage::{Cache, EventQueue, MetaStore};
 
 pub use error::RelayError;
 
@@ -28,11 +28,16 @@ pub struct RelayState {
 }
 
 impl RelayState {
-    pub fn new(meta: Arc<dyn MetaStore>, queue: Arc<dyn EventQueue>, limits: Limits) -> Self {
+    pub fn new(
+        meta: Arc<dyn MetaStore>,
+        queue: Arc<dyn EventQueue>,
+        cache: Arc<dyn Cache>,
+        limits: Limits,
+    ) -> Self {
         metrics::register();
         RelayState {
             queue,
-            keys: keys::KeyCache::new(meta),
+            keys: keys::KeyCache::new(meta, cache),
             limits,
         }
     }
@@ -66,6 +71,7 @@ pub async fn run(
     let state = web::Data::new(RelayState::new(
         backends.meta.clone(),
         backends.queue.clone(),
+        backends.cache.clone(),
         limits,
     ));
     faultline_service::serve_until(

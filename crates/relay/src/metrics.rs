@@ -14,12 +14,14 @@ pub struct RelayMetrics {
     pub requests: Family<Labels, Counter>,
     pub items: Family<Labels, Counter>,
     pub latency: Histogram,
+    pub duplicates: Counter,
 }
 
 pub static METRICS: LazyLock<RelayMetrics> = LazyLock::new(|| RelayMetrics {
     requests: Family::default(),
     items: Family::default(),
     latency: Histogram::new(exponential_buckets(0.0005, 2.0, 14)),
+    duplicates: Counter::default(),
 });
 
 pub fn register() {
@@ -35,6 +37,11 @@ pub fn register() {
                 "relay_items",
                 "Accepted envelope items by type",
                 METRICS.items.clone(),
+            );
+            r.register(
+                "relay_duplicate_events",
+                "Events answered again but not queued: the project accepted their id already",
+                METRICS.duplicates.clone(),
             );
             r.register(
                 "relay_request_seconds",

@@ -8,6 +8,7 @@
 //! including a durable queue that replays unacknowledged messages after a
 //! crash.
 
+pub mod cache;
 pub mod clickhouse;
 pub mod consume;
 pub mod events;
@@ -16,11 +17,13 @@ pub mod kafka;
 pub mod meta;
 pub mod postgres;
 pub mod queue;
+pub mod redis;
 mod sql_rows;
 pub mod sqlite;
 
 use std::sync::Arc;
 
+pub use cache::{Cache, MemoryCache, cache_keys};
 pub use consume::{BatchHandler, BatchPolicy, consume};
 pub use events::{EventRecord, EventStore, StoredEvent, TagFilter, TagValueCount};
 pub use meta::*;
@@ -52,6 +55,7 @@ pub struct Backends {
     pub queue: Arc<dyn EventQueue>,
     pub meta: Arc<dyn MetaStore>,
     pub events: Arc<dyn EventStore>,
+    pub cache: Arc<dyn Cache>,
 }
 
 /// Milliseconds since the epoch: how timestamps are stored.

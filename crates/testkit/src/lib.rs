@@ -111,6 +111,21 @@ pub fn start_tansu(tansu: &Path, dir: &Path, port: u16) -> io::Result<Child> {
     Ok(child)
 }
 
+/// Starts redis-server on `port` as a cache: nothing saved to disk.
+pub fn start_redis(dir: &Path, port: u16) -> io::Result<Child> {
+    fs::create_dir_all(dir)?;
+    let child = spawn_logged(
+        Command::new(sbin("redis-server"))
+            .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
+            .args(["--save", "", "--appendonly", "no", "--daemonize", "no"])
+            .arg("--dir")
+            .arg(dir),
+        &dir.join("redis.log"),
+    )?;
+    wait_for_port("redis-server", port, Duration::from_secs(30))?;
+    Ok(child)
+}
+
 /// Starts clickhouse-server with its data in `dir`, HTTP on `http_port`
 /// and the native protocol on `tcp_port` (its default, 9000, is web's).
 pub fn start_clickhouse(dir: &Path, http_port: u16, tcp_port: u16) -> io::Result<Child> {
@@ -315,6 +330,7 @@ pub struct ServerUrls {
     pub postgres: String,
     pub clickhouse: String,
     pub kafka: String,
+    pub redis: String,
 }
 
 /// A config.yml for one stack.
@@ -331,12 +347,13 @@ pub fn stack_config(
          database.url: {}\n\
          clickhouse.url: {}\n\
          kafka.brokers: {}\n\
+         redis.url: {}\n\
          query.url: http://127.0.0.1:{}\n\
          # tansu 0.6 panics when an idempotent producer from before a\n\
          # restart produces again (its storage: \"more or less than one row\"),\n\
          # after which it answers nothing. Real Kafka keeps it on.\n\
          kafka.idempotence: false\n",
-        urls.postgres, urls.clickhouse, urls.kafka, ports.query_grpc
+        urls.postgres, urls.clickhouse, urls.kafka, urls.redis, ports.query_grpc
     )
 }
 

@@ -40,6 +40,8 @@ pub struct WebState {
     pub trusted_origins: Vec<String>,
     pub throttle: dashboard::LoginThrottle,
     pub allow_registration: bool,
+    /// Shared with relay, which caches project keys there.
+    pub cache: Arc<dyn faultline_storage::Cache>,
 }
 
 impl WebState {
@@ -58,7 +60,24 @@ impl WebState {
             trusted_origins,
             throttle: dashboard::LoginThrottle::default(),
             allow_registration: config.allow_registration,
+            cache: backends.cache.clone(),
         }
+    }
+
+    /// Updates a project key and drops relay's shared copy of it, so a
+    /// disabled key or a new rate limit takes effect at once (within
+    /// relay's few seconds of local caching).
+    pub async fn update_key(
+        &self,
+        id: i64,
+        update: &faultline_storage::KeyUpdate,
+    ) -> Result<faultline_storage::ProjectKey, faultline_storage::StorageError> {
+        let key = self.meta.update_key(id, update).await?;
+        let entry = faultline_storage::cache_keys::project_key(&key.public_key);
+        if let Err(e) = self.cache.delete(&entry).await {
+            tracing::warn!(error = %e, "cannot drop the shared copy of a changed key; relay sees the change within a minute");
+        }
+        Ok(key)
     }
 }
 

@@ -170,6 +170,7 @@ impl Devserver {
             postgres: format!("{base}/{name}"),
             clickhouse: format!("{}/{name}", env("FAULTLINE_TEST_CLICKHOUSE_URL")),
             kafka: format!("127.0.0.1:{}", stack.kafka_port),
+            redis: env("FAULTLINE_TEST_REDIS_URL"),
         };
         let secret = "e2e-stack-secret-key-of-at-least-32-characters";
         std::fs::write(
@@ -331,4 +332,79 @@ fn relay_answers_503_while_the_broker_is_down_and_recovers() {
     for id in before.iter().chain(&after) {
         server.wait_for("every accepted event", |s| s.event(id));
     }
+}
+
+#[test]
+fn relays_share_rate_limits_and_seen_event_ids_through_redis() {
+    let mut server = Devserver::start_stack();
+    // A second relay, as compose would scale it, on the same config.
+    let second = testkit::ServicePorts {
+        relay: free_port(),
+        ..server.stack().ports
+    };
+    let log_dir = server.stack().dir.join("second-relay");
+    std::fs::create_dir_all(&log_dir).unwrap();
+    let child = testkit::start_service(
+        Path::new(BIN),
+        "relay",
+        &server.stack().config,
+        &second,
+        &log_dir,
+    )
+    .expect("a second relay starts");
+    server.stack().services.push(("relay", child));
+
+    let (status, keys) = server.get("/api/0/projects/faultline/default/keys/");
+    assert_eq!(status, 200);
+    let key_url = format!(
+        "/api/0/projects/faultline/default/keys/{}/",
+        keys[0]["id"].as_str().unwrap()
+    );
+    let (status, key) = server.send_json(
+        "PUT",
+        &key_url,
+        json!({"rateLimit": {"count": 4, "window": 60}}),
+    );
+    assert_eq!(status, 200, "{key}");
+    // Relays keep a key for two seconds themselves.
+    std::thread::sleep(Duration::from_millis(2100));
+
+    let path = server.envelope_path();
+    let auth = server.auth_header();
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let post = |port: u16, id: &str| -> u16 {
+        agent
+            .post(format!("http://127.0.0.1:{port}{path}"))
+            .header("X-Sentry-Auth", &auth)
+            .send(&envelope(id, &json!({"message": "shared limit"}))[..])
+            .map(|r| r.status().as_u16())
+            .expect("relay answers")
+    };
+    let first_relay = server.stack().ports.relay;
+    let ids: Vec<String> = (0..4).map(|_| new_event_id()).collect();
+    assert_eq!(post(first_relay, &ids[0]), 200);
+    assert_eq!(post(first_relay, &ids[1]), 200);
+    assert_eq!(post(second.relay, &ids[2]), 200);
+    // A retry of an accepted event at the other relay: answered, not queued
+    // again, and not counted against the limit.
+    assert_eq!(post(second.relay, &ids[0]), 200);
+    assert_eq!(post(second.relay, &ids[3]), 200);
+    assert_eq!(
+        post(first_relay, &new_event_id()),
+        429,
+        "the limit is one across relays"
+    );
+    assert_eq!(post(second.relay, &new_event_id()), 429);
+
+    let issues = server.wait_for_total(4);
+    assert_eq!(count(&issues[0]), 4);
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(
+        total_count(&server.issues("")),
+        4,
+        "the retried event counted once"
+    );
 }

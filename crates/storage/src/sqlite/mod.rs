@@ -76,5 +76,6 @@ pub async fn open_embedded(dir: &Path) -> Result<Backends> {
         queue: Arc::new(queue),
         meta: Arc::new(meta),
         events: Arc::new(events),
+        cache: Arc::new(crate::MemoryCache::new()),
     })
 }

@@ -355,6 +355,6 @@ pub async fn update_key(
         is_active: body.is_active,
         rate_limit,
     };
-    let key = state.meta.update_key(key.id, &update).await?;
+    let key = state.update_key(key.id, &update).await?;
     Ok(HttpResponse::Ok().json(serialize::key(&state.url_prefix, &key)))
 }

@@ -198,7 +198,7 @@ pub async fn update(
                 is_active: Some(action == "enable_key"),
                 ..KeyUpdate::default()
             };
-            state.meta.update_key(key.id, &update).await.map(|_| ())
+            state.update_key(key.id, &update).await.map(|_| ())
         }
         (Some("rate_limit"), Some(key)) => match (number("count"), number("window")) {
             (Some(count), Some(window)) if count > 0 && (1..=86_400).contains(&window) => {
@@ -206,7 +206,7 @@ pub async fn update(
                     rate_limit: Some(Some((count, window))),
                     ..KeyUpdate::default()
                 };
-                state.meta.update_key(key.id, &update).await.map(|_| ())
+                state.update_key(key.id, &update).await.map(|_| ())
             }
             _ => Ok(()),
         },
@@ -215,7 +215,7 @@ pub async fn update(
                 rate_limit: Some(None),
                 ..KeyUpdate::default()
             };
-            state.meta.update_key(key.id, &update).await.map(|_| ())
+            state.update_key(key.id, &update).await.map(|_| ())
         }
         _ => Ok(()),
     };
