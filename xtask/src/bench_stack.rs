@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 
 use crate::bench::measure;
-use crate::harness::{ServerInfo, mb, ms, parse_dsn, percentile, proc_status_kb};
+use crate::harness::{ServerInfo, mb, ms, parse_dsn, percentile, proc_cpu_seconds, proc_pss_kb};
 use crate::servers::clickhouse_query;
 use crate::stack;
 
@@ -43,11 +43,25 @@ fn stack_pids(dir: &Path) -> Vec<(String, u32)> {
     pids
 }
 
-/// RSS per process name, summed, in kB.
+/// CPU seconds per process name, summed.
+fn cpu_by_name(pids: &[(String, u32)]) -> Vec<(String, f64)> {
+    let mut out: Vec<(String, f64)> = Vec::new();
+    for (name, pid) in pids {
+        let s = proc_cpu_seconds(*pid).unwrap_or(0.0);
+        match out.iter_mut().find(|(n, _)| n == name) {
+            Some((_, total)) => *total += s,
+            None => out.push((name.clone(), s)),
+        }
+    }
+    out
+}
+
+/// Memory (PSS: shared pages split among their users, so PostgreSQL's
+/// shared buffers count once) per process name, summed, in kB.
 fn rss_by_name(pids: &[(String, u32)]) -> Vec<(String, u64)> {
     let mut out: Vec<(String, u64)> = Vec::new();
     for (name, pid) in pids {
-        let kb = proc_status_kb(*pid, "VmRSS").unwrap_or(0);
+        let kb = proc_pss_kb(*pid).unwrap_or(0);
         match out.iter_mut().find(|(n, _)| n == name) {
             Some((_, total)) => *total += kb,
             None => out.push((name.clone(), kb)),
@@ -112,6 +126,7 @@ fn measure_stack(
     thread::sleep(SETTLE);
     let named = stack_pids(dir);
     let idle = rss_by_name(&named);
+    let cpu_before = cpu_by_name(&named);
     let pids: Vec<u32> = named.iter().map(|(_, p)| *p).collect();
 
     // ClickHouse's row count, sampled through the whole run.
@@ -137,6 +152,7 @@ fn measure_stack(
         thread::sleep(Duration::from_millis(100));
     }
     let peak = rss_by_name(&named);
+    let cpu_after = cpu_by_name(&named);
     stop.store(true, Ordering::Relaxed);
     let (sampler_t0, samples) = sampler.join().expect("the sampler panicked");
 
@@ -203,7 +219,7 @@ fn measure_stack(
     ));
     let total = |rows: &[(String, u64)]| rows.iter().map(|(_, kb)| kb).sum::<u64>();
     line(format!(
-        "stack RSS:       idle {} , after the run {} (sum over every process)",
+        "stack memory:    idle {}, after the run {} (PSS summed over every process)",
         mb(Some(total(&idle))),
         mb(Some(total(&peak)))
     ));
@@ -217,8 +233,13 @@ fn measure_stack(
         );
     }
     line(format!("per process:     (idle/after) {}", per.trim_end()));
+    let mut cpu = String::new();
+    for ((name, before), (_, after)) in cpu_before.iter().zip(&cpu_after) {
+        let _ = write!(cpu, "{name} {:.1}  ", after - before);
+    }
+    line(format!("CPU seconds:     {}", cpu.trim_end()));
     line(format!(
-        "peak RSS sample: {} (sum, sampled during the run)",
+        "peak RSS sample: {} (VmRSS sum, sampled during the run; counts shared pages per process)",
         mb(Some(run.peak_rss()))
     ));
     println!("{s}");

@@ -484,6 +484,16 @@ pub fn describe_sizes(files: &[(String, u64)]) -> String {
 }
 
 /// A `kB` line of /proc/<pid>/status, e.g. VmRSS or VmHWM.
+/// Proportional set size: shared pages divided among the processes that
+/// map them, so PostgreSQL's shared buffers are not counted once per
+/// backend when summing a stack.
+pub fn proc_pss_kb(pid: u32) -> Option<u64> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).ok()?;
+    text.lines()
+        .find_map(|l| l.strip_prefix("Pss:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+}
+
 pub fn proc_status_kb(pid: u32, field: &str) -> Option<u64> {
     let status = fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     status.lines().find_map(|line| {

@@ -251,7 +251,6 @@ pub fn up(
         token,
         password: fs::read_to_string(&password_file)?,
         ports,
-        config,
     };
     println!("Faultline stack is running at {}/", info.url);
     println!("Admin login:    {ADMIN_EMAIL}");
@@ -268,7 +267,6 @@ pub struct StackInfo {
     pub token: String,
     pub password: String,
     pub ports: ServicePorts,
-    pub config: PathBuf,
 }
 
 fn wait_healthy(ports: &ServicePorts) -> Result<()> {
