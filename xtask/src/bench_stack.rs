@@ -43,31 +43,31 @@ fn stack_pids(dir: &Path) -> Vec<(String, u32)> {
     pids
 }
 
-/// CPU seconds per process name, summed.
-fn cpu_by_name(pids: &[(String, u32)]) -> Vec<(String, f64)> {
-    let mut out: Vec<(String, f64)> = Vec::new();
+/// `measure` of each process, summed by process name.
+fn by_name<T: Copy + Default + std::ops::AddAssign>(
+    pids: &[(String, u32)],
+    measure: impl Fn(u32) -> Option<T>,
+) -> Vec<(String, T)> {
+    let mut out: Vec<(String, T)> = Vec::new();
     for (name, pid) in pids {
-        let s = proc_cpu_seconds(*pid).unwrap_or(0.0);
+        let value = measure(*pid).unwrap_or_default();
         match out.iter_mut().find(|(n, _)| n == name) {
-            Some((_, total)) => *total += s,
-            None => out.push((name.clone(), s)),
+            Some((_, total)) => *total += value,
+            None => out.push((name.clone(), value)),
         }
     }
     out
 }
 
+/// CPU seconds per process name.
+fn cpu_by_name(pids: &[(String, u32)]) -> Vec<(String, f64)> {
+    by_name(pids, proc_cpu_seconds)
+}
+
 /// Memory (PSS: shared pages split among their users, so PostgreSQL's
-/// shared buffers count once) per process name, summed, in kB.
+/// shared buffers count once) per process name, in kB.
 fn rss_by_name(pids: &[(String, u32)]) -> Vec<(String, u64)> {
-    let mut out: Vec<(String, u64)> = Vec::new();
-    for (name, pid) in pids {
-        let kb = proc_pss_kb(*pid).unwrap_or(0);
-        match out.iter_mut().find(|(n, _)| n == name) {
-            Some((_, total)) => *total += kb,
-            None => out.push((name.clone(), kb)),
-        }
-    }
-    out
+    by_name(pids, proc_pss_kb)
 }
 
 fn clickhouse_count() -> Option<u64> {

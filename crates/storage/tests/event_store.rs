@@ -170,7 +170,11 @@ async fn stores_reads_and_skips_duplicates(stores: Stores) {
     assert_eq!(ids(page), vec![a3.event_id]);
 
     let old = record(1, 10, now - Duration::days(10), &[]);
-    stores.writer.insert_events(std::slice::from_ref(&old)).await.unwrap();
+    stores
+        .writer
+        .insert_events(std::slice::from_ref(&old))
+        .await
+        .unwrap();
     let deleted = stores
         .writer
         .delete_before(now - Duration::days(5))

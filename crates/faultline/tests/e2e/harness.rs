@@ -45,12 +45,7 @@ fn agent() -> ureq::Agent {
         .into()
 }
 
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
+pub use faultline_testkit::free_port;
 
 impl Devserver {
     pub fn start() -> Self {
@@ -61,24 +56,11 @@ impl Devserver {
     pub fn start_with_env(env: &[(&str, &str)]) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let port = free_port();
-        let agent = agent();
-        let mut server = Devserver {
-            child: None,
-            dir,
-            port,
-            url: format!("http://127.0.0.1:{port}"),
-            dsn: String::new(),
-            project_id: 0,
-            public_key: String::new(),
-            token: String::new(),
-            password: String::new(),
-            env: env
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-            agent,
-            stack: None,
-        };
+        let mut server = Devserver::attach(dir, port, String::new(), String::new());
+        server.env = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         server.spawn();
         let out = Command::new(BIN)
             .args([
@@ -308,8 +290,13 @@ impl Devserver {
 
     /// Waits until the default project's issues (any status) add up to `n` events.
     pub fn wait_for_total(&self, n: u64) -> Vec<Value> {
+        self.wait_for_total_within(n, Duration::from_secs(30))
+    }
+
+    /// The same, for up to `timeout`.
+    pub fn wait_for_total_within(&self, n: u64, timeout: Duration) -> Vec<Value> {
         let mut last = Vec::new();
-        let deadline = Instant::now() + Duration::from_secs(30);
+        let deadline = Instant::now() + timeout;
         loop {
             let issues = self.issues("");
             if total_count(&issues) == n {
@@ -320,7 +307,10 @@ impl Devserver {
                     .iter()
                     .map(|i: &Value| format!("{} x{}", i["title"], i["count"]))
                     .collect();
-                panic!("timed out waiting for {n} events; issues: {summary:#?}");
+                panic!(
+                    "timed out waiting for {n} events; issues: {summary:#?}\nlog:\n{}",
+                    self.log()
+                );
             }
             last = issues;
             std::thread::sleep(Duration::from_millis(100));
@@ -338,19 +328,7 @@ impl Devserver {
 impl Drop for Devserver {
     fn drop(&mut self) {
         if let Some(mut child) = self.child.take() {
-            let _ = Command::new("kill")
-                .arg("-TERM")
-                .arg(child.id().to_string())
-                .status();
-            let deadline = Instant::now() + Duration::from_secs(10);
-            while Instant::now() < deadline {
-                if let Ok(Some(_)) = child.try_wait() {
-                    return;
-                }
-                std::thread::sleep(Duration::from_millis(50));
-            }
-            let _ = child.kill();
-            let _ = child.wait();
+            faultline_testkit::terminate(&mut child, Duration::from_secs(10));
         }
     }
 }

@@ -136,7 +136,11 @@ fn python_sdk_events_become_grouped_issues(server: Devserver) {
         (found.len() == 1).then_some(found)
     });
     assert_eq!(staging[0]["title"], "KeyError: 'missing-sku'");
-    assert_eq!(server.issues("!environment:staging").len(), 6);
+    // Tag search reads the event store, which the query service fills a
+    // moment after the issue counts (as Snuba trails Sentry's database).
+    server.wait_for("every event in the event store", |s| {
+        (s.issues("!environment:staging").len() == 6).then_some(())
+    });
     assert_eq!(
         server
             .issues("release:shop@1.0 !environment:staging level:error")
