@@ -12,12 +12,22 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// A port nothing listens on right now.
+/// A port nothing listens on right now, and never handed out before by
+/// this process: stacks started in parallel pick their ports at the same
+/// time, and the kernel may offer a just-released port again.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
+    static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
+    let mut given = GIVEN.lock().unwrap_or_else(|p| p.into_inner());
+    loop {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .expect("a free port");
+        if !given.contains(&port) {
+            given.push(port);
+            return port;
+        }
+    }
 }
 
 pub fn port_open(port: u16) -> bool {
@@ -319,8 +329,17 @@ pub fn start_service(
         cmd.arg("--grpc-bind")
             .arg(format!("127.0.0.1:{}", ports.query_grpc));
     }
-    let child = spawn_logged(&mut cmd, &dir.join(format!("{service}.log")))?;
+    let log = dir.join(format!("{service}.log"));
+    let mut child = spawn_logged(&mut cmd, &log)?;
     wait_for_port(service, ports.http(service), Duration::from_secs(60))?;
+    // Something else on the port would pass the wait while the service
+    // itself failed to start.
+    if let Some(status) = child.try_wait()? {
+        return Err(io::Error::other(format!(
+            "{service} exited ({status}) although its port answers; see {}",
+            log.display()
+        )));
+    }
     Ok(child)
 }
 
