@@ -195,6 +195,12 @@ impl EventQueue for KafkaQueue {
             // A consumer killed without leaving hands its partitions on
             // after this long.
             .set("session.timeout.ms", "6000")
+            // Also the rebalance timeout: how long a rebalance waits for
+            // members to rejoin. Some brokers (tansu) wait that long for a
+            // member that was killed, so librdkafka's 5 minutes would stall
+            // the group; a batch taking longer than this is handed over
+            // (and, being idempotent, handled again).
+            .set("max.poll.interval.ms", "30000")
             .create()
             .map_err(kafka_error)?;
         consumer.subscribe(&[topic.name()]).map_err(kafka_error)?;

@@ -266,8 +266,9 @@ fn killing_the_ingest_consumer_mid_stream_loses_and_double_counts_nothing() {
     let second = send_events(&server, 150, 3, "stream");
     server.stack().start_service("ingest-consumer");
 
-    // The group hands the killed member's partitions over once its session
-    // (6 s) expires, and a rebalance on a loaded machine takes a while more.
+    // The group hands the killed member's partitions over once the
+    // rebalance stops waiting for it: its session (6 s) on Kafka, the
+    // rebalance timeout (max.poll.interval.ms, 30 s) on tansu.
     let issues = server.wait_for_total_within(300, Duration::from_secs(90));
     assert_eq!(issues.len(), 3, "{issues:#?}");
     for issue in &issues {
