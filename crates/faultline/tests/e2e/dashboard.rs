@@ -32,9 +32,7 @@ fn xss_event() -> serde_json::Value {
     })
 }
 
-#[test]
-fn dashboard_flow_in_headless_chromium() {
-    let server = Devserver::start();
+fn dashboard_flow_in_headless_chromium(server: Devserver) {
     python_sdk(&server.dsn, &["exception", "--release", "shop@1.0"]);
     let (status, _) = server.ingest(
         &server.envelope_path(),
@@ -60,7 +58,9 @@ fn dashboard_flow_in_headless_chromium() {
     let python = std::env::var_os("FAULTLINE_TEST_PYTHON")
         .map(std::path::PathBuf::from)
         .unwrap_or_else(|| workspace_root().join("target/sdk/venv/bin/python"));
-    let shots = workspace_root().join("target/browser-screenshots");
+    // One folder per topology: both runs go at once and each empties its own.
+    let topology = if server.stack.is_some() { "stack" } else { "devserver" };
+    let shots = workspace_root().join("target/browser-screenshots").join(topology);
     let out = Command::new(python)
         .arg(workspace_root().join("tests/browser/dashboard.py"))
         .args([&server.url, "admin@faultline.local", &server.password])
@@ -520,3 +520,5 @@ fn registration_when_allowed_creates_a_signed_in_account() {
     );
     assert_eq!(status, 403);
 }
+
+crate::on_devserver_and_stack!(dashboard_flow_in_headless_chromium);
