@@ -122,6 +122,9 @@ pub fn up(
         ports.relay,
         ports.web,
         ports.query_grpc,
+        ports.query_http,
+        ports.ingest_consumer,
+        ports.cron,
     ] {
         if testkit::port_open(port) {
             bail!(
