@@ -308,3 +308,52 @@ fn an_unreachable_database_is_named_at_start() {
         "the password stays out of messages: {err}"
     );
 }
+
+#[test]
+fn each_service_names_the_backend_it_cannot_reach() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("config.yml"),
+        "system.secret-key: 'a-test-secret-key-of-at-least-32-characters'\n",
+    )
+    .unwrap();
+    // A closed port on 127.0.0.1: refused at once.
+    let closed = free_port();
+    for (service, key, value, message) in [
+        (
+            "relay",
+            "FAULTLINE_KAFKA_BROKERS",
+            format!("127.0.0.1:{closed}"),
+            "cannot reach Kafka at kafka.brokers",
+        ),
+        (
+            "query",
+            "FAULTLINE_CLICKHOUSE_URL",
+            format!("http://faultline:secret@127.0.0.1:{closed}/faultline"),
+            "cannot reach ClickHouse at clickhouse.url",
+        ),
+        (
+            "web",
+            "FAULTLINE_REDIS_URL",
+            format!("redis://127.0.0.1:{closed}"),
+            "cannot reach Redis at redis.url",
+        ),
+    ] {
+        let started = std::time::Instant::now();
+        let out = Command::new(BIN)
+            .args(["run", service, "--bind", "127.0.0.1:0", "--data-dir"])
+            .arg(dir.path())
+            .env(key, &value)
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{service} must not start");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(message), "{service}: {err}");
+        assert!(!err.contains("secret"), "the password stays out: {err}");
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(30),
+            "{service} took {:?} to give up",
+            started.elapsed()
+        );
+    }
+}

@@ -59,8 +59,14 @@ fn dashboard_flow_in_headless_chromium(server: Devserver) {
         .map(std::path::PathBuf::from)
         .unwrap_or_else(|| workspace_root().join("target/sdk/venv/bin/python"));
     // One folder per topology: both runs go at once and each empties its own.
-    let topology = if server.stack.is_some() { "stack" } else { "devserver" };
-    let shots = workspace_root().join("target/browser-screenshots").join(topology);
+    let topology = if server.stack.is_some() {
+        "stack"
+    } else {
+        "devserver"
+    };
+    let shots = workspace_root()
+        .join("target/browser-screenshots")
+        .join(topology);
     let out = Command::new(python)
         .arg(workspace_root().join("tests/browser/dashboard.py"))
         .args([&server.url, "admin@faultline.local", &server.password])
