@@ -7,14 +7,14 @@ use faultline_storage::Role;
 use faultline_web::password::hash_password;
 
 use crate::DataArgs;
-use crate::settings::{EventsAccess, load, open_backends};
+use crate::settings::{EventsAccess, QueueUse, load, open_backends};
 use faultline_storage::clickhouse::ClickHouseEventStore;
 use faultline_storage::kafka::{KafkaOptions, KafkaQueue, TopicSettings};
 
 pub async fn upgrade(data: &DataArgs, noinput: bool) -> anyhow::Result<()> {
     let settings = load(data, true)?;
     // Opening a metadata store migrates it.
-    let backends = open_backends(&settings, EventsAccess::Direct).await?;
+    let backends = open_backends(&settings, EventsAccess::Direct, QueueUse::Unused).await?;
     let urls = &settings.config.backends;
     match (&settings.config.database_url, &urls.clickhouse_url) {
         (Some(_), _) | (_, Some(_)) => println!("Metadata migrations applied"),
@@ -69,7 +69,7 @@ pub async fn upgrade(data: &DataArgs, noinput: bool) -> anyhow::Result<()> {
 /// (writers wait while the files are compacted).
 pub async fn cleanup(data: &DataArgs, days: u32) -> anyhow::Result<()> {
     let settings = load(data, false)?;
-    let backends = open_backends(&settings, EventsAccess::Direct).await?;
+    let backends = open_backends(&settings, EventsAccess::Direct, QueueUse::Unused).await?;
     let before = dir_size(&settings.data_dir);
     let deleted = faultline_cron::apply_retention(&backends, days).await?;
     let (events, issues) = (deleted.events, deleted.issues);
@@ -113,7 +113,8 @@ pub async fn createuser(
         bail!("the password must not be empty");
     }
     let settings = load(data, false)?;
-    let backends = open_backends(&settings, EventsAccess::ViaQueryService).await?;
+    let backends =
+        open_backends(&settings, EventsAccess::ViaQueryService, QueueUse::Unused).await?;
     create(&backends, email, password, superuser).await
 }
 
@@ -149,7 +150,8 @@ async fn create(
 
 pub async fn create_token(data: &DataArgs, email: &str, scopes: &[String]) -> anyhow::Result<()> {
     let settings = load(data, false)?;
-    let backends = open_backends(&settings, EventsAccess::ViaQueryService).await?;
+    let backends =
+        open_backends(&settings, EventsAccess::ViaQueryService, QueueUse::Unused).await?;
     let user = backends
         .meta
         .user_by_email(email.trim())

@@ -11,13 +11,13 @@ use tokio::sync::watch;
 
 use crate::DataArgs;
 use crate::bootstrap::{ADMIN_EMAIL, ensure_defaults};
-use crate::settings::{EventsAccess, load, open_backends};
+use crate::settings::{EventsAccess, QueueUse, load, open_backends};
 
 pub async fn run(bind: &str, data: &DataArgs) -> anyhow::Result<()> {
     let started = Instant::now();
     faultline_telemetry::init_logging(faultline_telemetry::LogFormat::Pretty);
     let settings = load(data, true)?;
-    let backends = open_backends(&settings, EventsAccess::Direct).await?;
+    let backends = open_backends(&settings, EventsAccess::Direct, QueueUse::Used).await?;
     let defaults = ensure_defaults(&backends).await?;
 
     let listener =

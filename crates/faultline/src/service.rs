@@ -13,7 +13,7 @@ use faultline_web::WebState;
 use tokio::sync::watch;
 
 use crate::DataArgs;
-use crate::settings::{EventsAccess, load, open_backends};
+use crate::settings::{EventsAccess, QueueUse, load, open_backends};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Service {
@@ -68,6 +68,15 @@ impl Service {
         }
     }
 
+    /// web and cron neither publish nor consume, so a broker outage does
+    /// not stop them.
+    fn queue_use(self) -> QueueUse {
+        match self {
+            Service::Relay | Service::IngestConsumer | Service::Query => QueueUse::Used,
+            Service::Web | Service::Cron => QueueUse::Unused,
+        }
+    }
+
     /// Only the query service (and cron, which deletes) talk to the event
     /// store itself; the others ask query.
     fn events_access(self) -> EventsAccess {
@@ -87,7 +96,7 @@ pub async fn run(
     faultline_telemetry::init_logging(faultline_telemetry::LogFormat::Json);
     faultline_service::set_readiness(service.dependencies());
     let settings = load(data, false)?;
-    let backends = open_backends(&settings, service.events_access()).await?;
+    let backends = open_backends(&settings, service.events_access(), service.queue_use()).await?;
     let bind = bind.unwrap_or(service.default_bind());
     let listener =
         std::net::TcpListener::bind(bind).with_context(|| format!("cannot listen on {bind}"))?;

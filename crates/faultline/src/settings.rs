@@ -12,7 +12,9 @@ use faultline_storage::grpc::RemoteEventStore;
 use faultline_storage::kafka::{KafkaOptions, KafkaQueue};
 use faultline_storage::postgres::PgMetaStore;
 use faultline_storage::redis::RedisCache;
-use faultline_storage::{Backends, Cache, EventQueue, EventStore, MemoryCache, MetaStore, sqlite};
+use faultline_storage::{
+    Backends, Cache, EventQueue, EventStore, MemoryCache, MetaStore, NoQueue, sqlite,
+};
 
 use crate::DataArgs;
 
@@ -83,10 +85,21 @@ pub enum EventsAccess {
     ViaQueryService,
 }
 
+/// Whether a process publishes or consumes at all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QueueUse {
+    Used,
+    Unused,
+}
+
 /// Opens each store on its configured backend (the embedded SQLite file in
 /// the data directory when its key is unset), checking each answers; an
 /// unreachable one stops start-up naming its key.
-pub async fn open_backends(settings: &Settings, access: EventsAccess) -> anyhow::Result<Backends> {
+pub async fn open_backends(
+    settings: &Settings,
+    access: EventsAccess,
+    queue_use: QueueUse,
+) -> anyhow::Result<Backends> {
     let urls = &settings.config.backends;
     let dir = &settings.data_dir;
     let embedded = |file: &str| -> anyhow::Result<PathBuf> {
@@ -96,8 +109,9 @@ pub async fn open_backends(settings: &Settings, access: EventsAccess) -> anyhow:
     };
     let in_dir = || format!("cannot open the data in {}", dir.display());
 
-    let queue: Arc<dyn EventQueue> = match &urls.kafka_brokers {
-        Some(brokers) => Arc::new(
+    let queue: Arc<dyn EventQueue> = match (&urls.kafka_brokers, queue_use) {
+        (_, QueueUse::Unused) => Arc::new(NoQueue),
+        (Some(brokers), QueueUse::Used) => Arc::new(
             KafkaQueue::open(KafkaOptions {
                 idempotence: urls.kafka_idempotence,
                 ..KafkaOptions::new(brokers)
@@ -105,7 +119,7 @@ pub async fn open_backends(settings: &Settings, access: EventsAccess) -> anyhow:
             .await
             .with_context(|| format!("cannot reach Kafka at kafka.brokers ({brokers})"))?,
         ),
-        None => Arc::new(
+        (None, QueueUse::Used) => Arc::new(
             sqlite::SqliteQueue::open(&embedded(sqlite::QUEUE_FILE)?)
                 .await
                 .with_context(in_dir)?,

@@ -27,7 +27,7 @@ pub use cache::{Cache, MemoryCache, cache_keys};
 pub use consume::{BatchHandler, BatchPolicy, consume};
 pub use events::{EventRecord, EventStore, StoredEvent, TagFilter, TagValueCount};
 pub use meta::*;
-pub use queue::{Delivery, EventQueue, Message, QueueConsumer, Topic, poll_batch};
+pub use queue::{Delivery, EventQueue, Message, NoQueue, QueueConsumer, Topic, poll_batch};
 
 /// Every storage error a backend can report, typed so callers can map them
 /// (to HTTP statuses, retries) in one place.

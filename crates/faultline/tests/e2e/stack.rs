@@ -310,6 +310,10 @@ fn relay_answers_503_while_the_broker_is_down_and_recovers() {
         503,
         "readiness reflects the broker"
     );
+    // web neither publishes nor consumes: the dashboard and API stay up.
+    assert_eq!(server.stack().health("web"), 200);
+    let (status, _) = server.get("/api/0/projects/faultline/default/issues/");
+    assert_eq!(status, 200, "the API still answers");
 
     server.stack().start_broker();
     let deadline = Instant::now() + Duration::from_secs(60);
