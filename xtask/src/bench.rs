@@ -334,8 +334,9 @@ pub(crate) struct Run {
 }
 
 impl Run {
-    pub(crate) fn stats_latencies(&self) -> Vec<Duration> {
-        self.stats.latencies.clone()
+    /// Latencies of the accepted requests, sorted.
+    pub(crate) fn latencies(&self) -> &[Duration] {
+        &self.stats.latencies
     }
 
     pub(crate) fn peak_rss(&self) -> u64 {

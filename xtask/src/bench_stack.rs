@@ -171,7 +171,7 @@ fn measure_stack(
     let in_clickhouse = samples.last().map_or(0, |(_, n)| *n);
 
     let secs = run.send_wall.as_secs_f64();
-    let lat = &run.stats_latencies();
+    let lat = run.latencies();
     let mut s = String::new();
     let mut line = |text: String| {
         s.push_str(&text);

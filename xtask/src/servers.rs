@@ -6,7 +6,6 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use faultline_testkit as testkit;
@@ -57,25 +56,19 @@ pub fn prepare_clickhouse(root: &Path) -> Result<String> {
     Ok(url)
 }
 
-/// One statement over ClickHouse's HTTP interface, by hand: a few lines of
-/// HTTP/1.0 keep xtask free of an HTTP client dependency.
+/// One statement over ClickHouse's HTTP interface, with the benchmarks'
+/// HTTP client.
 pub fn clickhouse_query(url: &str, sql: &str) -> Result<String> {
-    use std::io::{Read, Write};
-    let addr = url.trim_start_matches("http://");
-    let mut stream = std::net::TcpStream::connect(addr)?;
-    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
-    write!(
-        stream,
-        "POST / HTTP/1.0\r\nHost: {addr}\r\nContent-Length: {}\r\n\r\n{sql}",
-        sql.len()
-    )?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response)?;
-    let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
-    if !head.starts_with("HTTP/1.0 200") && !head.starts_with("HTTP/1.1 200") {
+    let addr: std::net::SocketAddr = url
+        .trim_start_matches("http://")
+        .parse()
+        .with_context(|| format!("`{url}` is not http://IP:port"))?;
+    let response = crate::harness::Conn::new(addr).send("POST", "/", &[], sql.as_bytes())?;
+    let body = String::from_utf8_lossy(&response.body).into_owned();
+    if response.status != 200 {
         bail!("{}", body.trim());
     }
-    Ok(body.to_owned())
+    Ok(body)
 }
 
 /// tansu's path, or how to get it.
