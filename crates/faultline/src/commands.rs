@@ -7,14 +7,15 @@ use faultline_storage::Role;
 use faultline_web::password::hash_password;
 
 use crate::DataArgs;
-use crate::settings::{EventsAccess, QueueUse, load, open_backends};
-use faultline_storage::clickhouse::ClickHouseEventStore;
-use faultline_storage::kafka::{KafkaOptions, KafkaQueue, TopicSettings};
+use crate::settings::{EventsAccess, QueueUse, load, open_backends, open_clickhouse, open_kafka};
+use faultline_storage::kafka::TopicSettings;
 
 pub async fn upgrade(data: &DataArgs, noinput: bool) -> anyhow::Result<()> {
     let settings = load(data, true)?;
-    // Opening a metadata store migrates it.
-    let backends = open_backends(&settings, EventsAccess::Direct, QueueUse::Unused).await?;
+    // Opening a metadata store migrates it. ClickHouse is opened once,
+    // below, to migrate; the backends only need a (lazy) handle on events.
+    let backends =
+        open_backends(&settings, EventsAccess::ViaQueryService, QueueUse::Unused).await?;
     let urls = &settings.config.backends;
     match (&settings.config.database_url, &urls.clickhouse_url) {
         (Some(_), _) | (_, Some(_)) => println!("Metadata migrations applied"),
@@ -26,23 +27,16 @@ pub async fn upgrade(data: &DataArgs, noinput: bool) -> anyhow::Result<()> {
         crate::bootstrap::ensure_organization(&backends).await?;
     }
     if let Some(url) = &urls.clickhouse_url {
-        let store = ClickHouseEventStore::open(url)
-            .await
-            .context("cannot reach ClickHouse at clickhouse.url")?;
-        let ran = store
+        let ran = open_clickhouse(url)
+            .await?
             .migrate()
             .await
             .context("ClickHouse migrations failed")?;
         println!("ClickHouse: {ran} migrations applied");
     }
     if let Some(brokers) = &urls.kafka_brokers {
-        let queue = KafkaQueue::open(KafkaOptions {
-            idempotence: urls.kafka_idempotence,
-            ..KafkaOptions::new(brokers)
-        })
-        .await
-        .with_context(|| format!("cannot reach Kafka at kafka.brokers ({brokers})"))?;
-        let created = queue
+        let created = open_kafka(urls, brokers)
+            .await?
             .create_topics(TopicSettings {
                 partitions: urls.kafka_topic_partitions,
                 replication: 1,

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
-use faultline_config::{Config, RawConfig};
+use faultline_config::{BackendUrls, Config, RawConfig};
 use std::sync::Arc;
 
 use faultline_storage::clickhouse::ClickHouseEventStore;
@@ -111,14 +111,7 @@ pub async fn open_backends(
 
     let queue: Arc<dyn EventQueue> = match (&urls.kafka_brokers, queue_use) {
         (_, QueueUse::Unused) => Arc::new(NoQueue),
-        (Some(brokers), QueueUse::Used) => Arc::new(
-            KafkaQueue::open(KafkaOptions {
-                idempotence: urls.kafka_idempotence,
-                ..KafkaOptions::new(brokers)
-            })
-            .await
-            .with_context(|| format!("cannot reach Kafka at kafka.brokers ({brokers})"))?,
-        ),
+        (Some(brokers), QueueUse::Used) => Arc::new(open_kafka(urls, brokers).await?),
         (None, QueueUse::Used) => Arc::new(
             sqlite::SqliteQueue::open(&embedded(sqlite::QUEUE_FILE)?)
                 .await
@@ -144,15 +137,7 @@ pub async fn open_backends(
         (Some(_), EventsAccess::ViaQueryService) => {
             Arc::new(RemoteEventStore::connect(&urls.query_url).context("bad query.url")?)
         }
-        (Some(url), EventsAccess::Direct) => {
-            let store = ClickHouseEventStore::open(url).await.with_context(|| {
-                format!(
-                    "cannot reach ClickHouse at clickhouse.url ({})",
-                    redact(url)
-                )
-            })?;
-            Arc::new(store)
-        }
+        (Some(url), EventsAccess::Direct) => Arc::new(open_clickhouse(url).await?),
         (None, _) => Arc::new(
             sqlite::SqliteEventStore::open(&embedded(sqlite::EVENTS_FILE)?)
                 .await
@@ -172,6 +157,26 @@ pub async fn open_backends(
         meta,
         events,
         cache,
+    })
+}
+
+/// The queue on the brokers of `kafka.brokers`, checked to answer.
+pub async fn open_kafka(urls: &BackendUrls, brokers: &str) -> anyhow::Result<KafkaQueue> {
+    KafkaQueue::open(KafkaOptions {
+        idempotence: urls.kafka_idempotence,
+        ..KafkaOptions::new(brokers)
+    })
+    .await
+    .with_context(|| format!("cannot reach Kafka at kafka.brokers ({brokers})"))
+}
+
+/// The event store at `clickhouse.url`, checked to answer.
+pub async fn open_clickhouse(url: &str) -> anyhow::Result<ClickHouseEventStore> {
+    ClickHouseEventStore::open(url).await.with_context(|| {
+        format!(
+            "cannot reach ClickHouse at clickhouse.url ({})",
+            redact(url)
+        )
     })
 }
 
