@@ -124,16 +124,17 @@ impl ClickHouseEventStore {
         let mut client = Client::default()
             .with_url(base.as_str().trim_end_matches('/'))
             .with_validation(false);
+        // The URL carries them percent-encoded; ClickHouse wants them as is.
+        let decode = |part: &str| {
+            percent_encoding::percent_decode_str(part)
+                .decode_utf8_lossy()
+                .into_owned()
+        };
         if !parsed.username().is_empty() {
-            client = client.with_user(
-                url::form_urlencoded::parse(parsed.username().as_bytes())
-                    .map(|(k, _)| k.into_owned())
-                    .next()
-                    .unwrap_or_default(),
-            );
+            client = client.with_user(decode(parsed.username()));
         }
         if let Some(password) = parsed.password() {
-            client = client.with_password(password);
+            client = client.with_password(decode(password));
         }
         client
             .query("SELECT 1")

@@ -98,6 +98,32 @@ macro_rules! on_every_backend {
 
 on_every_backend!(stores_reads_and_skips_duplicates, counts_tags_and_searches);
 
+/// `clickhouse.url` carries the user and password percent-encoded, as URLs
+/// must; the server gets them decoded.
+#[tokio::test]
+async fn clickhouse_takes_percent_encoded_credentials() {
+    let base = std::env::var("FAULTLINE_TEST_CLICKHOUSE_URL")
+        .expect("FAULTLINE_TEST_CLICKHOUSE_URL is not set: run the tests with `cargo xtask test`");
+    let (scheme, host) = base.split_once("://").expect("a URL");
+    let encoded = percent_encoding::utf8_percent_encode(
+        faultline_testkit::CLICKHOUSE_TEST_PASSWORD,
+        percent_encoding::NON_ALPHANUMERIC,
+    );
+    let database = format!("faultline_test_{}", EventId::new_random());
+    let url = format!("{scheme}://faultline:{encoded}@{host}/{database}");
+    let store = faultline_storage::clickhouse::ClickHouseEventStore::open(&url)
+        .await
+        .expect("the encoded password is accepted");
+    store.migrate().await.unwrap();
+    let wrong = format!("{scheme}://faultline:{encoded}x@{host}/{database}");
+    assert!(
+        faultline_storage::clickhouse::ClickHouseEventStore::open(&wrong)
+            .await
+            .is_err(),
+        "a wrong password is refused"
+    );
+}
+
 fn record(project: i64, group: i64, at: DateTime<Utc>, tags: &[(&str, &str)]) -> EventRecord {
     // Every real event carries `level` (a derived tag).
     let all_tags: Vec<_> = [("level", "error")].iter().chain(tags).collect();

@@ -136,6 +136,10 @@ pub fn start_redis(dir: &Path, port: u16) -> io::Result<Child> {
     Ok(child)
 }
 
+/// The password of the `faultline` user that `start_clickhouse` creates
+/// beside the password-less `default`: characters a URL must escape.
+pub const CLICKHOUSE_TEST_PASSWORD: &str = "p@ss/w:rd%";
+
 /// Starts clickhouse-server with its data in `dir`, HTTP on `http_port`
 /// and the native protocol on `tcp_port` (its default, 9000, is web's).
 pub fn start_clickhouse(dir: &Path, http_port: u16, tcp_port: u16) -> io::Result<Child> {
@@ -171,12 +175,22 @@ pub fn start_clickhouse(dir: &Path, http_port: u16, tcp_port: u16) -> io::Result
       <profile>default</profile>
       <quota>default</quota>
     </default>
+    <!-- With a password that needs percent-encoding in clickhouse.url. -->
+    <faultline>
+      <password>{CLICKHOUSE_TEST_PASSWORD}</password>
+      <networks><ip>127.0.0.1</ip><ip>::1</ip></networks>
+      <profile>default</profile>
+      <quota>default</quota>
+    </faultline>
   </users>
   <quotas><default><interval><duration>3600</duration><queries>0</queries><errors>0</errors><result_rows>0</result_rows><read_rows>0</read_rows><execution_time>0</execution_time></interval></default></quotas>
 </yandex>
 "#;
     fs::write(dir.join("config.xml"), config)?;
-    fs::write(dir.join("users.xml"), users)?;
+    fs::write(
+        dir.join("users.xml"),
+        users.replace("{CLICKHOUSE_TEST_PASSWORD}", CLICKHOUSE_TEST_PASSWORD),
+    )?;
     let child = spawn_logged(
         Command::new(sbin("clickhouse-server"))
             .arg(format!("--config-file={d}/config.xml"))
