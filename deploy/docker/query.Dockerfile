@@ -32,7 +32,7 @@ RUN apt-get update \
     && groupadd --gid 10001 faultline \
     && useradd --uid 10001 --gid 10001 --no-create-home --home-dir /var/lib/faultline \
        --shell /usr/sbin/nologin faultline \
-    && install -d -o faultline -g faultline /var/lib/faultline /etc/faultline
+    && install -d -m 0700 -o faultline -g faultline /var/lib/faultline /etc/faultline
 COPY --from=builder /out/faultline /usr/local/bin/faultline
 COPY deploy/docker/healthcheck.sh /usr/local/bin/faultline-healthcheck
 RUN chmod 0755 /usr/local/bin/faultline-healthcheck

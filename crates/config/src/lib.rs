@@ -8,8 +8,10 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 mod limits;
+mod net;
 
 pub use limits::Limits;
+pub use net::IpNet;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -168,6 +170,7 @@ pub fn env_name(key: &str) -> String {
 pub const KNOWN_KEYS: &[&str] = &[
     "system.url-prefix",
     "system.secret-key",
+    "system.trusted-proxies",
     "mail.host",
     "mail.port",
     "mail.username",
@@ -207,6 +210,9 @@ pub struct Config {
     pub retention_days: u32,
     pub allow_registration: bool,
     pub csrf_trusted_origins: Vec<String>,
+    /// Peers whose `X-Forwarded-For` names the client
+    /// (`system.trusted-proxies`); empty: the peer is the client.
+    pub trusted_proxies: Vec<IpNet>,
     pub limits: Limits,
 }
 
@@ -257,6 +263,7 @@ impl Config {
             retention_days,
             allow_registration: raw.parse_bool("auth.allow-registration", false)?,
             csrf_trusted_origins: trusted_origins(raw)?,
+            trusted_proxies: trusted_proxies(raw)?,
             limits: Limits::from_raw(raw)?,
         })
     }
@@ -337,29 +344,43 @@ impl BackendUrls {
     }
 }
 
-/// `csrf.trusted-origins`: comma-separated `scheme://host[:port]` values.
-fn trusted_origins(raw: &RawConfig) -> Result<Vec<String>, ConfigError> {
-    let Some(value) = raw.get("csrf.trusted-origins") else {
-        return Ok(Vec::new());
-    };
-    value
+/// A comma-separated list (a YAML sequence arrives joined with commas),
+/// each entry checked by `parse`; empty or unset is an empty list.
+fn list<T>(
+    raw: &RawConfig,
+    key: &str,
+    parse: impl Fn(&str) -> Result<T, String>,
+) -> Result<Vec<T>, ConfigError> {
+    raw.get(key)
+        .unwrap_or("")
         .split(',')
         .map(str::trim)
         .filter(|s| !s.is_empty())
-        .map(|origin| {
-            let ok = origin.split_once("://").is_some_and(|(scheme, host)| {
-                matches!(scheme, "http" | "https") && !host.is_empty() && !host.contains('/')
-            });
-            if ok {
-                Ok(origin.to_owned())
-            } else {
-                Err(ConfigError::invalid(
-                    "csrf.trusted-origins",
-                    format!("`{origin}` is not an origin like https://errors.example.com:8443"),
-                ))
-            }
-        })
+        .map(|entry| parse(entry).map_err(|problem| ConfigError::invalid(key, problem)))
         .collect()
+}
+
+/// `csrf.trusted-origins`: `scheme://host[:port]` values.
+fn trusted_origins(raw: &RawConfig) -> Result<Vec<String>, ConfigError> {
+    list(raw, "csrf.trusted-origins", |origin| {
+        let ok = origin.split_once("://").is_some_and(|(scheme, host)| {
+            matches!(scheme, "http" | "https") && !host.is_empty() && !host.contains('/')
+        });
+        if ok {
+            Ok(origin.to_owned())
+        } else {
+            Err(format!(
+                "`{origin}` is not an origin like https://errors.example.com:8443"
+            ))
+        }
+    })
+}
+
+/// `system.trusted-proxies`: addresses or CIDR blocks.
+fn trusted_proxies(raw: &RawConfig) -> Result<Vec<IpNet>, ConfigError> {
+    list(raw, "system.trusted-proxies", |entry| {
+        entry.parse().map_err(|e: net::BadIpNet| e.to_string())
+    })
 }
 
 #[cfg(test)]
@@ -378,6 +399,29 @@ mod tests {
         assert_eq!(cfg.retention_days, 7);
         assert_eq!(cfg.csrf_trusted_origins, vec!["https://a", "https://b"]);
         assert!(!cfg.allow_registration);
+        assert!(
+            cfg.trusted_proxies.is_empty(),
+            "no proxy is trusted by default"
+        );
+    }
+
+    #[test]
+    fn trusted_proxies_from_yaml_list_and_env() {
+        let raw = RawConfig::from_yaml("system:\n  trusted-proxies: [127.0.0.1, \"10.0.0.0/8\"]\n")
+            .unwrap();
+        let cfg = Config::from_raw(&raw).unwrap();
+        assert_eq!(
+            cfg.trusted_proxies,
+            vec!["127.0.0.1".parse().unwrap(), "10.0.0.0/8".parse().unwrap()]
+        );
+        let mut raw = RawConfig::default();
+        raw.apply_env([(
+            "FAULTLINE_SYSTEM_TRUSTED_PROXIES".to_owned(),
+            "172.16.0.0/12, ::1".to_owned(),
+        )]);
+        let proxies = Config::from_raw(&raw).unwrap().trusted_proxies;
+        assert!(proxies[0].contains("172.20.0.3".parse().unwrap()));
+        assert!(proxies[1].contains("::1".parse().unwrap()));
     }
 
     #[test]
@@ -392,6 +436,11 @@ mod tests {
             ("clickhouse.url: clickhouse:8123", "clickhouse.url"),
             ("redis.url: localhost", "redis.url"),
             ("limits.max-event-size: -5", "limits.max-event-size"),
+            ("system.trusted-proxies: nginx", "system.trusted-proxies"),
+            (
+                "system.trusted-proxies: 10.0.0.0/40",
+                "system.trusted-proxies",
+            ),
             (
                 "csrf.trusted-origins: errors.example.com",
                 "csrf.trusted-origins",

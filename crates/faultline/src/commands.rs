@@ -161,6 +161,15 @@ pub async fn create_token(data: &DataArgs, email: &str, scopes: &[String]) -> an
         .map(String::from)
         .to_vec()
     } else {
+        if let Some(unknown) = scopes
+            .iter()
+            .find(|s| faultline_web::scopes::known(s).is_none())
+        {
+            anyhow::bail!(
+                "unknown scope {unknown}; known scopes: {}",
+                faultline_web::scopes::ALL.join(", ")
+            );
+        }
         scopes.to_vec()
     };
     let token = faultline_web::generate_token();

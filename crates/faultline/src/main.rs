@@ -119,6 +119,15 @@ enum TokenCommand {
 }
 
 fn main() -> std::process::ExitCode {
+    // Whatever this process creates is its user's alone: the data
+    // directory, its stores and the -wal/-shm files SQLite adds beside
+    // them, config.yml, temporary files. Set before any thread or file
+    // exists; settings.rs also sets the modes explicitly.
+    // SAFETY: umask only replaces the process's file-creation mask; it
+    // cannot fail and touches no memory.
+    unsafe {
+        libc::umask(0o077);
+    }
     let cli = Cli::parse();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

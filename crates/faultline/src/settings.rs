@@ -1,6 +1,8 @@
 //! Finds the configuration and the stored data the same way for every
 //! command: `--config FILE` / `FAULTLINE_CONFIG`, or `--data-dir DIR`.
 
+use std::io::Write;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
@@ -23,6 +25,11 @@ pub const CONFIG_FILE: &str = "config.yml";
 pub struct Settings {
     pub config: Config,
     pub data_dir: PathBuf,
+    /// Whether the data directory is Faultline's alone (`--data-dir`,
+    /// `storage.dir`, the default), rather than the directory the config
+    /// file happens to be in: only then is the directory itself made
+    /// private, not just Faultline's files in it.
+    pub data_dir_is_own: bool,
 }
 
 /// The default data directory of a devserver.
@@ -37,16 +44,21 @@ pub fn default_data_dir() -> PathBuf {
 /// embedded data lives. `create` makes a missing data directory and its
 /// config.yml with a fresh secret key (the devserver's first run).
 pub fn load(args: &DataArgs, create: bool) -> anyhow::Result<Settings> {
-    let (mut raw, data_dir) = match (&args.config, &args.data_dir) {
+    let (mut raw, data_dir, data_dir_is_own) = match (&args.config, &args.data_dir) {
         (Some(path), _) => {
             let mut raw = RawConfig::from_file(path)?;
             raw.apply_env(std::env::vars());
-            let dir = raw
+            let own = raw
                 .get("storage.dir")
                 .map(PathBuf::from)
-                .or_else(|| args.data_dir.clone())
-                .unwrap_or_else(|| path.parent().unwrap_or(Path::new(".")).to_path_buf());
-            (raw, dir)
+                .or_else(|| args.data_dir.clone());
+            match own {
+                Some(dir) => (raw, dir, true),
+                None => {
+                    let beside = path.parent().unwrap_or(Path::new(".")).to_path_buf();
+                    (raw, beside, false)
+                }
+            }
         }
         (None, dir) => {
             let dir = dir.clone().unwrap_or_else(default_data_dir);
@@ -59,22 +71,111 @@ pub fn load(args: &DataArgs, create: bool) -> anyhow::Result<Settings> {
                         dir.display()
                     );
                 }
-                std::fs::create_dir_all(&dir)
-                    .with_context(|| format!("cannot create data directory {}", dir.display()))?;
+                make_private_dir(&dir, true)?;
                 let text = format!(
                     "# Faultline devserver configuration; every key can be overridden by FAULTLINE_* variables.\n\
                      system.secret-key: '{}'\n",
                     generate_secret_key()
                 );
-                std::fs::write(&config_path, text)
+                std::fs::OpenOptions::new()
+                    .write(true)
+                    .create_new(true)
+                    .mode(PRIVATE_FILE)
+                    .open(&config_path)
+                    .and_then(|mut file| file.write_all(text.as_bytes()))
                     .with_context(|| format!("cannot write {}", config_path.display()))?;
+            } else {
+                // An install from before data directories were private.
+                make_private_dir(&dir, true)?;
             }
-            (RawConfig::from_file(&config_path)?, dir)
+            (RawConfig::from_file(&config_path)?, dir, true)
         }
     };
     raw.apply_env(std::env::vars());
     let config = Config::from_raw(&raw)?;
-    Ok(Settings { config, data_dir })
+    Ok(Settings {
+        config,
+        data_dir,
+        data_dir_is_own,
+    })
+}
+
+/// Mode of the data directory: its files hold DSN keys, password and token
+/// hashes, the secret key and every event, for Faultline's user alone.
+const PRIVATE_DIR: u32 = 0o700;
+/// Mode of each file Faultline keeps there.
+const PRIVATE_FILE: u32 = 0o600;
+
+/// Whether `name` is a file Faultline keeps in a data directory: config.yml
+/// and each embedded store with SQLite's companions (-wal and -shm hold
+/// the same data as the store; -journal while a transaction runs).
+fn is_faultline_file(name: &str) -> bool {
+    name == CONFIG_FILE
+        || [sqlite::META_FILE, sqlite::EVENTS_FILE, sqlite::QUEUE_FILE]
+            .iter()
+            .any(|store| {
+                name.strip_prefix(store)
+                    .is_some_and(|rest| matches!(rest, "" | "-wal" | "-shm" | "-journal"))
+            })
+}
+
+/// Creates `dir` as [`PRIVATE_DIR`] if missing (and makes an existing one so
+/// when it is Faultline's own), and takes every permission but the owner's
+/// from Faultline's files in it, so an install from before this rule is
+/// tightened when it next starts. What cannot be changed (another user's
+/// file, a read-only mount) is logged, not fatal: the data is still there
+/// to serve, and the warning says what to fix.
+fn make_private_dir(dir: &Path, own: bool) -> anyhow::Result<()> {
+    let cannot = || format!("cannot create data directory {}", dir.display());
+    match std::fs::metadata(dir) {
+        Ok(meta) if !meta.is_dir() => bail!("{} is not a directory", dir.display()),
+        Ok(meta) => {
+            if own && meta.permissions().mode() & 0o777 != PRIVATE_DIR {
+                restrict(dir, PRIVATE_DIR);
+            }
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(PRIVATE_DIR)
+            .create(dir)
+            .with_context(cannot)?,
+        Err(e) => return Err(e).with_context(cannot),
+    }
+    for entry in std::fs::read_dir(dir).with_context(cannot)? {
+        let entry = entry.with_context(cannot)?;
+        let name = entry.file_name();
+        if !name.to_str().is_some_and(is_faultline_file) {
+            continue;
+        }
+        let meta = entry.metadata().with_context(cannot)?;
+        let mode = meta.permissions().mode();
+        if meta.is_file() && mode & 0o077 != 0 {
+            restrict(&entry.path(), mode & 0o700);
+        }
+    }
+    Ok(())
+}
+
+fn restrict(path: &Path, mode: u32) {
+    if let Err(e) = std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)) {
+        tracing::warn!(
+            path = %path.display(),
+            error = %e,
+            "cannot make this private (mode {mode:o}): other users may read it; give it to the user Faultline runs as"
+        );
+    }
+}
+
+/// Creates an embedded store's file as [`PRIVATE_FILE`] before SQLite
+/// opens it: SQLite gives its -wal and -shm files the mode of the store.
+fn create_private_file(path: &Path) -> anyhow::Result<()> {
+    std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .mode(PRIVATE_FILE)
+        .open(path)
+        .map(drop)
+        .with_context(|| format!("cannot create {}", path.display()))
 }
 
 /// How a process reaches full events: the query service owns the event
@@ -103,9 +204,10 @@ pub async fn open_backends(
     let urls = &settings.config.backends;
     let dir = &settings.data_dir;
     let embedded = |file: &str| -> anyhow::Result<PathBuf> {
-        std::fs::create_dir_all(dir)
-            .with_context(|| format!("cannot create data directory {}", dir.display()))?;
-        Ok(dir.join(file))
+        make_private_dir(dir, settings.data_dir_is_own)?;
+        let path = dir.join(file);
+        create_private_file(&path)?;
+        Ok(path)
     };
     let in_dir = || format!("cannot open the data in {}", dir.display());
 
@@ -205,4 +307,31 @@ pub fn generate_secret_key() -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn faultline_files_are_the_config_the_stores_and_their_companions() {
+        for ours in [
+            "config.yml",
+            "meta.sqlite",
+            "meta.sqlite-wal",
+            "meta.sqlite-shm",
+            "events.sqlite-journal",
+            "queue.sqlite",
+        ] {
+            assert!(is_faultline_file(ours), "{ours}");
+        }
+        for theirs in [
+            "notes.txt",
+            "meta.sqlite.bak",
+            "config.yml~",
+            "other.sqlite",
+        ] {
+            assert!(!is_faultline_file(theirs), "{theirs}");
+        }
+    }
 }

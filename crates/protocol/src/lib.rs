@@ -19,4 +19,6 @@ pub use envelope::{Envelope, EnvelopeError, Item, ItemType};
 pub use event::{Event, Exception, Frame, Level, LogEntry, Stacktrace};
 pub use ids::{EventId, GroupId, OrgId, ProjectId};
 pub use messages::{IngestHeader, IngestMessage, MessageError, ProcessedEvent};
-pub use normalize::{NormalizeError, NormalizeOptions, normalize_event};
+pub use normalize::{
+    MAX_JSON_DEPTH, NormalizeError, NormalizeOptions, check_event_json, normalize_event,
+};

@@ -2,19 +2,37 @@
 //! dozen SDK generations) into an [`Event`]. Wrongly typed fields are dropped,
 //! not fatal: an SDK bug in one field must not lose the whole error report.
 
+use std::cell::Cell;
+use std::fmt;
+
 use chrono::{DateTime, Duration, NaiveDateTime, TimeZone, Utc};
+use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
 
 use crate::event::{Event, Exception, Frame, Level, LogEntry, Stacktrace};
 use crate::ids::EventId;
 
+/// Why an event payload cannot be kept. relay answers these as its 400's
+/// detail (`invalid event payload: …`), so they read as a reason.
 #[derive(Debug, thiserror::Error)]
 pub enum NormalizeError {
-    #[error("event is not valid JSON: {0}")]
+    #[error("not valid UTF-8 (at byte {0})")]
+    InvalidUtf8(usize),
+    #[error("not valid JSON: {0}")]
     InvalidJson(#[from] serde_json::Error),
-    #[error("event is not a JSON object")]
+    #[error("JSON nested deeper than {MAX_JSON_DEPTH} levels")]
+    TooDeep,
+    #[error("not a JSON object")]
     NotAnObject,
 }
+
+/// Deepest nesting of objects and arrays an event may have, the event
+/// itself being the first level. SDKs trim their data to a handful of
+/// levels, so only broken or hostile payloads go deeper. It stays well below
+/// serde_json's own limit (128), which every later reader of the event is
+/// held to: stored, the event sits a level or two deeper (inside
+/// `ProcessedEvent`, inside an API answer).
+pub const MAX_JSON_DEPTH: usize = 100;
 
 /// Caps that keep one event's stored size bounded whatever an SDK sends.
 pub mod caps {
@@ -80,10 +98,222 @@ const PLATFORMS: &[&str] = &[
 ];
 
 pub fn normalize_event(payload: &[u8], opts: &NormalizeOptions) -> Result<Event, NormalizeError> {
+    // The check relay made before it answered 200: what it accepted, this
+    // accepts, and a refusal here names the same reason.
+    check_event_json(payload)?;
     let Value::Object(raw) = serde_json::from_slice::<Value>(payload)? else {
         return Err(NormalizeError::NotAnObject);
     };
     Ok(normalize_object(raw, opts))
+}
+
+/// Checks that `payload` is an event [`normalize_event`] will keep: UTF-8,
+/// JSON that parses as a `serde_json::Value` would (every string decoded,
+/// lone surrogate escapes refused, every number parsed), an object, nested
+/// at most [`MAX_JSON_DEPTH`] levels. Returns its `event_id` when it names
+/// a valid one. Nothing is built, so relay can afford it on every item.
+pub fn check_event_json(payload: &[u8]) -> Result<Option<EventId>, NormalizeError> {
+    let text =
+        std::str::from_utf8(payload).map_err(|e| NormalizeError::InvalidUtf8(e.valid_up_to()))?;
+    let first = text
+        .bytes()
+        .find(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r'));
+    if first != Some(b'{') {
+        return Err(NormalizeError::NotAnObject);
+    }
+    let too_deep = Cell::new(false);
+    let walk = Walk {
+        depth: 0,
+        too_deep: &too_deep,
+    };
+    let mut de = serde_json::Deserializer::from_str(text);
+    let checked = serde::Deserializer::deserialize_map(&mut de, TopLevel(walk))
+        .and_then(|id| de.end().map(|()| id));
+    match checked {
+        Ok(id) => Ok(id),
+        Err(_) if too_deep.get() => Err(NormalizeError::TooDeep),
+        Err(e) => Err(NormalizeError::InvalidJson(e)),
+    }
+}
+
+/// Walks one JSON value the way building a `serde_json::Value` does,
+/// without building it, and stops past [`MAX_JSON_DEPTH`].
+#[derive(Clone, Copy)]
+struct Walk<'a> {
+    /// Objects and arrays around the value being walked.
+    depth: usize,
+    /// Set when the walk stopped for depth: serde_json's errors carry no
+    /// type to tell that apart from a syntax error.
+    too_deep: &'a Cell<bool>,
+}
+
+impl Walk<'_> {
+    /// The walk one level further in, or an error past the limit.
+    fn enter<E: de::Error>(self) -> Result<Self, E> {
+        let depth = self.depth + 1;
+        if depth > MAX_JSON_DEPTH {
+            self.too_deep.set(true);
+            return Err(E::custom(NormalizeError::TooDeep));
+        }
+        Ok(Walk { depth, ..self })
+    }
+}
+
+impl<'de> DeserializeSeed<'de> for Walk<'_> {
+    type Value = ();
+
+    fn deserialize<D: de::Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Walk<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_i64<E>(self, _: i64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_u64<E>(self, _: u64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_f64<E>(self, _: f64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_str<E>(self, _: &str) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_unit<E>(self) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        let inner = self.enter()?;
+        while seq.next_element_seed(inner)?.is_some() {}
+        Ok(())
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let inner = self.enter()?;
+        while map.next_key_seed(inner)?.is_some() {
+            map.next_value_seed(inner)?;
+        }
+        Ok(())
+    }
+}
+
+/// The event object: walked like any object, noting its `event_id` (the
+/// last one, as a `Value` keeps the last of repeated keys).
+struct TopLevel<'a>(Walk<'a>);
+
+impl<'de> Visitor<'de> for TopLevel<'_> {
+    type Value = Option<EventId>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Option<EventId>, A::Error> {
+        let inner = self.0.enter()?;
+        let mut event_id = None;
+        while let Some(is_event_id) = map.next_key_seed(IsEventIdKey)? {
+            if is_event_id {
+                event_id = map.next_value_seed(EventIdValue(inner))?;
+            } else {
+                map.next_value_seed(inner)?;
+            }
+        }
+        Ok(event_id)
+    }
+}
+
+/// A key of the event object: whether it is `event_id`.
+struct IsEventIdKey;
+
+impl<'de> DeserializeSeed<'de> for IsEventIdKey {
+    type Value = bool;
+
+    fn deserialize<D: de::Deserializer<'de>>(self, deserializer: D) -> Result<bool, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for IsEventIdKey {
+    type Value = bool;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an object key")
+    }
+
+    fn visit_str<E>(self, key: &str) -> Result<bool, E> {
+        Ok(key == "event_id")
+    }
+}
+
+/// The value of `event_id`: an id when it is a string that parses as one,
+/// walked like any other value otherwise.
+struct EventIdValue<'a>(Walk<'a>);
+
+impl<'de> DeserializeSeed<'de> for EventIdValue<'_> {
+    type Value = Option<EventId>;
+
+    fn deserialize<D: de::Deserializer<'de>>(
+        self,
+        deserializer: D,
+    ) -> Result<Option<EventId>, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for EventIdValue<'_> {
+    type Value = Option<EventId>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an event id")
+    }
+
+    fn visit_str<E>(self, s: &str) -> Result<Option<EventId>, E> {
+        Ok(s.parse().ok())
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<Option<EventId>, E> {
+        Ok(None)
+    }
+
+    fn visit_i64<E>(self, _: i64) -> Result<Option<EventId>, E> {
+        Ok(None)
+    }
+
+    fn visit_u64<E>(self, _: u64) -> Result<Option<EventId>, E> {
+        Ok(None)
+    }
+
+    fn visit_f64<E>(self, _: f64) -> Result<Option<EventId>, E> {
+        Ok(None)
+    }
+
+    fn visit_unit<E>(self) -> Result<Option<EventId>, E> {
+        Ok(None)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Option<EventId>, A::Error> {
+        self.0.visit_seq(seq).map(|()| None)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Option<EventId>, A::Error> {
+        self.0.visit_map(map).map(|()| None)
+    }
 }
 
 pub fn normalize_object(mut raw: Map<String, Value>, opts: &NormalizeOptions) -> Event {
@@ -739,5 +969,78 @@ mod tests {
             caps::MESSAGE
         );
         assert_eq!(ev.tag("k").unwrap().len(), caps::TAG_VALUE);
+    }
+
+    /// `{"a": [[…]]}` with the event object as level 1 and `depth` levels in all.
+    fn nested(depth: usize, innermost: &str) -> String {
+        let arrays = depth - 1;
+        format!(
+            "{{\"a\":{}{innermost}{}}}",
+            "[".repeat(arrays),
+            "]".repeat(arrays)
+        )
+    }
+
+    #[test]
+    fn the_check_refuses_what_normalisation_would_and_nothing_else() {
+        let id = "9ec79c33ec9942ab8353589fcb2e04dc";
+        let named = format!("{{\"event_id\":\"{id}\",\"message\":\"caf\u{e9} \\ud83d\\ude00\"}}");
+        assert_eq!(
+            check_event_json(named.as_bytes())
+                .unwrap()
+                .unwrap()
+                .to_string(),
+            id
+        );
+        // The last of repeated keys, as a Value keeps; anything else is no id.
+        let twice = format!("{{\"event_id\":\"nope\",\"event_id\":\"{id}\"}}");
+        assert!(check_event_json(twice.as_bytes()).unwrap().is_some());
+        for no_id in [
+            r#"{"event_id": 7}"#,
+            r#"{"event_id": [[1]]}"#,
+            r#"{"event_id": "not a uuid"}"#,
+            r#"{"extra": {"event_id": "9ec79c33ec9942ab8353589fcb2e04dc"}}"#,
+            " \r\n{}",
+        ] {
+            assert_eq!(check_event_json(no_id.as_bytes()).unwrap(), None, "{no_id}");
+        }
+
+        // At the limit, with every kind of value at the bottom, is kept.
+        for innermost in ["", "1", "-1", "1.5e3", "\"s\"", "true", "null", "{}"] {
+            let depth = if innermost == "{}" {
+                MAX_JSON_DEPTH - 1
+            } else {
+                MAX_JSON_DEPTH
+            };
+            let payload = nested(depth, innermost);
+            check_event_json(payload.as_bytes()).unwrap();
+            normalize_event(payload.as_bytes(), &opts()).unwrap();
+        }
+        let refused: Vec<(Vec<u8>, &str)> = vec![
+            (nested(MAX_JSON_DEPTH + 1, "").into_bytes(), "100 levels"),
+            (nested(MAX_JSON_DEPTH, "{}").into_bytes(), "100 levels"),
+            (nested(500, "").into_bytes(), "100 levels"),
+            (b"{\"message\":\"caf\xe9\"}".to_vec(), "UTF-8 (at byte 15)"),
+            (b"{\"\xff\":1}".to_vec(), "UTF-8"),
+            (br#"{"message":"\ud800"}"#.to_vec(), "escape"),
+            (br#"{"message":"\udc00\ud800"}"#.to_vec(), "escape"),
+            (br#"{"n":1e400}"#.to_vec(), "out of range"),
+            (br#"{"a":1} trailing"#.to_vec(), "trailing"),
+            (br#"{"a":1"#.to_vec(), "EOF"),
+            (b"[1]".to_vec(), "not a JSON object"),
+            (b"\"text\"".to_vec(), "not a JSON object"),
+            (b"\x0c{}".to_vec(), "not a JSON object"),
+            (b"".to_vec(), "not a JSON object"),
+        ];
+        for (payload, said) in refused {
+            let shown = String::from_utf8_lossy(&payload).into_owned();
+            let err = check_event_json(&payload).unwrap_err().to_string();
+            assert!(err.contains(said), "{shown}: {err}");
+            let err = normalize_event(&payload, &opts()).unwrap_err().to_string();
+            assert!(
+                err.contains(said),
+                "normalisation says the same for {shown}: {err}"
+            );
+        }
     }
 }

@@ -1,12 +1,14 @@
 //! Mutated real SDK payloads never panic the parsers: relay and the
-//! ingest-consumer run them on attacker-controlled bytes.
+//! ingest-consumer run them on attacker-controlled bytes. And every event
+//! relay's check accepts, the consumer keeps.
 
 use std::path::Path;
 
 use bytes::Bytes;
 use chrono::Utc;
 use faultline_protocol::{
-    ContentEncoding, Envelope, ItemType, NormalizeOptions, decompress_bounded, normalize_event,
+    ContentEncoding, Envelope, ItemType, NormalizeOptions, check_event_json, decompress_bounded,
+    normalize_event,
 };
 
 /// xorshift64*: deterministic, so a failure reproduces.
@@ -49,12 +51,27 @@ fn fixtures() -> Vec<Vec<u8>> {
     bodies
 }
 
+/// Normalises `payload`; what relay's check accepted must normalise, since
+/// relay has already answered 200 for it.
+fn normalize_checked(payload: &[u8], opts: &NormalizeOptions) {
+    let checked = check_event_json(payload);
+    let normalized = normalize_event(payload, opts);
+    if checked.is_ok() {
+        assert!(
+            normalized.is_ok(),
+            "relay accepts what the consumer drops: {:?}: {}",
+            normalized.err(),
+            String::from_utf8_lossy(payload)
+        );
+    }
+}
+
 fn exercise(body: &[u8]) {
     let opts = NormalizeOptions::new(Utc::now());
-    let _ = normalize_event(body, &opts);
+    normalize_checked(body, &opts);
     if let Ok(envelope) = Envelope::parse(Bytes::copy_from_slice(body)) {
         for item in envelope.items.iter().filter(|i| i.ty == ItemType::Event) {
-            let _ = normalize_event(&item.payload, &opts);
+            normalize_checked(&item.payload, &opts);
         }
     }
     for enc in [

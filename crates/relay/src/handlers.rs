@@ -8,11 +8,10 @@ use bytes::{Bytes, BytesMut};
 use chrono::Utc;
 use faultline_protocol::{
     ContentEncoding, Dsn, Envelope, EventId, IngestHeader, IngestMessage, Item, ItemType,
-    ProjectId, SentryAuth, decompress_bounded,
+    ProjectId, SentryAuth, check_event_json, decompress_bounded,
 };
 use faultline_storage::{Message, Topic};
 use futures_util::StreamExt;
-use serde::Deserialize;
 
 use crate::metrics::METRICS;
 use crate::{RelayError, RelayState, cors};
@@ -135,26 +134,34 @@ async fn handle(
 
     let received = Utc::now();
     let remote_addr = req.connection_info().realip_remote_addr().map(strip_port);
-    let mut event_id = envelope.event_id();
+    // Each event item's own `event_id`, checked as the consumer will parse
+    // it: what it would drop is refused now, not answered 200 and lost.
+    let mut own_ids: Vec<Option<Option<EventId>>> = Vec::with_capacity(envelope.items.len());
     for item in &envelope.items {
         if topic_for(&item.ty).is_some() {
             check_item(item, limits)?;
         }
-        if matches!(item.ty, ItemType::Event | ItemType::Transaction) {
-            let peeked = peek_event_id(item)?;
-            event_id = event_id.or(peeked);
-        }
+        own_ids.push(if is_event(&item.ty) {
+            Some(check_event_json(&item.payload).map_err(|e| {
+                RelayError::InvalidPayload(item.ty.as_str().to_owned(), e.to_string())
+            })?)
+        } else {
+            None
+        });
     }
-    let event_count = envelope
-        .items
-        .iter()
-        .filter(|i| matches!(i.ty, ItemType::Event | ItemType::Transaction))
-        .count() as i64;
-    // Items that are not events (sessions, reports) still need an id on the
-    // queue; the SDK is only told an id when the envelope names or holds an event.
-    let message_id = event_id.unwrap_or_else(EventId::new_random);
+    let item_ids = assign_event_ids(envelope.event_id(), &own_ids);
+    let first_event_id = item_ids.iter().flatten().next().copied();
+    let event_id = envelope
+        .event_id()
+        .or_else(|| own_ids.iter().flatten().flatten().next().copied());
+    let event_count = item_ids.iter().flatten().count() as i64;
+    // Items that are not events (sessions, attachments, reports) still need
+    // an id on the queue: the envelope's, else its first event's.
+    let message_id = event_id
+        .or(first_event_id)
+        .unwrap_or_else(EventId::new_random);
     let mut batches: Vec<(Topic, Vec<Message>)> = Vec::new();
-    for item in &envelope.items {
+    for (item, item_id) in envelope.items.iter().zip(&item_ids) {
         let Some(topic) = topic_for(&item.ty) else {
             tracing::debug!(
                 item_type = item.ty.as_str(),
@@ -165,7 +172,7 @@ async fn handle(
         let message = IngestMessage {
             header: IngestHeader {
                 project_id,
-                event_id: message_id,
+                event_id: item_id.unwrap_or(message_id),
                 item_type: item.ty.as_str().to_owned(),
                 received,
                 remote_addr: remote_addr.clone(),
@@ -210,7 +217,32 @@ async fn handle(
         state.keys.remember_event(project_id, id).await;
     }
     // An event without any id still gets one, and the SDK is told it.
-    Ok(event_id.or((event_count > 0).then_some(message_id)))
+    Ok(event_id.or(first_event_id))
+}
+
+fn is_event(ty: &ItemType) -> bool {
+    matches!(ty, ItemType::Event | ItemType::Transaction)
+}
+
+/// The id each event item goes to the queue with (`None` for other items),
+/// given the ids the items name themselves (`Some(None)`: an event item
+/// naming none). The consumer keeps one event per id, so every event item
+/// needs its own: an item keeps the id it names, the first one naming none
+/// gets the envelope's (unless an item names that itself), and the rest
+/// new ones.
+fn assign_event_ids(
+    envelope_id: Option<EventId>,
+    own_ids: &[Option<Option<EventId>>],
+) -> Vec<Option<EventId>> {
+    let mut spare = envelope_id.filter(|id| !own_ids.contains(&Some(Some(*id))));
+    own_ids
+        .iter()
+        .map(|own| match own {
+            None => None,
+            Some(Some(id)) => Some(*id),
+            Some(None) => Some(spare.take().unwrap_or_else(EventId::new_random)),
+        })
+        .collect()
 }
 
 fn strip_port(addr: &str) -> String {
@@ -291,8 +323,8 @@ fn check_item(item: &Item, limits: &faultline_config::Limits) -> Result<(), Rela
     if item.payload.len() > limit {
         return Err(RelayError::ItemTooLarge(ty.to_owned(), limit));
     }
-    // Events and transactions are fully parsed by `peek_event_id`.
-    let parsed_later = matches!(item.ty, ItemType::Event | ItemType::Transaction);
+    // Events and transactions are checked whole by `check_event_json`.
+    let parsed_later = is_event(&item.ty);
     if json {
         let first = item.payload.iter().find(|b| !b.is_ascii_whitespace());
         let expected = if item.ty == ItemType::UserReport
@@ -317,18 +349,38 @@ fn check_item(item: &Item, limits: &faultline_config::Limits) -> Result<(), Rela
     Ok(())
 }
 
-#[derive(Deserialize)]
-struct EventIdPeek {
-    #[serde(default)]
-    event_id: Option<serde_json::Value>,
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-fn peek_event_id(item: &Item) -> Result<Option<EventId>, RelayError> {
-    let peek: EventIdPeek = serde_json::from_slice(&item.payload)
-        .map_err(|e| RelayError::InvalidPayload(item.ty.as_str().to_owned(), e.to_string()))?;
-    Ok(peek
-        .event_id
-        .as_ref()
-        .and_then(|v| v.as_str())
-        .and_then(|s| s.parse().ok()))
+    #[test]
+    fn every_event_item_gets_an_id_of_its_own() {
+        let header = EventId::new_random();
+        let named = EventId::new_random();
+        // A session, three events naming no id, one naming its own.
+        let own = [None, Some(None), Some(None), Some(Some(named)), Some(None)];
+        let ids = assign_event_ids(Some(header), &own);
+        assert_eq!(ids[0], None);
+        assert_eq!(
+            ids[1],
+            Some(header),
+            "the first without an id gets the envelope's"
+        );
+        assert_eq!(ids[3], Some(named));
+        let mut events: Vec<EventId> = ids.iter().flatten().copied().collect();
+        events.sort();
+        events.dedup();
+        assert_eq!(events.len(), 4, "no two items share an id: {ids:?}");
+
+        // An item naming the envelope's id keeps it; the others get new ones.
+        let ids = assign_event_ids(Some(header), &[Some(None), Some(Some(header))]);
+        assert_eq!(ids[1], Some(header));
+        assert!(ids[0].is_some() && ids[0] != Some(header));
+        // Without any id, a thousand items are a thousand events.
+        let ids = assign_event_ids(None, &vec![Some(None); 1000]);
+        let mut unique: Vec<EventId> = ids.iter().flatten().copied().collect();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(unique.len(), 1000);
+    }
 }

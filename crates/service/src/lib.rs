@@ -1,11 +1,14 @@
 //! Scaffolding every Faultline service shares, so each service crate only
 //! adds its own routes: `GET /health` (readiness: every backend answers),
-//! `GET /metrics` (Prometheus text), JSON 404s, and serving an actix app
-//! until a shutdown signal.
+//! `GET /metrics` (Prometheus text), JSON 404s, `X-Content-Type-Options:
+//! nosniff` on every response, and serving an actix app until a shutdown
+//! signal.
 
 use std::sync::Arc;
 
 use actix_web::dev::ServerHandle;
+use actix_web::http::header;
+use actix_web::middleware::DefaultHeaders;
 use actix_web::{App, HttpResponse, HttpServer, web};
 use faultline_storage::Backends;
 use tokio::sync::watch;
@@ -103,7 +106,10 @@ where
     let addr = listener.local_addr()?;
     let server = HttpServer::new(move || {
         let (routes, backends) = (routes.clone(), backends.clone());
+        // Bodies carry what SDKs sent (event JSON, attachments' names); a
+        // browser must never sniff them into HTML and run them.
         App::new()
+            .wrap(DefaultHeaders::new().add((header::X_CONTENT_TYPE_OPTIONS, "nosniff")))
             .configure(routes)
             .configure(|cfg| configure(cfg, &backends))
             .default_service(web::to(not_found))

@@ -45,6 +45,9 @@ pub enum StorageError {
     Closed,
     #[error("storage unavailable: {0}")]
     Unavailable(String),
+    /// The change would leave an organization without an owner.
+    #[error("an organization keeps at least one owner")]
+    LastOwner,
 }
 
 pub type Result<T, E = StorageError> = std::result::Result<T, E>;

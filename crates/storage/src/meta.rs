@@ -274,15 +274,28 @@ pub trait MetaStore: Send + Sync + 'static {
     async fn create_organization(&self, slug: &str, name: &str) -> Result<Organization>;
     async fn organization_by_slug(&self, slug: &str) -> Result<Option<Organization>>;
     async fn organization_by_id(&self, id: OrgId) -> Result<Option<Organization>>;
-    async fn add_member(&self, org: OrgId, user: UserId, role: Role) -> Result<()>;
+    /// Adds `user` with `role` unless already a member, whose role then
+    /// stays as it is (joining never demotes or promotes anyone); returns
+    /// whether the user was added.
+    async fn add_member(&self, org: OrgId, user: UserId, role: Role) -> Result<bool>;
+    /// Changes a member's role. `NotFound` for a non-member; `LastOwner`
+    /// when it would leave the organization without an owner, decided in
+    /// the same transaction as the change, so concurrent demotions cannot
+    /// both pass.
+    async fn set_member_role(&self, org: OrgId, user: UserId, role: Role) -> Result<()>;
     async fn member_role(&self, org: OrgId, user: UserId) -> Result<Option<Role>>;
     /// Members with their roles, by email.
     async fn members(&self, org: OrgId) -> Result<Vec<(User, Role)>>;
+    /// Removes a member: `NotFound` or `LastOwner` as [`Self::set_member_role`].
     async fn remove_member(&self, org: OrgId, user: UserId) -> Result<()>;
     /// Stores an invitation by the hash of the token in its link.
     async fn create_invite(&self, invite: &Invite, token_hash: &str) -> Result<()>;
     /// The invitation, unless expired or used.
     async fn invite(&self, token_hash: &str) -> Result<Option<Invite>>;
+    /// Uses up the invitation for `user`, once: the first caller gets it
+    /// (and the membership, added as [`Self::add_member`] does), any
+    /// later or concurrent one `None`. Expired invitations give `None`.
+    async fn accept_invite(&self, token_hash: &str, user: UserId) -> Result<Option<Invite>>;
     async fn delete_invite(&self, token_hash: &str) -> Result<()>;
     /// Organizations the user belongs to (all of them for a superuser).
     async fn organizations_for_user(&self, user: &User) -> Result<Vec<Organization>>;
@@ -336,6 +349,9 @@ pub trait MetaStore: Send + Sync + 'static {
     /// The session and its user, unless expired or the user is inactive.
     async fn session(&self, token_hash: &str) -> Result<Option<(Session, User)>>;
     async fn delete_session(&self, token_hash: &str) -> Result<()>;
+    /// Ends every session of `user` except the one stored as
+    /// `keep_token_hash` (after a password change).
+    async fn delete_other_sessions(&self, user: UserId, keep_token_hash: &str) -> Result<()>;
 
     // Installation settings (the devserver's bootstrap state, etc.).
     async fn setting(&self, key: &str) -> Result<Option<String>>;

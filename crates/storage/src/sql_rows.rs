@@ -2,7 +2,9 @@
 //! (identical column names in both schemas), unique-violation mapping, and
 //! key generation.
 
-use crate::StorageError;
+use faultline_protocol::OrgId;
+
+use crate::{MetaStore, Result, StorageError, UserId};
 
 pub(crate) fn conflict(e: sqlx::Error, what: &str) -> StorageError {
     match &e {
@@ -13,12 +15,30 @@ pub(crate) fn conflict(e: sqlx::Error, what: &str) -> StorageError {
     }
 }
 
+/// What a guarded membership change (an UPDATE or DELETE that refuses to
+/// touch the last owner) means when it changed `changed` rows: done, or
+/// refused because `user` is not a member, or because they are the last owner.
+pub(crate) async fn membership_change<S: MetaStore + ?Sized>(
+    store: &S,
+    org: OrgId,
+    user: UserId,
+    changed: u64,
+) -> Result<()> {
+    if changed > 0 {
+        return Ok(());
+    }
+    match store.member_role(org, user).await? {
+        None => Err(StorageError::NotFound),
+        Some(_) => Err(StorageError::LastOwner),
+    }
+}
+
 /// A project key part: 32 hex digits from a v4 UUID's 122 random bits.
 pub(crate) fn random_hex_key() -> String {
     faultline_protocol::EventId::new_random().to_string()
 }
 
-/// Defines `user_from_row`, `org_from_row`, `team_from_row`,
+/// Defines `user_from_row`, `org_from_row`, `invite_from_row`, `team_from_row`,
 /// `project_from_row`, `key_from_row` and `group_from_row` for one row type
 /// (a macro because sqlx's row traits make a generic version unreadable).
 macro_rules! row_mappers {
@@ -42,6 +62,17 @@ macro_rules! row_mappers {
                 slug: row.get("slug"),
                 name: row.get("name"),
                 date_created: from_millis(row.get("date_created")),
+            }
+        }
+
+        fn invite_from_row(row: &$row) -> Invite {
+            let role: String = row.get("role");
+            Invite {
+                org_id: OrgId(row.get("org_id")),
+                email: row.get("email"),
+                role: Role::parse(&role).unwrap_or(Role::Member),
+                invited_by: UserId(row.get("invited_by")),
+                expires: from_millis(row.get("expires")),
             }
         }
 

@@ -53,7 +53,9 @@ macro_rules! on_every_backend {
 on_every_backend!(
     accounts_and_sessions,
     organizations_projects_keys_teams,
-    grouping_counts_and_searches
+    grouping_counts_and_searches,
+    organizations_keep_an_owner,
+    invitations_are_used_once
 );
 
 async fn accounts_and_sessions(store: Arc<dyn MetaStore>) {
@@ -127,6 +129,31 @@ async fn accounts_and_sessions(store: Arc<dyn MetaStore>) {
     store.delete_session("session-hash").await.unwrap();
     assert!(store.session("session-hash").await.unwrap().is_none());
 
+    // After a password change only the session that made it stays.
+    let other_user = store
+        .create_user("other@example.com", None, false)
+        .await
+        .unwrap();
+    for hash in ["laptop", "phone", "stolen"] {
+        store.create_session(&session, hash).await.unwrap();
+    }
+    let others = Session {
+        user_id: other_user.id,
+        ..session.clone()
+    };
+    store.create_session(&others, "other-user").await.unwrap();
+    store
+        .delete_other_sessions(user.id, "laptop")
+        .await
+        .unwrap();
+    assert!(store.session("laptop").await.unwrap().is_some());
+    assert!(store.session("phone").await.unwrap().is_none());
+    assert!(store.session("stolen").await.unwrap().is_none());
+    assert!(
+        store.session("other-user").await.unwrap().is_some(),
+        "another user's sessions stay"
+    );
+
     store.set_setting("k", "v1").await.unwrap();
     store.set_setting("k", "v2").await.unwrap();
     assert_eq!(store.setting("k").await.unwrap().as_deref(), Some("v2"));
@@ -154,8 +181,19 @@ async fn organizations_projects_keys_teams(store: Arc<dyn MetaStore>) {
         .add_member(org.id, member.id, Role::Member)
         .await
         .unwrap();
+    // Adding an existing member changes nothing; set_member_role does.
+    assert!(
+        !store
+            .add_member(org.id, member.id, Role::Owner)
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        store.member_role(org.id, member.id).await.unwrap(),
+        Some(Role::Member)
+    );
     store
-        .add_member(org.id, member.id, Role::Admin)
+        .set_member_role(org.id, member.id, Role::Admin)
         .await
         .unwrap();
     assert_eq!(
@@ -253,6 +291,166 @@ async fn organizations_projects_keys_teams(store: Arc<dyn MetaStore>) {
     );
     store.delete_invite("invite-hash").await.unwrap();
     assert!(store.invite("invite-hash").await.unwrap().is_none());
+}
+
+async fn organizations_keep_an_owner(store: Arc<dyn MetaStore>) {
+    let org = store.create_organization("solo", "Solo").await.unwrap();
+    let a = store
+        .create_user("a@example.com", None, false)
+        .await
+        .unwrap();
+    let b = store
+        .create_user("b@example.com", None, false)
+        .await
+        .unwrap();
+    store.add_member(org.id, a.id, Role::Owner).await.unwrap();
+    store.add_member(org.id, b.id, Role::Member).await.unwrap();
+    assert!(matches!(
+        store.set_member_role(org.id, a.id, Role::Admin).await,
+        Err(StorageError::LastOwner)
+    ));
+    assert!(matches!(
+        store.remove_member(org.id, a.id).await,
+        Err(StorageError::LastOwner)
+    ));
+    let stranger = store
+        .create_user("c@example.com", None, false)
+        .await
+        .unwrap();
+    assert!(matches!(
+        store.remove_member(org.id, stranger.id).await,
+        Err(StorageError::NotFound)
+    ));
+    // An owner may stay an owner, and step down once another exists.
+    store
+        .set_member_role(org.id, a.id, Role::Owner)
+        .await
+        .unwrap();
+    store
+        .set_member_role(org.id, b.id, Role::Owner)
+        .await
+        .unwrap();
+    store
+        .set_member_role(org.id, a.id, Role::Member)
+        .await
+        .unwrap();
+    store
+        .set_member_role(org.id, a.id, Role::Owner)
+        .await
+        .unwrap();
+
+    // Two owners demoting each other at the same moment: one must lose.
+    for round in 0..20 {
+        let (first, second) = if round % 2 == 0 {
+            (a.id, b.id)
+        } else {
+            (b.id, a.id)
+        };
+        let (s1, s2) = (store.clone(), store.clone());
+        let one =
+            tokio::spawn(async move { s1.set_member_role(org.id, first, Role::Member).await });
+        let two = tokio::spawn(async move { s2.remove_member(org.id, second).await });
+        let (one, two) = (one.await.unwrap(), two.await.unwrap());
+        let owners = store
+            .members(org.id)
+            .await
+            .unwrap()
+            .iter()
+            .filter(|(_, role)| *role == Role::Owner)
+            .count();
+        assert_eq!(owners, 1, "round {round}: {one:?} {two:?}");
+        assert!(one.is_ok() != two.is_ok(), "round {round}: {one:?} {two:?}");
+        // Back to two owners for the next round.
+        store.add_member(org.id, second, Role::Owner).await.unwrap();
+        store
+            .set_member_role(org.id, first, Role::Owner)
+            .await
+            .unwrap();
+        store
+            .set_member_role(org.id, second, Role::Owner)
+            .await
+            .unwrap();
+    }
+}
+
+async fn invitations_are_used_once(store: Arc<dyn MetaStore>) {
+    let org = store.create_organization("club", "Club").await.unwrap();
+    let owner = store
+        .create_user("owner@example.com", None, false)
+        .await
+        .unwrap();
+    store
+        .add_member(org.id, owner.id, Role::Owner)
+        .await
+        .unwrap();
+    let invite = |role| Invite {
+        org_id: org.id,
+        email: "owner@example.com".into(),
+        role,
+        invited_by: owner.id,
+        expires: Utc::now() + Duration::days(7),
+    };
+    // Accepting an invitation never changes an existing member's role.
+    store
+        .create_invite(&invite(Role::Member), "demote")
+        .await
+        .unwrap();
+    assert!(
+        store
+            .accept_invite("demote", owner.id)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert_eq!(
+        store.member_role(org.id, owner.id).await.unwrap(),
+        Some(Role::Owner)
+    );
+    assert!(
+        store
+            .accept_invite("demote", owner.id)
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    // Concurrent accepts of one link: exactly one wins.
+    let guest = store
+        .create_user("guest@example.com", None, false)
+        .await
+        .unwrap();
+    store
+        .create_invite(&invite(Role::Admin), "race")
+        .await
+        .unwrap();
+    let tasks: Vec<_> = (0..8)
+        .map(|_| {
+            let store = store.clone();
+            tokio::spawn(async move { store.accept_invite("race", guest.id).await.unwrap() })
+        })
+        .collect();
+    let mut winners = 0;
+    for task in tasks {
+        winners += usize::from(task.await.unwrap().is_some());
+    }
+    assert_eq!(winners, 1);
+    assert_eq!(
+        store.member_role(org.id, guest.id).await.unwrap(),
+        Some(Role::Admin)
+    );
+
+    // Expired invitations cannot be used.
+    let mut old = invite(Role::Member);
+    old.expires = Utc::now() - Duration::seconds(1);
+    store.create_invite(&old, "old").await.unwrap();
+    assert!(store.invite("old").await.unwrap().is_none());
+    assert!(
+        store
+            .accept_invite("old", guest.id)
+            .await
+            .unwrap()
+            .is_none()
+    );
 }
 
 fn event(

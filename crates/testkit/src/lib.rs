@@ -377,6 +377,9 @@ pub fn stack_config(
         "# Written by faultline-testkit: the compose topology on 127.0.0.1.\n\
          system.url-prefix: http://127.0.0.1:{public_port}\n\
          system.secret-key: '{secret_key}'\n\
+         # nginx, on 127.0.0.1 here, names the client in X-Forwarded-For,\n\
+         # as compose's nginx does for deploy/config.yml's private ranges.\n\
+         system.trusted-proxies: 127.0.0.1\n\
          database.url: {}\n\
          clickhouse.url: {}\n\
          kafka.brokers: {}\n\

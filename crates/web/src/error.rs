@@ -18,6 +18,8 @@ pub enum ApiError {
     BadRequest(String),
     #[error("{0}")]
     Conflict(String),
+    #[error("{0}")]
+    Name(#[from] crate::names::NameError),
     #[error("internal error")]
     Storage(#[from] StorageError),
 }
@@ -28,7 +30,7 @@ impl ResponseError for ApiError {
             ApiError::Unauthenticated | ApiError::InvalidToken => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden => StatusCode::FORBIDDEN,
             ApiError::NotFound => StatusCode::NOT_FOUND,
-            ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::BadRequest(_) | ApiError::Name(_) => StatusCode::BAD_REQUEST,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::Storage(StorageError::NotFound) => StatusCode::NOT_FOUND,
             ApiError::Storage(StorageError::Conflict(_)) => StatusCode::CONFLICT,

@@ -69,32 +69,58 @@ pub async fn search_issues(
     Ok((groups, has_next))
 }
 
-pub fn parse_period(value: &str) -> ApiResult<Option<Duration>> {
+/// Longest `statsPeriod` / `groupStatsPeriod`, as Sentry's: 90 days.
+pub const MAX_PERIOD: Duration = Duration::days(90);
+
+/// Sentry's periods: a whole number of seconds, minutes, hours, days or
+/// weeks (`90d`; no unit means seconds), at most [`MAX_PERIOD`]. `""` is no
+/// period. `param` names the parameter in the error.
+pub fn parse_period(param: &str, value: &str) -> ApiResult<Option<Duration>> {
     if value.is_empty() {
         return Ok(None);
     }
-    let (number, unit) = value.split_at(value.len() - 1);
-    let n: i64 = number
-        .parse()
-        .map_err(|_| ApiError::BadRequest(format!("invalid statsPeriod {value}")))?;
-    Ok(Some(match unit {
-        "s" => Duration::seconds(n),
-        "m" => Duration::minutes(n),
-        "h" => Duration::hours(n),
-        "d" => Duration::days(n),
-        "w" => Duration::weeks(n),
-        _ => return Err(ApiError::BadRequest(format!("invalid statsPeriod {value}"))),
-    }))
+    let max_days = MAX_PERIOD.num_days();
+    let invalid = || {
+        ApiError::BadRequest(format!(
+            "invalid {param} {value}: expected a whole number and s, m, h, d or w, at most {max_days}d"
+        ))
+    };
+    // Split at the first non-digit, a character boundary (digits are ASCII).
+    let digits = value
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(value.len());
+    let (number, unit) = value.split_at(digits);
+    let unit_seconds: i64 = match unit {
+        "" | "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        "w" => 7 * 86_400,
+        _ => return Err(invalid()),
+    };
+    let n: u64 = number.parse().map_err(|_| invalid())?;
+    // Bounded before a Duration is made: chrono panics on huge ones.
+    i64::try_from(n)
+        .ok()
+        .and_then(|n| n.checked_mul(unit_seconds))
+        .filter(|seconds| *seconds <= MAX_PERIOD.num_seconds())
+        .map(|seconds| Some(Duration::seconds(seconds)))
+        .ok_or_else(|| {
+            ApiError::BadRequest(format!(
+                "{param} {value} is longer than the maximum of {max_days}d"
+            ))
+        })
 }
 
-/// Events per bucket for each issue over `period` (`24h`: hourly points,
-/// longer: daily points, `""`: none), zeros included, oldest first.
+/// Events per bucket for each issue over `span` (up to 48 hours: hourly
+/// points, longer: daily points; `None`: no stats), zeros included, oldest
+/// first. `span` is at most [`MAX_PERIOD`], as [`parse_period`] gives it.
 pub async fn stats_series(
     state: &WebState,
     groups: &[Group],
-    period: &str,
+    span: Option<Duration>,
 ) -> ApiResult<Option<HashMap<GroupId, Vec<[i64; 2]>>>> {
-    let Some(span) = parse_period(period)? else {
+    let Some(span) = span else {
         return Ok(None);
     };
     let bucket: i64 = if span <= Duration::hours(48) {
@@ -113,13 +139,71 @@ pub async fn stats_series(
         .map(|id| (*id, (0..points).map(|i| [first + i * bucket, 0]).collect()))
         .collect();
     for (group, start, count) in counts {
-        let index = (start - first) / bucket;
+        // A bucket the store returns outside the window is skipped.
+        let index = start.checked_sub(first).map(|d| d / bucket);
         if let Some(point) = series
             .get_mut(&group)
-            .and_then(|s| s.get_mut(index as usize))
+            .zip(index.and_then(|i| usize::try_from(i).ok()))
+            .and_then(|(s, i)| s.get_mut(i))
         {
             point[1] += count as i64;
         }
     }
     Ok(Some(series))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn period(value: &str) -> Result<Option<i64>, String> {
+        parse_period("statsPeriod", value)
+            .map(|p| p.map(|d| d.num_seconds()))
+            .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn periods_are_sentrys_and_bounded() {
+        assert_eq!(period(""), Ok(None));
+        assert_eq!(period("24h"), Ok(Some(86_400)));
+        assert_eq!(period("90d"), Ok(Some(90 * 86_400)));
+        assert_eq!(period("12w"), Ok(Some(84 * 86_400)));
+        assert_eq!(period("30m"), Ok(Some(1800)));
+        assert_eq!(period("3600"), Ok(Some(3600)));
+        assert_eq!(period("7776000s"), Ok(Some(7_776_000)));
+        for too_long in [
+            "91d",
+            "13w",
+            "7776001",
+            "999999999999999d",
+            "9223372036854775807s",
+            "9223372036854775808s",
+            "18446744073709551615w",
+        ] {
+            let err = period(too_long).unwrap_err();
+            assert!(err.contains("maximum of 90d"), "{too_long}: {err}");
+        }
+        for invalid in [
+            "1é",
+            "é",
+            "d",
+            "-1d",
+            "+1d",
+            "1.5h",
+            "1 d",
+            "1dd",
+            "1D",
+            "١d",
+            "99999999999999999999999d",
+        ] {
+            let err = period(invalid).unwrap_err();
+            assert!(err.starts_with("invalid statsPeriod"), "{invalid}: {err}");
+        }
+        assert!(
+            parse_period("groupStatsPeriod", "x")
+                .unwrap_err()
+                .to_string()
+                .contains("groupStatsPeriod")
+        );
+    }
 }

@@ -5,11 +5,14 @@
 
 mod api;
 mod auth;
+mod client_ip;
 mod dashboard;
 mod error;
 mod issues;
+mod names;
 mod pagination;
 pub mod password;
+pub mod scopes;
 mod search;
 mod serialize;
 mod slug;
@@ -39,6 +42,8 @@ pub struct WebState {
     /// `system.url-prefix` and `csrf.trusted-origins`.
     pub trusted_origins: Vec<String>,
     pub throttle: dashboard::LoginThrottle,
+    /// Peers whose `X-Forwarded-For` is believed (`system.trusted-proxies`).
+    pub trusted_proxies: Vec<faultline_config::IpNet>,
     pub allow_registration: bool,
     /// Shared with relay, which caches project keys there.
     pub cache: Arc<dyn faultline_storage::Cache>,
@@ -59,6 +64,7 @@ impl WebState {
             max_payload: config.limits.max_api_payload_size,
             trusted_origins,
             throttle: dashboard::LoginThrottle::default(),
+            trusted_proxies: config.trusted_proxies.clone(),
             allow_registration: config.allow_registration,
             cache: backends.cache.clone(),
         }

@@ -6,9 +6,43 @@ use actix_web::HttpRequest;
 
 use crate::error::{ApiError, ApiResult};
 
+/// Furthest offset a cursor may ask for. Far beyond any page a person or
+/// script reads, it keeps `offset + limit` from wrapping and every offset a
+/// valid (non-negative) SQL `OFFSET`.
+pub const MAX_OFFSET: usize = 1_000_000;
+
 pub struct Page {
     pub offset: usize,
     pub limit: usize,
+}
+
+/// An offset from a query parameter (`what` names it in the error): a
+/// whole number up to [`MAX_OFFSET`].
+pub fn parse_offset(what: &str, value: &str) -> ApiResult<usize> {
+    value
+        .parse::<u64>()
+        .ok()
+        .and_then(|o| usize::try_from(o).ok())
+        .filter(|o| *o <= MAX_OFFSET)
+        .ok_or_else(|| {
+            ApiError::BadRequest(format!(
+                "invalid {what} {value}: the offset must be a whole number up to {MAX_OFFSET}"
+            ))
+        })
+}
+
+/// The offset in Sentry's cursor, `<value>:<offset>:<is_prev>`.
+fn cursor_offset(cursor: &str) -> ApiResult<usize> {
+    match cursor.split(':').nth(1) {
+        Some(offset) => parse_offset("cursor", offset).map_err(|_| {
+            ApiError::BadRequest(format!(
+                "invalid cursor {cursor}: expected 0:<offset>:0 with an offset up to {MAX_OFFSET}"
+            ))
+        }),
+        None => Err(ApiError::BadRequest(format!(
+            "invalid cursor {cursor}: expected 0:<offset>:0"
+        ))),
+    }
 }
 
 pub fn page(req: &HttpRequest, default_limit: usize, max_limit: usize) -> ApiResult<Page> {
@@ -18,13 +52,7 @@ pub fn page(req: &HttpRequest, default_limit: usize, max_limit: usize) -> ApiRes
         match key.as_str() {
             // sentry-cli sends an empty cursor for the first page.
             "cursor" if value.is_empty() => {}
-            "cursor" => {
-                let parts: Vec<&str> = value.split(':').collect();
-                offset = parts
-                    .get(1)
-                    .and_then(|o| o.parse().ok())
-                    .ok_or_else(|| ApiError::BadRequest("invalid cursor".into()))?;
-            }
+            "cursor" => offset = cursor_offset(&value)?,
             "limit" | "per_page" => {
                 limit = value
                     .parse::<usize>()
@@ -57,7 +85,8 @@ pub fn link_header(req: &HttpRequest, page: &Page, has_next: bool) -> String {
     };
     let prev_offset = page.offset.saturating_sub(page.limit);
     let prev = format!("0:{prev_offset}:1");
-    let next = format!("0:{}:0", page.offset + page.limit);
+    // Bounded by MAX_OFFSET and max_limit; saturating all the same.
+    let next = format!("0:{}:0", page.offset.saturating_add(page.limit));
     format!(
         "<{}>; rel=\"previous\"; results=\"{}\"; cursor=\"{prev}\", <{}>; rel=\"next\"; results=\"{}\"; cursor=\"{next}\"",
         url(&prev),
@@ -137,5 +166,29 @@ mod tests {
         );
         assert_eq!(pairs[1].1, "0:100:0");
         assert_eq!(pairs[2].1, "%");
+    }
+
+    #[test]
+    fn cursor_offsets_are_bounded() {
+        assert_eq!(cursor_offset("0:100:0").unwrap(), 100);
+        assert_eq!(cursor_offset("0:1000000:0").unwrap(), MAX_OFFSET);
+        for bad in [
+            "0:1000001:0",
+            "0:18446744073709551615:0",
+            "0:18446744073709551616:0",
+            "0:9223372036854775808:0",
+            "0:-1:0",
+            "0::0",
+            "garbage",
+        ] {
+            let err = cursor_offset(bad).unwrap_err().to_string();
+            assert!(err.contains("invalid cursor"), "{bad}: {err}");
+        }
+        assert!(
+            parse_offset("cursor", "18446744073709551615")
+                .unwrap_err()
+                .to_string()
+                .contains("1000000")
+        );
     }
 }

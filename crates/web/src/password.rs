@@ -1,6 +1,8 @@
 //! Password hashing with Argon2id (the `argon2` crate's defaults, which follow
 //! OWASP's recommendation).
 
+use std::sync::LazyLock;
+
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 
@@ -23,6 +25,37 @@ pub fn verify_password(password: &str, hash: &str) -> bool {
         .unwrap_or(false)
 }
 
+/// Verified when there is no real hash to check against, so that an
+/// unknown email, an inactive account or one without a password takes as
+/// long as a wrong password for a real account: otherwise the response time
+/// tells which emails have accounts.
+static DUMMY_HASH: LazyLock<String> =
+    LazyLock::new(|| hash_password("no account has this password: it only costs time"));
+
+/// Whether `password` matches `hash`, in the same time whether or not there
+/// is a usable hash (`None`, or a stored value that is not one, is `false`).
+pub fn verify_password_or_dummy(password: &str, hash: Option<&str>) -> bool {
+    match hash.filter(|h| PasswordHash::new(h).is_ok()) {
+        Some(hash) => verify_password(password, hash),
+        None => {
+            let _ = verify_password(password, &DUMMY_HASH);
+            false
+        }
+    }
+}
+
+/// [`verify_password_or_dummy`] on the blocking pool: Argon2 is built to
+/// take CPU time, which must not stall the request threads. `false` if the
+/// pool cannot run it.
+pub async fn check_password(password: String, hash: Option<String>) -> bool {
+    tokio::task::spawn_blocking(move || verify_password_or_dummy(&password, hash.as_deref()))
+        .await
+        .unwrap_or_else(|e| {
+            tracing::error!(error = %e, "password check did not run");
+            false
+        })
+}
+
 /// A random password for generated accounts: 20 characters from 122 random bits.
 pub fn generate_password() -> String {
     let raw = uuid::Uuid::new_v4().simple().to_string();
@@ -40,5 +73,34 @@ mod tests {
         assert!(verify_password("correct horse", &hash));
         assert!(!verify_password("wrong", &hash));
         assert!(!verify_password("x", "not a hash"));
+    }
+
+    #[test]
+    fn no_hash_is_never_a_match_and_costs_a_verification() {
+        let hash = hash_password("correct horse");
+        assert!(verify_password_or_dummy("correct horse", Some(&hash)));
+        assert!(!verify_password_or_dummy(
+            "correct horse",
+            Some("!disabled")
+        ));
+        assert!(!verify_password_or_dummy("", None));
+        let _ = &*DUMMY_HASH;
+        // The fastest of a few runs, so a busy machine does not decide.
+        let time = |hash: Option<&str>| {
+            (0..3)
+                .map(|_| {
+                    let start = std::time::Instant::now();
+                    verify_password_or_dummy("a guess", hash);
+                    start.elapsed()
+                })
+                .min()
+                .unwrap()
+        };
+        let (known, unknown) = (time(Some(&hash)), time(None));
+        // The same work either way; a skipped check would be 1000x faster.
+        assert!(
+            unknown * 4 > known && known * 4 > unknown,
+            "{known:?} vs {unknown:?}"
+        );
     }
 }

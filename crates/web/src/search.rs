@@ -15,9 +15,30 @@ pub struct SearchQuery {
     pub assigned: Option<bool>,
 }
 
+/// Longest search accepted, in characters: Sentry's search bar stops at
+/// 400 (its `MAX_QUERY_LENGTH`), so no real search is longer.
+pub const MAX_QUERY_CHARS: usize = 400;
+
+/// Most terms in one search. Each becomes a condition of the SQL query, and
+/// a thousand of them were more than SQLite accepts; 50 is more than anyone
+/// types.
+pub const MAX_TERMS: usize = 50;
+
 pub fn parse_search(query: &str) -> Result<SearchQuery, ApiError> {
+    if query.chars().count() > MAX_QUERY_CHARS {
+        return Err(ApiError::BadRequest(format!(
+            "the search is too long: at most {MAX_QUERY_CHARS} characters"
+        )));
+    }
+    let tokens = tokenize(query);
+    if tokens.len() > MAX_TERMS {
+        return Err(ApiError::BadRequest(format!(
+            "the search has {} terms: at most {MAX_TERMS} terms",
+            tokens.len()
+        )));
+    }
     let mut out = SearchQuery::default();
-    for token in tokenize(query) {
+    for token in tokens {
         let (negated, body) = match token.strip_prefix('!') {
             Some(rest) => (true, rest.to_owned()),
             None => (false, token.clone()),
@@ -124,5 +145,20 @@ mod tests {
         assert!(parse_search("is:bookmarked").is_err());
         assert!(parse_search("level:loud").is_err());
         assert_eq!(parse_search("").unwrap(), SearchQuery::default());
+    }
+
+    #[test]
+    fn length_and_terms_are_capped_with_the_limit_named() {
+        let err = |q: &str| parse_search(q).unwrap_err().to_string();
+        assert!(err(&"a ".repeat(1000)).contains("at most 400 characters"));
+        assert!(err(&"x".repeat(401)).contains("400 characters"));
+        assert!(parse_search(&"x".repeat(400)).is_ok());
+        // Characters, not bytes.
+        assert!(parse_search(&"é".repeat(400)).is_ok());
+        assert!(err(&"a ".repeat(51)).contains("at most 50 terms"));
+        assert_eq!(parse_search(&"a ".repeat(50)).unwrap().text.len(), 50);
+        // A quoted phrase is one term however many words it has.
+        let phrase = format!("\"{}\"", "w ".repeat(60));
+        assert_eq!(parse_search(&phrase).unwrap().text.len(), 1);
     }
 }

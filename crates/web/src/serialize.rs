@@ -307,21 +307,32 @@ fn exception_entry(event: &Event) -> Value {
     json!({"values": values, "hasSystemFrames": has_system, "excOmitted": null})
 }
 
-fn frame(f: &Frame) -> Value {
-    // Sentry returns source context as [[lineno, line], ...].
+/// A frame's source lines with their numbers, and whether each is the
+/// frame's own line, for the API and the dashboard. The numbers come from
+/// the SDK: near `u64::MAX` they saturate rather than overflow.
+pub fn numbered_context(f: &Frame) -> Vec<(u64, &str, bool)> {
     let mut context = Vec::new();
     if let Some(line) = f.lineno {
         let start = line.saturating_sub(f.pre_context.len() as u64);
         for (i, text) in f.pre_context.iter().enumerate() {
-            context.push(json!([start + i as u64, text]));
+            context.push((start.saturating_add(i as u64), text.as_str(), false));
         }
         if let Some(text) = &f.context_line {
-            context.push(json!([line, text]));
+            context.push((line, text.as_str(), true));
         }
         for (i, text) in f.post_context.iter().enumerate() {
-            context.push(json!([line + 1 + i as u64, text]));
+            context.push((line.saturating_add(1 + i as u64), text.as_str(), false));
         }
     }
+    context
+}
+
+fn frame(f: &Frame) -> Value {
+    // Sentry returns source context as [[lineno, line], ...].
+    let context: Vec<Value> = numbered_context(f)
+        .into_iter()
+        .map(|(n, text, _)| json!([n, text]))
+        .collect();
     json!({
         "filename": f.filename,
         "absPath": f.abs_path,
@@ -368,6 +379,25 @@ fn request_entry(request: &Value) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn context_line_numbers_saturate() {
+        let frame = Frame {
+            lineno: Some(u64::MAX),
+            pre_context: vec!["a".into()],
+            context_line: Some("b".into()),
+            post_context: vec!["c".into()],
+            ..Frame::default()
+        };
+        assert_eq!(
+            numbered_context(&frame),
+            vec![
+                (u64::MAX - 1, "a", false),
+                (u64::MAX, "b", true),
+                (u64::MAX, "c", false)
+            ]
+        );
+    }
 
     #[test]
     fn short_ids_use_sentry_alphabet() {

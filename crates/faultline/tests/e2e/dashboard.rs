@@ -55,9 +55,7 @@ fn dashboard_flow_in_headless_chromium(server: Devserver) {
             .then_some(())
     });
 
-    let python = std::env::var_os("FAULTLINE_TEST_PYTHON")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| workspace_root().join("target/sdk/venv/bin/python"));
+    let python = test_python();
     // One folder per topology: both runs go at once and each empties its own.
     let topology = if server.stack.is_some() {
         "stack"
@@ -88,12 +86,19 @@ fn dashboard_flow_in_headless_chromium(server: Devserver) {
     );
 }
 
+/// The test venv's Python, with Selenium for the browser scripts.
+pub(crate) fn test_python() -> std::path::PathBuf {
+    std::env::var_os("FAULTLINE_TEST_PYTHON")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join("target/sdk/venv/bin/python"))
+}
+
 /// Signs in as the admin over HTTP; returns the session cookie.
-fn sign_in(server: &Devserver, origin: &str) -> String {
+pub(crate) fn sign_in(server: &Devserver, origin: &str) -> String {
     sign_in_from(server, origin, "admin@faultline.local", &server.password)
 }
 
-fn page(server: &Devserver, cookie: &str, path: &str) -> String {
+pub(crate) fn page(server: &Devserver, cookie: &str, path: &str) -> String {
     ureq::get(format!("{}{path}", server.url))
         .header("Cookie", cookie)
         .call()
@@ -103,7 +108,7 @@ fn page(server: &Devserver, cookie: &str, path: &str) -> String {
         .unwrap()
 }
 
-fn csrf_token(html: &str) -> String {
+pub(crate) fn csrf_token(html: &str) -> String {
     let start = html
         .find("name=\"csrf_token\" value=\"")
         .expect("a csrf field")
@@ -111,7 +116,7 @@ fn csrf_token(html: &str) -> String {
     html[start..start + 64].to_owned()
 }
 
-fn post_form(
+pub(crate) fn post_form(
     server: &Devserver,
     path: &str,
     cookie: &str,
@@ -256,12 +261,17 @@ fn registration_is_off_by_default_and_guessing_is_throttled() {
     assert_eq!(resp.status().as_u16(), 303);
 }
 
-fn sign_in_as(server: &Devserver, email: &str, password: &str) -> String {
+pub(crate) fn sign_in_as(server: &Devserver, email: &str, password: &str) -> String {
     sign_in_from(server, &server.url, email, password)
 }
 
 /// Signs in over HTTP from `origin`; returns the session cookie.
-fn sign_in_from(server: &Devserver, origin: &str, email: &str, password: &str) -> String {
+pub(crate) fn sign_in_from(
+    server: &Devserver,
+    origin: &str,
+    email: &str,
+    password: &str,
+) -> String {
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .http_status_as_error(false)
         .max_redirects(0)

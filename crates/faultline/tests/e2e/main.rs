@@ -21,6 +21,9 @@ macro_rules! on_devserver_and_stack {
 mod cli;
 mod dashboard;
 mod deploy;
+mod hardening_access;
+mod hardening_input;
+mod hardening_session;
 mod harness;
 mod ingestion;
 mod sdks;

@@ -109,6 +109,26 @@ impl Stack {
         .map(|r| r.status().as_u16())
         .unwrap_or(0)
     }
+
+    /// `GET path` on a service's own HTTP port (not through nginx), as
+    /// Prometheus reaches it on the compose network: status and body.
+    pub fn service_get(&self, service: &str, path: &str) -> (u16, String) {
+        match ureq::get(format!(
+            "http://127.0.0.1:{}{path}",
+            self.ports.http(service)
+        ))
+        .config()
+        .http_status_as_error(false)
+        .build()
+        .call()
+        {
+            Ok(mut resp) => (
+                resp.status().as_u16(),
+                resp.body_mut().read_to_string().unwrap_or_default(),
+            ),
+            Err(e) => (0, format!("no answer: {e}")),
+        }
+    }
 }
 
 impl Drop for Stack {

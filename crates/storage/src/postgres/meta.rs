@@ -197,6 +197,18 @@ async fn migrate(pool: &PgPool, migrations: &[&str]) -> Result<()> {
 
 crate::sql_rows::row_mappers!(PgRow);
 
+/// Serialises membership changes of one organization: under READ COMMITTED
+/// two transactions demoting two different owners would each count the
+/// other as still an owner; with the organization row locked, the second
+/// waits and then counts afresh.
+async fn lock_organization(tx: &mut sqlx::Transaction<'_, Postgres>, org: OrgId) -> Result<()> {
+    sqlx::query("SELECT id FROM organizations WHERE id = $1 FOR UPDATE")
+        .bind(org.0)
+        .fetch_optional(&mut **tx)
+        .await?;
+    Ok(())
+}
+
 /// Rows per multi-row statement; well under SQLite's variable limit.
 const ROWS_PER_STATEMENT: usize = 200;
 
@@ -419,18 +431,37 @@ impl MetaStore for PgMetaStore {
         Ok(row.as_ref().map(org_from_row))
     }
 
-    async fn add_member(&self, org: OrgId, user: UserId, role: Role) -> Result<()> {
-        sqlx::query(
+    async fn add_member(&self, org: OrgId, user: UserId, role: Role) -> Result<bool> {
+        let added = sqlx::query(
             "INSERT INTO org_members (org_id, user_id, role, date_added) VALUES ($1, $2, $3, $4) \
-             ON CONFLICT (org_id, user_id) DO UPDATE SET role = excluded.role",
+             ON CONFLICT (org_id, user_id) DO NOTHING",
         )
         .bind(org.0)
         .bind(user.0)
         .bind(role.as_str())
         .bind(to_millis(Utc::now()))
         .execute(&self.db.write)
-        .await?;
-        Ok(())
+        .await?
+        .rows_affected();
+        Ok(added == 1)
+    }
+
+    async fn set_member_role(&self, org: OrgId, user: UserId, role: Role) -> Result<()> {
+        let mut tx = self.db.write.begin().await?;
+        lock_organization(&mut tx, org).await?;
+        let changed = sqlx::query(
+            "UPDATE org_members SET role = $3 WHERE org_id = $1 AND user_id = $2 \
+             AND (role <> 'owner' OR $3 = 'owner' \
+                  OR (SELECT COUNT(*) FROM org_members WHERE org_id = $1 AND role = 'owner') > 1)",
+        )
+        .bind(org.0)
+        .bind(user.0)
+        .bind(role.as_str())
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        tx.commit().await?;
+        crate::sql_rows::membership_change(self, org, user, changed).await
     }
 
     async fn member_role(&self, org: OrgId, user: UserId) -> Result<Option<Role>> {
@@ -461,12 +492,20 @@ impl MetaStore for PgMetaStore {
     }
 
     async fn remove_member(&self, org: OrgId, user: UserId) -> Result<()> {
-        sqlx::query("DELETE FROM org_members WHERE org_id = $1 AND user_id = $2")
-            .bind(org.0)
-            .bind(user.0)
-            .execute(&self.db.write)
-            .await?;
-        Ok(())
+        let mut tx = self.db.write.begin().await?;
+        lock_organization(&mut tx, org).await?;
+        let removed = sqlx::query(
+            "DELETE FROM org_members WHERE org_id = $1 AND user_id = $2 \
+             AND (role <> 'owner' \
+                  OR (SELECT COUNT(*) FROM org_members WHERE org_id = $1 AND role = 'owner') > 1)",
+        )
+        .bind(org.0)
+        .bind(user.0)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        tx.commit().await?;
+        crate::sql_rows::membership_change(self, org, user, removed).await
     }
 
     async fn create_invite(&self, invite: &Invite, token_hash: &str) -> Result<()> {
@@ -491,16 +530,34 @@ impl MetaStore for PgMetaStore {
             .bind(to_millis(Utc::now()))
             .fetch_optional(&self.db.read)
             .await?;
-        Ok(row.map(|row| {
-            let role: String = row.get("role");
-            Invite {
-                org_id: OrgId(row.get("org_id")),
-                email: row.get("email"),
-                role: Role::parse(&role).unwrap_or(Role::Member),
-                invited_by: UserId(row.get("invited_by")),
-                expires: from_millis(row.get("expires")),
-            }
-        }))
+        Ok(row.as_ref().map(invite_from_row))
+    }
+
+    async fn accept_invite(&self, token_hash: &str, user: UserId) -> Result<Option<Invite>> {
+        let mut tx = self.db.write.begin().await?;
+        // Deleting is what uses the invitation up: of two concurrent
+        // accepts, only one gets the row back.
+        let row =
+            sqlx::query("DELETE FROM invites WHERE token_hash = $1 AND expires > $2 RETURNING *")
+                .bind(token_hash)
+                .bind(to_millis(Utc::now()))
+                .fetch_optional(&mut *tx)
+                .await?;
+        let Some(invite) = row.as_ref().map(invite_from_row) else {
+            return Ok(None);
+        };
+        sqlx::query(
+            "INSERT INTO org_members (org_id, user_id, role, date_added) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (org_id, user_id) DO NOTHING",
+        )
+        .bind(invite.org_id.0)
+        .bind(user.0)
+        .bind(invite.role.as_str())
+        .bind(to_millis(Utc::now()))
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(Some(invite))
     }
 
     async fn delete_invite(&self, token_hash: &str) -> Result<()> {
@@ -1022,6 +1079,15 @@ impl MetaStore for PgMetaStore {
     async fn delete_session(&self, token_hash: &str) -> Result<()> {
         sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
             .bind(token_hash)
+            .execute(&self.db.write)
+            .await?;
+        Ok(())
+    }
+
+    async fn delete_other_sessions(&self, user: UserId, keep_token_hash: &str) -> Result<()> {
+        sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND token_hash <> $2")
+            .bind(user.0)
+            .bind(keep_token_hash)
             .execute(&self.db.write)
             .await?;
         Ok(())

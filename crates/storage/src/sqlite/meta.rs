@@ -383,18 +383,38 @@ impl MetaStore for SqliteMetaStore {
         Ok(row.as_ref().map(org_from_row))
     }
 
-    async fn add_member(&self, org: OrgId, user: UserId, role: Role) -> Result<()> {
-        sqlx::query(
+    async fn add_member(&self, org: OrgId, user: UserId, role: Role) -> Result<bool> {
+        let added = sqlx::query(
             "INSERT INTO org_members (org_id, user_id, role, date_added) VALUES (?, ?, ?, ?) \
-             ON CONFLICT (org_id, user_id) DO UPDATE SET role = excluded.role",
+             ON CONFLICT (org_id, user_id) DO NOTHING",
         )
         .bind(org.0)
         .bind(user.0)
         .bind(role.as_str())
         .bind(to_millis(Utc::now()))
         .execute(&self.db.write)
-        .await?;
-        Ok(())
+        .await?
+        .rows_affected();
+        Ok(added == 1)
+    }
+
+    async fn set_member_role(&self, org: OrgId, user: UserId, role: Role) -> Result<()> {
+        // One statement on the single writer connection: the owner count
+        // it reads cannot change before its own update lands.
+        let changed = sqlx::query(
+            "UPDATE org_members SET role = ? WHERE org_id = ? AND user_id = ? \
+             AND (role <> 'owner' OR ? = 'owner' \
+                  OR (SELECT COUNT(*) FROM org_members WHERE org_id = ? AND role = 'owner') > 1)",
+        )
+        .bind(role.as_str())
+        .bind(org.0)
+        .bind(user.0)
+        .bind(role.as_str())
+        .bind(org.0)
+        .execute(&self.db.write)
+        .await?
+        .rows_affected();
+        crate::sql_rows::membership_change(self, org, user, changed).await
     }
 
     async fn member_role(&self, org: OrgId, user: UserId) -> Result<Option<Role>> {
@@ -425,12 +445,18 @@ impl MetaStore for SqliteMetaStore {
     }
 
     async fn remove_member(&self, org: OrgId, user: UserId) -> Result<()> {
-        sqlx::query("DELETE FROM org_members WHERE org_id = ? AND user_id = ?")
-            .bind(org.0)
-            .bind(user.0)
-            .execute(&self.db.write)
-            .await?;
-        Ok(())
+        let removed = sqlx::query(
+            "DELETE FROM org_members WHERE org_id = ? AND user_id = ? \
+             AND (role <> 'owner' \
+                  OR (SELECT COUNT(*) FROM org_members WHERE org_id = ? AND role = 'owner') > 1)",
+        )
+        .bind(org.0)
+        .bind(user.0)
+        .bind(org.0)
+        .execute(&self.db.write)
+        .await?
+        .rows_affected();
+        crate::sql_rows::membership_change(self, org, user, removed).await
     }
 
     async fn create_invite(&self, invite: &Invite, token_hash: &str) -> Result<()> {
@@ -455,16 +481,34 @@ impl MetaStore for SqliteMetaStore {
             .bind(to_millis(Utc::now()))
             .fetch_optional(&self.db.read)
             .await?;
-        Ok(row.map(|row| {
-            let role: String = row.get("role");
-            Invite {
-                org_id: OrgId(row.get("org_id")),
-                email: row.get("email"),
-                role: Role::parse(&role).unwrap_or(Role::Member),
-                invited_by: UserId(row.get("invited_by")),
-                expires: from_millis(row.get("expires")),
-            }
-        }))
+        Ok(row.as_ref().map(invite_from_row))
+    }
+
+    async fn accept_invite(&self, token_hash: &str, user: UserId) -> Result<Option<Invite>> {
+        let mut tx = self.db.write.begin().await?;
+        // Deleting is what uses the invitation up: of two concurrent
+        // accepts, only one gets the row back.
+        let row =
+            sqlx::query("DELETE FROM invites WHERE token_hash = ? AND expires > ? RETURNING *")
+                .bind(token_hash)
+                .bind(to_millis(Utc::now()))
+                .fetch_optional(&mut *tx)
+                .await?;
+        let Some(invite) = row.as_ref().map(invite_from_row) else {
+            return Ok(None);
+        };
+        sqlx::query(
+            "INSERT INTO org_members (org_id, user_id, role, date_added) VALUES (?, ?, ?, ?) \
+             ON CONFLICT (org_id, user_id) DO NOTHING",
+        )
+        .bind(invite.org_id.0)
+        .bind(user.0)
+        .bind(invite.role.as_str())
+        .bind(to_millis(Utc::now()))
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(Some(invite))
     }
 
     async fn delete_invite(&self, token_hash: &str) -> Result<()> {
@@ -985,6 +1029,15 @@ impl MetaStore for SqliteMetaStore {
     async fn delete_session(&self, token_hash: &str) -> Result<()> {
         sqlx::query("DELETE FROM sessions WHERE token_hash = ?")
             .bind(token_hash)
+            .execute(&self.db.write)
+            .await?;
+        Ok(())
+    }
+
+    async fn delete_other_sessions(&self, user: UserId, keep_token_hash: &str) -> Result<()> {
+        sqlx::query("DELETE FROM sessions WHERE user_id = ? AND token_hash <> ?")
+            .bind(user.0)
+            .bind(keep_token_hash)
             .execute(&self.db.write)
             .await?;
         Ok(())

@@ -9,6 +9,7 @@ use crate::WebState;
 use crate::auth::authenticate;
 use crate::error::{ApiError, ApiResult};
 use crate::pagination::{link_header, page, query_pairs};
+use crate::scopes;
 use crate::serialize;
 
 pub async fn project_event(
@@ -16,7 +17,7 @@ pub async fn project_event(
     path: web::Path<(String, String, String)>,
     state: web::Data<WebState>,
 ) -> ApiResult<HttpResponse> {
-    let (_, project) = resolve_project(&req, &state, &path.0, &path.1).await?;
+    let (_, project) = resolve_project(&req, &state, &path.0, &path.1, scopes::EVENT_READ).await?;
     let event_id: EventId = path.2.parse().map_err(|_| ApiError::NotFound)?;
     let stored = state
         .events
@@ -31,8 +32,8 @@ pub async fn issue_events(
     path: web::Path<String>,
     state: web::Data<WebState>,
 ) -> ApiResult<HttpResponse> {
-    let user = authenticate(&req, state.meta.as_ref()).await?;
-    let (group, _, _) = load_group(&state, &user, &path).await?;
+    let caller = authenticate(&req, state.meta.as_ref()).await?;
+    let (group, _, _) = load_group(&state, &caller, &path, scopes::EVENT_READ).await?;
     let full = query_pairs(req.query_string())
         .iter()
         .any(|(k, v)| k == "full" && matches!(v.as_str(), "1" | "true"));
@@ -64,8 +65,8 @@ pub async fn issue_event(
     path: web::Path<(String, String)>,
     state: web::Data<WebState>,
 ) -> ApiResult<HttpResponse> {
-    let user = authenticate(&req, state.meta.as_ref()).await?;
-    let (group, project, _) = load_group(&state, &user, &path.0).await?;
+    let caller = authenticate(&req, state.meta.as_ref()).await?;
+    let (group, project, _) = load_group(&state, &caller, &path.0, scopes::EVENT_READ).await?;
     let stored = match path.1.as_str() {
         "latest" | "recommended" => state
             .events

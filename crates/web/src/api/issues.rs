@@ -10,12 +10,13 @@ use serde::Deserialize;
 
 use super::orgs::resolve_project;
 use crate::WebState;
-use crate::auth::{authenticate, member_of, require_member};
+use crate::auth::{Caller, authenticate, member_of};
 use crate::error::{ApiError, ApiResult};
 use crate::issues::{
     DEFAULT_QUERY, IssueSearch, parse_period, parse_sort, search_issues, stats_series,
 };
 use crate::pagination::{link_header, page, query_pairs};
+use crate::scopes::{self, Need};
 use crate::serialize;
 
 pub async fn project_list(
@@ -23,7 +24,8 @@ pub async fn project_list(
     path: web::Path<(String, String)>,
     state: web::Data<WebState>,
 ) -> ApiResult<HttpResponse> {
-    let (org, project) = resolve_project(&req, &state, &path.0, &path.1).await?;
+    let (org, project) =
+        resolve_project(&req, &state, &path.0, &path.1, scopes::EVENT_READ).await?;
     list(&req, &state, &org, vec![project], None).await
 }
 
@@ -32,7 +34,7 @@ pub async fn org_list(
     path: web::Path<String>,
     state: web::Data<WebState>,
 ) -> ApiResult<HttpResponse> {
-    let (_, org) = member_of(&req, &state, &path).await?;
+    let (_, org) = member_of(&req, &state, &path, scopes::EVENT_READ).await?;
     let projects = selected_projects(&req, &state, &org).await?;
     // Sentry's organization issue search looks at the last 14 days by default.
     list(&req, &state, &org, projects, Some(Duration::days(14))).await
@@ -76,9 +78,19 @@ async fn list(
 ) -> ApiResult<HttpResponse> {
     let params: HashMap<String, String> = query_pairs(req.query_string()).into_iter().collect();
     let period = match params.get("statsPeriod") {
-        Some(p) if default_period.is_some() => parse_period(p)?,
+        Some(p) if default_period.is_some() => parse_period("statsPeriod", p)?,
         _ => default_period,
     };
+    // Sentry's `stats` (events over time per issue): the project endpoint
+    // takes `statsPeriod`, the organization one `groupStatsPeriod` (its
+    // `statsPeriod` is the search window).
+    let stats_key = if default_period.is_some() {
+        "groupStatsPeriod"
+    } else {
+        "statsPeriod"
+    };
+    let stats_period = params.get(stats_key).map(String::as_str).unwrap_or("24h");
+    let stats_span = parse_period(stats_key, stats_period)?;
     let page = page(req, 100, 100)?;
     let search = IssueSearch {
         query: params
@@ -92,16 +104,7 @@ async fn list(
     };
     let project_ids: Vec<ProjectId> = projects.iter().map(|p| p.id).collect();
     let (groups, has_next) = search_issues(state, &project_ids, &search).await?;
-    // Sentry's `stats` (events over time per issue): the project endpoint
-    // takes `statsPeriod`, the organization one `groupStatsPeriod` (its
-    // `statsPeriod` is the search window).
-    let stats_key = if default_period.is_some() {
-        "groupStatsPeriod"
-    } else {
-        "statsPeriod"
-    };
-    let stats_period = params.get(stats_key).map(String::as_str).unwrap_or("24h");
-    let mut stats = stats_series(state, &groups, stats_period).await?;
+    let mut stats = stats_series(state, &groups, stats_span).await?;
     let users = assignees(state, &groups).await?;
     let by_id: HashMap<ProjectId, &Project> = projects.iter().map(|p| (p.id, p)).collect();
     let body: Vec<_> = groups
@@ -182,11 +185,13 @@ async fn resolve_assignee(
         })
 }
 
-/// The issue and its project and organization, if the user may see them.
+/// The issue and its project and organization, if the caller is a member
+/// (404 otherwise) whose token allows `need` there (403 otherwise).
 pub async fn load_group(
     state: &WebState,
-    user: &User,
+    caller: &Caller,
     id: &str,
+    need: Need,
 ) -> ApiResult<(Group, Project, Organization)> {
     let id: i64 = id.parse().map_err(|_| ApiError::NotFound)?;
     let group = state
@@ -204,7 +209,7 @@ pub async fn load_group(
         .organization_by_id(project.org_id)
         .await?
         .ok_or(ApiError::NotFound)?;
-    require_member(state.meta.as_ref(), user, org.id).await?;
+    caller.role_in(state.meta.as_ref(), org.id, need).await?;
     Ok((group, project, org))
 }
 
@@ -213,8 +218,8 @@ pub async fn detail(
     path: web::Path<String>,
     state: web::Data<WebState>,
 ) -> ApiResult<HttpResponse> {
-    let user = authenticate(&req, state.meta.as_ref()).await?;
-    let (group, project, org) = load_group(&state, &user, &path).await?;
+    let caller = authenticate(&req, state.meta.as_ref()).await?;
+    let (group, project, org) = load_group(&state, &caller, &path, scopes::EVENT_READ).await?;
     group_response(&state, &group, &project, &org).await
 }
 
@@ -223,8 +228,8 @@ pub async fn org_detail(
     path: web::Path<(String, String)>,
     state: web::Data<WebState>,
 ) -> ApiResult<HttpResponse> {
-    let user = authenticate(&req, state.meta.as_ref()).await?;
-    let (group, project, org) = load_group(&state, &user, &path.1).await?;
+    let caller = authenticate(&req, state.meta.as_ref()).await?;
+    let (group, project, org) = load_group(&state, &caller, &path.1, scopes::EVENT_READ).await?;
     if org.slug != path.0 {
         return Err(ApiError::NotFound);
     }
@@ -260,8 +265,8 @@ pub async fn update(
     body: web::Json<IssueUpdate>,
     state: web::Data<WebState>,
 ) -> ApiResult<HttpResponse> {
-    let user = authenticate(&req, state.meta.as_ref()).await?;
-    let (group, project, org) = load_group(&state, &user, &path).await?;
+    let caller = authenticate(&req, state.meta.as_ref()).await?;
+    let (group, project, org) = load_group(&state, &caller, &path, scopes::EVENT_WRITE).await?;
     apply_update(&state, group, project, org, &body).await
 }
 
@@ -271,8 +276,8 @@ pub async fn org_update(
     body: web::Json<IssueUpdate>,
     state: web::Data<WebState>,
 ) -> ApiResult<HttpResponse> {
-    let user = authenticate(&req, state.meta.as_ref()).await?;
-    let (group, project, org) = load_group(&state, &user, &path.1).await?;
+    let caller = authenticate(&req, state.meta.as_ref()).await?;
+    let (group, project, org) = load_group(&state, &caller, &path.1, scopes::EVENT_WRITE).await?;
     if org.slug != path.0 {
         return Err(ApiError::NotFound);
     }
@@ -308,7 +313,7 @@ pub async fn project_bulk_update(
     body: web::Json<IssueUpdate>,
     state: web::Data<WebState>,
 ) -> ApiResult<HttpResponse> {
-    let (_, project) = resolve_project(&req, &state, &path.0, &path.1).await?;
+    let (_, project) = resolve_project(&req, &state, &path.0, &path.1, scopes::EVENT_WRITE).await?;
     bulk_update(&req, &state, &[project], &body).await
 }
 
@@ -318,7 +323,7 @@ pub async fn org_bulk_update(
     body: web::Json<IssueUpdate>,
     state: web::Data<WebState>,
 ) -> ApiResult<HttpResponse> {
-    let (_, org) = member_of(&req, &state, &path).await?;
+    let (_, org) = member_of(&req, &state, &path, scopes::EVENT_WRITE).await?;
     let projects = selected_projects(&req, &state, &org).await?;
     bulk_update(&req, &state, &projects, &body).await
 }

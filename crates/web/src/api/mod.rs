@@ -9,6 +9,7 @@ use actix_web::web;
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/api/0/", web::get().to(orgs::index))
         .route("/api/0/organizations/", web::get().to(orgs::list))
+        .route("/api/0/organizations/", web::post().to(orgs::create))
         .route("/api/0/organizations/{org}/", web::get().to(orgs::detail))
         .route(
             "/api/0/organizations/{org}/projects/",

@@ -6,28 +6,77 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::WebState;
-use crate::auth::{authenticate, member_of, require_admin};
+use crate::auth::{authenticate, member_of};
 use crate::error::{ApiError, ApiResult};
+use crate::names;
+use crate::scopes::{self, Need};
 use crate::serialize;
 use crate::slug::slugify;
 
 pub async fn index(req: HttpRequest, state: web::Data<WebState>) -> ApiResult<HttpResponse> {
-    let user = match authenticate(&req, state.meta.as_ref()).await {
-        Ok(user) => Some(user),
+    let caller = match authenticate(&req, state.meta.as_ref()).await {
+        Ok(caller) => Some(caller),
         Err(ApiError::Unauthenticated) => None,
         Err(e) => return Err(e),
     };
+    // The token's own scopes, as Sentry reports them (what a request may
+    // use is further capped by the user's role in each organization).
     Ok(HttpResponse::Ok().json(serde_json::json!({
         "version": "0",
-        "auth": user.as_ref().map(|_| serde_json::json!({"scopes": ["org:read", "project:read", "project:write", "project:releases", "event:read", "event:write"]})),
-        "user": user.as_ref().map(serialize::user),
+        "auth": caller.as_ref().map(|c| serde_json::json!({"scopes": c.token_scopes})),
+        "user": caller.as_ref().map(|c| serialize::user(&c.user)),
     })))
 }
 
 pub async fn list(req: HttpRequest, state: web::Data<WebState>) -> ApiResult<HttpResponse> {
-    let user = authenticate(&req, state.meta.as_ref()).await?;
-    let orgs = state.meta.organizations_for_user(&user).await?;
+    let caller = authenticate(&req, state.meta.as_ref()).await?;
+    if !scopes::satisfies(&caller.token_scopes, scopes::ORG_READ) {
+        return Err(ApiError::Forbidden);
+    }
+    let orgs = state.meta.organizations_for_user(&caller.user).await?;
     Ok(HttpResponse::Ok().json(orgs.iter().map(serialize::organization).collect::<Vec<_>>()))
+}
+
+#[derive(Deserialize)]
+pub struct NewOrganization {
+    name: String,
+    slug: Option<String>,
+}
+
+/// `POST /api/0/organizations/` with `{name, slug?}`. As in a self-hosted
+/// Sentry with one organization by default, only superusers create more;
+/// the creator becomes their owner.
+pub async fn create(
+    req: HttpRequest,
+    body: web::Json<NewOrganization>,
+    state: web::Data<WebState>,
+) -> ApiResult<HttpResponse> {
+    let caller = authenticate(&req, state.meta.as_ref()).await?;
+    if !caller.user.is_superuser || !scopes::satisfies(&caller.token_scopes, scopes::ORG_WRITE) {
+        return Err(ApiError::Forbidden);
+    }
+    let name = names::name("organization", &body.name)?;
+    let slug = slugify(body.slug.as_deref().unwrap_or(name));
+    if slug.is_empty() {
+        return Err(ApiError::BadRequest(
+            "the slug needs letters or digits".into(),
+        ));
+    }
+    let org = state
+        .meta
+        .create_organization(&slug, name)
+        .await
+        .map_err(|e| match e {
+            faultline_storage::StorageError::Conflict(_) => {
+                ApiError::Conflict("An organization with this slug already exists.".into())
+            }
+            other => other.into(),
+        })?;
+    state
+        .meta
+        .add_member(org.id, caller.user.id, faultline_storage::Role::Owner)
+        .await?;
+    Ok(HttpResponse::Created().json(serialize::organization(&org)))
 }
 
 pub async fn detail(
@@ -35,7 +84,7 @@ pub async fn detail(
     path: web::Path<String>,
     state: web::Data<WebState>,
 ) -> ApiResult<HttpResponse> {
-    let (_, org) = member_of(&req, &state, &path).await?;
+    let (_, org) = member_of(&req, &state, &path, scopes::ORG_READ).await?;
     let mut body = serialize::organization(&org);
     body["projects"] = Value::Array(projects_json(&state, &org).await?);
     Ok(HttpResponse::Ok().json(body))
@@ -46,7 +95,7 @@ pub async fn projects(
     path: web::Path<String>,
     state: web::Data<WebState>,
 ) -> ApiResult<HttpResponse> {
-    let (_, org) = member_of(&req, &state, &path).await?;
+    let (_, org) = member_of(&req, &state, &path, scopes::ORG_READ).await?;
     Ok(HttpResponse::Ok().json(projects_json(&state, &org).await?))
 }
 
@@ -75,37 +124,16 @@ async fn projects_json(
     Ok(out)
 }
 
-/// Resolves `{org}/{project}` for the authenticated user.
+/// Resolves `{org}/{project}` for the authenticated caller, if their
+/// token (capped by their role) allows `need`.
 pub async fn resolve_project(
     req: &HttpRequest,
     state: &WebState,
     org_slug: &str,
     project_slug: &str,
+    need: Need,
 ) -> ApiResult<(faultline_storage::Organization, Project)> {
-    resolve_project_with(req, state, org_slug, project_slug, false).await
-}
-
-/// As [`resolve_project`], for changes only owners and admins may make.
-pub async fn resolve_project_as_admin(
-    req: &HttpRequest,
-    state: &WebState,
-    org_slug: &str,
-    project_slug: &str,
-) -> ApiResult<(faultline_storage::Organization, Project)> {
-    resolve_project_with(req, state, org_slug, project_slug, true).await
-}
-
-async fn resolve_project_with(
-    req: &HttpRequest,
-    state: &WebState,
-    org_slug: &str,
-    project_slug: &str,
-    admin: bool,
-) -> ApiResult<(faultline_storage::Organization, Project)> {
-    let (user, org) = member_of(req, state, org_slug).await?;
-    if admin {
-        require_admin(state.meta.as_ref(), &user, org.id).await?;
-    }
+    let (_, org) = member_of(req, state, org_slug, need).await?;
     let project = state
         .meta
         .project_by_slug(org.id, project_slug)
@@ -119,7 +147,8 @@ pub async fn project(
     path: web::Path<(String, String)>,
     state: web::Data<WebState>,
 ) -> ApiResult<HttpResponse> {
-    let (org, project) = resolve_project(&req, &state, &path.0, &path.1).await?;
+    let (org, project) =
+        resolve_project(&req, &state, &path.0, &path.1, scopes::PROJECT_READ).await?;
     Ok(HttpResponse::Ok().json(project_json(&state, &project, &org).await?))
 }
 
@@ -128,7 +157,8 @@ pub async fn keys(
     path: web::Path<(String, String)>,
     state: web::Data<WebState>,
 ) -> ApiResult<HttpResponse> {
-    let (_, project) = resolve_project(&req, &state, &path.0, &path.1).await?;
+    let (_, project) =
+        resolve_project(&req, &state, &path.0, &path.1, scopes::PROJECT_READ).await?;
     let keys = state.meta.keys(project.id).await?;
     Ok(HttpResponse::Ok().json(
         keys.iter()
@@ -148,18 +178,14 @@ pub async fn create_key(
     body: Option<web::Json<NewKey>>,
     state: web::Data<WebState>,
 ) -> ApiResult<HttpResponse> {
-    let (_, project) = resolve_project_as_admin(&req, &state, &path.0, &path.1).await?;
-    let name = body
-        .and_then(|b| b.into_inner().name)
-        .map(|n| n.trim().to_owned())
-        .filter(|n| !n.is_empty())
-        .unwrap_or_else(|| "Default".to_owned());
-    if name.len() > 64 {
-        return Err(ApiError::BadRequest(
-            "name must be at most 64 characters".into(),
-        ));
-    }
-    let key = state.meta.create_key(project.id, &name).await?;
+    let (_, project) =
+        resolve_project(&req, &state, &path.0, &path.1, scopes::PROJECT_WRITE).await?;
+    let given = body.and_then(|b| b.into_inner().name);
+    let name = match given.as_deref().map(str::trim) {
+        None | Some("") => "Default",
+        Some(name) => names::name("key", name)?,
+    };
+    let key = state.meta.create_key(project.id, name).await?;
     Ok(HttpResponse::Created().json(serialize::key(&state.url_prefix, &key)))
 }
 
@@ -179,19 +205,14 @@ pub async fn create_project(
     body: web::Json<NewProject>,
     state: web::Data<WebState>,
 ) -> ApiResult<HttpResponse> {
-    let (user, org) = member_of(&req, &state, &path.0).await?;
-    require_admin(state.meta.as_ref(), &user, org.id).await?;
+    let (_, org) = member_of(&req, &state, &path.0, scopes::PROJECT_WRITE).await?;
     let team = state
         .meta
         .team_by_slug(org.id, &path.1)
         .await?
         .ok_or(ApiError::NotFound)?;
-    let name = body.name.trim();
-    if name.is_empty() || name.len() > 64 {
-        return Err(ApiError::BadRequest(
-            "name must be 1 to 64 characters".into(),
-        ));
-    }
+    let name = names::name("project", &body.name)?;
+    let platform = names::platform(body.platform.as_deref().unwrap_or(""))?;
     let slug = slugify(body.slug.as_deref().unwrap_or(name));
     if slug.is_empty() {
         return Err(ApiError::BadRequest(
@@ -200,7 +221,7 @@ pub async fn create_project(
     }
     let project = state
         .meta
-        .create_project(org.id, &slug, name, body.platform.as_deref())
+        .create_project(org.id, &slug, name, platform)
         .await
         .map_err(|e| match e {
             faultline_storage::StorageError::Conflict(_) => {
@@ -222,7 +243,7 @@ pub async fn teams(
     path: web::Path<String>,
     state: web::Data<WebState>,
 ) -> ApiResult<HttpResponse> {
-    let (_, org) = member_of(&req, &state, &path).await?;
+    let (_, org) = member_of(&req, &state, &path, scopes::ORG_READ).await?;
     let mut body = Vec::new();
     for team in state.meta.teams(org.id).await? {
         let mut json = serialize::team(&team);
@@ -249,8 +270,7 @@ pub async fn create_team(
     body: web::Json<NewTeam>,
     state: web::Data<WebState>,
 ) -> ApiResult<HttpResponse> {
-    let (user, org) = member_of(&req, &state, &path).await?;
-    require_admin(state.meta.as_ref(), &user, org.id).await?;
+    let (_, org) = member_of(&req, &state, &path, scopes::TEAM_CREATE).await?;
     let name = body
         .name
         .as_deref()
@@ -258,7 +278,7 @@ pub async fn create_team(
         .unwrap_or("")
         .trim();
     let slug = slugify(body.slug.as_deref().unwrap_or(name));
-    if slug.is_empty() || name.len() > 64 {
+    if slug.is_empty() || name.chars().count() > names::MAX_NAME_CHARS {
         return Err(ApiError::BadRequest(
             "a team needs a name or slug of 1 to 64 characters".into(),
         ));
@@ -282,7 +302,7 @@ pub async fn team_projects(
     path: web::Path<(String, String)>,
     state: web::Data<WebState>,
 ) -> ApiResult<HttpResponse> {
-    let (_, org) = member_of(&req, &state, &path.0).await?;
+    let (_, org) = member_of(&req, &state, &path.0, scopes::PROJECT_READ).await?;
     let team = state
         .meta
         .team_by_slug(org.id, &path.1)
@@ -326,7 +346,8 @@ pub async fn update_key(
     body: web::Json<KeyChange>,
     state: web::Data<WebState>,
 ) -> ApiResult<HttpResponse> {
-    let (_, project) = resolve_project_as_admin(&req, &state, &path.0, &path.1).await?;
+    let (_, project) =
+        resolve_project(&req, &state, &path.0, &path.1, scopes::PROJECT_WRITE).await?;
     let key = state
         .meta
         .keys(project.id)
@@ -346,12 +367,13 @@ pub async fn update_key(
             ));
         }
     };
+    // A rename is held to the same rule as a new key; empty leaves it.
+    let label = match body.name.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(name) => Some(names::name("key", name)?.to_owned()),
+    };
     let update = faultline_storage::KeyUpdate {
-        label: body
-            .name
-            .as_ref()
-            .map(|n| n.trim().to_owned())
-            .filter(|n| !n.is_empty()),
+        label,
         is_active: body.is_active,
         rate_limit,
     };

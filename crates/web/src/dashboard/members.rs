@@ -5,11 +5,11 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::Utc;
-use faultline_storage::{Invite, Role, StorageError, UserId};
+use faultline_storage::{Invite, Role, Session, StorageError, User, UserId};
 
 use super::form_field;
 use super::pages::{Access, Ctx, context, form_context, not_found, server_error};
-use super::session::redirect;
+use super::session::{current, redirect};
 use super::views::{AcceptInvitePage, MemberRow, MembersPage, render_status};
 use crate::WebState;
 use crate::auth::{generate_token, hash_token};
@@ -139,10 +139,10 @@ pub async fn update(
                 Ok(m) => m,
                 Err(e) => return server_error(e),
             };
-            let Some((_, current)) = members.iter().find(|(u, _)| u.id == user) else {
+            let Some((_, current_role)) = members.iter().find(|(u, _)| u.id == user) else {
                 return not_found();
             };
-            if *current == Role::Owner && ctx.role != Role::Owner {
+            if *current_role == Role::Owner && ctx.role != Role::Owner {
                 return members_page(
                     &state,
                     ctx,
@@ -151,28 +151,29 @@ pub async fn update(
                 )
                 .await;
             }
-            let owners = members.iter().filter(|(_, r)| *r == Role::Owner).count();
-            let demotes_owner =
-                *current == Role::Owner && (action == "remove" || role != Some(Role::Owner));
-            if demotes_owner && owners <= 1 {
-                return members_page(
-                    &state,
-                    ctx,
-                    Some("An organization keeps at least one owner.".into()),
-                    None,
-                )
-                .await;
-            }
-            let result = if action == "remove" {
-                state.meta.remove_member(ctx.org.id, user).await
-            } else {
-                state
-                    .meta
-                    .add_member(ctx.org.id, user, role.unwrap_or(Role::Member))
-                    .await
+            // The store refuses, in the same transaction, to leave the
+            // organization without an owner (two owners demoting each other
+            // at once cannot both succeed).
+            let result = match (action, role) {
+                ("remove", _) => state.meta.remove_member(ctx.org.id, user).await,
+                (_, Some(role)) => state.meta.set_member_role(ctx.org.id, user, role).await,
+                (_, None) => {
+                    return members_page(&state, ctx, Some("Choose a role.".into()), None).await;
+                }
             };
-            if let Err(e) = result {
-                return server_error(e);
+            match result {
+                Ok(()) => {}
+                Err(StorageError::LastOwner) => {
+                    return members_page(
+                        &state,
+                        ctx,
+                        Some("An organization keeps at least one owner.".into()),
+                        None,
+                    )
+                    .await;
+                }
+                Err(StorageError::NotFound) => return not_found(),
+                Err(e) => return server_error(e),
             }
             redirect(&format!("/settings/{}/members/", ctx.org.slug))
         }
@@ -180,7 +181,48 @@ pub async fn update(
     }
 }
 
-async fn invite_page(state: &WebState, token: &str, error: Option<String>) -> HttpResponse {
+/// Who is looking at an invitation, which decides what accepting takes.
+enum Acceptor {
+    /// No account has the invited address: whoever holds the link chooses
+    /// its password (the link is the credential, as a reset link is).
+    NewAccount,
+    /// The account exists and is signed in here: one click joins.
+    SignedIn(Session, User),
+    /// The account exists: it must sign in first, so a link that reached
+    /// someone else (an admin of another organization, say) cannot add
+    /// memberships to, or change, an account that is not theirs.
+    MustSignIn,
+    /// Signed in as someone other than the invited address.
+    OtherAccount(String),
+}
+
+async fn acceptor(
+    req: &HttpRequest,
+    state: &WebState,
+    invite: &Invite,
+) -> Result<Acceptor, HttpResponse> {
+    let existing = match state.meta.user_by_email(&invite.email).await {
+        Ok(existing) => existing,
+        Err(e) => return Err(server_error(e)),
+    };
+    let signed_in = current(req, state).await;
+    Ok(match (existing, signed_in) {
+        (None, None) => Acceptor::NewAccount,
+        (None, Some((_, user))) => Acceptor::OtherAccount(user.email),
+        (Some(invited), Some((session, user))) if user.id == invited.id => {
+            Acceptor::SignedIn(session, user)
+        }
+        (Some(_), Some((_, user))) => Acceptor::OtherAccount(user.email),
+        (Some(_), None) => Acceptor::MustSignIn,
+    })
+}
+
+async fn invite_page(
+    req: &HttpRequest,
+    state: &WebState,
+    token: &str,
+    error: Option<String>,
+) -> HttpResponse {
     let invite = match state.meta.invite(&hash_token(token)).await {
         Ok(Some(invite)) => invite,
         Ok(None) => return not_found(),
@@ -191,36 +233,58 @@ async fn invite_page(state: &WebState, token: &str, error: Option<String>) -> Ht
         Ok(None) => return not_found(),
         Err(e) => return server_error(e),
     };
-    let needs_password = matches!(state.meta.user_by_email(&invite.email).await, Ok(None));
-    let status = if error.is_some() {
-        StatusCode::BAD_REQUEST
-    } else {
-        StatusCode::OK
+    let acceptor = match acceptor(req, state, &invite).await {
+        Ok(acceptor) => acceptor,
+        Err(response) => return response,
     };
+    let status = match (&error, &acceptor) {
+        (Some(_), _) => StatusCode::BAD_REQUEST,
+        (None, Acceptor::OtherAccount(_)) => StatusCode::FORBIDDEN,
+        (None, _) => StatusCode::OK,
+    };
+    // The token matched a stored hash, so once trimmed (as hashing does)
+    // it is the 64 hex digits of the link, safe in a URL as it is.
+    let here = format!("/accept-invite/{}/", token.trim());
     render_status(
         status,
         &AcceptInvitePage {
             org_name: org.name,
             email: invite.email,
             role: invite.role.as_str().to_owned(),
-            needs_password,
+            needs_password: matches!(acceptor, Acceptor::NewAccount),
+            sign_in_link: matches!(acceptor, Acceptor::MustSignIn)
+                .then(|| format!("/auth/login/?next={here}")),
+            signed_in_as: match &acceptor {
+                Acceptor::OtherAccount(email) => Some(email.clone()),
+                _ => None,
+            },
+            csrf_token: match &acceptor {
+                Acceptor::SignedIn(session, _) => Some(session.csrf_token.clone()),
+                _ => None,
+            },
             error,
         },
     )
 }
 
-pub async fn accept_form(path: web::Path<String>, state: web::Data<WebState>) -> HttpResponse {
-    invite_page(&state, &path, None).await
+pub async fn accept_form(
+    req: HttpRequest,
+    path: web::Path<String>,
+    state: web::Data<WebState>,
+) -> HttpResponse {
+    invite_page(&req, &state, &path, None).await
 }
 
 #[derive(serde::Deserialize)]
 pub struct AcceptForm {
     password: Option<String>,
+    csrf_token: Option<String>,
 }
 
-/// Whoever holds the link may accept: the link is the credential, like a
-/// password-reset link, so no CSRF token exists yet; the origin check of
-/// [`super::csrf`] still applies.
+/// Accepts an invitation: a new account is created with the password
+/// chosen here; an existing account must be the signed-in one. Joining
+/// never changes the role of someone who is already a member, and the
+/// invitation is used up atomically, so a link works once.
 pub async fn accept(
     req: HttpRequest,
     path: web::Path<String>,
@@ -236,12 +300,16 @@ pub async fn accept(
         Ok(None) => return not_found(),
         Err(e) => return server_error(e),
     };
-    let user = match state.meta.user_by_email(&invite.email).await {
-        Ok(Some(user)) => user,
-        Ok(None) => {
+    let acceptor = match acceptor(&req, &state, &invite).await {
+        Ok(acceptor) => acceptor,
+        Err(response) => return response,
+    };
+    let (user, next) = match acceptor {
+        Acceptor::NewAccount => {
             let password = form.password.as_deref().unwrap_or("");
             if password.chars().count() < 8 || password.len() > 1024 {
                 return invite_page(
+                    &req,
                     &state,
                     &path,
                     Some("Choose a password of 8 characters or more.".into()),
@@ -253,22 +321,34 @@ pub async fn accept(
                 .create_user(&invite.email, Some(&hash_password(password)), false)
                 .await
             {
-                Ok(user) => user,
-                Err(StorageError::Conflict(_)) => return invite_page(&state, &path, None).await,
+                Ok(user) => (user, "/auth/login/".to_owned()),
+                // Someone created the account meanwhile: it now has to sign in.
+                Err(StorageError::Conflict(_)) => {
+                    return invite_page(&req, &state, &path, None).await;
+                }
                 Err(e) => return server_error(e),
             }
         }
-        Err(e) => return server_error(e),
+        Acceptor::SignedIn(session, user) => {
+            if let Err(rejection) =
+                super::csrf::check_token(&session.csrf_token, form.csrf_token.as_deref())
+            {
+                return super::session::csrf_failure(&rejection);
+            }
+            let org = match state.meta.organization_by_id(invite.org_id).await {
+                Ok(Some(org)) => org,
+                Ok(None) => return not_found(),
+                Err(e) => return server_error(e),
+            };
+            (user, format!("/organizations/{}/issues/", org.slug))
+        }
+        Acceptor::MustSignIn | Acceptor::OtherAccount(_) => {
+            return invite_page(&req, &state, &path, None).await;
+        }
     };
-    if let Err(e) = state
-        .meta
-        .add_member(invite.org_id, user.id, invite.role)
-        .await
-    {
-        return server_error(e);
+    match state.meta.accept_invite(&token_hash, user.id).await {
+        Ok(Some(_)) => redirect(&next),
+        Ok(None) => not_found(),
+        Err(e) => server_error(e),
     }
-    if let Err(e) = state.meta.delete_invite(&token_hash).await {
-        return server_error(e);
-    }
-    redirect("/auth/login/")
 }

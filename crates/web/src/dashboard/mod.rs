@@ -1,5 +1,6 @@
 //! The dashboard: server-rendered pages (askama templates, compiled and
-//! type-checked, escaping by default) with a little progressive JavaScript.
+//! type-checked, escaping by default) with a little progressive JavaScript,
+//! all of it in one static file (see [`browser`]: no inline script).
 //! Sessions are cookies naming a row in the metadata store; every form post
 //! passes the CSRF check in [`csrf`].
 
@@ -7,17 +8,19 @@
 // one per request, so boxing it would only add an allocation.
 #![allow(clippy::result_large_err)]
 
+mod browser;
 mod csrf;
 mod members;
 mod pages;
 mod projects;
 mod session;
 mod settings;
+mod throttle;
 mod views;
 
 use actix_web::web;
 
-pub use session::LoginThrottle;
+pub use throttle::LoginThrottle;
 
 /// A form field's value as sent (passwords must not be trimmed).
 fn form_value<'a>(form: &'a [(String, String)], name: &str) -> Option<&'a str> {
@@ -33,6 +36,10 @@ fn form_field<'a>(form: &'a [(String, String)], name: &str) -> Option<&'a str> {
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/", web::get().to(pages::home))
+        .route(
+            "/_static/{digest}/dashboard.js",
+            web::get().to(browser::script),
+        )
         .route("/auth/login/", web::get().to(session::login_form))
         .route("/auth/login/", web::post().to(session::login))
         .route("/auth/logout/", web::post().to(session::logout))

@@ -4,6 +4,7 @@ use std::collections::HashMap;
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
+use chrono::Duration;
 use faultline_protocol::{EventId, GroupId, ProjectId};
 use faultline_storage::{Group, GroupStatus, Organization, Project, Role, Session, User, UserId};
 
@@ -18,7 +19,7 @@ use crate::WebState;
 use crate::auth::require_member;
 use crate::error::ApiError;
 use crate::issues::{DEFAULT_QUERY, IssueSearch, parse_sort, search_issues, stats_series};
-use crate::pagination::query_pairs;
+use crate::pagination::{parse_offset, query_pairs};
 
 const PAGE_SIZE: usize = 25;
 const SORTS: [(&str, &str); 4] = [
@@ -49,6 +50,17 @@ pub(super) fn not_found() -> HttpResponse {
         &MessagePage {
             title: "Not found".into(),
             lines: vec!["This page does not exist, or you do not have access to it.".into()],
+        },
+    )
+}
+
+/// A 400 page saying what was wrong with the request.
+fn bad_request(reason: &str) -> HttpResponse {
+    render_status(
+        StatusCode::BAD_REQUEST,
+        &MessagePage {
+            title: "Bad request".into(),
+            lines: vec![reason.to_owned()],
         },
     )
 }
@@ -192,10 +204,10 @@ pub async fn issue_stream(
         .get("sort")
         .cloned()
         .unwrap_or_else(|| "date".to_owned());
-    let offset: usize = params
-        .get("cursor")
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
+    let offset = match params.get("cursor").map(String::as_str) {
+        None | Some("") => Ok(0),
+        Some(cursor) => parse_offset("cursor", cursor),
+    };
     let selected: Option<i64> = params.get("project").and_then(|p| p.parse().ok());
     let projects = match state.meta.projects(ctx.org.id).await {
         Ok(p) => p,
@@ -206,8 +218,8 @@ pub async fn issue_stream(
         .filter(|p| selected.is_none_or(|s| s == p.id.0))
         .map(|p| p.id)
         .collect();
-    let result = match parse_sort(Some(&sort_key)) {
-        Ok(sort) => {
+    let result = match (offset, parse_sort(Some(&sort_key))) {
+        (Ok(offset), Ok(sort)) => {
             let search = IssueSearch {
                 query: query.clone(),
                 sort,
@@ -215,16 +227,18 @@ pub async fn issue_stream(
                 offset,
                 limit: PAGE_SIZE,
             };
-            search_issues(&state, &searched, &search).await
+            search_issues(&state, &searched, &search)
+                .await
+                .map(|(groups, has_next)| (groups, has_next, offset))
         }
-        Err(e) => Err(e),
+        (Err(e), _) | (_, Err(e)) => Err(e),
     };
-    let (groups, has_next, error) = match result {
-        Ok((groups, has_next)) => (groups, has_next, None),
-        Err(ApiError::BadRequest(message)) => (Vec::new(), false, Some(message)),
+    let (groups, has_next, offset, error) = match result {
+        Ok((groups, has_next, offset)) => (groups, has_next, offset, None),
+        Err(ApiError::BadRequest(message)) => (Vec::new(), false, 0, Some(message)),
         Err(e) => return server_error(e),
     };
-    let stats = match stats_series(&state, &groups, "24h").await {
+    let stats = match stats_series(&state, &groups, Some(Duration::hours(24))).await {
         Ok(stats) => stats.unwrap_or_default(),
         Err(e) => return server_error(e),
     };
@@ -253,24 +267,33 @@ pub async fn issue_stream(
             .collect();
         format!("{}?{}", req.path(), encoded.join("&"))
     };
-    render(&IssuesPage {
-        projects: projects
-            .iter()
-            .map(|p| ProjectOption {
-                id: p.id.0,
-                slug: p.slug.clone(),
-                selected: selected == Some(p.id.0),
-            })
-            .collect(),
-        query,
-        sort: sort_key,
-        sorts: SORTS.to_vec(),
-        issues,
-        error,
-        prev_url: (offset > 0).then(|| page_url(offset.saturating_sub(PAGE_SIZE))),
-        next_url: has_next.then(|| page_url(offset + PAGE_SIZE)),
-        nav: ctx.nav,
-    })
+    // A refused search or cursor still shows the page, saying why.
+    let status = match error {
+        Some(_) => StatusCode::BAD_REQUEST,
+        None => StatusCode::OK,
+    };
+    render_status(
+        status,
+        &IssuesPage {
+            projects: projects
+                .iter()
+                .map(|p| ProjectOption {
+                    id: p.id.0,
+                    slug: p.slug.clone(),
+                    selected: selected == Some(p.id.0),
+                })
+                .collect(),
+            query,
+            sort: sort_key,
+            sorts: SORTS.to_vec(),
+            issues,
+            error,
+            prev_url: (offset > 0).then(|| page_url(offset.saturating_sub(PAGE_SIZE))),
+            // The offset is at most MAX_OFFSET; saturating all the same.
+            next_url: has_next.then(|| page_url(offset.saturating_add(PAGE_SIZE))),
+            nav: ctx.nav,
+        },
+    )
 }
 
 fn form_encode(s: &str) -> String {
@@ -357,11 +380,16 @@ pub async fn issue_detail(
         Err(response) => return response,
     };
     // `?event=N` walks the events newest first: 0 is the latest.
-    let index: usize = query_pairs(req.query_string())
+    let index = match query_pairs(req.query_string())
         .into_iter()
         .find(|(k, _)| k == "event")
-        .and_then(|(_, v)| v.parse().ok())
-        .unwrap_or(0);
+    {
+        None => 0,
+        Some((_, value)) => match parse_offset("event", &value) {
+            Ok(index) => index,
+            Err(e) => return bad_request(&e.to_string()),
+        },
+    };
     let events = match state.events.group_events(group.id, index, 2).await {
         Ok(events) => events,
         Err(e) => return server_error(e),
@@ -375,16 +403,16 @@ pub async fn issue_detail(
             (events.len() > 1).then(|| format!("{base}?event={}", index + 1)),
         )
     });
-    let period = if query_pairs(req.query_string())
+    let (period, span) = if query_pairs(req.query_string())
         .iter()
         .any(|(k, v)| k == "period" && v == "30d")
     {
-        "30d"
+        ("30d", Duration::days(30))
     } else {
-        "24h"
+        ("24h", Duration::hours(24))
     };
     let (points, tags) = match tokio::try_join!(
-        stats_series(&state, std::slice::from_ref(&group), period),
+        stats_series(&state, std::slice::from_ref(&group), Some(span)),
         async {
             state
                 .events

@@ -10,16 +10,29 @@ use super::form_field;
 use super::pages::{Access, Ctx, context, form_context, not_found, server_error};
 use super::session::redirect;
 use super::views::{
-    KeyRow, PLATFORMS, ProjectSettingsPage, ProjectsPage, TeamRow, TeamsPage, project_row, render,
-    render_status,
+    KeyRow, MessagePage, ProjectSettingsPage, ProjectsPage, TeamRow, TeamsPage, project_row,
+    render, render_status,
 };
 use crate::WebState;
+use crate::names::{self, NameError, PLATFORMS};
 use crate::serialize::dsn;
 use crate::slug::slugify;
 
-fn platform(form: &[(String, String)]) -> Option<&'static str> {
-    let chosen = form_field(form, "platform")?;
-    PLATFORMS.iter().map(|(p, _)| *p).find(|p| *p == chosen)
+/// The form's platform: none when none was chosen, an error naming the
+/// known ones for any other value (a forged form), as the API answers.
+fn platform(form: &[(String, String)]) -> Result<Option<&'static str>, NameError> {
+    names::platform(form_field(form, "platform").unwrap_or(""))
+}
+
+/// The 400 page for a settings form refused as a whole.
+fn refused(error: NameError) -> HttpResponse {
+    render_status(
+        StatusCode::BAD_REQUEST,
+        &MessagePage {
+            title: "Nothing was changed".into(),
+            lines: vec![format!("{error}."), "Go back and try again.".into()],
+        },
+    )
 }
 
 async fn projects_page(state: &WebState, ctx: Ctx, error: Option<String>) -> HttpResponse {
@@ -69,7 +82,7 @@ pub async fn create(
     };
     let name = form_field(&form, "name").unwrap_or("");
     let slug = slugify(name);
-    if name.is_empty() || name.len() > 64 || slug.is_empty() {
+    if names::name("project", name).is_err() || slug.is_empty() {
         return projects_page(
             &state,
             ctx,
@@ -77,6 +90,10 @@ pub async fn create(
         )
         .await;
     }
+    let platform = match platform(&form) {
+        Ok(platform) => platform,
+        Err(e) => return projects_page(&state, ctx, Some(format!("{e}."))).await,
+    };
     let team = match form_field(&form, "team") {
         Some(slug) => match state.meta.team_by_slug(ctx.org.id, slug).await {
             Ok(Some(team)) => Some(team),
@@ -87,7 +104,7 @@ pub async fn create(
     };
     let project = match state
         .meta
-        .create_project(ctx.org.id, &slug, name, platform(&form))
+        .create_project(ctx.org.id, &slug, name, platform)
         .await
     {
         Ok(project) => project,
@@ -179,19 +196,23 @@ pub async fn update(
     let number = |name: &str| form_field(&form, name).and_then(|v| v.parse::<i64>().ok());
     let result = match (form_field(&form, "action"), key) {
         (Some("update"), _) => {
-            let name = form_field(&form, "name")
-                .filter(|n| !n.is_empty() && n.len() <= 64)
-                .unwrap_or(&project.name);
-            state
-                .meta
-                .update_project(project.id, name, platform(&form))
-                .await
+            let checked = names::name("project", form_field(&form, "name").unwrap_or(""))
+                .and_then(|name| Ok((name, platform(&form)?)));
+            match checked {
+                Ok((name, platform)) => state.meta.update_project(project.id, name, platform).await,
+                Err(e) => return refused(e),
+            }
         }
         (Some("create_key"), _) => {
-            let name = form_field(&form, "name")
-                .filter(|n| !n.is_empty() && n.len() <= 64)
-                .unwrap_or("Default");
-            state.meta.create_key(project.id, name).await.map(|_| ())
+            // The name is optional, as in the API.
+            let name = match form_field(&form, "name").unwrap_or("") {
+                "" => Ok("Default"),
+                given => names::name("key", given),
+            };
+            match name {
+                Ok(name) => state.meta.create_key(project.id, name).await.map(|_| ()),
+                Err(e) => return refused(e),
+            }
         }
         (Some(action @ ("disable_key" | "enable_key")), Some(key)) => {
             let update = KeyUpdate {
@@ -283,7 +304,7 @@ pub async fn create_team(
     };
     let name = form_field(&form, "name").unwrap_or("");
     let slug = slugify(name);
-    if slug.is_empty() || name.len() > 64 {
+    if slug.is_empty() || names::name("team", name).is_err() {
         return teams_page(
             &state,
             ctx,

@@ -1,9 +1,6 @@
 //! Signing in and out: sessions as cookies naming a row in the metadata
-//! store, and throttling of failed sign-ins against password guessing.
-
-use std::collections::HashMap;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+//! store. Sign-in attempts are throttled (`throttle.rs`) per account and
+//! per client address.
 
 use actix_web::cookie::{Cookie, SameSite};
 use actix_web::http::{StatusCode, header};
@@ -13,61 +10,15 @@ use faultline_storage::{Session, User};
 use serde::Deserialize;
 
 use super::csrf::{self, CsrfRejection};
+use super::throttle::Limit;
 use super::views::{LoginPage, MessagePage, RegisterPage, render, render_status};
 use crate::WebState;
 use crate::auth::{generate_token, hash_token};
-use crate::password::{hash_password, verify_password};
+use crate::client_ip::client_ip;
+use crate::password::{check_password, hash_password};
 
 pub const COOKIE: &str = "faultline_session";
 const SESSION_DAYS: i64 = 14;
-const MAX_FAILURES_PER_EMAIL: u32 = 5;
-const MAX_FAILURES_PER_IP: u32 = 20;
-const FAILURE_WINDOW: Duration = Duration::from_secs(300);
-const MAX_TRACKED: usize = 100_000;
-
-/// Failed sign-ins per email and per client address in a sliding window.
-/// In-process: each web process throttles what it sees.
-#[derive(Default)]
-pub struct LoginThrottle {
-    failures: Mutex<HashMap<String, (u32, Instant)>>,
-}
-
-impl LoginThrottle {
-    /// `Err(wait)` when any key has used up its attempts.
-    fn check(&self, keys: &[(String, u32)]) -> Result<(), Duration> {
-        let failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-        for (key, limit) in keys {
-            if let Some((count, since)) = failures.get(key)
-                && *count >= *limit
-                && since.elapsed() < FAILURE_WINDOW
-            {
-                return Err(FAILURE_WINDOW - since.elapsed());
-            }
-        }
-        Ok(())
-    }
-
-    fn fail(&self, keys: &[(String, u32)]) {
-        let mut failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-        if failures.len() > MAX_TRACKED {
-            failures.retain(|_, (_, since)| since.elapsed() < FAILURE_WINDOW);
-        }
-        for (key, _) in keys {
-            let entry = failures.entry(key.clone()).or_insert((0, Instant::now()));
-            if entry.1.elapsed() >= FAILURE_WINDOW {
-                *entry = (0, Instant::now());
-            }
-            entry.0 += 1;
-        }
-    }
-
-    fn clear(&self, key: &str) {
-        self.failures
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(key);
-    }
-}
 
 /// The signed-in user, if the request carries a live session cookie.
 pub async fn current(req: &HttpRequest, state: &WebState) -> Option<(Session, User)> {
@@ -81,12 +32,34 @@ pub async fn current(req: &HttpRequest, state: &WebState) -> Option<(Session, Us
     }
 }
 
-/// Only same-site paths, so a login link cannot bounce users elsewhere.
+/// Where to go after signing in: only a path on this site, so a login
+/// link cannot bounce users elsewhere. Browsers drop tabs and newlines from
+/// URLs and read `\` as `/`, so `/\t/evil.example` or `/\evil.example`
+/// would mean the host `evil.example`: those are normalised the same way
+/// before the check. Anything else becomes `/`. The result is always a
+/// valid `Location` value (other bytes are percent-encoded).
 fn safe_next(next: Option<&str>) -> String {
-    match next {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n.to_owned(),
-        _ => "/".to_owned(),
+    let path: String = next
+        .unwrap_or("")
+        .chars()
+        .filter(|c| !c.is_control())
+        .map(|c| if c == '\\' { '/' } else { c })
+        .collect();
+    if !path.starts_with('/') || path.starts_with("//") {
+        return "/".to_owned();
     }
+    let mut encoded = String::with_capacity(path.len());
+    for c in path.chars() {
+        if c.is_ascii_graphic() {
+            encoded.push(c);
+        } else {
+            let mut utf8 = [0; 4];
+            for byte in c.encode_utf8(&mut utf8).bytes() {
+                encoded.push_str(&format!("%{byte:02X}"));
+            }
+        }
+    }
+    encoded
 }
 
 pub fn redirect(to: &str) -> HttpResponse {
@@ -132,16 +105,13 @@ pub async fn login(
         return csrf_failure(&rejection);
     }
     let email = form.email.trim().to_ascii_lowercase();
-    let ip = req
-        .connection_info()
-        .realip_remote_addr()
-        .unwrap_or("unknown")
-        .to_owned();
-    let keys = [
-        (format!("email:{email}"), MAX_FAILURES_PER_EMAIL),
-        (format!("ip:{ip}"), MAX_FAILURES_PER_IP),
-    ];
-    if let Err(wait) = state.throttle.check(&keys) {
+    let address = client_ip(&req, &state.trusted_proxies)
+        .map_or_else(|| "unknown".to_owned(), |ip| ip.to_string());
+    let (account, from) = (
+        Limit::sign_in_email(&email),
+        Limit::sign_in_address(&address),
+    );
+    if let Err(wait) = state.throttle.reserve(&[account.clone(), from.clone()]) {
         return render_status(
             StatusCode::TOO_MANY_REQUESTS,
             &MessagePage {
@@ -154,20 +124,17 @@ pub async fn login(
         );
     }
     let user = match state.meta.user_by_email(&email).await {
-        Ok(user) => user,
+        Ok(user) => user.filter(|u| u.is_active),
         Err(e) => {
             tracing::error!(error = %e, "user lookup failed");
             return HttpResponse::InternalServerError().finish();
         }
     };
-    let verified = user.filter(|u| {
-        u.is_active
-            && u.password_hash
-                .as_deref()
-                .is_some_and(|h| verify_password(&form.password, h))
-    });
-    let Some(user) = verified else {
-        state.throttle.fail(&keys);
+    // Unknown and inactive accounts are checked against a dummy hash, so
+    // the answer takes as long as for a real account's wrong password.
+    let hash = user.as_ref().and_then(|u| u.password_hash.clone());
+    let verified = check_password(form.password.clone(), hash).await;
+    let Some(user) = user.filter(|_| verified) else {
         return render_status(
             StatusCode::OK,
             &LoginPage {
@@ -177,7 +144,8 @@ pub async fn login(
             },
         );
     };
-    state.throttle.clear(&keys[0].0);
+    state.throttle.refund(&from);
+    state.throttle.forgive(&account);
     start_session(&state, &user, &safe_next(form.next.as_deref())).await
 }
 
@@ -340,6 +308,54 @@ pub async fn register(
         Err(e) => {
             tracing::error!(error = %e, "cannot create user");
             HttpResponse::InternalServerError().finish()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::safe_next;
+
+    #[test]
+    fn next_stays_on_this_site() {
+        for (next, expected) in [
+            (
+                Some("/organizations/acme/issues/?query=is:unresolved"),
+                "/organizations/acme/issues/?query=is:unresolved",
+            ),
+            (Some("/settings/account/"), "/settings/account/"),
+            (None, "/"),
+            (Some(""), "/"),
+            (Some("settings/account/"), "/"),
+            (Some("https://evil.example/"), "/"),
+            (Some("//evil.example/"), "/"),
+            (Some("/\\evil.example/"), "/"),
+            (Some("\\/evil.example/"), "/"),
+            (Some("\\\\evil.example/"), "/"),
+            // `?next=%2F%09%2Fevil.example%2F`, decoded.
+            (Some("/\t/evil.example/"), "/"),
+            (Some("/\r\n/evil.example/"), "/"),
+            (Some(" //evil.example/"), "/"),
+            (Some("javascript:alert(1)"), "/"),
+        ] {
+            assert_eq!(safe_next(next), expected, "{next:?}");
+        }
+    }
+
+    #[test]
+    fn next_is_always_a_valid_location() {
+        assert_eq!(
+            safe_next(Some("/a\r\nSet-Cookie: x=1")),
+            "/aSet-Cookie:%20x=1"
+        );
+        assert_eq!(safe_next(Some("/a\\b")), "/a/b");
+        assert_eq!(safe_next(Some("/caf\u{e9}/")), "/caf%C3%A9/");
+        for next in ["/a\r\nb", "/\u{7f}x", "/ä ö"] {
+            let location = safe_next(Some(next));
+            assert!(
+                actix_web::http::header::HeaderValue::from_str(&location).is_ok(),
+                "{location}"
+            );
         }
     }
 }

@@ -7,11 +7,13 @@ use faultline_storage::{Session, User};
 use super::csrf;
 use super::form_value;
 use super::pages::{nav, server_error};
-use super::session::{csrf_failure, current, redirect};
-use super::views::{AccountPage, Nav, TIMEZONES, TokenRow, TokensPage, iso, render, render_status};
+use super::session::{COOKIE, csrf_failure, current, redirect};
+use super::throttle::Limit;
+use super::views::{AccountPage, Nav, TIMEZONES, TokenRow, TokensPage, iso, render_status};
 use crate::WebState;
 use crate::auth::{generate_token, hash_token};
-use crate::password::{hash_password, verify_password};
+use crate::password::{check_password, hash_password};
+use crate::scopes;
 
 /// The signed-in user with navigation for their first organization.
 async fn signed_in(
@@ -95,17 +97,29 @@ pub async fn update_account(
                 form_value(&form, "new").unwrap_or(""),
                 form_value(&form, "confirm").unwrap_or(""),
             );
-            if !user
-                .password_hash
-                .as_deref()
-                .is_some_and(|h| verify_password(current, h))
-            {
+            // Whoever holds a session (a borrowed laptop, a stolen cookie)
+            // must not get unlimited guesses at the password it protects.
+            let checks = Limit::password_check(user.id);
+            if let Err(wait) = state.throttle.reserve(std::slice::from_ref(&checks)) {
+                let mut response = account_page(
+                    nav,
+                    None,
+                    Some(format!(
+                        "Too many wrong passwords. Try again in {} minute(s).",
+                        wait.as_secs() / 60 + 1
+                    )),
+                );
+                *response.status_mut() = StatusCode::TOO_MANY_REQUESTS;
+                return response;
+            }
+            if !check_password(current.to_owned(), user.password_hash.clone()).await {
                 return account_page(
                     nav,
                     None,
                     Some("The current password is not correct.".into()),
                 );
             }
+            state.throttle.forgive(&checks);
             if new.chars().count() < 8 || new.len() > 1024 {
                 return account_page(
                     nav,
@@ -119,7 +133,21 @@ pub async fn update_account(
             if let Err(e) = state.meta.set_password(user.id, &hash_password(new)).await {
                 return server_error(e);
             }
-            account_page(nav, Some("Your password was changed.".into()), None)
+            // A password change is how people lock out whoever else got in:
+            // every other session ends; this one stays signed in.
+            let this_session = req.cookie(COOKIE).map(|c| hash_token(c.value()));
+            if let Err(e) = state
+                .meta
+                .delete_other_sessions(user.id, this_session.as_deref().unwrap_or(""))
+                .await
+            {
+                return server_error(e);
+            }
+            account_page(
+                nav,
+                Some("Your password was changed. Your other sessions are signed out.".into()),
+                None,
+            )
         }
         _ => account_page(nav, None, Some("Unknown action.".into())),
     }
@@ -130,28 +158,42 @@ async fn tokens_page(
     user: &User,
     nav: Nav,
     new_token: Option<String>,
+    error: Option<String>,
 ) -> HttpResponse {
+    let status = if error.is_some() {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::OK
+    };
     match state.meta.api_tokens(user.id).await {
-        Ok(tokens) => render(&TokensPage {
-            nav,
-            tokens: tokens
-                .iter()
-                .map(|t| TokenRow {
-                    id: t.id,
-                    name: t.name.clone().unwrap_or_default(),
-                    scopes: t.scopes.join(" "),
-                    created: iso(t.date_created),
-                })
-                .collect(),
-            new_token,
-        }),
+        Ok(tokens) => render_status(
+            status,
+            &TokensPage {
+                nav,
+                tokens: tokens
+                    .iter()
+                    .map(|t| TokenRow {
+                        id: t.id,
+                        name: t.name.clone().unwrap_or_default(),
+                        scopes: t.scopes.join(" "),
+                        created: iso(t.date_created),
+                    })
+                    .collect(),
+                new_token,
+                scope_choices: scopes::ALL
+                    .iter()
+                    .map(|s| (*s, scopes::DEFAULT_TOKEN.contains(s)))
+                    .collect(),
+                error,
+            },
+        ),
         Err(e) => server_error(e),
     }
 }
 
 pub async fn tokens(req: HttpRequest, state: web::Data<WebState>) -> HttpResponse {
     match signed_in(&req, &state).await {
-        Ok((_, user, nav)) => tokens_page(&state, &user, nav, None).await,
+        Ok((_, user, nav)) => tokens_page(&state, &user, nav, None, None).await,
         Err(response) => response,
     }
 }
@@ -175,15 +217,39 @@ pub async fn update_tokens(
                 .filter(|n| !n.is_empty())
                 .unwrap_or("dashboard");
             let name: String = name.chars().take(64).collect();
+            // Only known scopes; what the token may do is further capped by
+            // the user's role in each organization when it is used.
+            let mut chosen = Vec::new();
+            for (field, value) in form.iter() {
+                if field != "scope" {
+                    continue;
+                }
+                let Some(scope) = scopes::known(value) else {
+                    return tokens_page(
+                        &state,
+                        &user,
+                        nav,
+                        None,
+                        Some(format!("Unknown scope {value}.")),
+                    )
+                    .await;
+                };
+                if !chosen.contains(&scope.to_owned()) {
+                    chosen.push(scope.to_owned());
+                }
+            }
+            if chosen.is_empty() {
+                return tokens_page(
+                    &state,
+                    &user,
+                    nav,
+                    None,
+                    Some("Choose at least one scope.".into()),
+                )
+                .await;
+            }
             let token = generate_token();
-            let scopes = [
-                "org:read",
-                "project:read",
-                "project:write",
-                "event:read",
-                "event:write",
-            ]
-            .map(String::from);
+            let scopes = chosen;
             if let Err(e) = state
                 .meta
                 .create_api_token(user.id, &hash_token(&token), &scopes, Some(&name))
@@ -192,7 +258,7 @@ pub async fn update_tokens(
                 return server_error(e);
             }
             // Shown once, on this response only; never stored in plain text.
-            tokens_page(&state, &user, nav, Some(token)).await
+            tokens_page(&state, &user, nav, Some(token), None).await
         }
         Some("delete") => {
             if let Some(id) = form_value(&form, "id").and_then(|id| id.parse().ok())

@@ -9,7 +9,7 @@ use faultline_protocol::ProcessedEvent;
 use faultline_storage::{Group, Project};
 use serde_json::Value;
 
-use crate::serialize::short_id;
+use crate::serialize::{numbered_context, short_id};
 
 /// What the top navigation needs.
 pub struct Nav {
@@ -87,6 +87,9 @@ pub struct TokensPage {
     pub nav: Nav,
     pub tokens: Vec<TokenRow>,
     pub new_token: Option<String>,
+    /// Every scope with whether the create form starts with it ticked.
+    pub scope_choices: Vec<(&'static str, bool)>,
+    pub error: Option<String>,
 }
 
 #[derive(Template)]
@@ -259,7 +262,14 @@ pub struct AcceptInvitePage {
     pub org_name: String,
     pub email: String,
     pub role: String,
+    /// No account has this address yet: the form asks for a password.
     pub needs_password: bool,
+    /// The account exists and must sign in first: where to do so.
+    pub sign_in_link: Option<String>,
+    /// Signed in, but as someone else (this email).
+    pub signed_in_as: Option<String>,
+    /// Signed in as the invited account: the form's session token.
+    pub csrf_token: Option<String>,
     pub error: Option<String>,
 }
 
@@ -313,7 +323,7 @@ pub fn tag_distributions(
 
 pub fn render(template: &impl Template) -> HttpResponse {
     match template.render() {
-        Ok(html) => HttpResponse::Ok()
+        Ok(html) => super::browser::secure_page(&mut HttpResponse::Ok())
             .content_type("text/html; charset=utf-8")
             .body(html),
         Err(e) => {
@@ -439,19 +449,10 @@ pub fn event_view(
                 .iter()
                 .flat_map(|s| s.frames.iter().rev())
                 .map(|f| {
-                    let mut context = Vec::new();
-                    if let Some(line) = f.lineno {
-                        let start = line.saturating_sub(f.pre_context.len() as u64);
-                        for (i, l) in f.pre_context.iter().enumerate() {
-                            context.push((start + i as u64, l.clone(), false));
-                        }
-                        if let Some(l) = &f.context_line {
-                            context.push((line, l.clone(), true));
-                        }
-                        for (i, l) in f.post_context.iter().enumerate() {
-                            context.push((line + 1 + i as u64, l.clone(), false));
-                        }
-                    }
+                    let context = numbered_context(f)
+                        .into_iter()
+                        .map(|(n, line, own)| (n, line.to_owned(), own))
+                        .collect();
                     FrameView {
                         location: f
                             .module
@@ -546,19 +547,6 @@ pub fn event_view(
         older_url,
     }
 }
-
-/// The platforms offered when creating a project, as Sentry names them.
-pub const PLATFORMS: [(&str, &str); 9] = [
-    ("python", "Python"),
-    ("javascript", "JavaScript (browser)"),
-    ("node", "Node.js"),
-    ("rust", "Rust"),
-    ("go", "Go"),
-    ("java", "Java"),
-    ("ruby", "Ruby"),
-    ("php", "PHP"),
-    ("other", "Other"),
-];
 
 pub struct ProjectRow {
     pub id: i64,
