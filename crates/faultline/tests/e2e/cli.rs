@@ -5,25 +5,11 @@ use std::process::Command;
 
 use crate::harness::*;
 
-fn faultline(args: &[&str], dir: &std::path::Path) -> (bool, String, String) {
-    let out = Command::new(BIN)
-        .args(args)
-        .arg("--data-dir")
-        .arg(dir)
-        .output()
-        .expect("faultline runs");
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).trim().to_owned(),
-        String::from_utf8_lossy(&out.stderr).trim().to_owned(),
-    )
-}
-
 #[test]
 fn createuser_and_token_work_beside_a_running_devserver() {
     let server = Devserver::start();
     let dir = server.dir.path();
-    let (ok, out, err) = faultline(
+    let (ok, out, err) = faultline_cli(
         &[
             "createuser",
             "--email",
@@ -35,7 +21,7 @@ fn createuser_and_token_work_beside_a_running_devserver() {
         dir,
     );
     assert!(ok, "{out} {err}");
-    let (ok, _, err) = faultline(
+    let (ok, _, err) = faultline_cli(
         &[
             "createuser",
             "--email",
@@ -48,7 +34,7 @@ fn createuser_and_token_work_beside_a_running_devserver() {
     );
     assert!(!ok, "a second user with the same email is refused");
     assert!(err.contains("dev@example.com"), "{err}");
-    let (ok, token, err) = faultline(&["token", "create", "--email", "dev@example.com"], dir);
+    let (ok, token, err) = faultline_cli(&["token", "create", "--email", "dev@example.com"], dir);
     assert!(ok, "{err}");
     assert_eq!(token.len(), 64);
 
@@ -61,9 +47,9 @@ fn createuser_and_token_work_beside_a_running_devserver() {
         serde_json::from_str(&resp.into_body().read_to_string().unwrap()).unwrap();
     assert_eq!(orgs[0]["slug"], "faultline");
 
-    let (ok, _, err) = faultline(&["token", "create", "--email", "nobody@example.com"], dir);
+    let (ok, _, err) = faultline_cli(&["token", "create", "--email", "nobody@example.com"], dir);
     assert!(!ok && err.contains("nobody@example.com"), "{err}");
-    let (ok, out, _) = faultline(&["upgrade", "--noinput"], dir);
+    let (ok, out, _) = faultline_cli(&["upgrade", "--noinput"], dir);
     assert!(ok && out.contains("Migrations applied"), "{out}");
 }
 
@@ -82,14 +68,14 @@ fn commands_explain_bad_input_in_one_line() {
     assert_ne!(key, String::from_utf8(other.stdout).unwrap());
 
     let dir = tempfile::tempdir().unwrap();
-    let (ok, _, err) = faultline(
+    let (ok, _, err) = faultline_cli(
         &["createuser", "--email", "a@example.com", "--no-input"],
         &dir.path().join("missing"),
     );
     assert!(!ok && err.contains("no Faultline data"), "{err}");
 
     std::fs::write(dir.path().join("config.yml"), "retention.days: soon\n").unwrap();
-    let (ok, _, err) = faultline(&["upgrade", "--noinput"], dir.path());
+    let (ok, _, err) = faultline_cli(&["upgrade", "--noinput"], dir.path());
     assert!(!ok);
     assert!(
         err.contains("retention.days") && err.lines().count() == 1,
@@ -204,9 +190,9 @@ fn cleanup_deletes_old_events_and_issues() {
     server.wait_for_total(6);
     server.wait_for("stored events", |s| s.event(&mixed_new).map(|_| ()));
 
-    let (ok, _, err) = faultline(&["cleanup", "--days", "0"], server.dir.path());
+    let (ok, _, err) = faultline_cli(&["cleanup", "--days", "0"], server.dir.path());
     assert!(!ok && err.contains("--days"), "{err}");
-    let (ok, out, err) = faultline(&["cleanup", "--days", "2"], server.dir.path());
+    let (ok, out, err) = faultline_cli(&["cleanup", "--days", "2"], server.dir.path());
     assert!(ok, "{err}");
     assert!(
         out.starts_with("Deleted 4 events and 1 issues older than 2 days"),

@@ -146,16 +146,7 @@ pub(crate) fn post_form(
 fn csrf_refuses_forged_posts_and_trusts_configured_origins() {
     let trusted = "http://errors.example.com:8080";
     let server = Devserver::start_with_env(&[("FAULTLINE_CSRF_TRUSTED_ORIGINS", trusted)]);
-    let (status, _) = server.ingest(
-        &server.envelope_path(),
-        &[("X-Sentry-Auth", &server.auth_header())],
-        &envelope(&new_event_id(), &json!({"message": "csrf target"})),
-    );
-    assert_eq!(status, 200);
-    let id = server.wait_for_total(1)[0]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = server.first_issue("csrf target");
     let status_of = |s: &Devserver| {
         s.get(&format!("/api/0/issues/{id}/")).1["status"]
             .as_str()
@@ -299,16 +290,7 @@ pub(crate) fn sign_in_from(
 #[test]
 fn invitations_roles_and_assignment() {
     let server = Devserver::start();
-    let (status, _) = server.ingest(
-        &server.envelope_path(),
-        &[("X-Sentry-Auth", &server.auth_header())],
-        &envelope(&new_event_id(), &json!({"message": "assign me"})),
-    );
-    assert_eq!(status, 200);
-    let id = server.wait_for_total(1)[0]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = server.first_issue("assign me");
 
     // An admin invites a member; the link works once.
     let admin = sign_in(&server, &server.url);

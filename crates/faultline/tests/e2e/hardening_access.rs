@@ -3,12 +3,10 @@
 //! invitation accepted for someone else's account, and API tokens used
 //! beyond their scopes.
 
-use std::process::Command;
-
 use serde_json::{Value, json};
 
 use crate::dashboard::{csrf_token, page, post_form, sign_in, sign_in_as};
-use crate::harness::{BIN, Devserver, envelope, new_event_id};
+use crate::harness::{Devserver, faultline_cli};
 
 const MEMBERS: &str = "/settings/faultline/members/";
 
@@ -294,22 +292,13 @@ fn page_status(server: &Devserver, cookie: &str, path: &str) -> u16 {
 
 /// `faultline token create` for `email` with `scopes`.
 fn token_with(server: &Devserver, email: &str, scopes: &[&str]) -> String {
-    let mut cmd = Command::new(BIN);
-    cmd.args(["token", "create", "--email", email]);
+    let mut args = vec!["token", "create", "--email", email];
     for scope in scopes {
-        cmd.args(["--scope", scope]);
+        args.extend(["--scope", scope]);
     }
-    let out = cmd
-        .arg("--data-dir")
-        .arg(server.dir.path())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+    let (ok, token, stderr) = faultline_cli(&args, server.dir.path());
+    assert!(ok, "{stderr}");
+    token
 }
 
 fn api(
@@ -346,16 +335,7 @@ fn api(
 #[test]
 fn token_scopes_are_enforced_and_capped_by_role() {
     let server = Devserver::start();
-    let (status, _) = server.ingest(
-        &server.envelope_path(),
-        &[("X-Sentry-Auth", &server.auth_header())],
-        &envelope(&new_event_id(), &json!({"message": "scoped"})),
-    );
-    assert_eq!(status, 200);
-    let id = server.wait_for_total(1)[0]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = server.first_issue("scoped");
     let issue = format!("/api/0/issues/{id}/");
     let resolve = || Some(json!({"status": "resolved"}));
 
@@ -502,21 +482,19 @@ fn token_scopes_are_enforced_and_capped_by_role() {
     assert_eq!(status, 201, "{body}");
 
     // Unknown scopes are refused when the token is made.
-    let out = Command::new(BIN)
-        .args([
+    let (ok, _, stderr) = faultline_cli(
+        &[
             "token",
             "create",
             "--email",
             "dev@example.com",
             "--scope",
             "everything",
-        ])
-        .arg("--data-dir")
-        .arg(server.dir.path())
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown scope everything"));
+        ],
+        server.dir.path(),
+    );
+    assert!(!ok);
+    assert!(stderr.contains("unknown scope everything"), "{stderr}");
 
     // A dashboard token carries the scopes ticked on its form, and no others.
     let tokens = "/settings/account/api/auth-tokens/";

@@ -6,13 +6,12 @@
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
-use std::process::Command;
 use std::time::Duration;
 
 use serde_json::{Value, json};
 
 use crate::dashboard::{csrf_token, page, post_form, sign_in};
-use crate::harness::{BIN, Devserver, envelope, new_event_id, total_count};
+use crate::harness::{Devserver, faultline_cli, new_event_id, total_count};
 
 /// A GET that reports a dropped connection (a handler that panicked) as
 /// status 0 instead of failing inside the helper.
@@ -46,24 +45,13 @@ fn detail(body: &str) -> String {
         .unwrap_or_else(|| body.to_owned())
 }
 
-fn send_event(server: &Devserver, event: &Value) -> String {
-    let id = new_event_id();
-    let (status, body) = server.ingest(
-        &server.envelope_path(),
-        &[("X-Sentry-Auth", &server.auth_header())],
-        &envelope(&id, event),
-    );
-    assert_eq!(status, 200, "{body}");
-    id
-}
-
 const PROJECT_ISSUES: &str = "/api/0/projects/faultline/default/issues/";
 const ORG_ISSUES: &str = "/api/0/organizations/faultline/issues/";
 
 #[test]
 fn stats_periods_are_bounded_at_90_days_and_never_panic() {
     let server = Devserver::start();
-    send_event(&server, &json!({"message": "periodic"}));
+    server.send_event(&json!({"message": "periodic"}));
     server.wait_for_total(1);
 
     // (path, parameter, value as sent in the URL, what the detail must say)
@@ -134,9 +122,9 @@ fn cursors_past_the_bound_are_refused_and_pages_never_wrap() {
     let server = Devserver::start();
     // 26 issues, one more than a dashboard page, and one with two events.
     for n in 0..26 {
-        send_event(&server, &json!({"message": format!("issue number {n}")}));
+        server.send_event(&json!({"message": format!("issue number {n}")}));
     }
-    send_event(&server, &json!({"message": "issue number 0"}));
+    server.send_event(&json!({"message": "issue number 0"}));
     let issues = server.wait_for_total(27);
     let twice = issues
         .iter()
@@ -201,7 +189,7 @@ fn cursors_past_the_bound_are_refused_and_pages_never_wrap() {
 #[test]
 fn searches_beyond_400_characters_or_50_terms_are_refused_naming_the_limit() {
     let server = Devserver::start();
-    send_event(&server, &json!({"message": "needle in a haystack"}));
+    server.send_event(&json!({"message": "needle in a haystack"}));
     server.wait_for_total(1);
     let search = |query: &str| {
         let encoded: String = query
@@ -378,7 +366,7 @@ fn assert_private(dir: &Path, expected: &[&str]) {
 #[test]
 fn the_data_directory_and_every_file_in_it_are_private() {
     let mut server = Devserver::start();
-    send_event(&server, &json!({"message": "secret stuff"}));
+    server.send_event(&json!({"message": "secret stuff"}));
     server.wait_for_total(1);
     // While it runs, SQLite's WAL and shared-memory files exist beside each
     // store: they hold the same data (keys, password hashes, events).
@@ -404,22 +392,14 @@ fn the_data_directory_and_every_file_in_it_are_private() {
         std::fs::set_permissions(dir.join(name), std::fs::Permissions::from_mode(0o644)).unwrap();
     }
     server.spawn();
-    send_event(&server, &json!({"message": "secret stuff"}));
+    server.send_event(&json!({"message": "secret stuff"}));
     server.wait_for_total(2);
     assert_private(&dir, &running);
 
     // A data directory the CLI creates is private from the start.
     let fresh = dir.join("nested/data");
-    let out = Command::new(BIN)
-        .args(["upgrade", "--noinput", "--data-dir"])
-        .arg(&fresh)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let (ok, _, stderr) = faultline_cli(&["upgrade", "--noinput"], &fresh);
+    assert!(ok, "{stderr}");
     assert_private(&fresh, &["config.yml", "meta.sqlite", "events.sqlite"]);
 }
 
@@ -458,7 +438,7 @@ fn metrics_and_health_are_not_published_through_the_public_port() {
     let (_, relay) = stack.service_get("relay", "/metrics");
     assert!(relay.contains("faultline_relay_"), "{relay}");
     // The rest of the site is unaffected: ingestion and the API.
-    send_event(&server, &json!({"message": "through nginx"}));
+    server.send_event(&json!({"message": "through nginx"}));
     server.wait_for_total(1);
     let (status, body) = server.get("/api/0/");
     assert_eq!(status, 200, "{body}");
@@ -608,7 +588,7 @@ fn events_the_consumer_would_drop_are_refused_with_a_400() {
             text.contains(said),
             "{what}: the detail says {said}: {reply}"
         );
-        accepted.push(send_event(&server, &json!({"message": "still alive"})));
+        accepted.push(server.send_event(&json!({"message": "still alive"})));
     }
 
     // As deep as the limit allows, and text that is valid UTF-8, are kept.
@@ -664,8 +644,7 @@ fn line_numbers_at_the_end_of_u64_are_shown_not_overflowed() {
         "lineno": u64::MAX, "context_line": "raise Edge()",
         "pre_context": ["before"], "post_context": ["after", "later"],
     });
-    let id = send_event(
-        &server,
+    let id = server.send_event(
         &json!({"exception": {"values": [{"type": "Edge", "value": "of u64",
             "stacktrace": {"frames": [frame]}}]}}),
     );

@@ -7,8 +7,6 @@
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
-use serde_json::json;
-
 use crate::dashboard::{csrf_token, page, post_form, sign_in, sign_in_as, test_python};
 use crate::harness::*;
 
@@ -343,24 +341,10 @@ fn inline_script(html: &str) -> Vec<String> {
     found
 }
 
-/// Sends one event; returns the id of its issue once it is listed.
-fn one_issue(server: &Devserver, message: &str) -> String {
-    let (status, _) = server.ingest(
-        &server.envelope_path(),
-        &[("X-Sentry-Auth", &server.auth_header())],
-        &envelope(&new_event_id(), &json!({ "message": message })),
-    );
-    assert_eq!(status, 200);
-    server.wait_for_total(1)[0]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned()
-}
-
 #[test]
 fn dashboard_pages_refuse_framing_and_inline_script() {
     let server = Devserver::start();
-    let id = one_issue(&server, "frame me");
+    let id = server.first_issue("frame me");
     let cookie = sign_in(&server, &server.url);
     let issue = format!("/organizations/faultline/issues/{id}/");
     let mut scripts = Vec::new();
@@ -436,7 +420,7 @@ fn dashboard_pages_refuse_framing_and_inline_script() {
 #[test]
 fn another_site_cannot_frame_a_signed_in_page_in_headless_chromium() {
     let server = Devserver::start();
-    let id = one_issue(&server, "click me");
+    let id = server.first_issue("click me");
     let out = std::process::Command::new(test_python())
         .arg(workspace_root().join("tests/browser/framing.py"))
         .args([

@@ -412,11 +412,48 @@ pub fn envelope(event_id: &str, event: &Value) -> Vec<u8> {
     .into_bytes()
 }
 
+/// Runs a `faultline` command on `dir`: (succeeded, stdout, stderr), trimmed.
+pub fn faultline_cli(args: &[&str], dir: &Path) -> (bool, String, String) {
+    let out = Command::new(BIN)
+        .args(args)
+        .arg("--data-dir")
+        .arg(dir)
+        .output()
+        .expect("faultline runs");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).trim().to_owned(),
+        String::from_utf8_lossy(&out.stderr).trim().to_owned(),
+    )
+}
+
 pub fn new_event_id() -> String {
     uuid::Uuid::new_v4().simple().to_string()
 }
 
 impl Devserver {
+    /// Sends one event in an envelope, as an SDK would; returns its event id.
+    pub fn send_event(&self, event: &Value) -> String {
+        let id = new_event_id();
+        let (status, body) = self.ingest(
+            &self.envelope_path(),
+            &[("X-Sentry-Auth", &self.auth_header())],
+            &envelope(&id, event),
+        );
+        assert_eq!(status, 200, "{body}");
+        id
+    }
+
+    /// Sends one message event to a project without issues; returns the id
+    /// of its issue once the API lists it.
+    pub fn first_issue(&self, message: &str) -> String {
+        self.send_event(&serde_json::json!({ "message": message }));
+        self.wait_for_total(1)[0]["id"]
+            .as_str()
+            .expect("an issue id")
+            .to_owned()
+    }
+
     pub fn get_unauthenticated(&self, path: &str) -> (u16, Value) {
         let mut resp = self
             .agent
