@@ -135,14 +135,12 @@ pub async fn update(
             else {
                 return members_page(&state, ctx, Some("Choose a member.".into()), None).await;
             };
-            let members = match state.meta.members(ctx.org.id).await {
-                Ok(m) => m,
+            let current_role = match state.meta.member_role(ctx.org.id, user).await {
+                Ok(Some(role)) => role,
+                Ok(None) => return not_found(),
                 Err(e) => return server_error(e),
             };
-            let Some((_, current_role)) = members.iter().find(|(u, _)| u.id == user) else {
-                return not_found();
-            };
-            if *current_role == Role::Owner && ctx.role != Role::Owner {
+            if current_role == Role::Owner && ctx.role != Role::Owner {
                 return members_page(
                     &state,
                     ctx,
