@@ -498,7 +498,7 @@ url=$(env_get FAULTLINE_SYSTEM_URL_PREFIX)
 url=${url:-${url_prefix:-http://localhost:$DEFAULT_PORT}}
 
 # Docker 20.10 and docker-compose v1 build with BuildKit (needed by the
-# Dockerfiles' cache mounts) only when asked to.
+# Dockerfile's cache mounts) only when asked to.
 export DOCKER_BUILDKIT=1 COMPOSE_DOCKER_CLI_BUILD=1
 
 say "Images:"

@@ -46,7 +46,7 @@ use anyhow::{Context, Result, bail};
 use serde_json::Value;
 
 use crate::harness::{
-    Conn, DEFAULT_FIXTURE, Devserver, Envelope, describe_sizes, dir_sizes, flag_pairs,
+    Conn, Devserver, OneEvent, default_fixture, describe_sizes, dir_sizes, flag_pairs,
     for_each_issue, gzip_envelope, hex, issue_count, loadavg, mb, mint_token, ms, percentile,
     positive, proc_cpu_seconds, proc_status_kb, random_bytes, release_binary,
 };
@@ -79,7 +79,7 @@ impl IngestArgs {
             events: DEFAULT_EVENTS,
             clients: DEFAULT_CLIENTS,
             binary: None,
-            fixture: PathBuf::from(DEFAULT_FIXTURE),
+            fixture: default_fixture(),
             stack: false,
         };
         let args: Vec<String> = args
@@ -227,13 +227,13 @@ fn run(args: &IngestArgs) -> Result<ExitCode> {
 
 /// The fixture envelope, replayed with fresh event ids.
 struct Template {
-    envelope: Envelope,
+    envelope: OneEvent,
 }
 
 impl Template {
     fn load(path: &Path) -> Result<Template> {
         Ok(Template {
-            envelope: Envelope::load(path)?,
+            envelope: OneEvent::load(path)?,
         })
     }
 
@@ -273,7 +273,7 @@ impl Template {
                 let id = Value::String(hex(bytes));
                 header["event_id"] = id.clone();
                 event["event_id"] = id;
-                gzip_envelope(&header, &mut item_header, &event, &mut raw)
+                Ok(gzip_envelope(&header, &mut item_header, &event, &mut raw)?)
             })
             .collect()
     }
@@ -733,12 +733,8 @@ mod tests {
 
     #[test]
     fn bodies_have_fresh_matching_ids_and_lengths() {
-        let fixture = Path::new(DEFAULT_FIXTURE);
-        if !fixture.exists() {
-            eprintln!("skipped: no {}", fixture.display());
-            return;
-        }
-        let template = Template::load(fixture).unwrap();
+        let fixture = default_fixture();
+        let template = Template::load(&fixture).unwrap();
         let bodies = template.bodies(5).unwrap();
         assert_eq!(bodies.len(), 5);
         let mut ids = Vec::new();

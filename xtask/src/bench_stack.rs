@@ -115,6 +115,7 @@ fn measure_stack(
     let api = SocketAddr::from(([127, 0, 0, 1], stack::PUBLIC_PORT));
     let server = ServerInfo {
         addr: relay,
+        dsn: info.dsn.clone(),
         public_key,
         project_id,
         org_slug: "faultline".into(),

@@ -83,7 +83,7 @@ use anyhow::{Context, Result, bail};
 use serde_json::{Value, json};
 
 use crate::harness::{
-    ADMIN_EMAIL, Conn, DEFAULT_FIXTURE, Devserver, Envelope, Response, ServerInfo, describe_sizes,
+    ADMIN_EMAIL, Conn, Devserver, OneEvent, Response, ServerInfo, default_fixture, describe_sizes,
     dir_sizes, flag_pairs, for_each_issue, gzip_envelope, hex, issue_count, mb, mint_token, ms,
     percentile, positive, proc_cpu_seconds, proc_status_kb, random_bytes, release_binary,
 };
@@ -136,7 +136,7 @@ impl WebArgs {
             requests: DEFAULT_REQUESTS,
             clients: DEFAULT_CLIENTS,
             binary: None,
-            fixture: PathBuf::from(DEFAULT_FIXTURE),
+            fixture: default_fixture(),
         };
         for (flag, value) in flag_pairs(args)? {
             match flag.as_str() {
@@ -165,7 +165,7 @@ fn run(args: &WebArgs) -> Result<ExitCode> {
     let bench_dir = root.join("target/bench");
     fs::create_dir_all(&bench_dir).with_context(|| format!("creating {}", bench_dir.display()))?;
     let binary = release_binary(&root, args.binary.as_deref())?;
-    let envelope = Envelope::load(&args.fixture)?;
+    let envelope = OneEvent::load(&args.fixture)?;
 
     let log_path = bench_dir.join("devserver-web.log");
     let mut server = Devserver::start(&binary, &bench_dir, &log_path)?;
@@ -251,7 +251,7 @@ fn run(args: &WebArgs) -> Result<ExitCode> {
 
 /// Event `i` of the seeding, made from the fixture.
 struct Workload<'a> {
-    envelope: &'a Envelope,
+    envelope: &'a OneEvent,
     issues: usize,
     /// When the events are made, in microseconds since the epoch.
     now_us: i64,
@@ -1224,12 +1224,8 @@ mod tests {
 
     #[test]
     fn events_vary_as_documented() {
-        let fixture = Path::new(DEFAULT_FIXTURE);
-        if !fixture.exists() {
-            eprintln!("skipped: no {}", fixture.display());
-            return;
-        }
-        let envelope = Envelope::load(fixture).unwrap();
+        let fixture = default_fixture();
+        let envelope = OneEvent::load(&fixture).unwrap();
         let now_us = 1_795_439_833_104_545;
         let workload = Workload {
             envelope: &envelope,

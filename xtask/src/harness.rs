@@ -1,36 +1,23 @@
-//! What the benchmarks share: building and starting a release devserver,
-//! minting an API token, a captured SDK envelope to replay, a minimal
-//! HTTP/1.1 client with keep-alive and timings, walking the issue list's
-//! pages, and /proc readings.
-//!
-//! The client is a minimal HTTP/1.1 one over `std::net::TcpStream`, to keep
-//! xtask free of an async runtime and an HTTP crate.
+//! What the benchmarks and `cargo xtask stack` need beyond testkit (the
+//! devserver, HTTP client, envelopes and fixtures all three share): flags,
+//! the release binary, a devserver that cleans up its data directory,
+//! walking the issue list's pages, /proc readings and figures.
 
 use std::fmt::Write as _;
-use std::fs::{self, File, OpenOptions};
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::fs::{self, File};
+use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-use std::thread;
+use std::process::{Child, Command};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result, bail};
-use flate2::Compression;
-use flate2::read::GzDecoder;
-use flate2::write::GzEncoder;
+use faultline_testkit::devserver::{self, DevserverCommand};
+use faultline_testkit::{fixtures, free_port, process};
 use serde_json::Value;
 
-/// The envelope replayed: an exception event captured from sentry-python.
-pub const DEFAULT_FIXTURE: &str =
-    "/work/shared/fixtures/sdk/python-sentry-sdk-2.75.0/exception.body";
-/// The user `faultline devserver` creates on its first run.
-pub const ADMIN_EMAIL: &str = "admin@faultline.local";
-/// How long the devserver may take to print its DSN.
-const STARTUP_TIMEOUT: Duration = Duration::from_secs(60);
-/// How long a request may wait for its response before it counts as failed.
-const IO_TIMEOUT: Duration = Duration::from_secs(60);
+pub use faultline_testkit::devserver::{ADMIN_EMAIL, ServerInfo, parse_dsn};
+pub use faultline_testkit::envelope::{OneEvent, gzip_envelope};
+pub use faultline_testkit::http::{Conn, Response};
 
 // ---------------------------------------------------------------------------
 // Arguments
@@ -86,72 +73,7 @@ pub fn release_binary(root: &Path, given: Option<&Path>) -> Result<PathBuf> {
 }
 
 // ---------------------------------------------------------------------------
-// Envelopes
-
-/// A one-event envelope, decoded: header, item header and event payload.
-pub struct Envelope {
-    pub header: Value,
-    pub item_header: Value,
-    pub event: Value,
-    pub raw_len: usize,
-}
-
-impl Envelope {
-    /// Reads a gzipped envelope as captured from an SDK.
-    pub fn load(path: &Path) -> Result<Envelope> {
-        let gz = fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-        let mut raw = Vec::new();
-        GzDecoder::new(gz.as_slice())
-            .read_to_end(&mut raw)
-            .with_context(|| format!("gunzipping {}", path.display()))?;
-        let text = std::str::from_utf8(&raw)
-            .with_context(|| format!("{} is not UTF-8", path.display()))?;
-        let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
-        let [header, item_header, event] = lines[..] else {
-            bail!(
-                "{} has {} lines; expected an envelope header, one item header and its payload",
-                path.display(),
-                lines.len()
-            );
-        };
-        let parse = |what: &str, line: &str| {
-            serde_json::from_str::<Value>(line)
-                .with_context(|| format!("parsing the {what} of {}", path.display()))
-        };
-        let envelope = Envelope {
-            header: parse("envelope header", header)?,
-            item_header: parse("item header", item_header)?,
-            event: parse("event", event)?,
-            raw_len: raw.len(),
-        };
-        if envelope.item_header.get("type").and_then(Value::as_str) != Some("event") {
-            bail!("the item of {} is not an event", path.display());
-        }
-        Ok(envelope)
-    }
-}
-
-/// An envelope of `header`, `item_header` (its `length` set here) and
-/// `event`, gzipped as the SDKs send it. `raw` is scratch space.
-pub fn gzip_envelope(
-    header: &Value,
-    item_header: &mut Value,
-    event: &Value,
-    raw: &mut Vec<u8>,
-) -> Result<Vec<u8>> {
-    let payload = serde_json::to_vec(event)?;
-    item_header["length"] = payload.len().into();
-    raw.clear();
-    serde_json::to_writer(&mut *raw, header)?;
-    raw.push(b'\n');
-    serde_json::to_writer(&mut *raw, item_header)?;
-    raw.push(b'\n');
-    raw.extend_from_slice(&payload);
-    raw.push(b'\n');
-    let mut gz = GzEncoder::new(Vec::with_capacity(raw.len() / 2), Compression::fast());
-    gz.write_all(raw)?;
-    Ok(gz.finish()?)
-}
+// Random ids
 
 pub fn random_bytes(n: usize) -> Result<Vec<u8>> {
     let mut random = vec![0u8; n];
@@ -173,15 +95,9 @@ pub fn hex(bytes: &[u8]) -> String {
 // ---------------------------------------------------------------------------
 // The devserver
 
-/// What the devserver printed when it came up.
-pub struct ServerInfo {
-    pub addr: SocketAddr,
-    pub public_key: String,
-    pub project_id: String,
-    pub org_slug: String,
-    pub project_slug: String,
-    /// Printed on the first run, when the admin user is created.
-    pub admin_password: Option<String>,
+/// The envelope replayed by default: the exception captured from sentry-python.
+pub fn default_fixture() -> PathBuf {
+    fixtures::path(fixtures::PYTHON_SDK, "exception")
 }
 
 /// A running devserver; dropping it stops it and deletes its data.
@@ -193,107 +109,39 @@ pub struct Devserver {
 
 impl Devserver {
     /// Starts `binary devserver` on a free port with a fresh data directory
-    /// under `bench_dir`, its output going to `log_path`; returns once it
-    /// has printed its DSN.
+    /// under `bench_dir`, its output going to `log_path` (emptied first);
+    /// returns once it has printed its DSN.
     pub fn start(binary: &Path, bench_dir: &Path, log_path: &Path) -> Result<Devserver> {
         let nanos = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos());
         let data_dir = bench_dir.join(format!("data-{}-{nanos}", std::process::id()));
-        let port = free_port()?;
-        // Both stdout (copied by a thread below) and stderr append to the
-        // log; with separate file offsets they would overwrite each other.
         File::create(log_path).with_context(|| format!("creating {}", log_path.display()))?;
-        let append = || {
-            OpenOptions::new()
-                .append(true)
-                .open(log_path)
-                .with_context(|| format!("opening {}", log_path.display()))
-        };
+        let port = free_port();
         eprintln!(
             "xtask: starting {} devserver --bind 127.0.0.1:{port} --data-dir {}",
             binary.display(),
             data_dir.display()
         );
-        let mut child = Command::new(binary)
-            .arg("devserver")
-            .arg("--bind")
-            .arg(format!("127.0.0.1:{port}"))
-            .arg("--data-dir")
-            .arg(&data_dir)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(append()?)
-            .env("NO_COLOR", "1")
-            .spawn()
-            .with_context(|| format!("starting {} devserver", binary.display()))?;
-        let stdout = child.stdout.take().expect("stdout is piped");
-        // From here on, dropping `server` stops the child and removes the data.
-        let mut server = Devserver {
-            child: Some(child),
-            data_dir,
-            info: ServerInfo {
-                addr: SocketAddr::from(([127, 0, 0, 1], port)),
-                public_key: String::new(),
-                project_id: String::new(),
-                org_slug: "faultline".into(),
-                project_slug: "default".into(),
-                admin_password: None,
-            },
-        };
-
-        // A thread copies stdout into the log (so the pipe never fills up)
-        // and hands the lines to us until the DSN has been seen.
-        let stdout_log = append()?;
-        let (lines_tx, lines_rx) = mpsc::channel::<String>();
-        thread::spawn(move || {
-            let mut log = stdout_log;
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                let _ = writeln!(log, "[stdout] {line}");
-                let _ = lines_tx.send(line);
-            }
-        });
-
-        let deadline = Instant::now() + STARTUP_TIMEOUT;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            let line = match lines_rx.recv_timeout(left) {
-                Ok(line) => line,
-                Err(mpsc::RecvTimeoutError::Timeout) => bail!(
-                    "the devserver printed no DSN within {} s (see {})",
-                    STARTUP_TIMEOUT.as_secs(),
-                    log_path.display()
-                ),
-                Err(mpsc::RecvTimeoutError::Disconnected) => {
-                    let status = server.child.as_mut().and_then(|c| c.wait().ok());
-                    bail!(
-                        "the devserver closed its stdout before printing a DSN ({}; see {})",
-                        status.map_or("no exit status".into(), |s| s.to_string()),
-                        log_path.display()
-                    );
-                }
-            };
-            let info = &mut server.info;
-            if let Some(org) = line.strip_prefix("Organization:") {
-                info.org_slug = org.trim().to_owned();
-            } else if let Some(password) = line.strip_prefix("Admin password:") {
-                info.admin_password = Some(password.trim().to_owned());
-            } else if let Some(project) = line.strip_prefix("Project:") {
-                // `Project:        default (id 1)`
-                if let Some(slug) = project.split_whitespace().next() {
-                    info.project_slug = slug.to_owned();
-                }
-            } else if let Some(dsn) = line.strip_prefix("DSN:") {
-                let dsn = dsn.trim();
-                (info.addr, info.public_key, info.project_id) =
-                    parse_dsn(dsn).with_context(|| format!("parsing the DSN `{dsn}`"))?;
-                break;
+        let started = DevserverCommand {
+            binary,
+            port,
+            data_dir: &data_dir,
+            env: &[],
+            log: log_path,
+        }
+        .spawn();
+        match started {
+            Ok((child, info)) => Ok(Devserver {
+                child: Some(child),
+                data_dir,
+                info,
+            }),
+            Err(e) => {
+                let _ = fs::remove_dir_all(&data_dir);
+                Err(e.into())
             }
         }
-        // The stdout thread keeps draining into the log; its channel's
-        // receiver goes away here, so its sends just fail from now on.
-        Ok(server)
     }
 
     pub fn pid(&self) -> u32 {
@@ -307,10 +155,13 @@ impl Devserver {
             .take()
             .context("the devserver was already stopped")?;
         let started = Instant::now();
-        let result = terminate(&mut child);
+        let result = process::stop(&mut child, Duration::from_secs(30));
         let removed = fs::remove_dir_all(&self.data_dir)
             .with_context(|| format!("removing {}", self.data_dir.display()));
-        let status = result?;
+        let (status, killed) = result.context("stopping the devserver")?;
+        if killed {
+            eprintln!("xtask: the devserver ignored SIGTERM for 30 s; it was killed");
+        }
         removed?;
         Ok((status, started.elapsed()))
     }
@@ -319,80 +170,16 @@ impl Devserver {
 impl Drop for Devserver {
     fn drop(&mut self) {
         if let Some(mut child) = self.child.take() {
-            let _ = terminate(&mut child);
+            process::terminate(&mut child, Duration::from_secs(30));
             let _ = fs::remove_dir_all(&self.data_dir);
         }
     }
 }
 
-fn terminate(child: &mut Child) -> Result<std::process::ExitStatus> {
-    if let Some(status) = child.try_wait()? {
-        return Ok(status);
-    }
-    let sent = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .context("running kill -TERM")?;
-    if sent.success() {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while Instant::now() < deadline {
-            if let Some(status) = child.try_wait()? {
-                return Ok(status);
-            }
-            thread::sleep(Duration::from_millis(50));
-        }
-        eprintln!("xtask: the devserver ignored SIGTERM for 30 s; killing it");
-    }
-    child.kill().context("killing the devserver")?;
-    Ok(child.wait()?)
-}
-
-fn free_port() -> Result<u16> {
-    let listener = TcpListener::bind("127.0.0.1:0").context("finding a free port")?;
-    Ok(listener.local_addr()?.port())
-}
-
-/// `http://<public key>@<host>:<port>/<project id>`
-pub fn parse_dsn(dsn: &str) -> Result<(SocketAddr, String, String)> {
-    let rest = dsn.strip_prefix("http://").context("not an http:// DSN")?;
-    let (key, rest) = rest.split_once('@').context("no public key")?;
-    let (host, project) = rest.split_once('/').context("no project id")?;
-    let addr = host
-        .parse::<SocketAddr>()
-        .with_context(|| format!("`{host}` is not an IP address and port"))?;
-    let project = project.trim_end_matches('/');
-    if key.is_empty() || project.is_empty() {
-        bail!("empty public key or project id");
-    }
-    Ok((addr, key.to_owned(), project.to_owned()))
-}
-
 /// `faultline token create` for the admin user: an API token.
 pub fn mint_token(binary: &Path, data_dir: &Path) -> Result<String> {
-    mint_token_with(binary, &["--data-dir".as_ref(), data_dir.as_os_str()])
-}
-
-/// The same, finding the data with `args` (`--data-dir DIR`, `--config FILE`).
-pub fn mint_token_with(binary: &Path, args: &[&std::ffi::OsStr]) -> Result<String> {
-    let out = Command::new(binary)
-        .args(["token", "create", "--email", ADMIN_EMAIL])
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .context("running faultline token create")?;
-    if !out.status.success() {
-        bail!(
-            "faultline token create failed ({}): {}",
-            out.status,
-            String::from_utf8_lossy(&out.stderr).trim()
-        );
-    }
-    let token = String::from_utf8(out.stdout).context("the token is not UTF-8")?;
-    let token = token.trim();
-    if token.is_empty() || token.contains(char::is_whitespace) {
-        bail!("faultline token create printed `{token}`, not a token");
-    }
-    Ok(token.to_owned())
+    let args = ["--data-dir".as_ref(), data_dir.as_os_str()];
+    Ok(devserver::mint_token(binary, &args, &[])?)
 }
 
 // ---------------------------------------------------------------------------
@@ -520,203 +307,6 @@ pub fn loadavg() -> Option<String> {
 }
 
 // ---------------------------------------------------------------------------
-// Minimal HTTP/1.1 client with keep-alive
-
-/// A response, read in full.
-pub struct Response {
-    pub status: u16,
-    /// Names in lower case, in the order received.
-    pub headers: Vec<(String, String)>,
-    pub body: Vec<u8>,
-    /// From writing the request to the first byte of the status line.
-    pub ttfb: Duration,
-    /// From writing the request to the last byte of the body.
-    pub total: Duration,
-}
-
-impl Response {
-    /// The first header named `name` (lower case).
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
-    }
-
-    /// The start of the body, for error messages.
-    pub fn snippet(&self) -> String {
-        String::from_utf8_lossy(&self.body[..self.body.len().min(300)]).into_owned()
-    }
-}
-
-pub struct Conn {
-    addr: SocketAddr,
-    stream: Option<BufReader<TcpStream>>,
-    /// Connections opened so far.
-    pub connects: usize,
-}
-
-impl Conn {
-    pub fn new(addr: SocketAddr) -> Conn {
-        Conn {
-            addr,
-            stream: None,
-            connects: 0,
-        }
-    }
-
-    /// Send a request and read its response, connecting first if needed
-    /// (not part of the timings). On any error the connection is dropped,
-    /// to be reopened next time.
-    pub fn send(
-        &mut self,
-        method: &str,
-        path: &str,
-        headers: &[(&str, &str)],
-        body: &[u8],
-    ) -> Result<Response> {
-        let result = self.exchange(method, path, headers, body);
-        if result.is_err() {
-            self.stream = None;
-        }
-        result.with_context(|| format!("{method} http://{}{path}", self.addr))
-    }
-
-    fn exchange(
-        &mut self,
-        method: &str,
-        path: &str,
-        headers: &[(&str, &str)],
-        body: &[u8],
-    ) -> Result<Response> {
-        if self.stream.is_none() {
-            let stream = TcpStream::connect_timeout(&self.addr, IO_TIMEOUT)
-                .with_context(|| format!("connecting to {}", self.addr))?;
-            stream.set_nodelay(true)?;
-            stream.set_read_timeout(Some(IO_TIMEOUT))?;
-            stream.set_write_timeout(Some(IO_TIMEOUT))?;
-            self.stream = Some(BufReader::with_capacity(64 * 1024, stream));
-            self.connects += 1;
-        }
-        let reader = self.stream.as_mut().expect("connected above");
-        if !reader.buffer().is_empty() {
-            bail!("the server sent bytes nobody asked for");
-        }
-
-        let mut request = Vec::with_capacity(256 + body.len());
-        write!(
-            request,
-            "{method} {path} HTTP/1.1\r\nHost: {}\r\nContent-Length: {}\r\n",
-            self.addr,
-            body.len()
-        )?;
-        for (name, value) in headers {
-            write!(request, "{name}: {value}\r\n")?;
-        }
-        request.extend_from_slice(b"\r\n");
-        request.extend_from_slice(body);
-        let sent = Instant::now();
-        reader.get_mut().write_all(&request).context("sending")?;
-        if reader
-            .fill_buf()
-            .context("waiting for the response")?
-            .is_empty()
-        {
-            bail!("the server closed the connection");
-        }
-        let ttfb = sent.elapsed();
-
-        let mut line = String::new();
-        reader
-            .read_line(&mut line)
-            .context("reading the status line")?;
-        let status: u16 = line
-            .split_whitespace()
-            .nth(1)
-            .and_then(|s| s.parse().ok())
-            .with_context(|| format!("bad status line `{}`", line.trim_end()))?;
-        let (mut length, mut chunked, mut close) = (None, false, false);
-        let mut response_headers = Vec::new();
-        loop {
-            line.clear();
-            if reader.read_line(&mut line).context("reading headers")? == 0 {
-                bail!("the server closed the connection in the headers");
-            }
-            let header = line.trim_end();
-            if header.is_empty() {
-                break;
-            }
-            let Some((name, value)) = header.split_once(':') else {
-                bail!("bad header line `{header}`");
-            };
-            let (name, value) = (name.to_ascii_lowercase(), value.trim());
-            match name.as_str() {
-                "content-length" => {
-                    length = Some(value.parse::<usize>().context("bad Content-Length")?);
-                }
-                "transfer-encoding" => chunked = value.eq_ignore_ascii_case("chunked"),
-                "connection" => close = value.eq_ignore_ascii_case("close"),
-                _ => {}
-            }
-            response_headers.push((name, value.to_owned()));
-        }
-        let mut response = Vec::new();
-        if chunked {
-            loop {
-                line.clear();
-                reader
-                    .read_line(&mut line)
-                    .context("reading a chunk size")?;
-                let size_hex = line.trim_end().split(';').next().unwrap_or("");
-                let size = usize::from_str_radix(size_hex, 16)
-                    .with_context(|| format!("bad chunk size `{}`", line.trim_end()))?;
-                if size == 0 {
-                    // Trailers, up to an empty line.
-                    loop {
-                        line.clear();
-                        if reader.read_line(&mut line)? == 0 || line.trim_end().is_empty() {
-                            break;
-                        }
-                    }
-                    break;
-                }
-                let start = response.len();
-                response.resize(start + size, 0);
-                reader
-                    .read_exact(&mut response[start..])
-                    .context("reading a chunk")?;
-                let mut crlf = [0u8; 2];
-                reader
-                    .read_exact(&mut crlf)
-                    .context("reading a chunk end")?;
-            }
-        } else if let Some(length) = length {
-            response.resize(length, 0);
-            reader
-                .read_exact(&mut response)
-                .context("reading the body")?;
-        } else if !(status == 204 || status == 304 || (100..200).contains(&status)) {
-            // No length: the body runs to the end of the connection.
-            reader
-                .read_to_end(&mut response)
-                .context("reading the body")?;
-            close = true;
-        }
-        let total = sent.elapsed();
-        if close {
-            self.stream = None;
-        }
-        Ok(Response {
-            status,
-            headers: response_headers,
-            body: response,
-            ttfb,
-            total,
-        })
-    }
-}
-
-// ---------------------------------------------------------------------------
 // Figures
 
 /// Nearest-rank percentile of sorted values.
@@ -738,12 +328,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn dsn_and_link_parsing() {
-        let (addr, key, project) = parse_dsn("http://abc@127.0.0.1:9000/42").unwrap();
-        assert_eq!(
-            (addr.port(), key.as_str(), project.as_str()),
-            (9000, "abc", "42")
-        );
+    fn next_pages_come_from_the_link_header() {
         let link = "<http://h/p/?query=&cursor=0:0:1>; rel=\"previous\"; results=\"false\"; cursor=\"0:0:1\", \
                     <http://h/p/?query=&cursor=0:100:0>; rel=\"next\"; results=\"true\"; cursor=\"0:100:0\"";
         assert_eq!(next_cursor(link).as_deref(), Some("0%3A100%3A0"));

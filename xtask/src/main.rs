@@ -1,8 +1,12 @@
 //! Project automation, run as `cargo xtask <command>` (alias in `.cargo/config.toml`).
 //!
 //! `cargo xtask test [ARGS...]` prepares the official Sentry SDKs that the
-//! integration tests drive against a Faultline devserver, then runs
-//! `cargo test --workspace --locked ARGS...` with these variables set:
+//! integration tests drive against a Faultline devserver, and the servers
+//! the server-backed tests need, then runs
+//! `cargo test --workspace --locked ARGS... -- --include-ignored`: the tests
+//! that need a server or an SDK are `#[ignore]`d, so that a plain
+//! `cargo test` on a fresh clone runs the rest and reports them as ignored.
+//! These variables are set:
 //!
 //! * `FAULTLINE_TEST_PYTHON`: a Python with `sentry-sdk` installed
 //!   (a venv under `target/sdk/venv`), to run `tests/sdk/python/send.py`;
@@ -12,6 +16,10 @@
 //! `cargo xtask sdk-env` only prepares the SDKs and prints these variables as
 //! `export` lines, for running some tests by hand:
 //! `eval "$(cargo xtask sdk-env)" && cargo test -p faultline-web`.
+//!
+//! `cargo xtask capture-fixtures [--only SDK]` captures `tests/fixtures/sdk`
+//! afresh from the pinned SDKs (`tests/fixtures/capture/capture.py`; see
+//! `tests/fixtures/README.md`).
 //!
 //! `cargo xtask bench ingest [--events N] [--clients C] [--release-binary PATH]`
 //! measures ingestion against a release devserver: envelopes/s accepted by the
@@ -25,8 +33,10 @@
 //! (p50/p90/p99/max over R sequential keep-alive requests, default 200) of the
 //! issue stream, the stream with a release search and the issue detail,
 //! against the aim of p99 < 100 ms, with the REST API's equivalents for
-//! comparison; see the `bench_web` module. The devserver, HTTP client and
-//! /proc helpers both benchmarks use are in the `harness` module.
+//! comparison; see the `bench_web` module. The devserver, HTTP client,
+//! envelopes and fixtures come from faultline-testkit (shared with the
+//! end-to-end tests); the flags, /proc readings and figures both benchmarks
+//! use are in the `harness` module.
 
 mod bench;
 mod bench_stack;
@@ -51,8 +61,12 @@ const USAGE: &str = "\
 usage: cargo xtask <command>
 
 commands:
-  test [ARGS...]   prepare the SDKs, then run `cargo test --workspace --locked ARGS...`
+  test [ARGS...]   prepare the SDKs and servers, then run
+                   `cargo test --workspace --locked ARGS... -- --include-ignored`
   sdk-env          prepare the SDKs and print their paths as `export` lines
+  capture-fixtures [--only python|node|sentry-cli]
+                   capture tests/fixtures/sdk afresh from the pinned SDKs (needs
+                   unshare(1); see tests/fixtures/README.md)
   bench ingest [--events N] [--clients C] [--release-binary PATH] [--fixture PATH]
                    start a release devserver (built with `cargo build --release -p faultline`
                    unless --release-binary is given), POST N (default 20000) gzipped copies
@@ -102,6 +116,7 @@ fn run() -> Result<ExitCode> {
     match command.as_deref() {
         Some("test") => test(&rest),
         Some("sdk-env") => sdk_env(&rest),
+        Some("capture-fixtures") => capture_fixtures(&rest),
         Some("bench") => bench(&rest),
         Some("stack") => stack::stack(&rest),
         Some("help" | "-h" | "--help") => {
@@ -134,13 +149,14 @@ fn test(cargo_args: &[String]) -> Result<ExitCode> {
     let tansu = servers::tansu()?;
 
     let cargo = env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let cargo_args = with_ignored_tests(cargo_args);
     eprintln!(
         "xtask: running cargo test --workspace --locked {}",
         cargo_args.join(" ")
     );
     let mut child = Command::new(&cargo)
         .args(["test", "--workspace", "--locked"])
-        .args(cargo_args)
+        .args(&cargo_args)
         .current_dir(&root)
         .envs(sdks.env())
         .env("FAULTLINE_TEST_POSTGRES_URL", &postgres)
@@ -155,24 +171,48 @@ fn test(cargo_args: &[String]) -> Result<ExitCode> {
     // so the run ends with one total (the last binary is often one with
     // no tests, whose "0 passed" would otherwise be the closing line).
     let stdout = child.stdout.take().context("cargo test stdout")?;
-    let (mut passed, mut failed) = (0u64, 0u64);
+    let mut total = TestCounts::default();
     for line in BufReader::new(stdout).lines() {
         let line = line.context("reading cargo test output")?;
         println!("{line}");
-        if let Some((p, f)) = parse_test_result(&line) {
-            passed += p;
-            failed += f;
+        if let Some(counts) = parse_test_result(&line) {
+            total.passed += counts.passed;
+            total.failed += counts.failed;
+            total.ignored += counts.ignored;
         }
     }
     let status = child.wait().context("waiting for cargo test")?;
-    println!("tests: {passed} passed, {failed} failed");
+    println!(
+        "tests: {} passed, {} failed, {} ignored",
+        total.passed, total.failed, total.ignored
+    );
     // A test run killed by a signal has no code; report it as a failure.
     let code = status.code().unwrap_or(1);
     Ok(ExitCode::from(u8::try_from(code).unwrap_or(1)))
 }
 
-/// `test result: ok. 12 passed; 0 failed; …` → (12, 0).
-fn parse_test_result(line: &str) -> Option<(u64, u64)> {
+/// `ARGS` with `--include-ignored` among the test binaries' arguments (after
+/// `--`, which is added when missing): the server-backed tests are ignored
+/// in a plain `cargo test`, and this run has their servers.
+fn with_ignored_tests(args: &[String]) -> Vec<String> {
+    let mut args = args.to_vec();
+    match args.iter().position(|a| a == "--") {
+        Some(at) => args.insert(at + 1, "--include-ignored".into()),
+        None => args.extend(["--".into(), "--include-ignored".into()]),
+    }
+    args
+}
+
+/// The counts of one `test result:` line, or of a whole run.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct TestCounts {
+    passed: u64,
+    failed: u64,
+    ignored: u64,
+}
+
+/// `test result: ok. 12 passed; 0 failed; 3 ignored; …` → 12, 0, 3.
+fn parse_test_result(line: &str) -> Option<TestCounts> {
     let rest = line.trim().strip_prefix("test result: ")?;
     let count = |word: &str| -> Option<u64> {
         rest.split(';').map(str::trim).find_map(|part| {
@@ -184,7 +224,12 @@ fn parse_test_result(line: &str) -> Option<(u64, u64)> {
                 .ok()
         })
     };
-    Some((count(" passed")?, count(" failed")?))
+    Some(TestCounts {
+        passed: count(" passed")?,
+        failed: count(" failed")?,
+        // Older harnesses leave it out; nothing was ignored then.
+        ignored: count(" ignored").unwrap_or(0),
+    })
 }
 
 /// `cargo xtask sdk-env`: prepare the SDKs and print the variables for a shell to `eval`.
@@ -197,6 +242,62 @@ fn sdk_env(args: &[String]) -> Result<ExitCode> {
         println!("export {name}='{}'", value.display());
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `cargo xtask capture-fixtures [--only SDK]...`: run the capture scenarios
+/// with the pinned SDKs and write `tests/fixtures/sdk` afresh.
+fn capture_fixtures(args: &[String]) -> Result<ExitCode> {
+    let root = workspace_root();
+    let sdks = prepare_sdks(&root)?;
+    let capture = root.join("tests/fixtures/capture");
+    let brotli = root.join("target/fixtures-capture/brotli");
+    install_into(&sdks.python, &capture.join("requirements.txt"), &brotli)
+        .context("installing brotli for the Python brotli capture")?;
+    let mut cmd = Command::new("python3");
+    cmd.arg(capture.join("capture.py"))
+        .arg("--python")
+        .arg(&sdks.python)
+        .arg("--node-modules")
+        .arg(sdks.node_dir.join("node_modules"))
+        // The sentry-cli wheel puts the binary beside the venv's python.
+        .arg("--sentry-cli")
+        .arg(sdks.python.with_file_name("sentry-cli"))
+        .arg("--brotli")
+        .arg(&brotli)
+        .arg("--out")
+        .arg(root.join("tests/fixtures/sdk"));
+    // The capture checks that no payload names the checkout; the home
+    // directory is as telling.
+    if let Some(home) = env::var_os("HOME").filter(|h| h.len() > 1) {
+        cmd.arg("--forbid").arg(home);
+    }
+    run_cmd(cmd.args(args))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `pip install --target dir -r requirements` with `python`, unless `dir`
+/// already holds exactly that (a stamp file remembers).
+fn install_into(python: &Path, requirements: &Path, dir: &Path) -> Result<()> {
+    let wanted = fs::read_to_string(requirements)
+        .with_context(|| format!("reading {}", requirements.display()))?;
+    let stamp = dir.join(".faultline-requirements");
+    if fs::read_to_string(&stamp).ok().as_deref() == Some(wanted.as_str()) {
+        return Ok(());
+    }
+    eprintln!(
+        "xtask: installing {} into {}",
+        requirements.display(),
+        dir.display()
+    );
+    run_cmd(
+        Command::new(python)
+            .args(["-m", "pip", "install", "--quiet", "--upgrade", "--target"])
+            .arg(dir)
+            .arg("-r")
+            .arg(requirements)
+            .env("PIP_DISABLE_PIP_VERSION_CHECK", "1"),
+    )?;
+    fs::write(&stamp, wanted).with_context(|| format!("writing {}", stamp.display()))
 }
 
 /// Where the prepared SDKs are.
@@ -402,20 +503,38 @@ fn describe(cmd: &Command) -> String {
 
 #[cfg(test)]
 mod test_result_tests {
-    use super::parse_test_result;
+    use super::{TestCounts, parse_test_result, with_ignored_tests};
 
     #[test]
     fn sums_come_from_result_lines() {
         assert_eq!(
             parse_test_result(
-                "test result: ok. 12 passed; 0 failed; 0 ignored; 0 measured; 0 filtered out; finished in 0.00s"
+                "test result: ok. 12 passed; 0 failed; 4 ignored; 0 measured; 0 filtered out; finished in 0.00s"
             ),
-            Some((12, 0))
+            Some(TestCounts {
+                passed: 12,
+                failed: 0,
+                ignored: 4
+            })
         );
         assert_eq!(
             parse_test_result("test result: FAILED. 3 passed; 2 failed; 0 ignored"),
-            Some((3, 2))
+            Some(TestCounts {
+                passed: 3,
+                failed: 2,
+                ignored: 0
+            })
         );
         assert_eq!(parse_test_result("running 3 tests"), None);
+    }
+
+    #[test]
+    fn ignored_tests_are_included_whatever_else_is_passed() {
+        let args = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(with_ignored_tests(&[]), args(&["--", "--include-ignored"]));
+        assert_eq!(
+            with_ignored_tests(&args(&["-p", "faultline", "--", "ingestion"])),
+            args(&["-p", "faultline", "--", "--include-ignored", "ingestion"])
+        );
     }
 }

@@ -1,17 +1,34 @@
-//! Faultline's configuration: `config.yml` (Sentry's key names where they
-//! exist), every key overridable by an environment variable
-//! (`system.url-prefix` → `FAULTLINE_SYSTEM_URL_PREFIX`), with defaults and
-//! validation in one place. A bad value stops start-up with one line naming
-//! the key.
+//! Faultline's configuration: `config.yml` (Sentry's key names where Sentry
+//! has the same setting), every key overridable by an environment variable
+//! (`system.url-prefix` → `FAULTLINE_SYSTEM_URL_PREFIX`), read into typed
+//! sections that mirror the file (`config.mail.port`).
+//!
+//! Every key is defined once, in [`keys::KEYS`], with its default; the
+//! environment variables, the unknown-key check and the table in
+//! docs/operations.md all come from that list. A key in config.yml that is
+//! not in it stops start-up naming the closest known key; a bad value stops
+//! start-up naming its key and where it was set.
 
-use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::fmt;
+use std::path::PathBuf;
 
+pub mod keys;
 mod limits;
+mod mail;
 mod net;
+mod raw;
+mod services;
+mod stores;
+mod suggest;
+mod system;
 
 pub use limits::Limits;
+pub use mail::Mail;
 pub use net::IpNet;
+pub use raw::{RawConfig, UnknownKey, UnknownVariable};
+pub use services::{Listener, Query, Retention};
+pub use stores::{ClickHouse, Database, Kafka, Redis, Storage};
+pub use system::{Auth, Csrf, System};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -25,417 +42,260 @@ pub enum ConfigError {
         path: PathBuf,
         source: serde_yaml::Error,
     },
-    #[error("config key `{key}`: {problem}")]
-    Invalid { key: String, problem: String },
+    #[error("{}", unknown_keys_message(path, keys))]
+    UnknownKeys {
+        path: PathBuf,
+        keys: Vec<UnknownKey>,
+    },
+    /// `origin` is empty or says where the value was set: ` (from
+    /// FAULTLINE_…)`, ` (in /path/config.yml)`.
+    #[error("config key `{key}`: {problem}{origin}")]
+    Invalid {
+        key: String,
+        problem: String,
+        origin: String,
+    },
 }
 
-impl ConfigError {
-    fn invalid(key: &str, problem: impl Into<String>) -> Self {
-        ConfigError::Invalid {
-            key: key.to_owned(),
-            problem: problem.into(),
-        }
-    }
-}
-
-/// Flat `dotted.key → value` view of config.yml plus environment overrides.
-#[derive(Debug, Clone, Default)]
-pub struct RawConfig {
-    values: BTreeMap<String, String>,
-}
-
-impl RawConfig {
-    /// Reads a YAML file; nested mappings become dotted keys, so both
-    /// `system: {url-prefix: …}` and `system.url-prefix: …` work as in Sentry.
-    pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-            path: path.to_owned(),
-            source,
-        })?;
-        Self::from_yaml(&text).map_err(|source| ConfigError::Yaml {
-            path: path.to_owned(),
-            source,
-        })
-    }
-
-    pub fn from_yaml(text: &str) -> Result<Self, serde_yaml::Error> {
-        let value: serde_yaml::Value = serde_yaml::from_str(text)?;
-        let mut values = BTreeMap::new();
-        flatten("", &value, &mut values);
-        Ok(RawConfig { values })
-    }
-
-    /// Applies `FAULTLINE_*` variables: `FAULTLINE_SYSTEM_URL_PREFIX`
-    /// overrides `system.url-prefix`.
-    pub fn apply_env(&mut self, vars: impl IntoIterator<Item = (String, String)>) {
-        let vars: BTreeMap<String, String> = vars.into_iter().collect();
-        for key in KNOWN_KEYS {
-            if let Some(v) = vars.get(&env_name(key)) {
-                self.values.insert((*key).to_owned(), v.clone());
-            }
-        }
-    }
-
-    pub fn set(&mut self, key: &str, value: impl Into<String>) {
-        self.values.insert(key.to_owned(), value.into());
-    }
-
-    pub fn get(&self, key: &str) -> Option<&str> {
-        self.values
-            .get(key)
-            .map(String::as_str)
-            .filter(|v| !v.is_empty())
-    }
-
-    fn parse<T: std::str::FromStr>(&self, key: &str, default: T) -> Result<T, ConfigError>
-    where
-        T::Err: std::fmt::Display,
-    {
-        match self.get(key) {
-            None => Ok(default),
-            Some(v) => v
-                .parse()
-                .map_err(|e| ConfigError::invalid(key, format!("`{v}` is not valid: {e}"))),
-        }
-    }
-
-    fn parse_bool(&self, key: &str, default: bool) -> Result<bool, ConfigError> {
-        match self.get(key).map(str::to_ascii_lowercase).as_deref() {
-            None => Ok(default),
-            Some("true" | "1" | "yes" | "on") => Ok(true),
-            Some("false" | "0" | "no" | "off") => Ok(false),
-            Some(v) => Err(ConfigError::invalid(
-                key,
-                format!("`{v}` is not true or false"),
-            )),
-        }
-    }
-}
-
-fn flatten(prefix: &str, value: &serde_yaml::Value, out: &mut BTreeMap<String, String>) {
-    use serde_yaml::Value as Y;
-    match value {
-        Y::Mapping(map) => {
-            for (k, v) in map {
-                let k = match k {
-                    Y::String(s) => s.clone(),
-                    other => serde_yaml::to_string(other)
-                        .unwrap_or_default()
-                        .trim()
-                        .to_owned(),
-                };
-                let key = if prefix.is_empty() {
-                    k
-                } else {
-                    format!("{prefix}.{k}")
-                };
-                flatten(&key, v, out);
-            }
-        }
-        Y::Sequence(items) => {
-            let joined: Vec<String> = items
+/// One line: "unknown config key `mail.hots` in /etc/faultline/config.yml;
+/// did you mean `mail.host`?", or every unknown key of the file in a list.
+fn unknown_keys_message(path: &std::path::Path, keys: &[UnknownKey]) -> String {
+    let path = path.display();
+    match keys {
+        [one] => match one.suggestion {
+            Some(s) => format!(
+                "unknown config key `{}` in {path}; did you mean `{s}`?",
+                one.key
+            ),
+            None => format!(
+                "unknown config key `{}` in {path} (docs/operations.md, Configuration, lists the keys)",
+                one.key
+            ),
+        },
+        many => {
+            let list: Vec<String> = many
                 .iter()
-                .filter_map(|i| match i {
-                    Y::String(s) => Some(s.clone()),
-                    Y::Number(n) => Some(n.to_string()),
-                    _ => None,
+                .map(|k| match k.suggestion {
+                    Some(s) => format!("`{}` (did you mean `{s}`?)", k.key),
+                    None => format!("`{}`", k.key),
                 })
                 .collect();
-            out.insert(prefix.to_owned(), joined.join(","));
+            format!("unknown config keys in {path}: {}", list.join(", "))
         }
-        Y::String(s) => {
-            out.insert(prefix.to_owned(), s.clone());
-        }
-        Y::Number(n) => {
-            out.insert(prefix.to_owned(), n.to_string());
-        }
-        Y::Bool(b) => {
-            out.insert(prefix.to_owned(), b.to_string());
-        }
-        Y::Null | Y::Tagged(_) => {}
     }
 }
 
-/// `system.url-prefix` → `FAULTLINE_SYSTEM_URL_PREFIX`.
-pub fn env_name(key: &str) -> String {
-    let mut name = String::from("FAULTLINE_");
-    name.extend(key.chars().map(|c| match c {
-        '.' | '-' => '_',
-        c => c.to_ascii_uppercase(),
-    }));
-    name
+/// A password or key: kept out of `Debug` output, so a logged config does
+/// not carry it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
 }
 
-/// Every key Faultline reads; environment overrides are looked up for these.
-pub const KNOWN_KEYS: &[&str] = &[
-    "system.url-prefix",
-    "system.secret-key",
-    "system.trusted-proxies",
-    "mail.host",
-    "mail.port",
-    "mail.username",
-    "mail.password",
-    "mail.use-tls",
-    "mail.use-ssl",
-    "mail.from",
-    "mail.subject-prefix",
-    "database.url",
-    "clickhouse.url",
-    "kafka.brokers",
-    "kafka.idempotence",
-    "kafka.topic-partitions",
-    "kafka.topic-retention-hours",
-    "query.url",
-    "redis.url",
-    "storage.dir",
-    "retention.days",
-    "auth.allow-registration",
-    "csrf.trusted-origins",
-    "limits.max-event-size",
-    "limits.max-envelope-size",
-    "limits.max-attachment-size",
-    "limits.max-decompressed-size",
-    "limits.max-api-payload-size",
-];
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
 
-/// The validated configuration every service receives.
+/// The validated configuration, one field per section of config.yml.
 #[derive(Debug, Clone)]
 pub struct Config {
-    pub url_prefix: Option<String>,
-    pub secret_key: Option<String>,
-    pub database_url: Option<String>,
-    /// The production backends; each unset one means the embedded store.
-    pub backends: BackendUrls,
-    pub storage_dir: Option<PathBuf>,
-    pub retention_days: u32,
-    pub allow_registration: bool,
-    pub csrf_trusted_origins: Vec<String>,
-    /// Peers whose `X-Forwarded-For` names the client
-    /// (`system.trusted-proxies`); empty: the peer is the client.
-    pub trusted_proxies: Vec<IpNet>,
+    pub system: System,
+    pub mail: Mail,
+    pub database: Database,
+    pub clickhouse: ClickHouse,
+    pub kafka: Kafka,
+    pub redis: Redis,
+    pub query: Query,
+    pub storage: Storage,
+    pub retention: Retention,
+    pub auth: Auth,
+    pub csrf: Csrf,
     pub limits: Limits,
+    pub relay: Listener,
+    pub ingest_consumer: Listener,
+    pub web: Listener,
+    pub cron: Listener,
 }
 
 impl Config {
     pub fn from_raw(raw: &RawConfig) -> Result<Self, ConfigError> {
-        let url_prefix = raw
-            .get("system.url-prefix")
-            .map(|u| u.trim_end_matches('/').to_owned());
-        if let Some(url) = &url_prefix
-            && !(url.starts_with("http://") || url.starts_with("https://"))
-        {
-            return Err(ConfigError::invalid(
-                "system.url-prefix",
-                format!("`{url}` must start with http:// or https://"),
-            ));
-        }
-        let secret_key = raw.get("system.secret-key").map(str::to_owned);
-        if let Some(key) = &secret_key
-            && key.len() < 32
-        {
-            return Err(ConfigError::invalid(
-                "system.secret-key",
-                "must be at least 32 characters (run `faultline config generate-secret-key`)",
-            ));
-        }
-        let database_url = raw.get("database.url").map(str::to_owned);
-        if let Some(url) = &database_url
-            && !(url.starts_with("sqlite:")
-                || url.starts_with("postgres://")
-                || url.starts_with("postgresql://"))
-        {
-            return Err(ConfigError::invalid(
-                "database.url",
-                format!("`{url}` must be a sqlite: or postgres:// URL"),
-            ));
-        }
-        let backends = BackendUrls::from_raw(raw)?;
-        let retention_days = raw.parse("retention.days", 90u32)?;
-        if retention_days == 0 {
-            return Err(ConfigError::invalid("retention.days", "must be at least 1"));
-        }
         Ok(Config {
-            url_prefix,
-            secret_key,
-            database_url,
-            backends,
-            storage_dir: raw.get("storage.dir").map(PathBuf::from),
-            retention_days,
-            allow_registration: raw.parse_bool("auth.allow-registration", false)?,
-            csrf_trusted_origins: trusted_origins(raw)?,
-            trusted_proxies: trusted_proxies(raw)?,
+            system: System::from_raw(raw)?,
+            mail: Mail::from_raw(raw)?,
+            database: Database::from_raw(raw)?,
+            clickhouse: ClickHouse::from_raw(raw)?,
+            kafka: Kafka::from_raw(raw)?,
+            redis: Redis::from_raw(raw)?,
+            query: Query::from_raw(raw)?,
+            storage: Storage::from_raw(raw)?,
+            retention: Retention::from_raw(raw)?,
+            auth: Auth::from_raw(raw)?,
+            csrf: Csrf::from_raw(raw)?,
             limits: Limits::from_raw(raw)?,
+            relay: Listener::from_raw(raw, "relay.bind")?,
+            ingest_consumer: Listener::from_raw(raw, "ingest-consumer.bind")?,
+            web: Listener::from_raw(raw, "web.bind")?,
+            cron: Listener::from_raw(raw, "cron.bind")?,
         })
     }
-}
-
-/// Where the production topology's servers are (DESIGN §2's own keys).
-#[derive(Debug, Clone)]
-pub struct BackendUrls {
-    /// `kafka.brokers`: `host:port[,host:port…]`.
-    pub kafka_brokers: Option<String>,
-    /// Idempotent producers (default on; off only for brokers that
-    /// mishandle them).
-    pub kafka_idempotence: bool,
-    /// Partitions of each topic `faultline upgrade` creates.
-    pub kafka_topic_partitions: i32,
-    /// How long the brokers keep messages of the topics upgrade creates.
-    pub kafka_topic_retention_hours: u32,
-    /// `clickhouse.url`: `http://[user[:password]@]host:8123[/database]`.
-    pub clickhouse_url: Option<String>,
-    /// `redis.url`: `redis://host:6379[/db]`.
-    pub redis_url: Option<String>,
-    /// `query.url`: the query service's gRPC address, for web.
-    pub query_url: String,
-}
-
-impl BackendUrls {
-    fn from_raw(raw: &RawConfig) -> Result<Self, ConfigError> {
-        let url_with_scheme =
-            |key: &str, schemes: &[&str]| -> Result<Option<String>, ConfigError> {
-                match raw.get(key) {
-                    None => Ok(None),
-                    Some(url) if schemes.iter().any(|s| url.starts_with(&format!("{s}://"))) => {
-                        Ok(Some(url.trim_end_matches('/').to_owned()))
-                    }
-                    Some(url) => Err(ConfigError::invalid(
-                        key,
-                        format!("`{url}` must start with {}://", schemes.join(":// or ")),
-                    )),
-                }
-            };
-        let kafka_brokers = raw.get("kafka.brokers").map(str::to_owned);
-        if let Some(brokers) = &kafka_brokers
-            && !brokers.split(',').all(|b| {
-                b.trim()
-                    .rsplit_once(':')
-                    .is_some_and(|(h, p)| !h.is_empty() && p.parse::<u16>().is_ok())
-            })
-        {
-            return Err(ConfigError::invalid(
-                "kafka.brokers",
-                format!("`{brokers}` is not a list of host:port"),
-            ));
-        }
-        let kafka_topic_partitions = raw.parse("kafka.topic-partitions", 4i32)?;
-        if !(1..=1024).contains(&kafka_topic_partitions) {
-            return Err(ConfigError::invalid(
-                "kafka.topic-partitions",
-                "must be between 1 and 1024",
-            ));
-        }
-        let kafka_topic_retention_hours = raw.parse("kafka.topic-retention-hours", 24u32)?;
-        if kafka_topic_retention_hours == 0 {
-            return Err(ConfigError::invalid(
-                "kafka.topic-retention-hours",
-                "must be at least 1",
-            ));
-        }
-        Ok(BackendUrls {
-            kafka_brokers,
-            kafka_idempotence: raw.parse_bool("kafka.idempotence", true)?,
-            kafka_topic_partitions,
-            kafka_topic_retention_hours,
-            clickhouse_url: url_with_scheme("clickhouse.url", &["http", "https"])?,
-            redis_url: url_with_scheme("redis.url", &["redis", "rediss"])?,
-            query_url: url_with_scheme("query.url", &["http"])?
-                .unwrap_or_else(|| "http://127.0.0.1:1218".to_owned()),
-        })
-    }
-}
-
-/// A comma-separated list (a YAML sequence arrives joined with commas),
-/// each entry checked by `parse`; empty or unset is an empty list.
-fn list<T>(
-    raw: &RawConfig,
-    key: &str,
-    parse: impl Fn(&str) -> Result<T, String>,
-) -> Result<Vec<T>, ConfigError> {
-    raw.get(key)
-        .unwrap_or("")
-        .split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(|entry| parse(entry).map_err(|problem| ConfigError::invalid(key, problem)))
-        .collect()
-}
-
-/// `csrf.trusted-origins`: `scheme://host[:port]` values.
-fn trusted_origins(raw: &RawConfig) -> Result<Vec<String>, ConfigError> {
-    list(raw, "csrf.trusted-origins", |origin| {
-        let ok = origin.split_once("://").is_some_and(|(scheme, host)| {
-            matches!(scheme, "http" | "https") && !host.is_empty() && !host.contains('/')
-        });
-        if ok {
-            Ok(origin.to_owned())
-        } else {
-            Err(format!(
-                "`{origin}` is not an origin like https://errors.example.com:8443"
-            ))
-        }
-    })
-}
-
-/// `system.trusted-proxies`: addresses or CIDR blocks.
-fn trusted_proxies(raw: &RawConfig) -> Result<Vec<IpNet>, ConfigError> {
-    list(raw, "system.trusted-proxies", |entry| {
-        entry.parse().map_err(|e: net::BadIpNet| e.to_string())
-    })
 }
 
 #[cfg(test)]
 mod tests {
+    use std::path::Path;
+    use std::time::Duration;
+
+    use super::keys::{KEYS, KeyDefault, env_name};
     use super::*;
 
+    fn yaml(text: &str) -> RawConfig {
+        RawConfig::from_yaml(text, Path::new("config.yml")).unwrap()
+    }
+
+    fn var(name: &str, value: &str) -> (String, String) {
+        (name.to_owned(), value.to_owned())
+    }
+
     #[test]
-    fn nested_and_dotted_keys_and_env_override() {
-        let mut raw = RawConfig::from_yaml(
-            "system:\n  url-prefix: http://errors.example.com/\nretention.days: 30\ncsrf.trusted-origins: [\"https://a\", \"https://b\"]\n",
-        )
-        .unwrap();
-        raw.apply_env([("FAULTLINE_RETENTION_DAYS".to_owned(), "7".to_owned())]);
-        let cfg = Config::from_raw(&raw).unwrap();
-        assert_eq!(cfg.url_prefix.as_deref(), Some("http://errors.example.com"));
-        assert_eq!(cfg.retention_days, 7);
-        assert_eq!(cfg.csrf_trusted_origins, vec!["https://a", "https://b"]);
-        assert!(!cfg.allow_registration);
-        assert!(
-            cfg.trusted_proxies.is_empty(),
-            "no proxy is trusted by default"
+    fn an_empty_config_is_the_defaults() {
+        let cfg = Config::from_raw(&RawConfig::default()).unwrap();
+        assert_eq!(cfg.system.url_prefix, None);
+        assert!(cfg.system.trusted_proxies.is_empty(), "no proxy is trusted");
+        assert_eq!((cfg.mail.host.as_deref(), cfg.mail.port), (None, 25));
+        assert!(!cfg.mail.use_tls && !cfg.mail.use_ssl);
+        assert_eq!(cfg.database.url, None);
+        assert_eq!(cfg.kafka.brokers, None);
+        assert_eq!(cfg.kafka.topic_partitions, 4);
+        assert_eq!(cfg.kafka.topic_replication_factor, 1);
+        assert_eq!(cfg.kafka.topic_retention, Duration::from_secs(24 * 3600));
+        assert!(cfg.kafka.idempotence);
+        assert_eq!(cfg.query.url, "http://127.0.0.1:1218");
+        assert_eq!(cfg.query.grpc_bind, "127.0.0.1:1218");
+        assert_eq!(cfg.query.bind, "127.0.0.1:1219");
+        assert_eq!(cfg.retention.days, 90);
+        assert_eq!(cfg.retention.interval, Duration::from_secs(3600));
+        assert!(!cfg.auth.allow_registration);
+        assert!(cfg.csrf.trusted_origins.is_empty());
+        assert_eq!(cfg.limits.max_event_size, 1024 * 1024);
+        assert_eq!(cfg.limits.max_decompressed_size, 40 * 1024 * 1024);
+        assert_eq!(cfg.relay.bind, "127.0.0.1:3000");
+        assert_eq!(cfg.ingest_consumer.bind, "127.0.0.1:3002");
+        assert_eq!(cfg.web.bind, "127.0.0.1:9000");
+        assert_eq!(cfg.cron.bind, "127.0.0.1:3003");
+    }
+
+    /// So that no key is defined but never read, and (with `text`'s
+    /// `expect`) none is read without being defined.
+    #[test]
+    fn every_key_is_read() {
+        let raw = RawConfig::default();
+        Config::from_raw(&raw).unwrap();
+        let read = raw.read.0.borrow();
+        let unread: Vec<&str> = KEYS
+            .iter()
+            .map(|k| k.name)
+            .filter(|k| !read.contains(k))
+            .collect();
+        assert!(unread.is_empty(), "defined but never read: {unread:?}");
+    }
+
+    #[test]
+    fn file_values_and_environment_overrides() {
+        let mut raw = yaml(
+            "system:\n  url-prefix: http://errors.example.com/\nretention.days: 30\n\
+             csrf.trusted-origins: [\"https://a\", \"https://b\"]\nmail: {host: smtp.example.com, use-tls: yes}\n",
         );
+        let unknown = raw.apply_env([
+            var("FAULTLINE_RETENTION_DAYS", "7"),
+            var("FAULTLINE_WEB_BIND", "0.0.0.0:9100"),
+            var("FAULTLINE_KAFKA_TOPIC_RETENTION_HOURS", "2"),
+        ]);
+        assert!(unknown.is_empty());
+        let cfg = Config::from_raw(&raw).unwrap();
+        assert_eq!(
+            cfg.system.url_prefix.as_deref(),
+            Some("http://errors.example.com")
+        );
+        assert_eq!(cfg.retention.days, 7, "the variable wins over the file");
+        assert_eq!(cfg.web.bind, "0.0.0.0:9100");
+        assert_eq!(cfg.kafka.topic_retention, Duration::from_secs(7200));
+        assert_eq!(cfg.csrf.trusted_origins, vec!["https://a", "https://b"]);
+        assert_eq!(cfg.mail.host.as_deref(), Some("smtp.example.com"));
+        assert!(cfg.mail.use_tls);
     }
 
     #[test]
     fn trusted_proxies_from_yaml_list_and_env() {
-        let raw = RawConfig::from_yaml("system:\n  trusted-proxies: [127.0.0.1, \"10.0.0.0/8\"]\n")
-            .unwrap();
+        let raw = yaml("system:\n  trusted-proxies: [127.0.0.1, \"10.0.0.0/8\"]\n");
         let cfg = Config::from_raw(&raw).unwrap();
         assert_eq!(
-            cfg.trusted_proxies,
+            cfg.system.trusted_proxies,
             vec!["127.0.0.1".parse().unwrap(), "10.0.0.0/8".parse().unwrap()]
         );
         let mut raw = RawConfig::default();
-        raw.apply_env([(
-            "FAULTLINE_SYSTEM_TRUSTED_PROXIES".to_owned(),
-            "172.16.0.0/12, ::1".to_owned(),
+        raw.apply_env([var(
+            "FAULTLINE_SYSTEM_TRUSTED_PROXIES",
+            "172.16.0.0/12, ::1",
         )]);
-        let proxies = Config::from_raw(&raw).unwrap().trusted_proxies;
+        let proxies = Config::from_raw(&raw).unwrap().system.trusted_proxies;
         assert!(proxies[0].contains("172.20.0.3".parse().unwrap()));
         assert!(proxies[1].contains("::1".parse().unwrap()));
     }
 
+    /// One bad value of every kind of key, each named in the error.
     #[test]
     fn bad_values_name_their_key() {
-        for (yaml, key) in [
+        for (yaml_text, key) in [
+            // numbers, and their ranges
             ("retention.days: soon", "retention.days"),
+            ("retention.days: 0", "retention.days"),
+            ("retention.days: 40000", "retention.days"),
+            (
+                "retention.interval-minutes: 0",
+                "retention.interval-minutes",
+            ),
+            ("kafka.topic-partitions: 0", "kafka.topic-partitions"),
+            (
+                "kafka.topic-replication-factor: 0",
+                "kafka.topic-replication-factor",
+            ),
+            (
+                "kafka.topic-retention-hours: 0",
+                "kafka.topic-retention-hours",
+            ),
+            ("mail.port: 0", "mail.port"),
+            ("mail.port: 70000", "mail.port"),
+            ("limits.max-event-size: -5", "limits.max-event-size"),
+            (
+                "limits.max-api-payload-size: 0",
+                "limits.max-api-payload-size",
+            ),
+            // flags
             ("auth.allow-registration: maybe", "auth.allow-registration"),
+            ("kafka.idempotence: 2", "kafka.idempotence"),
+            ("mail.use-tls: sometimes", "mail.use-tls"),
+            ("mail: {use-tls: true, use-ssl: true}", "mail.use-ssl"),
+            // URLs and addresses
             ("system.url-prefix: errors.example.com", "system.url-prefix"),
             ("database.url: mysql://x", "database.url"),
-            ("kafka.brokers: kafka", "kafka.brokers"),
-            ("kafka.topic-partitions: 0", "kafka.topic-partitions"),
             ("clickhouse.url: clickhouse:8123", "clickhouse.url"),
             ("redis.url: localhost", "redis.url"),
-            ("limits.max-event-size: -5", "limits.max-event-size"),
+            ("query.url: https://query:1218", "query.url"),
+            ("kafka.brokers: kafka", "kafka.brokers"),
+            ("web.bind: 9000", "web.bind"),
+            ("query.grpc-bind: 'query:grpc'", "query.grpc-bind"),
+            ("relay.bind: ':3000'", "relay.bind"),
+            ("mail.host: smtp://smtp.example.com", "mail.host"),
+            ("mail.from: faultline", "mail.from"),
+            // text with a rule
+            ("system.secret-key: short", "system.secret-key"),
+            // lists
             ("system.trusted-proxies: nginx", "system.trusted-proxies"),
             (
                 "system.trusted-proxies: 10.0.0.0/40",
@@ -446,13 +306,116 @@ mod tests {
                 "csrf.trusted-origins",
             ),
         ] {
-            let err = Config::from_raw(&RawConfig::from_yaml(yaml).unwrap()).unwrap_err();
-            assert!(err.to_string().contains(key), "{err}");
+            let err = Config::from_raw(&yaml(yaml_text)).unwrap_err();
+            let message = err.to_string();
+            assert!(
+                message.starts_with(&format!("config key `{key}`: ")),
+                "{yaml_text}: {message}"
+            );
+            assert_eq!(message.lines().count(), 1, "{message}");
         }
     }
 
     #[test]
-    fn env_names() {
-        assert_eq!(env_name("system.url-prefix"), "FAULTLINE_SYSTEM_URL_PREFIX");
+    fn secrets_stay_out_of_debug_output() {
+        let raw = yaml(
+            "system.secret-key: abcdefghijklmnopqrstuvwxyz0123456789\nmail.password: hunter2hunter2\n",
+        );
+        let cfg = Config::from_raw(&raw).unwrap();
+        let shown = format!("{cfg:?}");
+        assert!(
+            !shown.contains("abcdefghij") && !shown.contains("hunter2"),
+            "{shown}"
+        );
+        assert_eq!(cfg.mail.password.unwrap().expose(), "hunter2hunter2");
+    }
+
+    fn repository_file(path: &str) -> String {
+        let full = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../..")
+            .join(path);
+        std::fs::read_to_string(&full).unwrap_or_else(|e| panic!("{}: {e}", full.display()))
+    }
+
+    /// The `default` column of docs/operations.md for a key.
+    fn documented_default(default: KeyDefault) -> String {
+        match default {
+            KeyDefault::Unset => "none".to_owned(),
+            KeyDefault::Value("") => "empty".to_owned(),
+            KeyDefault::Value(v) => format!("`{v}`"),
+            KeyDefault::Derived(how) => how.to_owned(),
+        }
+    }
+
+    /// docs/operations.md lists exactly the keys of KEYS, in its order, each
+    /// with its default; the failure message is the key and default columns
+    /// to paste.
+    #[test]
+    fn operations_doc_lists_every_key_with_its_default() {
+        const START: &str = "<!-- config keys: checked against crates/config/src/keys.rs -->";
+        let doc = repository_file("docs/operations.md");
+        let table = doc
+            .split_once(START)
+            .and_then(|(_, rest)| rest.split_once("<!-- end of config keys -->"))
+            .map(|(table, _)| table)
+            .expect("docs/operations.md marks the table of config keys");
+        let documented: Vec<(String, String)> = table
+            .lines()
+            .filter(|l| l.starts_with("| `"))
+            .map(|row| {
+                let cells: Vec<&str> = row.split(" | ").collect();
+                let key = cells[0].trim_start_matches("| ").trim_matches('`');
+                (key.to_owned(), cells.get(1).unwrap_or(&"").to_string())
+            })
+            .collect();
+        let expected: Vec<(String, String)> = KEYS
+            .iter()
+            .map(|k| (k.name.to_owned(), documented_default(k.default)))
+            .collect();
+        if documented != expected {
+            let rows: Vec<String> = expected
+                .iter()
+                .map(|(key, default)| format!("| `{key}` | {default} | … |"))
+                .collect();
+            panic!(
+                "docs/operations.md's config keys differ from KEYS; they should be:\n{}",
+                rows.join("\n")
+            );
+        }
+    }
+
+    /// The compose topology's config.yml is valid, unknown keys included.
+    #[test]
+    fn deploy_config_is_valid() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/config.yml");
+        let cfg = Config::from_raw(&RawConfig::from_file(&path).unwrap()).unwrap();
+        assert_eq!(cfg.kafka.brokers.as_deref(), Some("kafka:9092"));
+        assert_eq!(cfg.query.url, "http://query:1218");
+    }
+
+    /// .env.example shows the variable of every key, and no variable that
+    /// names no key.
+    #[test]
+    fn env_example_lists_every_variable() {
+        let text = repository_file(".env.example");
+        let listed: std::collections::BTreeSet<String> = text
+            .lines()
+            .filter_map(|l| l.strip_prefix("# FAULTLINE_"))
+            .filter_map(|l| l.split_once('='))
+            .map(|(name, _)| format!("FAULTLINE_{name}"))
+            .collect();
+        for key in KEYS {
+            assert!(
+                listed.contains(&env_name(key.name)),
+                "{} is missing",
+                key.name
+            );
+        }
+        for var in &listed {
+            assert!(
+                keys::is_other_variable(var) || KEYS.iter().any(|k| &env_name(k.name) == var),
+                "{var} in .env.example names no key"
+            );
+        }
     }
 }

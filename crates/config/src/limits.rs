@@ -1,5 +1,5 @@
 //! Size limits at ingestion, modelled on Relay's defaults and documented in
-//! docs/operations.md. Each is a `limits.*` key.
+//! docs/operations.md. Each is a `limits.*` key; the defaults are in KEYS.
 
 use crate::{ConfigError, RawConfig};
 
@@ -17,36 +17,22 @@ pub struct Limits {
     pub max_api_payload_size: usize,
 }
 
-const MIB: usize = 1024 * 1024;
-
 impl Default for Limits {
+    /// The limits of an empty config.
     fn default() -> Self {
-        Limits {
-            max_event_size: MIB,
-            max_attachment_size: 20 * MIB,
-            max_envelope_size: 20 * MIB,
-            max_decompressed_size: 40 * MIB,
-            max_api_payload_size: 20 * MIB,
-        }
+        Limits::from_raw(&RawConfig::default()).expect("the default limits in KEYS are valid")
     }
 }
 
 impl Limits {
     pub(crate) fn from_raw(raw: &RawConfig) -> Result<Self, ConfigError> {
-        let d = Limits::default();
-        let size = |key: &str, default: usize| -> Result<usize, ConfigError> {
-            let v = raw.parse(key, default)?;
-            if v == 0 {
-                return Err(ConfigError::invalid(key, "must be greater than 0"));
-            }
-            Ok(v)
-        };
+        let size = |key| raw.at_least(key, 1usize);
         Ok(Limits {
-            max_event_size: size("limits.max-event-size", d.max_event_size)?,
-            max_attachment_size: size("limits.max-attachment-size", d.max_attachment_size)?,
-            max_envelope_size: size("limits.max-envelope-size", d.max_envelope_size)?,
-            max_decompressed_size: size("limits.max-decompressed-size", d.max_decompressed_size)?,
-            max_api_payload_size: size("limits.max-api-payload-size", d.max_api_payload_size)?,
+            max_event_size: size("limits.max-event-size")?,
+            max_attachment_size: size("limits.max-attachment-size")?,
+            max_envelope_size: size("limits.max-envelope-size")?,
+            max_decompressed_size: size("limits.max-decompressed-size")?,
+            max_api_payload_size: size("limits.max-api-payload-size")?,
         })
     }
 }

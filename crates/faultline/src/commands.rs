@@ -2,9 +2,8 @@
 
 use std::io::{BufRead, IsTerminal, Write};
 
-use anyhow::{Context, bail};
-use faultline_storage::Role;
-use faultline_web::password::hash_password;
+use anyhow::Context;
+use faultline_web::ops::{tokens, tokens::TokenScopes, users};
 
 use crate::DataArgs;
 use crate::settings::{EventsAccess, QueueUse, load, open_backends, open_clickhouse, open_kafka};
@@ -16,8 +15,8 @@ pub async fn upgrade(data: &DataArgs, noinput: bool) -> anyhow::Result<()> {
     // below, to migrate; the backends only need a (lazy) handle on events.
     let backends =
         open_backends(&settings, EventsAccess::ViaQueryService, QueueUse::Unused).await?;
-    let urls = &settings.config.backends;
-    match (&settings.config.database_url, &urls.clickhouse_url) {
+    let config = &settings.config;
+    match (&config.database.url, &config.clickhouse.url) {
         (Some(_), _) | (_, Some(_)) => println!("Metadata migrations applied"),
         _ => println!("Migrations applied to {}", settings.data_dir.display()),
     }
@@ -26,7 +25,7 @@ pub async fn upgrade(data: &DataArgs, noinput: bool) -> anyhow::Result<()> {
     if backends.meta.count_users().await? == 0 {
         crate::bootstrap::ensure_organization(&backends).await?;
     }
-    if let Some(url) = &urls.clickhouse_url {
+    if let Some(url) = &config.clickhouse.url {
         let ran = open_clickhouse(url)
             .await?
             .migrate()
@@ -34,15 +33,13 @@ pub async fn upgrade(data: &DataArgs, noinput: bool) -> anyhow::Result<()> {
             .context("ClickHouse migrations failed")?;
         println!("ClickHouse: {ran} migrations applied");
     }
-    if let Some(brokers) = &urls.kafka_brokers {
-        let created = open_kafka(urls, brokers)
+    if let Some(brokers) = &config.kafka.brokers {
+        let created = open_kafka(&config.kafka, brokers)
             .await?
             .create_topics(TopicSettings {
-                partitions: urls.kafka_topic_partitions,
-                replication: 1,
-                retention: std::time::Duration::from_secs(
-                    u64::from(urls.kafka_topic_retention_hours) * 3600,
-                ),
+                partitions: config.kafka.topic_partitions,
+                replication: config.kafka.topic_replication_factor,
+                retention: config.kafka.topic_retention,
             })
             .await
             .context("cannot create the Kafka topics")?;
@@ -52,7 +49,7 @@ pub async fn upgrade(data: &DataArgs, noinput: bool) -> anyhow::Result<()> {
         let email = prompt("No users yet. Email for a superuser (empty to skip): ")?;
         if !email.is_empty() {
             let password = prompt("Password: ")?;
-            create(&backends, &email, Some(password), true).await?;
+            create(&backends, new_account(&email, Some(&password), true)?).await?;
         }
     }
     Ok(())
@@ -94,94 +91,73 @@ pub async fn createuser(
     superuser: bool,
     no_input: bool,
 ) -> anyhow::Result<()> {
-    let email = email.trim();
-    if !email.contains('@') || email.len() > 254 {
-        bail!("`{email}` is not an email address");
-    }
     let password = match password {
         Some(p) => Some(p),
         None if no_input => None,
         None => Some(prompt("Password: ")?),
     };
-    if password.as_deref().is_some_and(str::is_empty) {
-        bail!("the password must not be empty");
-    }
+    // The dashboard's rules for emails and passwords, checked before any
+    // store is opened.
+    let account = new_account(email, password.as_deref(), superuser)?;
     let settings = load(data, false)?;
     let backends =
         open_backends(&settings, EventsAccess::ViaQueryService, QueueUse::Unused).await?;
-    create(&backends, email, password, superuser).await
+    create(&backends, account).await
+}
+
+fn new_account(
+    email: &str,
+    password: Option<&str>,
+    superuser: bool,
+) -> anyhow::Result<users::NewAccount> {
+    let account = users::NewAccount::new(email, password)
+        .with_context(|| format!("cannot create user {}", email.trim()))?;
+    Ok(if superuser {
+        account.superuser()
+    } else {
+        account
+    })
 }
 
 async fn create(
     backends: &faultline_storage::Backends,
-    email: &str,
-    password: Option<String>,
-    superuser: bool,
+    account: users::NewAccount,
 ) -> anyhow::Result<()> {
     let meta = backends.meta.as_ref();
-    let hash = password.as_deref().map(hash_password);
-    let user = meta
-        .create_user(email, hash.as_deref(), superuser)
+    let email = account.email().to_owned();
+    let user = users::create(meta, account)
         .await
         .with_context(|| format!("cannot create user {email}"))?;
-    // A single-organization install: new users join every organization.
-    let role = if superuser { Role::Owner } else { Role::Member };
-    for org in meta
-        .organizations_for_user(&faultline_storage::User {
-            is_superuser: true,
-            ..user.clone()
-        })
-        .await?
-    {
-        meta.add_member(org.id, user.id, role).await?;
-    }
+    users::join_every_organization(meta, &user).await?;
     println!(
         "User created: {email}{}",
-        if superuser { " (superuser)" } else { "" }
+        if user.is_superuser {
+            " (superuser)"
+        } else {
+            ""
+        }
     );
     Ok(())
 }
 
 pub async fn create_token(data: &DataArgs, email: &str, scopes: &[String]) -> anyhow::Result<()> {
+    // Unknown scopes are refused before any store is opened.
+    let scopes = if scopes.is_empty() {
+        TokenScopes::parse(faultline_web::scopes::CLI_DEFAULT_TOKEN.iter().copied())
+    } else {
+        TokenScopes::parse(scopes.iter().map(String::as_str))
+    }?;
     let settings = load(data, false)?;
     let backends =
         open_backends(&settings, EventsAccess::ViaQueryService, QueueUse::Unused).await?;
+    let email = faultline_web::names::email(email)
+        .with_context(|| format!("no user with email {}", email.trim()))?;
     let user = backends
         .meta
-        .user_by_email(email.trim())
+        .user_by_email(&email)
         .await?
         .with_context(|| format!("no user with email {email}"))?;
-    let scopes = if scopes.is_empty() {
-        [
-            "org:admin",
-            "project:admin",
-            "project:releases",
-            "event:admin",
-        ]
-        .map(String::from)
-        .to_vec()
-    } else {
-        if let Some(unknown) = scopes
-            .iter()
-            .find(|s| faultline_web::scopes::known(s).is_none())
-        {
-            anyhow::bail!(
-                "unknown scope {unknown}; known scopes: {}",
-                faultline_web::scopes::ALL.join(", ")
-            );
-        }
-        scopes.to_vec()
-    };
-    let token = faultline_web::generate_token();
-    backends
-        .meta
-        .create_api_token(
-            user.id,
-            &faultline_web::hash_token(&token),
-            &scopes,
-            Some("cli"),
-        )
-        .await?;
+    let token = tokens::create(backends.meta.as_ref(), &user, "cli", &scopes).await?;
     println!("{token}");
     Ok(())
 }

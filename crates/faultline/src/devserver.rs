@@ -13,24 +13,19 @@ use crate::DataArgs;
 use crate::bootstrap::{ADMIN_EMAIL, ensure_defaults};
 use crate::settings::{EventsAccess, QueueUse, load, open_backends};
 
-pub async fn run(bind: &str, data: &DataArgs) -> anyhow::Result<()> {
+/// `bind` is `--bind`; without it, relay and web share `web.bind`.
+pub async fn run(bind: Option<&str>, data: &DataArgs) -> anyhow::Result<()> {
     let started = Instant::now();
     faultline_telemetry::init_logging(faultline_telemetry::LogFormat::Pretty);
     let settings = load(data, true)?;
     let backends = open_backends(&settings, EventsAccess::Direct, QueueUse::Used).await?;
     let defaults = ensure_defaults(&backends).await?;
 
+    let bind = bind.unwrap_or(&settings.config.web.bind);
     let listener =
         std::net::TcpListener::bind(bind).with_context(|| format!("cannot listen on {bind}"))?;
     let addr = listener.local_addr()?;
-    let url_prefix = settings.config.url_prefix.clone().unwrap_or_else(|| {
-        let host = if addr.ip().is_unspecified() {
-            "127.0.0.1".to_owned()
-        } else {
-            addr.ip().to_string()
-        };
-        format!("http://{host}:{}", addr.port())
-    });
+    let url_prefix = settings.config.system.url_prefix_for(addr);
 
     let relay = web::Data::new(RelayState::new(
         backends.meta.clone(),
@@ -44,7 +39,9 @@ pub async fn run(bind: &str, data: &DataArgs) -> anyhow::Result<()> {
         &settings.config,
     ));
     // Relay and web on one port, as the compose proxy presents them.
-    let serving = faultline_service::serve(listener, backends.clone(), move |cfg| {
+    let readiness =
+        faultline_service::Readiness::new(&backends, faultline_service::Readiness::EVERY_STORE);
+    let serving = faultline_service::serve(listener, readiness, move |cfg| {
         faultline_relay::configure(cfg, relay.clone());
         faultline_web::configure(cfg, web_state.clone());
     })?;

@@ -1,4 +1,4 @@
-//! The `faultline` command (DESIGN §2): the devserver, and the admin
+//! The `faultline` command (contracts §2): the devserver, and the admin
 //! commands that work on the same stored data.
 
 mod bootstrap;
@@ -37,9 +37,9 @@ pub struct DataArgs {
 enum Command {
     /// Run every service in one process on embedded storage.
     Devserver {
-        /// Address to listen on.
-        #[arg(long, default_value = "127.0.0.1:9000")]
-        bind: String,
+        /// Address to listen on [default: `web.bind`, 127.0.0.1:9000].
+        #[arg(long)]
+        bind: Option<String>,
         #[command(flatten)]
         data: DataArgs,
     },
@@ -47,10 +47,10 @@ enum Command {
     Run {
         service: service::Service,
         /// Address for the service's HTTP endpoints (ingestion or dashboard/API,
-        /// and /health and /metrics); defaults to the service's port.
+        /// and /health and /metrics) [default: `<service>.bind`].
         #[arg(long)]
         bind: Option<String>,
-        /// Address for query's gRPC API (default 127.0.0.1:1218).
+        /// Address for query's gRPC API [default: `query.grpc-bind`, 127.0.0.1:1218].
         #[arg(long)]
         grpc_bind: Option<String>,
         #[command(flatten)]
@@ -102,6 +102,11 @@ enum Command {
 enum ConfigCommand {
     /// Print a new random secret key for `system.secret-key`.
     GenerateSecretKey,
+    /// Read the configuration as a service would, and say whether it is valid.
+    Check {
+        #[command(flatten)]
+        data: DataArgs,
+    },
 }
 
 #[derive(Subcommand)]
@@ -144,7 +149,7 @@ fn main() -> std::process::ExitCode {
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Devserver { bind, data } => devserver::run(&bind, &data).await,
+        Command::Devserver { bind, data } => devserver::run(bind.as_deref(), &data).await,
         Command::Run {
             service,
             bind,
@@ -164,6 +169,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             command: ConfigCommand::GenerateSecretKey,
         } => {
             println!("{}", settings::generate_secret_key());
+            Ok(())
+        }
+        Command::Config {
+            command: ConfigCommand::Check { data },
+        } => {
+            let settings = settings::load(&data, false)?;
+            println!("config OK: {}", settings.config_path.display());
             Ok(())
         }
         Command::Token {

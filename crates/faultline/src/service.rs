@@ -4,11 +4,10 @@
 //! answer) and `/metrics`; relay and web also serve their own routes, and
 //! query its gRPC API.
 
-use std::time::Duration;
-
 use anyhow::Context;
 use clap::ValueEnum;
-use faultline_service::Dependency;
+use faultline_config::Config;
+use faultline_service::{Dependency, Readiness};
 use faultline_web::WebState;
 use tokio::sync::watch;
 
@@ -17,35 +16,29 @@ use crate::settings::{EventsAccess, QueueUse, load, open_backends};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Service {
-    /// SDK ingestion (DESIGN port 3000).
+    /// SDK ingestion (contracts §1: port 3000).
     Relay,
     /// Normalises and groups queued events into issues.
     IngestConsumer,
     /// Stores processed events and answers event queries over gRPC (port 1218).
     Query,
-    /// Dashboard and REST API (DESIGN port 9000).
+    /// Dashboard and REST API (contracts §1: port 9000).
     Web,
     /// Scheduled jobs: retention.
     Cron,
 }
 
-/// Where query answers gRPC unless `--grpc-bind` says otherwise (DESIGN §1).
-pub const QUERY_GRPC_BIND: &str = "127.0.0.1:1218";
-
-/// How often cron runs retention.
-const RETENTION_INTERVAL: Duration = Duration::from_secs(3600);
-
 impl Service {
     /// Where the service's HTTP side listens unless `--bind` says
-    /// otherwise. Consumers and cron have no port in DESIGN §1; theirs
-    /// serve only /health and /metrics.
-    fn default_bind(self) -> &'static str {
+    /// otherwise: its `<service>.bind` key. Consumers and cron have no port
+    /// in contracts §1; theirs serve only /health and /metrics.
+    fn default_bind(self, config: &Config) -> &str {
         match self {
-            Service::Relay => "127.0.0.1:3000",
-            Service::IngestConsumer => "127.0.0.1:3002",
-            Service::Cron => "127.0.0.1:3003",
-            Service::Query => "127.0.0.1:1219",
-            Service::Web => "127.0.0.1:9000",
+            Service::Relay => &config.relay.bind,
+            Service::IngestConsumer => &config.ingest_consumer.bind,
+            Service::Cron => &config.cron.bind,
+            Service::Query => &config.query.bind,
+            Service::Web => &config.web.bind,
         }
     }
 
@@ -62,9 +55,11 @@ impl Service {
     /// The stores the service cannot work without: what `/health` checks.
     fn dependencies(self) -> &'static [Dependency] {
         match self {
-            Service::Relay | Service::IngestConsumer => &[Dependency::Queue, Dependency::Metadata],
+            Service::Relay => faultline_relay::NEEDS,
+            Service::Web => faultline_web::NEEDS,
+            Service::IngestConsumer => &[Dependency::Queue, Dependency::Metadata],
             Service::Query => &[Dependency::Queue, Dependency::Events],
-            Service::Web | Service::Cron => &[Dependency::Metadata, Dependency::Events],
+            Service::Cron => &[Dependency::Metadata, Dependency::Events],
         }
     }
 
@@ -94,10 +89,9 @@ pub async fn run(
     data: &DataArgs,
 ) -> anyhow::Result<()> {
     faultline_telemetry::init_logging(faultline_telemetry::LogFormat::Json);
-    faultline_service::set_readiness(service.dependencies());
     let settings = load(data, false)?;
     let backends = open_backends(&settings, service.events_access(), service.queue_use()).await?;
-    let bind = bind.unwrap_or(service.default_bind());
+    let bind = bind.unwrap_or(service.default_bind(&settings.config));
     let listener =
         std::net::TcpListener::bind(bind).with_context(|| format!("cannot listen on {bind}"))?;
     let addr = listener.local_addr()?;
@@ -115,18 +109,19 @@ pub async fn run(
                 .map_err(anyhow::Error::from)
         }
         Service::Web => {
-            let url_prefix = settings
-                .config
-                .url_prefix
-                .clone()
-                .unwrap_or_else(|| format!("http://{addr}"));
+            let url_prefix = settings.config.system.url_prefix_for(addr);
             let state = WebState::new(&backends, url_prefix, &settings.config);
             faultline_web::run(state, backends, listener, shutdown)
                 .await
                 .map_err(anyhow::Error::from)
         }
         Service::IngestConsumer => {
-            let http = health_only(listener, backends.clone(), shutdown.clone());
+            let http = health_only(
+                listener,
+                backends.clone(),
+                service.dependencies(),
+                shutdown.clone(),
+            );
             let result = faultline_ingest_consumer::run(backends, shutdown)
                 .await
                 .map_err(anyhow::Error::from);
@@ -134,10 +129,15 @@ pub async fn run(
             result
         }
         Service::Query => {
-            let grpc_bind = grpc_bind.unwrap_or(QUERY_GRPC_BIND);
+            let grpc_bind = grpc_bind.unwrap_or(&settings.config.query.grpc_bind);
             let grpc_listener = std::net::TcpListener::bind(grpc_bind)
                 .with_context(|| format!("cannot listen on {grpc_bind}"))?;
-            let http = health_only(listener, backends.clone(), shutdown.clone());
+            let http = health_only(
+                listener,
+                backends.clone(),
+                service.dependencies(),
+                shutdown.clone(),
+            );
             let grpc = tokio::spawn(faultline_query::serve_grpc(
                 backends.events.clone(),
                 grpc_listener,
@@ -151,10 +151,15 @@ pub async fn run(
             result
         }
         Service::Cron => {
-            let http = health_only(listener, backends.clone(), shutdown.clone());
+            let http = health_only(
+                listener,
+                backends.clone(),
+                service.dependencies(),
+                shutdown.clone(),
+            );
             let options = faultline_cron::CronOptions {
-                retention_days: settings.config.retention_days,
-                interval: RETENTION_INTERVAL,
+                retention_days: settings.config.retention.days,
+                interval: settings.config.retention.interval,
             };
             let result = faultline_cron::run(backends, options, shutdown)
                 .await
@@ -171,11 +176,12 @@ pub async fn run(
 fn health_only(
     listener: std::net::TcpListener,
     backends: faultline_storage::Backends,
+    needs: &'static [Dependency],
     shutdown: watch::Receiver<bool>,
 ) -> tokio::task::JoinHandle<std::io::Result<()>> {
     tokio::spawn(faultline_service::serve_until(
         listener,
-        backends,
+        Readiness::new(&backends, needs),
         |_| {},
         shutdown,
     ))

@@ -6,7 +6,7 @@ use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
-use faultline_config::{BackendUrls, Config, RawConfig};
+use faultline_config::{Config, Kafka, RawConfig};
 use std::sync::Arc;
 
 use faultline_storage::clickhouse::ClickHouseEventStore;
@@ -24,6 +24,8 @@ pub const CONFIG_FILE: &str = "config.yml";
 
 pub struct Settings {
     pub config: Config,
+    /// The config.yml it came from.
+    pub config_path: PathBuf,
     pub data_dir: PathBuf,
     /// Whether the data directory is Faultline's alone (`--data-dir`,
     /// `storage.dir`, the default), rather than the directory the config
@@ -42,62 +44,80 @@ pub fn default_data_dir() -> PathBuf {
 
 /// Loads config (file, then `FAULTLINE_*` variables) and decides where the
 /// embedded data lives. `create` makes a missing data directory and its
-/// config.yml with a fresh secret key (the devserver's first run).
+/// config.yml with a fresh secret key (the devserver's first run). An
+/// unknown key or a bad value in the file stops here, for every command;
+/// an unknown `FAULTLINE_*` variable is only warned about (the environment
+/// is shared with other programs).
 pub fn load(args: &DataArgs, create: bool) -> anyhow::Result<Settings> {
-    let (mut raw, data_dir, data_dir_is_own) = match (&args.config, &args.data_dir) {
-        (Some(path), _) => {
-            let mut raw = RawConfig::from_file(path)?;
-            raw.apply_env(std::env::vars());
-            let own = raw
-                .get("storage.dir")
-                .map(PathBuf::from)
-                .or_else(|| args.data_dir.clone());
-            match own {
-                Some(dir) => (raw, dir, true),
-                None => {
-                    let beside = path.parent().unwrap_or(Path::new(".")).to_path_buf();
-                    (raw, beside, false)
-                }
-            }
-        }
-        (None, dir) => {
-            let dir = dir.clone().unwrap_or_else(default_data_dir);
-            let config_path = dir.join(CONFIG_FILE);
-            if !config_path.exists() {
-                if !create {
-                    bail!(
-                        "no Faultline data in {} (start `faultline devserver --data-dir {}` first, or pass --config)",
-                        dir.display(),
-                        dir.display()
-                    );
-                }
-                make_private_dir(&dir, true)?;
-                let text = format!(
-                    "# Faultline devserver configuration; every key can be overridden by FAULTLINE_* variables.\n\
-                     system.secret-key: '{}'\n",
-                    generate_secret_key()
-                );
-                std::fs::OpenOptions::new()
-                    .write(true)
-                    .create_new(true)
-                    .mode(PRIVATE_FILE)
-                    .open(&config_path)
-                    .and_then(|mut file| file.write_all(text.as_bytes()))
-                    .with_context(|| format!("cannot write {}", config_path.display()))?;
-            } else {
-                // An install from before data directories were private.
-                make_private_dir(&dir, true)?;
-            }
-            (RawConfig::from_file(&config_path)?, dir, true)
+    let config_path = match &args.config {
+        Some(path) => path.clone(),
+        None => {
+            let dir = args.data_dir.clone().unwrap_or_else(default_data_dir);
+            prepare_data_dir(&dir, create)?;
+            dir.join(CONFIG_FILE)
         }
     };
-    raw.apply_env(std::env::vars());
+    let mut raw = RawConfig::from_file(&config_path)?;
+    // A variable that is not Unicode cannot be a setting of ours.
+    let vars = std::env::vars_os()
+        .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)));
+    for unknown in raw.apply_env(vars) {
+        warn(&unknown.to_string());
+    }
     let config = Config::from_raw(&raw)?;
+    let (data_dir, data_dir_is_own) = match &args.config {
+        Some(path) => match config.storage.dir.clone().or_else(|| args.data_dir.clone()) {
+            Some(dir) => (dir, true),
+            None => (path.parent().unwrap_or(Path::new(".")).to_path_buf(), false),
+        },
+        None => (args.data_dir.clone().unwrap_or_else(default_data_dir), true),
+    };
     Ok(Settings {
         config,
+        config_path,
         data_dir,
         data_dir_is_own,
     })
+}
+
+/// A data directory with its config.yml: created with a fresh secret key
+/// when `create` (else its absence is an error saying what to run), made
+/// private when it exists from before data directories were.
+fn prepare_data_dir(dir: &Path, create: bool) -> anyhow::Result<()> {
+    let config_path = dir.join(CONFIG_FILE);
+    if config_path.exists() {
+        return make_private_dir(dir, true);
+    }
+    if !create {
+        bail!(
+            "no Faultline data in {} (start `faultline devserver --data-dir {}` first, or pass --config)",
+            dir.display(),
+            dir.display()
+        );
+    }
+    make_private_dir(dir, true)?;
+    let text = format!(
+        "# Faultline devserver configuration; every key can be overridden by FAULTLINE_* variables.\n\
+         system.secret-key: '{}'\n",
+        generate_secret_key()
+    );
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(PRIVATE_FILE)
+        .open(&config_path)
+        .and_then(|mut file| file.write_all(text.as_bytes()))
+        .with_context(|| format!("cannot write {}", config_path.display()))
+}
+
+/// A warning about the configuration: in the log when a service has set
+/// one up, else on stderr (the admin commands log nothing).
+fn warn(message: &str) {
+    if tracing::dispatcher::has_been_set() {
+        tracing::warn!("{message}");
+    } else {
+        eprintln!("warning: {message}");
+    }
 }
 
 /// Mode of the data directory: its files hold DSN keys, password and token
@@ -201,7 +221,7 @@ pub async fn open_backends(
     access: EventsAccess,
     queue_use: QueueUse,
 ) -> anyhow::Result<Backends> {
-    let urls = &settings.config.backends;
+    let config = &settings.config;
     let dir = &settings.data_dir;
     let embedded = |file: &str| -> anyhow::Result<PathBuf> {
         make_private_dir(dir, settings.data_dir_is_own)?;
@@ -211,21 +231,16 @@ pub async fn open_backends(
     };
     let in_dir = || format!("cannot open the data in {}", dir.display());
 
-    let queue: Arc<dyn EventQueue> = match (&urls.kafka_brokers, queue_use) {
+    let queue: Arc<dyn EventQueue> = match (&config.kafka.brokers, queue_use) {
         (_, QueueUse::Unused) => Arc::new(NoQueue),
-        (Some(brokers), QueueUse::Used) => Arc::new(open_kafka(urls, brokers).await?),
+        (Some(brokers), QueueUse::Used) => Arc::new(open_kafka(&config.kafka, brokers).await?),
         (None, QueueUse::Used) => Arc::new(
             sqlite::SqliteQueue::open(&embedded(sqlite::QUEUE_FILE)?)
                 .await
                 .with_context(in_dir)?,
         ),
     };
-    let meta: Arc<dyn MetaStore> = match settings
-        .config
-        .database_url
-        .as_deref()
-        .filter(|u| u.starts_with("postgres"))
-    {
+    let meta: Arc<dyn MetaStore> = match config.database.postgres_url() {
         Some(url) => Arc::new(PgMetaStore::open(url).await.with_context(|| {
             format!("cannot reach PostgreSQL at database.url ({})", redact(url))
         })?),
@@ -235,9 +250,9 @@ pub async fn open_backends(
                 .with_context(in_dir)?,
         ),
     };
-    let events: Arc<dyn EventStore> = match (&urls.clickhouse_url, access) {
+    let events: Arc<dyn EventStore> = match (&config.clickhouse.url, access) {
         (Some(_), EventsAccess::ViaQueryService) => {
-            Arc::new(RemoteEventStore::connect(&urls.query_url).context("bad query.url")?)
+            Arc::new(RemoteEventStore::connect(&config.query.url).context("bad query.url")?)
         }
         (Some(url), EventsAccess::Direct) => Arc::new(open_clickhouse(url).await?),
         (None, _) => Arc::new(
@@ -246,7 +261,7 @@ pub async fn open_backends(
                 .with_context(in_dir)?,
         ),
     };
-    let cache: Arc<dyn Cache> = match &urls.redis_url {
+    let cache: Arc<dyn Cache> = match &config.redis.url {
         Some(url) => Arc::new(
             RedisCache::open(url)
                 .await
@@ -263,9 +278,9 @@ pub async fn open_backends(
 }
 
 /// The queue on the brokers of `kafka.brokers`, checked to answer.
-pub async fn open_kafka(urls: &BackendUrls, brokers: &str) -> anyhow::Result<KafkaQueue> {
+pub async fn open_kafka(kafka: &Kafka, brokers: &str) -> anyhow::Result<KafkaQueue> {
     KafkaQueue::open(KafkaOptions {
-        idempotence: urls.kafka_idempotence,
+        idempotence: kafka.idempotence,
         ..KafkaOptions::new(brokers)
     })
     .await

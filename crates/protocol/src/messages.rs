@@ -1,4 +1,4 @@
-//! Messages on the topics between services (DESIGN §4). Every message carries
+//! Messages on the topics between services (contracts §4). Every message carries
 //! the project id and event id so consumers can be idempotent.
 
 use bytes::Bytes;

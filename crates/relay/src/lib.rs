@@ -1,4 +1,4 @@
-//! relay: the SDK-facing ingestion service (DESIGN §3).
+//! relay: the SDK-facing ingestion service (contracts §3).
 //!
 //! It authenticates the project key, bounds every size (request, decompressed
 //! body, item), checks that items are well-formed, and publishes each item to
@@ -59,7 +59,14 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: web::Data<RelayState>) {
         );
 }
 
-/// Runs relay as its own service (what `faultline run relay` will start):
+/// The stores relay cannot accept events without: what its `/health`
+/// checks. Events go through the queue, so the event store is not one.
+pub const NEEDS: &[faultline_service::Dependency] = &[
+    faultline_service::Dependency::Queue,
+    faultline_service::Dependency::Metadata,
+];
+
+/// Runs relay as its own service (what `faultline run relay` starts):
 /// the ingestion routes plus `/health` and `/metrics` on `listener`, until
 /// `shutdown` becomes true.
 pub async fn run(
@@ -76,7 +83,7 @@ pub async fn run(
     ));
     faultline_service::serve_until(
         listener,
-        backends,
+        faultline_service::Readiness::new(&backends, NEEDS),
         move |cfg| configure(cfg, state.clone()),
         shutdown,
     )

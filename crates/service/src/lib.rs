@@ -4,18 +4,12 @@
 //! nosniff` on every response, and serving an actix app until a shutdown
 //! signal.
 
-use std::sync::Arc;
-
 use actix_web::dev::ServerHandle;
 use actix_web::http::header;
 use actix_web::middleware::DefaultHeaders;
 use actix_web::{App, HttpResponse, HttpServer, web};
 use faultline_storage::Backends;
 use tokio::sync::watch;
-
-struct Health {
-    backends: Backends,
-}
 
 /// A store `/health` can check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,37 +19,41 @@ pub enum Dependency {
     Events,
 }
 
-/// What this process's readiness depends on: every store unless the one
-/// service the process runs says otherwise (relay does not need the event
-/// store to be ready, for instance). One service per process, so a
-/// process-wide setting.
-static READINESS: std::sync::OnceLock<&'static [Dependency]> = std::sync::OnceLock::new();
+/// What a process's `/health` checks: the stores its services cannot work
+/// without (relay does not need the event store to be ready, for
+/// instance). Each server is given its own, so two services in one process
+/// cannot overwrite each other's answer.
+#[derive(Clone)]
+pub struct Readiness {
+    backends: Backends,
+    needs: &'static [Dependency],
+}
 
-/// Sets what `/health` checks; the first call wins.
-pub fn set_readiness(dependencies: &'static [Dependency]) {
-    let _ = READINESS.set(dependencies);
+impl Readiness {
+    /// Every store: the devserver runs every service.
+    pub const EVERY_STORE: &'static [Dependency] =
+        &[Dependency::Queue, Dependency::Metadata, Dependency::Events];
+
+    pub fn new(backends: &Backends, needs: &'static [Dependency]) -> Self {
+        Readiness {
+            backends: backends.clone(),
+            needs,
+        }
+    }
 }
 
 /// Mounts `/health` and `/metrics`.
-pub fn configure(cfg: &mut web::ServiceConfig, backends: &Backends) {
-    let health = Arc::new(Health {
-        backends: backends.clone(),
-    });
-    cfg.app_data(web::Data::from(health))
+pub fn configure(cfg: &mut web::ServiceConfig, readiness: &Readiness) {
+    cfg.app_data(web::Data::new(readiness.clone()))
         .route("/health", web::get().to(health_check))
         .route("/health/", web::get().to(health_check))
         .route("/metrics", web::get().to(metrics));
 }
 
-async fn health_check(health: web::Data<Health>) -> HttpResponse {
-    let b = &health.backends;
-    let wanted = READINESS.get().copied().unwrap_or(&[
-        Dependency::Queue,
-        Dependency::Metadata,
-        Dependency::Events,
-    ]);
+async fn health_check(readiness: web::Data<Readiness>) -> HttpResponse {
+    let b = &readiness.backends;
     let mut checks = Vec::new();
-    for dependency in wanted {
+    for dependency in readiness.needs {
         let (name, result) = match dependency {
             Dependency::Queue => ("queue", b.queue.ping().await),
             Dependency::Metadata => ("metadata", b.meta.ping().await),
@@ -97,7 +95,7 @@ pub struct Serving {
 /// Serves `routes` (plus `/health`, `/metrics` and JSON 404s) on `listener`.
 pub fn serve<F>(
     listener: std::net::TcpListener,
-    backends: Backends,
+    readiness: Readiness,
     routes: F,
 ) -> std::io::Result<Serving>
 where
@@ -105,13 +103,13 @@ where
 {
     let addr = listener.local_addr()?;
     let server = HttpServer::new(move || {
-        let (routes, backends) = (routes.clone(), backends.clone());
+        let (routes, readiness) = (routes.clone(), readiness.clone());
         // Bodies carry what SDKs sent (event JSON, attachments' names); a
         // browser must never sniff them into HTML and run them.
         App::new()
             .wrap(DefaultHeaders::new().add((header::X_CONTENT_TYPE_OPTIONS, "nosniff")))
             .configure(routes)
-            .configure(|cfg| configure(cfg, &backends))
+            .configure(|cfg| configure(cfg, &readiness))
             .default_service(web::to(not_found))
     })
     .workers(2)
@@ -130,14 +128,14 @@ where
 /// Serves until `shutdown` becomes true, then drains in-flight requests.
 pub async fn serve_until<F>(
     listener: std::net::TcpListener,
-    backends: Backends,
+    readiness: Readiness,
     routes: F,
     mut shutdown: watch::Receiver<bool>,
 ) -> std::io::Result<()>
 where
     F: Fn(&mut web::ServiceConfig) + Clone + Send + 'static,
 {
-    let serving = serve(listener, backends, routes)?;
+    let serving = serve(listener, readiness, routes)?;
     tracing::info!(addr = %serving.addr, "listening");
     while !*shutdown.borrow() {
         if shutdown.changed().await.is_err() {

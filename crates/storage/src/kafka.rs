@@ -104,7 +104,7 @@ impl KafkaQueue {
         self.producer.read().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Creates the topics of DESIGN §4 that do not exist yet; returns the
+    /// Creates the topics of contracts §4 that do not exist yet; returns the
     /// names it created. Existing topics are left as they are.
     pub async fn create_topics(&self, settings: TopicSettings) -> Result<Vec<&'static str>> {
         let admin: AdminClient<DefaultClientContext> = ClientConfig::new()

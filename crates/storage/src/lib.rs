@@ -2,11 +2,13 @@
 //!
 //! Four small traits: [`EventQueue`] (topics with offsets and consumer
 //! groups), [`MetaStore`] (users, organizations, projects, keys, issues),
-//! [`EventStore`] (full events, searchable) and later a cache. Backends are
+//! [`EventStore`] (full events, searchable) and [`Cache`] (shared entries
+//! that expire, such as relay's project keys). Backends are
 //! chosen once at start-up ([`Backends`]); service code never asks which one
 //! it has. The embedded backends live in [`sqlite`]: SQLite files in WAL mode,
 //! including a durable queue that replays unacknowledged messages after a
-//! crash.
+//! crash. The metadata store is one implementation for SQLite and
+//! PostgreSQL, in [`sql`].
 
 pub mod cache;
 pub mod clickhouse;
@@ -18,7 +20,7 @@ pub mod meta;
 pub mod postgres;
 pub mod queue;
 pub mod redis;
-mod sql_rows;
+pub mod sql;
 pub mod sqlite;
 
 use std::sync::Arc;
@@ -33,8 +35,10 @@ pub use queue::{Delivery, EventQueue, Message, NoQueue, QueueConsumer, Topic, po
 /// (to HTTP statuses, retries) in one place.
 #[derive(Debug, thiserror::Error)]
 pub enum StorageError {
+    /// A database error without a meaning of its own here (backends map
+    /// the ones that have one to the variants below).
     #[error("database error: {0}")]
-    Database(#[from] sqlx::Error),
+    Database(#[source] Box<dyn std::error::Error + Send + Sync>),
     #[error("not found")]
     NotFound,
     #[error("already exists: {0}")]

@@ -9,7 +9,7 @@ use bytes::Bytes;
 
 use crate::Result;
 
-/// The topics of DESIGN §4, named as Sentry names them.
+/// The topics of contracts §4, named as Sentry names them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Topic {
     IngestEvents,

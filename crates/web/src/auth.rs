@@ -1,13 +1,14 @@
 //! API token authentication. Tokens are 64 hex characters shown once; only
 //! their SHA-256 is stored, so a leaked database leaks no usable token.
+//! What an authenticated caller may do is decided in `ops::access`.
 
 use actix_web::HttpRequest;
-use faultline_protocol::OrgId;
-use faultline_storage::{MetaStore, Organization, Role, User};
+use faultline_storage::MetaStore;
 use sha2::{Digest, Sha256};
 
 use crate::error::{ApiError, ApiResult};
-use crate::scopes::{self, Need};
+use crate::ops::{Caller, Member};
+use crate::scopes::Need;
 
 pub fn hash_token(token: &str) -> String {
     hex::encode(Sha256::digest(token.trim().as_bytes()))
@@ -22,48 +23,8 @@ pub fn generate_token() -> String {
     )
 }
 
-/// Who is calling the API: the token's user and the scopes the token was
-/// created with.
-pub struct Caller {
-    pub user: User,
-    pub token_scopes: Vec<String>,
-}
-
-impl Caller {
-    /// `role`, or a 403 unless this token (capped by `role`) allows `need`.
-    pub fn require(&self, role: Role, need: Need) -> ApiResult<Role> {
-        if scopes::allowed(&self.token_scopes, role, need) {
-            Ok(role)
-        } else {
-            Err(ApiError::Forbidden)
-        }
-    }
-
-    /// The caller's role in `org` (404 for non-members, so organizations
-    /// cannot be probed), if it and the token allow `need` (else 403).
-    pub async fn role_in(&self, meta: &dyn MetaStore, org: OrgId, need: Need) -> ApiResult<Role> {
-        let role = require_member(meta, &self.user, org)
-            .await?
-            .unwrap_or(Role::Member);
-        self.require(role, need)
-    }
-
-    /// The organization `slug`, as [`Self::role_in`] allows.
-    pub async fn organization(
-        &self,
-        meta: &dyn MetaStore,
-        slug: &str,
-        need: Need,
-    ) -> ApiResult<Organization> {
-        let org = meta
-            .organization_by_slug(slug)
-            .await?
-            .ok_or(ApiError::NotFound)?;
-        self.role_in(meta, org.id, need).await?;
-        Ok(org)
-    }
-}
-
+/// The caller of an API request: the user of its `Authorization: Bearer`
+/// token, with the token's scopes.
 pub async fn authenticate(req: &HttpRequest, meta: &dyn MetaStore) -> ApiResult<Caller> {
     let header = req
         .headers()
@@ -84,38 +45,18 @@ pub async fn authenticate(req: &HttpRequest, meta: &dyn MetaStore) -> ApiResult<
     if !user.is_active {
         return Err(ApiError::InvalidToken);
     }
-    Ok(Caller {
-        user,
-        token_scopes: token.scopes,
-    })
+    Ok(Caller::with_token(user, token.scopes))
 }
 
-/// The user's role in `org`: `Some(Owner)` for a superuser, 404 for a
-/// non-member, so unknown and forbidden organizations look the same.
-pub async fn require_member(
-    meta: &dyn MetaStore,
-    user: &User,
-    org: OrgId,
-) -> ApiResult<Option<Role>> {
-    if user.is_superuser {
-        return Ok(Some(Role::Owner));
-    }
-    match meta.member_role(org, user.id).await? {
-        Some(role) => Ok(Some(role)),
-        None => Err(ApiError::NotFound),
-    }
-}
-
-/// The authenticated caller and the organization `slug`, if they are a
-/// member and their token allows `need`: the start of every
-/// organization-scoped API handler.
+/// The authenticated caller as a member of the organization `slug`, if
+/// they are one (404) and their token allows `need` (403): the start of
+/// every organization-scoped API handler.
 pub async fn member_of(
     req: &HttpRequest,
     state: &crate::WebState,
     slug: &str,
     need: Need,
-) -> ApiResult<(Caller, Organization)> {
+) -> ApiResult<Member> {
     let caller = authenticate(req, state.meta.as_ref()).await?;
-    let org = caller.organization(state.meta.as_ref(), slug, need).await?;
-    Ok((caller, org))
+    Ok(caller.member_of(state.meta.as_ref(), slug, need).await?)
 }

@@ -4,6 +4,8 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 use faultline_storage::StorageError;
 
+use crate::ops::OpError;
+
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     #[error("Authentication credentials were not provided.")]
@@ -18,10 +20,27 @@ pub enum ApiError {
     BadRequest(String),
     #[error("{0}")]
     Conflict(String),
-    #[error("{0}")]
-    Name(#[from] crate::names::NameError),
     #[error("internal error")]
     Storage(#[from] StorageError),
+}
+
+/// An operation's refusal as Sentry's API answers it: unknown and
+/// forbidden-to-see are both 404, a member lacking the scope or role 403,
+/// refused input 400, a name taken 409.
+impl From<OpError> for ApiError {
+    fn from(e: OpError) -> Self {
+        match e {
+            OpError::NotFound => ApiError::NotFound,
+            OpError::Forbidden { .. } | OpError::OwnersOnly(_) | OpError::NotInvited => {
+                ApiError::Forbidden
+            }
+            OpError::Conflict(message) => ApiError::Conflict(message),
+            e @ (OpError::Invalid { .. } | OpError::LastOwner) => {
+                ApiError::BadRequest(e.to_string())
+            }
+            OpError::Storage(e) => ApiError::Storage(e),
+        }
+    }
 }
 
 impl ResponseError for ApiError {
@@ -30,7 +49,7 @@ impl ResponseError for ApiError {
             ApiError::Unauthenticated | ApiError::InvalidToken => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden => StatusCode::FORBIDDEN,
             ApiError::NotFound => StatusCode::NOT_FOUND,
-            ApiError::BadRequest(_) | ApiError::Name(_) => StatusCode::BAD_REQUEST,
+            ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::Storage(StorageError::NotFound) => StatusCode::NOT_FOUND,
             ApiError::Storage(StorageError::Conflict(_)) => StatusCode::CONFLICT,
@@ -48,3 +67,29 @@ impl ResponseError for ApiError {
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn operation_errors_answer_sentrys_statuses() {
+        let status = |e: OpError| ApiError::from(e).status_code().as_u16();
+        assert_eq!(status(OpError::NotFound), 404);
+        assert_eq!(
+            status(OpError::Forbidden {
+                need: crate::scopes::PROJECT_WRITE
+            }),
+            403
+        );
+        assert_eq!(status(OpError::invalid("name", "too long")), 400);
+        assert_eq!(status(OpError::Conflict("taken".into())), 409);
+        assert_eq!(status(OpError::LastOwner), 400);
+        assert_eq!(status(OpError::Storage(StorageError::Closed)), 500);
+        let body = ApiError::from(OpError::invalid(
+            "name",
+            "a key name must be 1 to 64 characters",
+        ));
+        assert_eq!(body.to_string(), "a key name must be 1 to 64 characters");
+    }
+}

@@ -32,14 +32,19 @@ pub fn parse_sort(value: Option<&str>) -> ApiResult<GroupSort> {
     })
 }
 
-/// One page of issues among `projects` matching the search, and whether a
-/// further page exists. Tag filters are answered by the event store, the
-/// rest by the metadata store.
-pub async fn search_issues(
+/// Most matching issues counted for `X-Hits`, as Sentry's search counts
+/// (it answers `X-Max-Hits: 1000` beside them): past that, a total costs a
+/// scan and tells nobody anything a page does not.
+pub const MAX_HITS: usize = 1000;
+
+/// The store's query for a page of `search` among `projects`, one issue
+/// longer than the page to tell whether another follows. Tag filters are
+/// answered by the event store, the rest by the metadata store.
+async fn page_query(
     state: &WebState,
     projects: &[ProjectId],
     search: &IssueSearch,
-) -> ApiResult<(Vec<Group>, bool)> {
+) -> ApiResult<GroupQuery> {
     let parsed = parse_search(&search.query)?;
     let group_ids = if parsed.tags.is_empty() {
         None
@@ -51,7 +56,7 @@ pub async fn search_issues(
                 .await?,
         )
     };
-    let query = GroupQuery {
+    Ok(GroupQuery {
         project_ids: projects.to_vec(),
         statuses: parsed.statuses,
         levels: parsed.levels,
@@ -62,11 +67,75 @@ pub async fn search_issues(
         sort: search.sort,
         offset: search.offset,
         limit: search.limit + 1,
-    };
-    let mut groups = state.meta.groups(&query).await?;
+    })
+}
+
+async fn run_page(
+    state: &WebState,
+    query: &GroupQuery,
+    search: &IssueSearch,
+) -> ApiResult<(Vec<Group>, bool)> {
+    let mut groups = state.meta.groups(query).await?;
     let has_next = groups.len() > search.limit;
     groups.truncate(search.limit);
     Ok((groups, has_next))
+}
+
+/// One page of issues among `projects` matching the search, and whether a
+/// further page exists.
+pub async fn search_issues(
+    state: &WebState,
+    projects: &[ProjectId],
+    search: &IssueSearch,
+) -> ApiResult<(Vec<Group>, bool)> {
+    let query = page_query(state, projects, search).await?;
+    run_page(state, &query, search).await
+}
+
+/// [`search_issues`], and how many issues match in all, up to
+/// [`MAX_HITS`] (Sentry's `X-Hits`). The page usually tells; otherwise one
+/// more query counts the rest.
+pub async fn search_issues_with_hits(
+    state: &WebState,
+    projects: &[ProjectId],
+    search: &IssueSearch,
+) -> ApiResult<(Vec<Group>, bool, usize)> {
+    let query = page_query(state, projects, search).await?;
+    let (groups, has_next) = run_page(state, &query, search).await?;
+    let hits = match hits(search.offset, search.limit, groups.len(), has_next) {
+        Hits::Known(hits) => hits,
+        Hits::CountFrom(from) => {
+            let rest = GroupQuery {
+                offset: from,
+                limit: MAX_HITS - from,
+                ..query
+            };
+            from + state.meta.groups(&rest).await?.len()
+        }
+    };
+    Ok((groups, has_next, hits.min(MAX_HITS)))
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum Hits {
+    Known(usize),
+    /// Count the matching issues from this offset on (below [`MAX_HITS`]).
+    CountFrom(usize),
+}
+
+/// What a page of `shown` issues at `offset` (of at most `limit`) tells of
+/// the total.
+fn hits(offset: usize, limit: usize, shown: usize, has_next: bool) -> Hits {
+    let past_page = offset.saturating_add(limit);
+    match (has_next, shown) {
+        // The last page: everything before it and what it shows.
+        (false, 1..) => Hits::Known(offset + shown),
+        (false, 0) if offset == 0 => Hits::Known(0),
+        // A cursor past the end shows nothing, which tells nothing.
+        (false, 0) => Hits::CountFrom(0),
+        (true, _) if past_page >= MAX_HITS => Hits::Known(MAX_HITS),
+        (true, _) => Hits::CountFrom(past_page),
+    }
 }
 
 /// Longest `statsPeriod` / `groupStatsPeriod`, as Sentry's: 90 days.
@@ -160,6 +229,21 @@ mod tests {
         parse_period("statsPeriod", value)
             .map(|p| p.map(|d| d.num_seconds()))
             .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn hits_are_counted_only_when_the_page_does_not_tell() {
+        assert_eq!(hits(0, 100, 7, false), Hits::Known(7));
+        assert_eq!(hits(200, 100, 3, false), Hits::Known(203));
+        assert_eq!(hits(0, 100, 0, false), Hits::Known(0));
+        // More follow, and the cap is reached: nothing to count.
+        assert_eq!(hits(900, 100, 100, true), Hits::Known(MAX_HITS));
+        assert_eq!(hits(999_000, 100, 100, true), Hits::Known(MAX_HITS));
+        // More follow below the cap: count past the page.
+        assert_eq!(hits(0, 100, 100, true), Hits::CountFrom(100));
+        assert_eq!(hits(875, 25, 25, true), Hits::CountFrom(900));
+        // A page past the end: count from the start.
+        assert_eq!(hits(5000, 100, 0, false), Hits::CountFrom(0));
     }
 
     #[test]

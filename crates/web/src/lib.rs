@@ -9,7 +9,8 @@ mod client_ip;
 mod dashboard;
 mod error;
 mod issues;
-mod names;
+pub mod names;
+pub mod ops;
 mod pagination;
 pub mod password;
 pub mod scopes;
@@ -55,7 +56,7 @@ impl WebState {
         url_prefix: String,
         config: &faultline_config::Config,
     ) -> Self {
-        let mut trusted_origins = config.csrf_trusted_origins.clone();
+        let mut trusted_origins = config.csrf.trusted_origins.clone();
         trusted_origins.push(url_prefix.clone());
         WebState {
             meta: backends.meta.clone(),
@@ -64,26 +65,10 @@ impl WebState {
             max_payload: config.limits.max_api_payload_size,
             trusted_origins,
             throttle: dashboard::LoginThrottle::default(),
-            trusted_proxies: config.trusted_proxies.clone(),
-            allow_registration: config.allow_registration,
+            trusted_proxies: config.system.trusted_proxies.clone(),
+            allow_registration: config.auth.allow_registration,
             cache: backends.cache.clone(),
         }
-    }
-
-    /// Updates a project key and drops relay's shared copy of it, so a
-    /// disabled key or a new rate limit takes effect at once (within
-    /// relay's few seconds of local caching).
-    pub async fn update_key(
-        &self,
-        id: i64,
-        update: &faultline_storage::KeyUpdate,
-    ) -> Result<faultline_storage::ProjectKey, faultline_storage::StorageError> {
-        let key = self.meta.update_key(id, update).await?;
-        let entry = faultline_storage::cache_keys::project_key(&key.public_key);
-        if let Err(e) = self.cache.delete(&entry).await {
-            tracing::warn!(error = %e, "cannot drop the shared copy of a changed key; relay sees the change within a minute");
-        }
-        Ok(key)
     }
 }
 
@@ -105,7 +90,14 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: web::Data<WebState>) {
         .configure(dashboard::routes);
 }
 
-/// Runs web as its own service (what `faultline run web` will start): the
+/// The stores web cannot answer without: what its `/health` checks. web
+/// neither publishes nor consumes, so a broker outage does not stop it.
+pub const NEEDS: &[faultline_service::Dependency] = &[
+    faultline_service::Dependency::Metadata,
+    faultline_service::Dependency::Events,
+];
+
+/// Runs web as its own service (what `faultline run web` starts): the
 /// API plus `/health` and `/metrics` on `listener`, until `shutdown`.
 pub async fn run(
     state: WebState,
@@ -116,7 +108,7 @@ pub async fn run(
     let state = web::Data::new(state);
     faultline_service::serve_until(
         listener,
-        backends,
+        faultline_service::Readiness::new(&backends, NEEDS),
         move |cfg| configure(cfg, state.clone()),
         shutdown,
     )

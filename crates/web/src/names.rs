@@ -1,9 +1,13 @@
-//! Names and choices that the REST API and the dashboard both accept: one
-//! rule each, so neither lets through what the other refuses.
+//! Names, email addresses and choices that the REST API, the dashboard and
+//! the admin commands all accept: one rule each (applied in `ops`), so none
+//! lets through what another refuses.
 
 /// Most characters in an organization, team, project or key name, as
 /// Sentry's `max_length=64` on those fields (characters, not bytes).
 pub const MAX_NAME_CHARS: usize = 64;
+
+/// Longest email address, as SMTP allows (RFC 5321's 254-octet path).
+pub const MAX_EMAIL_BYTES: usize = 254;
 
 /// The platforms a project can have, `(value, label)`: the dashboard's
 /// picker offers these and the API accepts these alone, so a project's
@@ -27,6 +31,8 @@ pub enum NameError {
     Length(&'static str),
     #[error("unknown platform {0}: choose one of {list}", list = platform_list())]
     UnknownPlatform(String),
+    #[error("enter a valid email address")]
+    Email,
 }
 
 fn platform_list() -> String {
@@ -41,6 +47,22 @@ pub fn name<'a>(what: &'static str, raw: &'a str) -> Result<&'a str, NameError> 
         return Err(NameError::Length(what));
     }
     Ok(name)
+}
+
+/// An email address as accounts and invitations keep it: without
+/// surrounding whitespace and in lowercase (sign-in lowercases what is
+/// typed, so a stored capital would lock the account out), with something
+/// on both sides of an `@`, at most [`MAX_EMAIL_BYTES`].
+pub fn email(raw: &str) -> Result<String, NameError> {
+    let email = raw.trim().to_ascii_lowercase();
+    match email.split_once('@') {
+        Some((local, domain))
+            if !local.is_empty() && !domain.is_empty() && email.len() <= MAX_EMAIL_BYTES =>
+        {
+            Ok(email)
+        }
+        _ => Err(NameError::Email),
+    }
 }
 
 /// A platform from [`PLATFORMS`]; empty means none.
@@ -70,6 +92,17 @@ mod tests {
             "a key name must be 1 to 64 characters"
         );
         assert!(name("project", "   ").is_err());
+    }
+
+    #[test]
+    fn emails_are_trimmed_lowercased_and_bounded() {
+        assert_eq!(email("  Dev@Example.COM "), Ok("dev@example.com".into()));
+        for bad in ["", "dev", "@example.com", "dev@", "   "] {
+            assert_eq!(email(bad), Err(NameError::Email), "{bad:?}");
+        }
+        let local = "a".repeat(MAX_EMAIL_BYTES - "@x.io".len());
+        assert!(email(&format!("{local}@x.io")).is_ok());
+        assert!(email(&format!("{local}a@x.io")).is_err());
     }
 
     #[test]

@@ -1,10 +1,51 @@
-//! Password hashing with Argon2id (the `argon2` crate's defaults, which follow
+//! Passwords: the one rule a new password must meet (the dashboard, the
+//! invitation page and `faultline createuser` all apply [`check_new`]), and
+//! hashing with Argon2id (the `argon2` crate's defaults, which follow
 //! OWASP's recommendation).
 
 use std::sync::LazyLock;
 
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+
+/// Fewest characters in a new password (characters, not bytes).
+pub const MIN_CHARS: usize = 8;
+/// Most bytes in a password: Argon2 takes any length, but a megabyte
+/// "password" would only cost hashing time.
+pub const MAX_BYTES: usize = 1024;
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum PasswordError {
+    #[error("choose a password of {MIN_CHARS} characters or more")]
+    TooShort,
+    #[error("choose a password of at most {MAX_BYTES} bytes")]
+    TooLong,
+}
+
+/// Whether `password` may become an account's password. It is taken as
+/// typed: surrounding spaces count.
+pub fn check_new(password: &str) -> Result<(), PasswordError> {
+    if password.chars().count() < MIN_CHARS {
+        Err(PasswordError::TooShort)
+    } else if password.len() > MAX_BYTES {
+        Err(PasswordError::TooLong)
+    } else {
+        Ok(())
+    }
+}
+
+/// [`hash_password`] on the blocking pool, so Argon2's deliberate cost does
+/// not stall the request threads (inline if the pool cannot run it).
+pub async fn hash(password: String) -> String {
+    let copy = password.clone();
+    match tokio::task::spawn_blocking(move || hash_password(&copy)).await {
+        Ok(hash) => hash,
+        Err(e) => {
+            tracing::warn!(error = %e, "password hashing did not run on the blocking pool");
+            hash_password(&password)
+        }
+    }
+}
 
 pub fn hash_password(password: &str) -> String {
     let salt = SaltString::encode_b64(uuid::Uuid::new_v4().as_bytes())
@@ -73,6 +114,24 @@ mod tests {
         assert!(verify_password("correct horse", &hash));
         assert!(!verify_password("wrong", &hash));
         assert!(!verify_password("x", "not a hash"));
+    }
+
+    #[test]
+    fn new_passwords_need_eight_characters_and_at_most_1024_bytes() {
+        assert_eq!(check_new("x"), Err(PasswordError::TooShort));
+        assert_eq!(check_new("1234567"), Err(PasswordError::TooShort));
+        assert_eq!(check_new("12345678"), Ok(()));
+        // Characters, not bytes: eight accented letters are enough.
+        assert_eq!(check_new(&"é".repeat(8)), Ok(()));
+        assert_eq!(check_new(&"a".repeat(MAX_BYTES)), Ok(()));
+        assert_eq!(
+            check_new(&"a".repeat(MAX_BYTES + 1)),
+            Err(PasswordError::TooLong)
+        );
+        assert_eq!(
+            PasswordError::TooShort.to_string(),
+            "choose a password of 8 characters or more"
+        );
     }
 
     #[test]

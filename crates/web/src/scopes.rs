@@ -40,6 +40,15 @@ pub const DEFAULT_TOKEN: &[&str] = &[
     "event:write",
 ];
 
+/// Scopes of a token made by `faultline token create` without `--scope`:
+/// administering projects and events, and uploading releases.
+pub const CLI_DEFAULT_TOKEN: &[&str] = &[
+    "org:admin",
+    "project:admin",
+    "project:releases",
+    "event:admin",
+];
+
 /// Sentry's default role scopes (owner: everything; admin: projects and
 /// teams; member: reading, triage and releases).
 pub fn for_role(role: Role) -> &'static [&'static str] {
@@ -88,6 +97,9 @@ pub const EVENT_READ: Need = &["event:read"];
 pub const EVENT_WRITE: Need = &["event:write"];
 /// Creating a team: Sentry accepts `team:write` as well as `org:write`.
 pub const TEAM_CREATE: Need = &["org:write", "team:write"];
+/// Inviting, changing and removing members, for a token (the role rule is
+/// Faultline's own: admins manage members, see `ops::access`).
+pub const MEMBER_WRITE: Need = &["member:write"];
 
 /// Whether holding `granted` satisfies `need`: `x:admin` implies `x:write`,
 /// which implies `x:read`, as Sentry's endpoints accept every stronger

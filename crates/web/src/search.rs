@@ -58,8 +58,8 @@ pub fn parse_search(query: &str) -> Result<SearchQuery, ApiError> {
                 "ignored" | "archived" | "muted" => out.statuses.push(GroupStatus::Ignored),
                 "assigned" => out.assigned = Some(true),
                 "unassigned" => out.assigned = Some(false),
-                // Assignment, bookmarks and the like are not tracked yet; an
-                // unknown `is:` must not silently match everything.
+                // Bookmarks and the like are not tracked; an unknown `is:`
+                // must not silently match everything.
                 other => {
                     return Err(ApiError::BadRequest(format!(
                         "unsupported search term is:{other}"

@@ -81,9 +81,12 @@ pub fn dsn(url_prefix: &str, key: &ProjectKey, secret: bool) -> String {
     }
 }
 
+/// A key as Sentry returns it. `dsn` has Sentry's entries; those naming
+/// an endpoint relay does not serve (minidumps, security and CSP reports,
+/// Unreal crash reports, the JavaScript loader) are `null` rather than
+/// absent, so a client that reads them finds the field and learns the
+/// feature is off instead of posting to an address that answers 404.
 pub fn key(url_prefix: &str, key: &ProjectKey) -> Value {
-    let base = url_prefix.trim_end_matches('/');
-    let public = dsn(url_prefix, key, false);
     json!({
         "id": key.public_key,
         "name": key.label,
@@ -97,13 +100,13 @@ pub fn key(url_prefix: &str, key: &ProjectKey) -> Value {
             _ => Value::Null,
         },
         "dsn": {
-            "public": public,
+            "public": dsn(url_prefix, key, false),
             "secret": dsn(url_prefix, key, true),
-            "csp": format!("{base}/api/{}/security/?sentry_key={}", key.project_id, key.public_key),
-            "security": format!("{base}/api/{}/security/?sentry_key={}", key.project_id, key.public_key),
-            "minidump": format!("{base}/api/{}/minidump/?sentry_key={}", key.project_id, key.public_key),
-            "unreal": "",
-            "cdn": "",
+            "csp": null,
+            "security": null,
+            "minidump": null,
+            "unreal": null,
+            "cdn": null,
         },
         "browserSdkVersion": "latest",
         "dateCreated": iso(key.date_created),

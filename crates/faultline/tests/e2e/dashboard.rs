@@ -519,4 +519,7 @@ fn registration_when_allowed_creates_a_signed_in_account() {
     assert_eq!(status, 403);
 }
 
-crate::on_devserver_and_stack!(dashboard_flow_in_headless_chromium);
+crate::on_devserver_and_stack!(
+    #[ignore = "needs Chromium, chromedriver and the test venv (selenium, sentry-sdk): run with cargo xtask test"]
+    dashboard_flow_in_headless_chromium
+);

@@ -128,6 +128,7 @@ fn dry_run(dir: &Path, mem_mb: u64) -> Output {
 }
 
 #[test]
+#[ignore = "needs shellcheck: run with cargo xtask test"]
 fn deploy_scripts_pass_shellcheck() {
     let root = workspace_root();
     let out = run_tool(
@@ -146,6 +147,7 @@ fn deploy_scripts_pass_shellcheck() {
 }
 
 #[test]
+#[ignore = "needs docker-compose 1.29: run with cargo xtask test"]
 fn deploy_compose_file_is_valid_for_docker_compose_1_29() {
     // A copy, so that a developer's own .env never gets in the way: compose
     // needs one, for `env_file` and the required secrets.
@@ -278,46 +280,92 @@ fn deploy_every_service_has_healthcheck_and_restart_policy() {
     }
 }
 
-/// The Faultline images: built from deploy/docker/<service>.Dockerfile as
-/// faultline-<service>, sharing one builder stage, each checked on the port
-/// its command binds.
+/// The stages of a Dockerfile: (`FROM …` line, the instructions after it),
+/// comments and blank lines left out.
+fn stages(dockerfile: &str) -> Vec<(String, Vec<String>)> {
+    let mut stages: Vec<(String, Vec<String>)> = Vec::new();
+    for line in dockerfile
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+    {
+        match stages.last_mut() {
+            Some((_, body)) if !line.starts_with("FROM ") => body.push(line.to_owned()),
+            _ => stages.push((line.to_owned(), Vec::new())),
+        }
+    }
+    stages
+}
+
+/// The Faultline images: faultline-<service>, each built from its own
+/// target of the one deploy/docker/Dockerfile (one builder stage, one
+/// runtime stage, one `FROM runtime AS <service>` per service), each
+/// checked on the port its command binds.
 #[test]
-fn deploy_faultline_images_share_one_builder_stage() {
+fn deploy_faultline_images_are_targets_of_one_dockerfile() {
+    const DOCKERFILE: &str = "deploy/docker/Dockerfile";
+    let stages = stages(&read(DOCKERFILE));
+    let from = |line: &str| stages.iter().filter(|(f, _)| f.as_str() == line).count();
+    assert_eq!(
+        from("FROM rust:1.95-bookworm AS builder"),
+        1,
+        "one builder stage"
+    );
+    assert_eq!(
+        from("FROM debian:bookworm-slim AS runtime"),
+        1,
+        "one runtime stage"
+    );
+    let targets: BTreeMap<String, &Vec<String>> = stages
+        .iter()
+        .filter_map(|(f, body)| Some((f.strip_prefix("FROM runtime AS ")?.to_owned(), body)))
+        .collect();
+    assert_eq!(
+        stages.len(),
+        targets.len() + 2,
+        "every other stage is a service target on the runtime"
+    );
+
     let doc = compose();
-    let mut builders = BTreeMap::new();
+    let mut built = Vec::new();
     for (name, service) in services(&doc) {
         if service.get("build").is_none() {
             continue;
         }
+        built.push(name.clone());
         assert_eq!(
             service["image"].as_str(),
             Some(format!("faultline-{name}").as_str())
         );
-        let dockerfile = service["build"]["dockerfile"]
-            .as_str()
-            .expect("build.dockerfile");
-        assert_eq!(dockerfile, format!("deploy/docker/{name}.Dockerfile"));
-        let text = read(dockerfile);
-        let instructions: Vec<&str> = text
-            .lines()
-            .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
-            .collect();
-        let runtime = instructions
-            .iter()
-            .rposition(|l| l.starts_with("FROM "))
-            .expect("a runtime stage");
-        builders.insert(name.clone(), instructions[..runtime].join("\n"));
+        let build = &service["build"];
+        assert_eq!(
+            build["context"].as_str(),
+            Some("."),
+            "{name}'s build context"
+        );
+        assert_eq!(
+            build["dockerfile"].as_str(),
+            Some(DOCKERFILE),
+            "{name}'s Dockerfile"
+        );
+        assert_eq!(
+            build["target"].as_str(),
+            Some(name.as_str()),
+            "{name}'s target"
+        );
+        let body = targets
+            .get(&name)
+            .unwrap_or_else(|| panic!("{DOCKERFILE} has no target {name}"));
 
-        let cmd = instructions
+        let cmd = body
             .iter()
             .find(|l| l.starts_with("CMD "))
-            .unwrap_or_else(|| panic!("{dockerfile} has a CMD"));
+            .unwrap_or_else(|| panic!("target {name} has a CMD"));
         assert!(cmd.contains(&format!("\"run\", \"{name}\"")), "{cmd}");
         let port = cmd
             .split("0.0.0.0:")
             .nth(1)
             .and_then(|rest| rest.split('"').next())
-            .unwrap_or_else(|| panic!("{dockerfile}: the CMD binds 0.0.0.0: {cmd}"));
+            .unwrap_or_else(|| panic!("target {name}: the CMD binds 0.0.0.0: {cmd}"));
         let test: Vec<&str> = service["healthcheck"]["test"]
             .as_sequence()
             .expect("healthcheck test")
@@ -329,28 +377,21 @@ fn deploy_faultline_images_share_one_builder_stage() {
             ["CMD", "faultline-healthcheck", port],
             "{name}'s healthcheck"
         );
-        let exposed = instructions
+        let exposed = body
             .iter()
             .find_map(|l| l.strip_prefix("EXPOSE "))
-            .unwrap_or_else(|| panic!("{dockerfile} has an EXPOSE"));
+            .unwrap_or_else(|| panic!("target {name} has an EXPOSE"));
         assert!(
             exposed.split_whitespace().any(|p| p == port),
-            "{dockerfile} exposes {port}"
+            "target {name} exposes {port}"
         );
     }
     assert_eq!(
-        builders.len(),
-        5,
-        "five Faultline images: {:?}",
-        builders.keys()
+        built,
+        targets.keys().cloned().collect::<Vec<_>>(),
+        "one compose service per target"
     );
-    let (first_name, first) = builders.iter().next().expect("one builder");
-    for (name, builder) in &builders {
-        assert_eq!(
-            builder, first,
-            "the builder stages of {first_name} and {name} differ"
-        );
-    }
+    assert_eq!(built.len(), 5, "five Faultline images: {built:?}");
 }
 
 #[test]

@@ -404,6 +404,7 @@ fn the_data_directory_and_every_file_in_it_are_private() {
 }
 
 #[test]
+#[ignore = "needs PostgreSQL, ClickHouse, Redis, tansu and nginx: run with cargo xtask test"]
 fn metrics_and_health_are_not_published_through_the_public_port() {
     let server = Devserver::start_stack();
     for path in [
@@ -678,4 +679,102 @@ fn line_numbers_at_the_end_of_u64_are_shown_not_overflowed() {
     );
     assert_eq!(status, 200, "{html}");
     assert!(html.contains("raise Edge()"), "the frame's source is shown");
+}
+
+/// Where a key's `dsn` entry sends events: a DSN's envelope endpoint with
+/// its key (and secret), or a URL's own path on this server.
+fn advertised_endpoint(server: &Devserver, name: &str, value: &str) -> (String, String) {
+    let (_, rest) = value.split_once("://").expect("a URL or DSN");
+    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    match authority.split_once('@') {
+        Some((key, host)) => {
+            assert_eq!(host, server.url.split_once("://").unwrap().1, "{name}");
+            let auth = match key.split_once(':') {
+                Some((public, secret)) => {
+                    format!("Sentry sentry_key={public}, sentry_secret={secret}, sentry_version=7")
+                }
+                None => format!("Sentry sentry_key={key}, sentry_version=7"),
+            };
+            (format!("/api{path}/envelope/"), auth)
+        }
+        None => {
+            assert_eq!(authority, server.url.split_once("://").unwrap().1, "{name}");
+            (path.to_owned(), String::new())
+        }
+    }
+}
+
+/// A key's JSON advertises only what relay serves (issue 10: `minidump`,
+/// `security` and `csp` answered 404); what it does not serve is null.
+#[test]
+fn every_endpoint_a_key_advertises_answers() {
+    let server = Devserver::start();
+    let (status, keys) = server.get("/api/0/projects/faultline/default/keys/");
+    assert_eq!(status, 200, "{keys}");
+    let dsn = keys[0]["dsn"].as_object().expect("a dsn object");
+    // What Sentry's clients (sentry-cli among them) read.
+    assert!(
+        dsn["public"].is_string() && dsn["secret"].is_string(),
+        "{dsn:?}"
+    );
+    for missing in ["minidump", "security", "csp"] {
+        assert!(dsn[missing].is_null(), "{missing} is not served: {dsn:?}");
+    }
+    for (name, value) in dsn {
+        let Some(value) = value.as_str() else {
+            assert!(value.is_null(), "{name}: {value}");
+            continue;
+        };
+        let (path, auth) = advertised_endpoint(&server, name, value);
+        let mut headers = vec![("Content-Type", "application/x-sentry-envelope")];
+        if !auth.is_empty() {
+            headers.push(("X-Sentry-Auth", &auth));
+        }
+        let event = crate::harness::envelope(&new_event_id(), &json!({"message": name}));
+        let response = server.request("POST", &path, &headers, &event);
+        assert_ne!(
+            response.status,
+            404,
+            "{name} ({value}): {}",
+            response.snippet()
+        );
+        assert_eq!(
+            response.status,
+            200,
+            "{name} ({value}): {}",
+            response.snippet()
+        );
+    }
+}
+
+/// `X-Hits` is how many issues match, as Sentry's, not the page's length
+/// (issue 10), with Sentry's `X-Max-Hits` beside it.
+#[test]
+fn x_hits_counts_every_matching_issue_across_pages() {
+    let server = Devserver::start();
+    for n in 0..5 {
+        server.send_event(&json!({"message": format!("hit number {n}")}));
+    }
+    server.wait_for_total(5);
+    let auth = format!("Bearer {}", server.token);
+    let hits = |path: &str| {
+        let response = server.request("GET", path, &[("Authorization", &auth)], b"");
+        assert_eq!(response.status, 200, "{path}: {}", response.snippet());
+        let shown = serde_json::from_slice::<Value>(&response.body)
+            .unwrap()
+            .as_array()
+            .map(Vec::len)
+            .unwrap();
+        assert_eq!(response.header("x-max-hits"), Some("1000"), "{path}");
+        (shown, response.header("x-hits").map(str::to_owned))
+    };
+    for (cursor, shown) in [("", 2), ("0:2:0", 2), ("0:4:0", 1), ("0:9:0", 0)] {
+        for list in [PROJECT_ISSUES, ORG_ISSUES] {
+            let path = format!("{list}?limit=2&cursor={cursor}");
+            assert_eq!(hits(&path), (shown, Some("5".into())), "{path}");
+        }
+    }
+    // A search counts what it matches.
+    let path = format!("{PROJECT_ISSUES}?limit=2&query=%22number+3%22");
+    assert_eq!(hits(&path), (1, Some("1".into())));
 }

@@ -418,6 +418,7 @@ fn dashboard_pages_refuse_framing_and_inline_script() {
 }
 
 #[test]
+#[ignore = "needs Chromium, chromedriver and the test venv (selenium): run with cargo xtask test"]
 fn another_site_cannot_frame_a_signed_in_page_in_headless_chromium() {
     let server = Devserver::start();
     let id = server.first_issue("click me");

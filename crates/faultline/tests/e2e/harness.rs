@@ -1,23 +1,36 @@
 //! A real devserver process and clients for it: the REST API, raw HTTP
-//! ingestion, and the official SDKs (Python and Node in subprocesses).
+//! ingestion, captured SDK requests replayed, and the official SDKs (Python
+//! and Node in subprocesses). Starting the devserver, the HTTP client,
+//! envelopes and the fixtures come from faultline-testkit, which xtask's
+//! stack and benchmarks use too.
 
-use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use faultline_testkit::devserver::{self, DevserverCommand};
+use faultline_testkit::http::{self, Response};
+use faultline_testkit::process;
 use serde_json::Value;
 
+pub use faultline_testkit::envelope::{event_envelope as envelope, gzip};
+pub use faultline_testkit::fixtures::{Capture, NODE_SDK, PYTHON_SDK, SENTRY_CLI};
+pub use faultline_testkit::free_port;
+
 pub const BIN: &str = env!("CARGO_BIN_EXE_faultline");
+
+/// The key the fixtures were captured with (their DSN's), replaced by a
+/// server's own when they are replayed.
+const CAPTURED_KEY: &str = "sentry_key=publickey";
 
 pub fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-pub fn fixture(path: &str) -> Vec<u8> {
-    let full = workspace_root().join("../shared/fixtures/sdk").join(path);
-    std::fs::read(&full).unwrap_or_else(|e| panic!("fixture {}: {e}", full.display()))
+/// A captured SDK request of `tests/fixtures/sdk`: `fixture(PYTHON_SDK, "exception")`.
+pub fn fixture(sdk: &str, name: &str) -> Capture {
+    Capture::load(sdk, name).unwrap_or_else(|e| panic!("fixture {sdk}/{name}: {e}"))
 }
 
 pub struct Devserver {
@@ -32,20 +45,14 @@ pub struct Devserver {
     /// The admin password printed on first run.
     pub password: String,
     env: Vec<(String, String)>,
-    agent: ureq::Agent,
     /// Set when this is the production topology, not a devserver.
     pub stack: Option<crate::stack::Stack>,
 }
 
-fn agent() -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(30)))
-        .build()
-        .into()
+/// A response body as JSON, or as a JSON string when it is not JSON.
+fn json_or_text(response: &Response) -> Value {
+    serde_json::from_slice(&response.body).unwrap_or_else(|_| Value::String(response.text()))
 }
-
-pub use faultline_testkit::free_port;
 
 impl Devserver {
     pub fn start() -> Self {
@@ -62,72 +69,28 @@ impl Devserver {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
         server.spawn();
-        let out = Command::new(BIN)
-            .args([
-                "token",
-                "create",
-                "--email",
-                "admin@faultline.local",
-                "--data-dir",
-            ])
-            .arg(server.dir.path())
-            .envs(server.env.iter().map(|(k, v)| (k, v)))
-            .output()
-            .expect("faultline token create runs");
-        assert!(
-            out.status.success(),
-            "token create failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        server.token = String::from_utf8(out.stdout)
-            .expect("utf-8")
-            .trim()
-            .to_owned();
+        let data_dir = ["--data-dir".as_ref(), server.dir.path().as_os_str()];
+        server.token = devserver::mint_token(Path::new(BIN), &data_dir, &server.env)
+            .unwrap_or_else(|e| panic!("{e}"));
         server
     }
 
     /// Starts (or restarts) the process on the same port and data directory.
     pub fn spawn(&mut self) {
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(self.dir.path().join("devserver.log"))
-            .expect("log file");
-        let mut child = Command::new(BIN)
-            .args([
-                "devserver",
-                "--bind",
-                &format!("127.0.0.1:{}", self.port),
-                "--data-dir",
-            ])
-            .arg(self.dir.path())
-            .envs(self.env.iter().map(|(k, v)| (k, v)))
-            .stdout(Stdio::piped())
-            .stderr(log)
-            .spawn()
-            .expect("devserver starts");
-        let stdout = child.stdout.take().expect("piped stdout");
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            let line = rx
-                .recv_timeout(deadline.saturating_duration_since(Instant::now()))
-                .unwrap_or_else(|_| panic!("devserver did not print its DSN; log: {}", self.log()));
-            if let Some(password) = line.strip_prefix("Admin password:") {
-                self.password = password.trim().to_owned();
-            }
-            if let Some(dsn) = line.strip_prefix("DSN:") {
-                self.set_dsn(dsn.trim());
-                break;
-            }
+        let log = self.dir.path().join("devserver.log");
+        let started = DevserverCommand {
+            binary: Path::new(BIN),
+            port: self.port,
+            data_dir: self.dir.path(),
+            env: &self.env,
+            log: &log,
         }
+        .spawn();
+        let (child, info) = started.unwrap_or_else(|e| panic!("{e}; log:\n{}", self.log()));
+        if let Some(password) = info.admin_password {
+            self.password = password;
+        }
+        self.set_dsn(&info.dsn);
         self.child = Some(child);
     }
 
@@ -144,22 +107,16 @@ impl Devserver {
             token,
             password,
             env: Vec::new(),
-            agent: agent(),
             stack: None,
         }
     }
 
     pub fn set_dsn(&mut self, dsn: &str) {
+        let (_, key, project) =
+            devserver::parse_dsn(dsn).unwrap_or_else(|e| panic!("the server's DSN: {e}"));
         self.dsn = dsn.to_owned();
-        let (_, rest) = self.dsn.split_once("://").expect("dsn scheme");
-        let (key, hostpath) = rest.split_once('@').expect("dsn key");
-        self.public_key = key.to_owned();
-        self.project_id = hostpath
-            .rsplit('/')
-            .next()
-            .unwrap()
-            .parse()
-            .expect("project id");
+        self.public_key = key;
+        self.project_id = project.parse().expect("a numeric project id");
     }
 
     pub fn log(&self) -> String {
@@ -174,14 +131,11 @@ impl Devserver {
     /// SIGTERM, and waits for a clean exit.
     pub fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {
-            let _ = Command::new("kill")
-                .arg("-TERM")
-                .arg(child.id().to_string())
-                .status();
-            let status = child.wait().expect("devserver exits");
+            let (status, killed) =
+                process::stop(&mut child, Duration::from_secs(30)).expect("devserver exits");
             assert!(
-                status.success(),
-                "devserver exited with {status}; log: {}",
+                status.success() && !killed,
+                "devserver exited with {status} (killed after 30 s: {killed}); log: {}",
                 self.log()
             );
         }
@@ -195,59 +149,66 @@ impl Devserver {
         }
     }
 
+    /// One request on a connection of its own: a restarted server or a
+    /// closed keep-alive connection then never fails the next request.
+    pub fn request(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> Response {
+        let addr = SocketAddr::from(([127, 0, 0, 1], self.port));
+        http::request(addr, method, path, headers, body)
+            .unwrap_or_else(|e| panic!("{e}\nlog:\n{}", self.log()))
+    }
+
     pub fn get(&self, path: &str) -> (u16, Value) {
-        let mut resp = self
-            .agent
-            .get(format!("{}{path}", self.url))
-            .header("Authorization", format!("Bearer {}", self.token))
-            .call()
-            .expect("GET");
-        let status = resp.status().as_u16();
-        let body = resp.body_mut().read_to_string().expect("body");
-        (
-            status,
-            serde_json::from_str(&body).unwrap_or(Value::String(body)),
-        )
+        let auth = format!("Bearer {}", self.token);
+        let response = self.request("GET", path, &[("Authorization", &auth)], b"");
+        (response.status, json_or_text(&response))
     }
 
     pub fn send_json(&self, method: &str, path: &str, body: Value) -> (u16, Value) {
-        let url = format!("{}{path}", self.url);
+        assert!(matches!(method, "PUT" | "POST"), "method {method}");
         let auth = format!("Bearer {}", self.token);
-        let mut resp = match method {
-            "PUT" => self
-                .agent
-                .put(url)
-                .header("Authorization", auth)
-                .send_json(body),
-            "POST" => self
-                .agent
-                .post(url)
-                .header("Authorization", auth)
-                .send_json(body),
-            other => panic!("method {other}"),
-        }
-        .expect("request");
-        let status = resp.status().as_u16();
-        let text = resp.body_mut().read_to_string().expect("body");
-        (
-            status,
-            serde_json::from_str(&text).unwrap_or(Value::String(text)),
-        )
+        let headers = [
+            ("Authorization", auth.as_str()),
+            ("Content-Type", "application/json"),
+        ];
+        let response = self.request(method, path, &headers, body.to_string().as_bytes());
+        (response.status, json_or_text(&response))
     }
 
     /// POSTs raw bytes to the ingestion API.
     pub fn ingest(&self, path: &str, headers: &[(&str, &str)], body: &[u8]) -> (u16, Value) {
-        let mut req = self.agent.post(format!("{}{path}", self.url));
-        for (k, v) in headers {
-            req = req.header(*k, *v);
+        let response = self.request("POST", path, headers, body);
+        (response.status, json_or_text(&response))
+    }
+
+    /// Sends a captured SDK request as the SDK sent it (its query, headers
+    /// and body) to this server's envelope endpoint, the capture's key
+    /// replaced by this server's.
+    pub fn replay(&self, capture: &Capture) -> (u16, Value) {
+        let own_key = format!("sentry_key={}", self.public_key);
+        let with_own_key = |s: &str| s.replace(CAPTURED_KEY, &own_key);
+        let mut path = self.envelope_path();
+        if !capture.query.is_empty() {
+            path = format!("{path}?{}", with_own_key(&capture.query));
         }
-        let mut resp = req.send(body).expect("POST");
-        let status = resp.status().as_u16();
-        let text = resp.body_mut().read_to_string().unwrap_or_default();
-        (
-            status,
-            serde_json::from_str(&text).unwrap_or(Value::String(text)),
-        )
+        // The connection's own headers are this client's to send.
+        let hop = ["host", "content-length", "transfer-encoding", "connection"];
+        let headers: Vec<(String, String)> = capture
+            .headers
+            .iter()
+            .filter(|(name, _)| !hop.contains(&name.to_ascii_lowercase().as_str()))
+            .map(|(name, value)| (name.clone(), with_own_key(value)))
+            .collect();
+        let headers: Vec<(&str, &str)> = headers
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.as_str()))
+            .collect();
+        self.ingest(&path, &headers, &capture.body)
     }
 
     pub fn auth_header(&self) -> String {
@@ -395,23 +356,6 @@ pub fn node_sdk(dsn: &str, args: &[&str]) -> Vec<String> {
     run_sdk(cmd, dsn)
 }
 
-pub fn gzip(data: &[u8]) -> Vec<u8> {
-    use std::io::Write;
-    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-    enc.write_all(data).expect("gzip");
-    enc.finish().expect("gzip")
-}
-
-/// A minimal envelope with one event item.
-pub fn envelope(event_id: &str, event: &Value) -> Vec<u8> {
-    let payload = event.to_string();
-    format!(
-        "{{\"event_id\":\"{event_id}\"}}\n{{\"type\":\"event\",\"length\":{}}}\n{payload}\n",
-        payload.len()
-    )
-    .into_bytes()
-}
-
 /// Runs a `faultline` command on `dir`: (succeeded, stdout, stderr), trimmed.
 pub fn faultline_cli(args: &[&str], dir: &Path) -> (bool, String, String) {
     let out = Command::new(BIN)
@@ -455,16 +399,7 @@ impl Devserver {
     }
 
     pub fn get_unauthenticated(&self, path: &str) -> (u16, Value) {
-        let mut resp = self
-            .agent
-            .get(format!("{}{path}", self.url))
-            .call()
-            .expect("GET");
-        let status = resp.status().as_u16();
-        let body = resp.body_mut().read_to_string().unwrap_or_default();
-        (
-            status,
-            serde_json::from_str(&body).unwrap_or(Value::String(body)),
-        )
+        let response = self.request("GET", path, &[], b"");
+        (response.status, json_or_text(&response))
     }
 }

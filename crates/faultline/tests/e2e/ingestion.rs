@@ -9,80 +9,50 @@ fn auth(server: &Devserver) -> String {
     server.auth_header()
 }
 
+/// Titles the capture scenarios (tests/fixtures/capture) give their events.
+const CHAINED_TITLE: &str = "OrderError: could not price order 1234";
+const CLI_TITLE: &str = "backup of orders-db finished late";
+
 fn captured_sdk_payloads_are_accepted_and_idempotent(server: Devserver) {
-    let path = server.envelope_path();
-    let auth = auth(&server);
-    let gz = [
-        ("X-Sentry-Auth", auth.as_str()),
-        ("Content-Encoding", "gzip"),
-    ];
     // The same captured envelope twice: one event, counted once.
-    let python = fixture("python-sentry-sdk-2.75.0/exception.body");
+    let python = fixture(PYTHON_SDK, "exception");
+    let python_id = python.event_id().expect("the capture names its event");
+    assert!(
+        python_id.len() == 32 && python_id.bytes().all(|b| b.is_ascii_hexdigit()),
+        "{python_id}"
+    );
     for _ in 0..2 {
-        let (status, body) = server.ingest(&path, &gz, &python);
+        let (status, body) = server.replay(&python);
         assert_eq!(status, 200, "{body}");
-        assert_eq!(body["id"], "4b96a58379d24cd38f4785854f2682bf");
+        assert_eq!(body["id"], python_id.as_str());
     }
-    // Brotli, Node (auth in the query, no content type) and sentry-cli.
-    let br = [("X-Sentry-Auth", auth.as_str()), ("Content-Encoding", "br")];
-    assert_eq!(
-        server
-            .ingest(
-                &path,
-                &br,
-                &fixture("python-sentry-sdk-2.75.0/message_brotli.body")
-            )
-            .0,
-        200
-    );
-    let node_path = format!(
-        "{path}?sentry_version=7&sentry_key={}&sentry_client=sentry.javascript.node%2F11.12.0",
-        server.public_key
-    );
-    assert_eq!(
-        server
-            .ingest(
-                &node_path,
-                &[],
-                &fixture("node-sentry-node-11.12.0/exception.body")
-            )
-            .0,
-        200
-    );
-    let cli = [("X-Sentry-Auth", auth.as_str())];
-    assert_eq!(
-        server
-            .ingest(
-                &path,
-                &cli,
-                &fixture("sentry-cli-3.8.2/send_event_full.body")
-            )
-            .0,
-        200
-    );
+    // Brotli, Node (auth in the query, no content type) and sentry-cli,
+    // each replayed with the headers its SDK sent.
+    let brotli = fixture(PYTHON_SDK, "message_brotli");
+    assert_eq!(brotli.header("Content-Encoding"), Some("br"));
+    let node = fixture(NODE_SDK, "exception");
+    assert!(node.query.contains("sentry_key=") && node.header("X-Sentry-Auth").is_none());
+    assert!(node.header("Content-Type").is_none());
+    let cli = fixture(SENTRY_CLI, "send_event_full");
+    for (what, capture) in [("brotli", &brotli), ("node", &node), ("sentry-cli", &cli)] {
+        let (status, body) = server.replay(capture);
+        assert_eq!(status, 200, "{what}: {body}");
+    }
     // Items that later issues consume are accepted and queued, not refused.
-    for name in [
-        "python-sentry-sdk-2.75.0/transaction.body",
-        "python-sentry-sdk-2.75.0/session-2.body",
-        "python-sentry-sdk-2.75.0/checkin.body",
-        "python-sentry-sdk-2.75.0/attachment.body",
+    for (sdk, name) in [
+        (PYTHON_SDK, "transaction"),
+        (PYTHON_SDK, "session-2"),
+        (PYTHON_SDK, "checkin"),
+        (PYTHON_SDK, "attachment"),
+        (NODE_SDK, "transaction"),
+        (NODE_SDK, "feedback"),
     ] {
-        let (status, body) = server.ingest(&path, &gz, &fixture(name));
-        assert_eq!(status, 200, "{name}: {body}");
-    }
-    for name in [
-        "node-sentry-node-11.12.0/transaction.body",
-        "node-sentry-node-11.12.0/feedback.body",
-    ] {
-        assert_eq!(
-            server.ingest(&node_path, &[], &fixture(name)).0,
-            200,
-            "{name}"
-        );
+        let (status, body) = server.replay(&fixture(sdk, name));
+        assert_eq!(status, 200, "{sdk}/{name}: {body}");
     }
     // exception + message + node exception + cli message + attachment's event
     let issues = server.wait_for_total(5);
-    let orders = by_title(&issues, "OrderError: failed to process order 1234");
+    let orders = by_title(&issues, CHAINED_TITLE);
     assert_eq!(
         orders.len(),
         2,
@@ -93,7 +63,7 @@ fn captured_sdk_payloads_are_accepted_and_idempotent(server: Devserver) {
         "redelivery counted once: {issues:#?}"
     );
     // sentry-cli's custom fingerprint and template.
-    let cli = by_title(&issues, "hello world");
+    let cli = by_title(&issues, CLI_TITLE);
     assert_eq!(cli.len(), 1, "{issues:#?}");
     assert_eq!(cli[0]["level"], "warning");
 }

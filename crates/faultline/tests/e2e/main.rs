@@ -5,20 +5,28 @@
 //! through the public REST API, as a user's would.
 
 /// Runs each test function (taking a fresh server) twice: on a devserver
-/// and on the production topology.
+/// and on the production topology. The stack's runs need its servers, so
+/// they are ignored unless `cargo xtask test` runs them; attributes before
+/// a name (an `#[ignore = "needs …"]` for a test that drives an SDK) go on
+/// its devserver run.
 #[macro_export]
 macro_rules! on_devserver_and_stack {
-    ($($name:ident),* $(,)?) => {
+    ($($(#[$attr:meta])* $name:ident),* $(,)?) => {
         mod on_devserver {
-            $(#[test] fn $name() { super::$name($crate::harness::Devserver::start()) })*
+            $(#[test] $(#[$attr])* fn $name() { super::$name($crate::harness::Devserver::start()) })*
         }
         mod on_stack {
-            $(#[test] fn $name() { super::$name($crate::harness::Devserver::start_stack()) })*
+            $(
+                #[test]
+                #[ignore = "needs PostgreSQL, ClickHouse, Redis, tansu and nginx: run with cargo xtask test"]
+                fn $name() { super::$name($crate::harness::Devserver::start_stack()) }
+            )*
         }
     };
 }
 
 mod cli;
+mod config;
 mod dashboard;
 mod deploy;
 mod hardening_access;

@@ -276,6 +276,7 @@ fn send_events(server: &Devserver, n: usize, k: usize, prefix: &str) -> Vec<Stri
 }
 
 #[test]
+#[ignore = "needs PostgreSQL, ClickHouse, Redis, tansu and nginx: run with cargo xtask test"]
 fn killing_the_ingest_consumer_mid_stream_loses_and_double_counts_nothing() {
     let mut server = Devserver::start_stack();
     let first = send_events(&server, 150, 3, "stream");
@@ -288,8 +289,9 @@ fn killing_the_ingest_consumer_mid_stream_loses_and_double_counts_nothing() {
 
     // The group hands the killed member's partitions over once the
     // rebalance stops waiting for it: its session (6 s) on Kafka, the
-    // rebalance timeout (max.poll.interval.ms, 30 s) on tansu.
-    let issues = server.wait_for_total_within(300, Duration::from_secs(90));
+    // rebalance timeout (max.poll.interval.ms, 30 s) on tansu, which under
+    // the full suite's load has taken over 90 s to hand them over.
+    let issues = server.wait_for_total_within(300, Duration::from_secs(180));
     assert_eq!(issues.len(), 3, "{issues:#?}");
     for issue in &issues {
         assert_eq!(count(issue), 100, "{issue}");
@@ -306,6 +308,7 @@ fn killing_the_ingest_consumer_mid_stream_loses_and_double_counts_nothing() {
 }
 
 #[test]
+#[ignore = "needs PostgreSQL, ClickHouse, Redis, tansu and nginx: run with cargo xtask test"]
 fn relay_answers_503_while_the_broker_is_down_and_recovers() {
     let mut server = Devserver::start_stack();
     let before = send_events(&server, 5, 1, "before the outage");
@@ -374,6 +377,7 @@ fn relay_answers_503_while_the_broker_is_down_and_recovers() {
 }
 
 #[test]
+#[ignore = "needs PostgreSQL, ClickHouse, Redis, tansu and nginx: run with cargo xtask test"]
 fn relays_share_rate_limits_and_seen_event_ids_through_redis() {
     let mut server = Devserver::start_stack();
     // A second relay, as compose would scale it, on the same config.

@@ -50,6 +50,7 @@ fn run(service: &str, dir: &std::path::Path) -> Service {
 }
 
 #[test]
+#[ignore = "needs the Python sentry-sdk: run with cargo xtask test"]
 fn services_run_as_separate_processes() {
     let mut devserver = Devserver::start();
     devserver.stop();

@@ -1,6 +1,15 @@
-//! Production backends on PostgreSQL (metadata). Kafka (queue) and
-//! ClickHouse (events) arrive with the rest of the production topology.
+//! Production backends on PostgreSQL: the metadata store, which is the one
+//! SQL store ([`SqlMetaStore`]) over a PostgreSQL pool.
 
-mod meta;
+use crate::Result;
+use crate::sql::SqlMetaStore;
 
-pub use meta::PgMetaStore;
+/// Names the backend where the metadata store is opened on PostgreSQL.
+pub struct PgMetaStore;
+
+impl PgMetaStore {
+    /// Connects to `url` (`postgres://…`) and applies pending migrations.
+    pub async fn open(url: &str) -> Result<SqlMetaStore> {
+        SqlMetaStore::open_postgres(url).await
+    }
+}

@@ -47,7 +47,7 @@ pub struct SqliteEventStore {
 impl SqliteEventStore {
     pub async fn open(path: &Path) -> Result<Self> {
         let db = Db::open(path, 4).await?;
-        migrate::apply(&db.write, MIGRATIONS).await?;
+        migrate(&db, MIGRATIONS).await?;
         Ok(SqliteEventStore { db })
     }
 }

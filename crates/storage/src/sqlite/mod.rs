@@ -6,8 +6,6 @@
 //! writers in-process avoids lock upgrade failures) and a small reader pool.
 
 mod events;
-mod meta;
-mod migrate;
 mod queue;
 
 use std::path::Path;
@@ -20,9 +18,9 @@ use sqlx::sqlite::{
 };
 
 pub use events::SqliteEventStore;
-pub use meta::SqliteMetaStore;
 pub use queue::SqliteQueue;
 
+use crate::sql::{Pools, SqlMetaStore};
 use crate::{Backends, Result};
 
 /// File names inside a data directory.
@@ -65,6 +63,22 @@ impl Db {
             .await?;
         Ok(Db { write, read })
     }
+}
+
+/// The metadata store on a SQLite file is the one SQL store
+/// ([`SqlMetaStore`]); this names the backend where one is opened.
+pub struct SqliteMetaStore;
+
+impl SqliteMetaStore {
+    /// Opens (creating and migrating as needed) the file at `path`.
+    pub async fn open(path: &Path) -> Result<SqlMetaStore> {
+        SqlMetaStore::open_sqlite(path).await
+    }
+}
+
+/// Applies `migrations` (the one runner, [`crate::sql::migrate`]) to `db`.
+pub(crate) async fn migrate<S: AsRef<str>>(db: &Db, migrations: &[S]) -> Result<()> {
+    crate::sql::migrate::apply(&Pools::Sqlite(db.clone()), migrations).await
 }
 
 /// Opens (creating and migrating as needed) every embedded store in `dir`.

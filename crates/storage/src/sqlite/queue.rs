@@ -17,8 +17,7 @@ use bytes::Bytes;
 use sqlx::{QueryBuilder, Row, Sqlite};
 use tokio::sync::{mpsc, oneshot, watch};
 
-use super::Db;
-use super::migrate;
+use super::{Db, migrate};
 use crate::queue::{Delivery, EventQueue, Message, QueueConsumer, Topic};
 use crate::{Result, StorageError};
 
@@ -90,9 +89,7 @@ pub struct SqliteQueue {
 impl SqliteQueue {
     pub async fn open(path: &Path) -> Result<Self> {
         let db = Db::open(path, 4).await?;
-        let migrations = migrations();
-        let refs: Vec<&str> = migrations.iter().map(String::as_str).collect();
-        migrate::apply(&db.write, &refs).await?;
+        migrate(&db, &migrations()).await?;
         let (writer, rx) = mpsc::channel(WRITE_QUEUE_DEPTH);
         let published = Topic::ALL
             .into_iter()

@@ -6,7 +6,6 @@ use faultline_protocol::EventId;
 use super::issues::load_group;
 use super::orgs::resolve_project;
 use crate::WebState;
-use crate::auth::authenticate;
 use crate::error::{ApiError, ApiResult};
 use crate::pagination::{link_header, page, query_pairs};
 use crate::scopes;
@@ -32,8 +31,7 @@ pub async fn issue_events(
     path: web::Path<String>,
     state: web::Data<WebState>,
 ) -> ApiResult<HttpResponse> {
-    let caller = authenticate(&req, state.meta.as_ref()).await?;
-    let (group, _, _) = load_group(&state, &caller, &path, scopes::EVENT_READ).await?;
+    let (_, group, _) = load_group(&req, &state, &path, scopes::EVENT_READ).await?;
     let full = query_pairs(req.query_string())
         .iter()
         .any(|(k, v)| k == "full" && matches!(v.as_str(), "1" | "true"));
@@ -65,8 +63,7 @@ pub async fn issue_event(
     path: web::Path<(String, String)>,
     state: web::Data<WebState>,
 ) -> ApiResult<HttpResponse> {
-    let caller = authenticate(&req, state.meta.as_ref()).await?;
-    let (group, project, _) = load_group(&state, &caller, &path.0, scopes::EVENT_READ).await?;
+    let (_, group, project) = load_group(&req, &state, &path.0, scopes::EVENT_READ).await?;
     let stored = match path.1.as_str() {
         "latest" | "recommended" => state
             .events

@@ -4,17 +4,19 @@ use std::collections::HashMap;
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{Duration, Utc};
-use faultline_protocol::{GroupId, ProjectId};
+use faultline_protocol::ProjectId;
 use faultline_storage::{Group, GroupSort, GroupStatus, Organization, Project, User, UserId};
 use serde::Deserialize;
 
 use super::orgs::resolve_project;
 use crate::WebState;
-use crate::auth::{Caller, authenticate, member_of};
+use crate::auth::{authenticate, member_of};
 use crate::error::{ApiError, ApiResult};
 use crate::issues::{
-    DEFAULT_QUERY, IssueSearch, parse_period, parse_sort, search_issues, stats_series,
+    DEFAULT_QUERY, IssueSearch, MAX_HITS, parse_period, parse_sort, search_issues,
+    search_issues_with_hits, stats_series,
 };
+use crate::ops::{self, Member};
 use crate::pagination::{link_header, page, query_pairs};
 use crate::scopes::{self, Need};
 use crate::serialize;
@@ -24,9 +26,9 @@ pub async fn project_list(
     path: web::Path<(String, String)>,
     state: web::Data<WebState>,
 ) -> ApiResult<HttpResponse> {
-    let (org, project) =
+    let (member, project) =
         resolve_project(&req, &state, &path.0, &path.1, scopes::EVENT_READ).await?;
-    list(&req, &state, &org, vec![project], None).await
+    list(&req, &state, &member.org, vec![project], None).await
 }
 
 pub async fn org_list(
@@ -34,10 +36,17 @@ pub async fn org_list(
     path: web::Path<String>,
     state: web::Data<WebState>,
 ) -> ApiResult<HttpResponse> {
-    let (_, org) = member_of(&req, &state, &path, scopes::EVENT_READ).await?;
-    let projects = selected_projects(&req, &state, &org).await?;
+    let member = member_of(&req, &state, &path, scopes::EVENT_READ).await?;
+    let projects = selected_projects(&req, &state, &member.org).await?;
     // Sentry's organization issue search looks at the last 14 days by default.
-    list(&req, &state, &org, projects, Some(Duration::days(14))).await
+    list(
+        &req,
+        &state,
+        &member.org,
+        projects,
+        Some(Duration::days(14)),
+    )
+    .await
 }
 
 /// `?project=ID` (repeatable) narrows an organization query; none or `-1`
@@ -103,7 +112,7 @@ async fn list(
         limit: page.limit,
     };
     let project_ids: Vec<ProjectId> = projects.iter().map(|p| p.id).collect();
-    let (groups, has_next) = search_issues(state, &project_ids, &search).await?;
+    let (groups, has_next, hits) = search_issues_with_hits(state, &project_ids, &search).await?;
     let mut stats = stats_series(state, &groups, stats_span).await?;
     let users = assignees(state, &groups).await?;
     let by_id: HashMap<ProjectId, &Project> = projects.iter().map(|p| (p.id, p)).collect();
@@ -126,7 +135,9 @@ async fn list(
         .collect();
     Ok(HttpResponse::Ok()
         .insert_header(("Link", link_header(req, &page, has_next)))
-        .insert_header(("X-Hits", body.len().to_string()))
+        // Sentry's totals: every matching issue, counted up to MAX_HITS.
+        .insert_header(("X-Hits", hits.to_string()))
+        .insert_header(("X-Max-Hits", MAX_HITS.to_string()))
         .json(body))
 }
 
@@ -160,57 +171,16 @@ async fn group_response(
     )))
 }
 
-/// Resolves Sentry's `assignedTo` (`"user:3"`, `"3"`, an email or username;
-/// empty or null unassigns) to a member of the organization.
-async fn resolve_assignee(
-    state: &WebState,
-    org: &Organization,
-    value: &str,
-) -> ApiResult<Option<UserId>> {
-    let value = value.trim();
-    if value.is_empty() {
-        return Ok(None);
-    }
-    let members = state.meta.members(org.id).await?;
-    let id = value.strip_prefix("user:").unwrap_or(value);
-    members
-        .iter()
-        .find(|(u, _)| u.id.0.to_string() == id || u.email.eq_ignore_ascii_case(value))
-        .map(|(u, _)| Some(u.id))
-        .ok_or_else(|| {
-            ApiError::BadRequest(format!(
-                "cannot assign to {value}: not a member of {}",
-                org.slug
-            ))
-        })
-}
-
-/// The issue and its project and organization, if the caller is a member
-/// (404 otherwise) whose token allows `need` there (403 otherwise).
+/// The issue `id` and its project and organization, if the caller is a
+/// member (404 otherwise) whose token allows `need` there (403 otherwise).
 pub async fn load_group(
+    req: &HttpRequest,
     state: &WebState,
-    caller: &Caller,
     id: &str,
     need: Need,
-) -> ApiResult<(Group, Project, Organization)> {
-    let id: i64 = id.parse().map_err(|_| ApiError::NotFound)?;
-    let group = state
-        .meta
-        .group(GroupId(id))
-        .await?
-        .ok_or(ApiError::NotFound)?;
-    let project = state
-        .meta
-        .project_by_id(group.project_id)
-        .await?
-        .ok_or(ApiError::NotFound)?;
-    let org = state
-        .meta
-        .organization_by_id(project.org_id)
-        .await?
-        .ok_or(ApiError::NotFound)?;
-    caller.role_in(state.meta.as_ref(), org.id, need).await?;
-    Ok((group, project, org))
+) -> ApiResult<(Member, Group, Project)> {
+    let caller = authenticate(req, state.meta.as_ref()).await?;
+    Ok(caller.issue(state.meta.as_ref(), id, need).await?)
 }
 
 pub async fn detail(
@@ -218,9 +188,8 @@ pub async fn detail(
     path: web::Path<String>,
     state: web::Data<WebState>,
 ) -> ApiResult<HttpResponse> {
-    let caller = authenticate(&req, state.meta.as_ref()).await?;
-    let (group, project, org) = load_group(&state, &caller, &path, scopes::EVENT_READ).await?;
-    group_response(&state, &group, &project, &org).await
+    let (member, group, project) = load_group(&req, &state, &path, scopes::EVENT_READ).await?;
+    group_response(&state, &group, &project, &member.org).await
 }
 
 pub async fn org_detail(
@@ -228,12 +197,11 @@ pub async fn org_detail(
     path: web::Path<(String, String)>,
     state: web::Data<WebState>,
 ) -> ApiResult<HttpResponse> {
-    let caller = authenticate(&req, state.meta.as_ref()).await?;
-    let (group, project, org) = load_group(&state, &caller, &path.1, scopes::EVENT_READ).await?;
-    if org.slug != path.0 {
+    let (member, group, project) = load_group(&req, &state, &path.1, scopes::EVENT_READ).await?;
+    if member.org.slug != path.0 {
         return Err(ApiError::NotFound);
     }
-    group_response(&state, &group, &project, &org).await
+    group_response(&state, &group, &project, &member.org).await
 }
 
 #[derive(Deserialize)]
@@ -265,9 +233,8 @@ pub async fn update(
     body: web::Json<IssueUpdate>,
     state: web::Data<WebState>,
 ) -> ApiResult<HttpResponse> {
-    let caller = authenticate(&req, state.meta.as_ref()).await?;
-    let (group, project, org) = load_group(&state, &caller, &path, scopes::EVENT_WRITE).await?;
-    apply_update(&state, group, project, org, &body).await
+    let (member, group, project) = load_group(&req, &state, &path, scopes::EVENT_WRITE).await?;
+    apply_update(&state, &member, group, project, &body).await
 }
 
 pub async fn org_update(
@@ -276,35 +243,31 @@ pub async fn org_update(
     body: web::Json<IssueUpdate>,
     state: web::Data<WebState>,
 ) -> ApiResult<HttpResponse> {
-    let caller = authenticate(&req, state.meta.as_ref()).await?;
-    let (group, project, org) = load_group(&state, &caller, &path.1, scopes::EVENT_WRITE).await?;
-    if org.slug != path.0 {
+    let (member, group, project) = load_group(&req, &state, &path.1, scopes::EVENT_WRITE).await?;
+    if member.org.slug != path.0 {
         return Err(ApiError::NotFound);
     }
-    apply_update(&state, group, project, org, &body).await
+    apply_update(&state, &member, group, project, &body).await
 }
 
 async fn apply_update(
     state: &WebState,
+    member: &Member,
     group: Group,
     project: Project,
-    org: Organization,
     body: &IssueUpdate,
 ) -> ApiResult<HttpResponse> {
+    let meta = state.meta.as_ref();
     let status = parse_status(body)?;
     if let Some(assigned_to) = &body.assigned_to {
-        let assignee = resolve_assignee(state, &org, assigned_to.as_deref().unwrap_or("")).await?;
-        state.meta.set_assignee(&[group.id], assignee).await?;
+        let assignee = assigned_to.as_deref().unwrap_or("");
+        ops::issues::assign(meta, member, &group, &project, assignee).await?;
     }
     if let Some(status) = status {
-        state.meta.set_group_status(&[group.id], status).await?;
+        ops::issues::set_status(meta, member, &[group.id], status).await?;
     }
-    let group = state
-        .meta
-        .group(group.id)
-        .await?
-        .ok_or(ApiError::NotFound)?;
-    group_response(state, &group, &project, &org).await
+    let group = meta.group(group.id).await?.ok_or(ApiError::NotFound)?;
+    group_response(state, &group, &project, &member.org).await
 }
 
 pub async fn project_bulk_update(
@@ -313,8 +276,9 @@ pub async fn project_bulk_update(
     body: web::Json<IssueUpdate>,
     state: web::Data<WebState>,
 ) -> ApiResult<HttpResponse> {
-    let (_, project) = resolve_project(&req, &state, &path.0, &path.1, scopes::EVENT_WRITE).await?;
-    bulk_update(&req, &state, &[project], &body).await
+    let (member, project) =
+        resolve_project(&req, &state, &path.0, &path.1, scopes::EVENT_WRITE).await?;
+    bulk_update(&req, &state, &member, &[project], &body).await
 }
 
 pub async fn org_bulk_update(
@@ -323,9 +287,9 @@ pub async fn org_bulk_update(
     body: web::Json<IssueUpdate>,
     state: web::Data<WebState>,
 ) -> ApiResult<HttpResponse> {
-    let (_, org) = member_of(&req, &state, &path, scopes::EVENT_WRITE).await?;
-    let projects = selected_projects(&req, &state, &org).await?;
-    bulk_update(&req, &state, &projects, &body).await
+    let member = member_of(&req, &state, &path, scopes::EVENT_WRITE).await?;
+    let projects = selected_projects(&req, &state, &member.org).await?;
+    bulk_update(&req, &state, &member, &projects, &body).await
 }
 
 /// `PUT …/issues/?id=1&id=2` with `{"status": …}`, as Sentry's bulk mutate.
@@ -335,6 +299,7 @@ const BULK_LIMIT: usize = 1000;
 async fn bulk_update(
     req: &HttpRequest,
     state: &WebState,
+    member: &Member,
     projects: &[Project],
     body: &IssueUpdate,
 ) -> ApiResult<HttpResponse> {
@@ -366,19 +331,13 @@ async fn bulk_update(
         let (groups, _) = search_issues(state, &project_ids, &search).await?;
         allowed.extend(groups.iter().map(|g| g.id));
     }
-    for id in ids {
-        if let Some(group) = state.meta.group(GroupId(id)).await?
-            && projects.iter().any(|p| p.id == group.project_id)
-        {
-            allowed.push(group.id);
-        }
-    }
+    allowed.extend(ops::issues::of_projects(state.meta.as_ref(), member, projects, &ids).await?);
     if allowed.is_empty() {
         return Ok(HttpResponse::NoContent().finish());
     }
     let status = parse_status(body)?;
     if let Some(status) = status {
-        state.meta.set_group_status(&allowed, status).await?;
+        ops::issues::set_status(state.meta.as_ref(), member, &allowed, status).await?;
     }
     Ok(HttpResponse::Ok().json(serde_json::json!({
         "status": status.map(GroupStatus::as_str),

@@ -1,40 +1,35 @@
 //! Members and roles of an organization, and invitations: an owner or admin
 //! creates a link (shown once), the invited person opens it, chooses a
-//! password and joins with the role the invitation names.
+//! password and joins with the role the invitation names. The rules are in
+//! `ops::members`.
 
 use actix_web::http::StatusCode;
-use actix_web::{HttpRequest, HttpResponse, web};
-use chrono::Utc;
-use faultline_storage::{Invite, Role, Session, StorageError, User, UserId};
+use actix_web::{HttpRequest, web};
+use faultline_storage::{Role, UserId};
 
+use super::csrf;
+use super::error::{PageError, PageResult, ShowRefusal, form_status};
 use super::form_field;
-use super::pages::{Access, Ctx, context, form_context, not_found, server_error};
+use super::pages::{Ctx, context, form_context};
 use super::session::{current, redirect};
 use super::views::{AcceptInvitePage, MemberRow, MembersPage, render_status};
 use crate::WebState;
-use crate::auth::{generate_token, hash_token};
-use crate::password::hash_password;
-
-const INVITE_DAYS: i64 = 7;
+use crate::ops::{
+    self, OpError,
+    members::{Accepted, Acceptor},
+};
 
 async fn members_page(
     state: &WebState,
     ctx: Ctx,
     error: Option<String>,
     invite: Option<(String, String)>,
-) -> HttpResponse {
-    let members = match state.meta.members(ctx.org.id).await {
-        Ok(members) => members,
-        Err(e) => return server_error(e),
-    };
-    let me = ctx.nav.user_email.clone();
-    let status = if error.is_some() {
-        StatusCode::BAD_REQUEST
-    } else {
-        StatusCode::OK
-    };
+) -> PageResult {
+    let members = state.meta.members(ctx.member.org.id).await?;
+    let me = ctx.member.user.id;
+    let status = form_status(&error);
     let (invite_link, invited_email) = invite.unwrap_or_default();
-    render_status(
+    Ok(render_status(
         status,
         &MembersPage {
             members: members
@@ -43,7 +38,7 @@ async fn members_page(
                     id: u.id.0,
                     email: u.email.clone(),
                     role: role.as_str().to_owned(),
-                    is_self: u.email == me,
+                    is_self: u.id == me,
                 })
                 .collect(),
             roles: ["owner", "admin", "member"].map(String::from).to_vec(),
@@ -53,18 +48,24 @@ async fn members_page(
             invited_email,
             nav: ctx.nav,
         },
-    )
+    ))
 }
 
 pub async fn list(
     req: HttpRequest,
     path: web::Path<String>,
     state: web::Data<WebState>,
-) -> HttpResponse {
-    match context(&req, &state, &path).await {
-        Ok(ctx) => members_page(&state, ctx, None, None).await,
-        Err(response) => response,
-    }
+) -> PageResult {
+    let ctx = context(&req, &state, &path).await?;
+    members_page(&state, ctx, None, None).await
+}
+
+/// The member a form names.
+fn chosen_member(form: &[(String, String)]) -> Result<UserId, OpError> {
+    form_field(form, "user")
+        .and_then(|u| u.parse::<i64>().ok())
+        .map(UserId)
+        .ok_or_else(|| OpError::invalid("user", "choose a member"))
 }
 
 pub async fn update(
@@ -72,147 +73,52 @@ pub async fn update(
     path: web::Path<String>,
     form: web::Form<Vec<(String, String)>>,
     state: web::Data<WebState>,
-) -> HttpResponse {
-    let ctx = match form_context(&req, &state, &path, &form, Access::Admin).await {
-        Ok(ctx) => ctx,
-        Err(response) => return response,
-    };
-    let role = form_field(&form, "role").and_then(Role::parse);
-    // Only owners hand out ownership.
-    if role == Some(Role::Owner) && ctx.role != Role::Owner {
-        return members_page(
-            &state,
-            ctx,
-            Some("Only owners can make someone an owner.".into()),
-            None,
-        )
-        .await;
-    }
-    match form_field(&form, "action") {
+) -> PageResult {
+    let ctx = form_context(&req, &state, &path, &form).await?;
+    // Members get the stranger's 404 before any field is read.
+    ctx.member.require_member_admin()?;
+    let (meta, member) = (state.meta.as_ref(), &ctx.member);
+    let role = form_field(&form, "role");
+    let done = match form_field(&form, "action") {
         Some("invite") => {
-            let email = form_field(&form, "email")
-                .unwrap_or("")
-                .to_ascii_lowercase();
-            if !email.contains('@') || email.len() > 254 {
-                return members_page(
-                    &state,
-                    ctx,
-                    Some("Enter the email address to invite.".into()),
-                    None,
-                )
-                .await;
+            let invited = async {
+                let role = match role {
+                    None => Role::Member,
+                    given => ops::members::parse_role(given)?,
+                };
+                let email = form_field(&form, "email").unwrap_or("");
+                ops::members::invite(meta, member, email, role).await
             }
-            let Some(user) = state
-                .meta
-                .user_by_email(&ctx.nav.user_email)
-                .await
-                .ok()
-                .flatten()
-            else {
-                return not_found();
-            };
-            let token = generate_token();
-            let invite = Invite {
-                org_id: ctx.org.id,
-                email: email.clone(),
-                role: role.unwrap_or(Role::Member),
-                invited_by: user.id,
-                expires: Utc::now() + chrono::Duration::days(INVITE_DAYS),
-            };
-            if let Err(e) = state.meta.create_invite(&invite, &hash_token(&token)).await {
-                return server_error(e);
-            }
-            let link = format!(
-                "{}/accept-invite/{token}/",
-                state.url_prefix.trim_end_matches('/')
-            );
-            members_page(&state, ctx, None, Some((link, email))).await
-        }
-        Some(action @ ("role" | "remove")) => {
-            let Some(user) = form_field(&form, "user")
-                .and_then(|u| u.parse::<i64>().ok())
-                .map(UserId)
-            else {
-                return members_page(&state, ctx, Some("Choose a member.".into()), None).await;
-            };
-            let current_role = match state.meta.member_role(ctx.org.id, user).await {
-                Ok(Some(role)) => role,
-                Ok(None) => return not_found(),
-                Err(e) => return server_error(e),
-            };
-            if current_role == Role::Owner && ctx.role != Role::Owner {
-                return members_page(
-                    &state,
-                    ctx,
-                    Some("Only owners can change or remove an owner.".into()),
-                    None,
-                )
-                .await;
-            }
-            // The store refuses, in the same transaction, to leave the
-            // organization without an owner (two owners demoting each other
-            // at once cannot both succeed).
-            let result = match (action, role) {
-                ("remove", _) => state.meta.remove_member(ctx.org.id, user).await,
-                (_, Some(role)) => state.meta.set_member_role(ctx.org.id, user, role).await,
-                (_, None) => {
-                    return members_page(&state, ctx, Some("Choose a role.".into()), None).await;
+            .await
+            .or_show()?;
+            match invited {
+                Ok(invited) => {
+                    let link = format!(
+                        "{}/accept-invite/{}/",
+                        state.url_prefix.trim_end_matches('/'),
+                        invited.token
+                    );
+                    return members_page(&state, ctx, None, Some((link, invited.email))).await;
                 }
-            };
-            match result {
-                Ok(()) => {}
-                Err(StorageError::LastOwner) => {
-                    return members_page(
-                        &state,
-                        ctx,
-                        Some("An organization keeps at least one owner.".into()),
-                        None,
-                    )
-                    .await;
-                }
-                Err(StorageError::NotFound) => return not_found(),
-                Err(e) => return server_error(e),
+                Err(refusal) => Err(refusal),
             }
-            redirect(&format!("/settings/{}/members/", ctx.org.slug))
         }
-        _ => redirect(&format!("/settings/{}/members/", ctx.org.slug)),
-    }
-}
-
-/// Who is looking at an invitation, which decides what accepting takes.
-enum Acceptor {
-    /// No account has the invited address: whoever holds the link chooses
-    /// its password (the link is the credential, as a reset link is).
-    NewAccount,
-    /// The account exists and is signed in here: one click joins.
-    SignedIn(Session, User),
-    /// The account exists: it must sign in first, so a link that reached
-    /// someone else (an admin of another organization, say) cannot add
-    /// memberships to, or change, an account that is not theirs.
-    MustSignIn,
-    /// Signed in as someone other than the invited address.
-    OtherAccount(String),
-}
-
-async fn acceptor(
-    req: &HttpRequest,
-    state: &WebState,
-    invite: &Invite,
-) -> Result<Acceptor, HttpResponse> {
-    let existing = match state.meta.user_by_email(&invite.email).await {
-        Ok(existing) => existing,
-        Err(e) => return Err(server_error(e)),
+        Some("role") => async {
+            let user = chosen_member(&form)?;
+            let role = ops::members::parse_role(role)?;
+            ops::members::set_role(meta, member, user, role).await
+        }
+        .await
+        .or_show()?,
+        Some("remove") => async { ops::members::remove(meta, member, chosen_member(&form)?).await }
+            .await
+            .or_show()?,
+        _ => Ok(()),
     };
-    let signed_in = current(req, state).await;
-    Ok(match (existing, signed_in) {
-        (None, None) => Acceptor::NewAccount,
-        (None, Some((_, user))) => Acceptor::OtherAccount(user.email),
-        (Some(invited), Some((session, user))) if user.id == invited.id => {
-            Acceptor::SignedIn(session, user)
-        }
-        (Some(_), Some((_, user))) => Acceptor::OtherAccount(user.email),
-        (Some(_), None) => Acceptor::MustSignIn,
-    })
+    match done {
+        Ok(()) => Ok(redirect(&format!("/settings/{}/members/", member.org.slug))),
+        Err(refusal) => members_page(&state, ctx, Some(refusal), None).await,
+    }
 }
 
 async fn invite_page(
@@ -220,21 +126,13 @@ async fn invite_page(
     state: &WebState,
     token: &str,
     error: Option<String>,
-) -> HttpResponse {
-    let invite = match state.meta.invite(&hash_token(token)).await {
-        Ok(Some(invite)) => invite,
-        Ok(None) => return not_found(),
-        Err(e) => return server_error(e),
-    };
-    let org = match state.meta.organization_by_id(invite.org_id).await {
-        Ok(Some(org)) => org,
-        Ok(None) => return not_found(),
-        Err(e) => return server_error(e),
-    };
-    let acceptor = match acceptor(req, state, &invite).await {
-        Ok(acceptor) => acceptor,
-        Err(response) => return response,
-    };
+) -> PageResult {
+    let meta = state.meta.as_ref();
+    let invitation = ops::members::invitation(meta, token).await?;
+    let signed_in = current(req, state).await;
+    let acceptor =
+        ops::members::acceptor(meta, &invitation.invite, signed_in.as_ref().map(|(_, u)| u))
+            .await?;
     let status = match (&error, &acceptor) {
         (Some(_), _) => StatusCode::BAD_REQUEST,
         (None, Acceptor::OtherAccount(_)) => StatusCode::FORBIDDEN,
@@ -243,12 +141,12 @@ async fn invite_page(
     // The token matched a stored hash, so once trimmed (as hashing does)
     // it is the 64 hex digits of the link, safe in a URL as it is.
     let here = format!("/accept-invite/{}/", token.trim());
-    render_status(
+    Ok(render_status(
         status,
         &AcceptInvitePage {
-            org_name: org.name,
-            email: invite.email,
-            role: invite.role.as_str().to_owned(),
+            org_name: invitation.org.name,
+            email: invitation.invite.email,
+            role: invitation.invite.role.as_str().to_owned(),
             needs_password: matches!(acceptor, Acceptor::NewAccount),
             sign_in_link: matches!(acceptor, Acceptor::MustSignIn)
                 .then(|| format!("/auth/login/?next={here}")),
@@ -256,20 +154,20 @@ async fn invite_page(
                 Acceptor::OtherAccount(email) => Some(email.clone()),
                 _ => None,
             },
-            csrf_token: match &acceptor {
-                Acceptor::SignedIn(session, _) => Some(session.csrf_token.clone()),
+            csrf_token: match (&acceptor, &signed_in) {
+                (Acceptor::SignedIn(_), Some((session, _))) => Some(session.csrf_token.clone()),
                 _ => None,
             },
             error,
         },
-    )
+    ))
 }
 
 pub async fn accept_form(
     req: HttpRequest,
     path: web::Path<String>,
     state: web::Data<WebState>,
-) -> HttpResponse {
+) -> PageResult {
     invite_page(&req, &state, &path, None).await
 }
 
@@ -280,73 +178,41 @@ pub struct AcceptForm {
 }
 
 /// Accepts an invitation: a new account is created with the password
-/// chosen here; an existing account must be the signed-in one. Joining
-/// never changes the role of someone who is already a member, and the
-/// invitation is used up atomically, so a link works once.
+/// chosen here; an existing account must be the signed-in one, and then
+/// the form carries the session's CSRF token.
 pub async fn accept(
     req: HttpRequest,
     path: web::Path<String>,
     form: web::Form<AcceptForm>,
     state: web::Data<WebState>,
-) -> HttpResponse {
-    if let Err(rejection) = super::csrf::check_origin(&req, &state.trusted_origins) {
-        return super::session::csrf_failure(&rejection);
+) -> PageResult {
+    csrf::check_origin(&req, &state.trusted_origins).map_err(PageError::Csrf)?;
+    let meta = state.meta.as_ref();
+    let invitation = ops::members::invitation(meta, &path).await?;
+    let signed_in = current(&req, &state).await;
+    let user = signed_in.as_ref().map(|(_, u)| u);
+    if let (Acceptor::SignedIn(_), Some((session, _))) = (
+        ops::members::acceptor(meta, &invitation.invite, user).await?,
+        &signed_in,
+    ) {
+        csrf::check_token(&session.csrf_token, form.csrf_token.as_deref())
+            .map_err(PageError::Csrf)?;
     }
-    let token_hash = hash_token(&path);
-    let invite = match state.meta.invite(&token_hash).await {
-        Ok(Some(invite)) => invite,
-        Ok(None) => return not_found(),
-        Err(e) => return server_error(e),
-    };
-    let acceptor = match acceptor(&req, &state, &invite).await {
-        Ok(acceptor) => acceptor,
-        Err(response) => return response,
-    };
-    let (user, next) = match acceptor {
-        Acceptor::NewAccount => {
-            let password = form.password.as_deref().unwrap_or("");
-            if password.chars().count() < 8 || password.len() > 1024 {
-                return invite_page(
-                    &req,
-                    &state,
-                    &path,
-                    Some("Choose a password of 8 characters or more.".into()),
-                )
-                .await;
-            }
-            match state
-                .meta
-                .create_user(&invite.email, Some(&hash_password(password)), false)
-                .await
-            {
-                Ok(user) => (user, "/auth/login/".to_owned()),
-                // Someone created the account meanwhile: it now has to sign in.
-                Err(StorageError::Conflict(_)) => {
-                    return invite_page(&req, &state, &path, None).await;
-                }
-                Err(e) => return server_error(e),
-            }
+    match ops::members::accept(meta, &path, user, form.password.as_deref()).await {
+        Ok(Accepted::NewAccount) => Ok(redirect("/auth/login/")),
+        Ok(Accepted::Joined) => Ok(redirect(&format!(
+            "/organizations/{}/issues/",
+            invitation.org.slug
+        ))),
+        // Not this account's to accept, or someone created the account
+        // meanwhile: the page says what to do now.
+        Err(OpError::NotInvited | OpError::Conflict(_)) => {
+            invite_page(&req, &state, &path, None).await
         }
-        Acceptor::SignedIn(session, user) => {
-            if let Err(rejection) =
-                super::csrf::check_token(&session.csrf_token, form.csrf_token.as_deref())
-            {
-                return super::session::csrf_failure(&rejection);
-            }
-            let org = match state.meta.organization_by_id(invite.org_id).await {
-                Ok(Some(org)) => org,
-                Ok(None) => return not_found(),
-                Err(e) => return server_error(e),
-            };
-            (user, format!("/organizations/{}/issues/", org.slug))
+        Err(e @ OpError::Invalid { .. }) => {
+            let reason = super::error::sentence(&e.to_string());
+            invite_page(&req, &state, &path, Some(reason)).await
         }
-        Acceptor::MustSignIn | Acceptor::OtherAccount(_) => {
-            return invite_page(&req, &state, &path, None).await;
-        }
-    };
-    match state.meta.accept_invite(&token_hash, user.id).await {
-        Ok(Some(_)) => redirect(&next),
-        Ok(None) => not_found(),
-        Err(e) => server_error(e),
+        Err(e) => Err(e.into()),
     }
 }

@@ -2,14 +2,13 @@
 //! type-checked, escaping by default) with a little progressive JavaScript,
 //! all of it in one static file (see [`browser`]: no inline script).
 //! Sessions are cookies naming a row in the metadata store; every form post
-//! passes the CSRF check in [`csrf`].
-
-// Handlers return early with a finished error page (`Result<_, HttpResponse>`);
-// one per request, so boxing it would only add an allocation.
-#![allow(clippy::result_large_err)]
+//! passes the CSRF check in [`csrf`]. Handlers return a [`PageError`]
+//! (`error.rs`), which renders the page that answers it; the rules of what
+//! they change are in `ops`.
 
 mod browser;
 mod csrf;
+mod error;
 mod members;
 mod pages;
 mod projects;

@@ -2,24 +2,25 @@
 
 use std::collections::HashMap;
 
-use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::Duration;
-use faultline_protocol::{EventId, GroupId, ProjectId};
-use faultline_storage::{Group, GroupStatus, Organization, Project, Role, Session, User, UserId};
+use faultline_protocol::{EventId, ProjectId};
+use faultline_storage::{GroupStatus, Project, Session, User, UserId};
 
 use super::csrf;
+use super::error::{PageError, PageResult, form_status};
 use super::form_field;
-use super::session::{csrf_failure, current, redirect};
+use super::session::{current, redirect};
 use super::views::{
     IssuePage, IssuesPage, MessagePage, Nav, ProjectOption, TIMEZONES, bars, event_view, issue_row,
     issue_view, render, render_status, tag_distributions,
 };
 use crate::WebState;
-use crate::auth::require_member;
 use crate::error::ApiError;
 use crate::issues::{DEFAULT_QUERY, IssueSearch, parse_sort, search_issues, stats_series};
+use crate::ops::{self, Caller, Member};
 use crate::pagination::{parse_offset, query_pairs};
+use crate::scopes;
 
 const PAGE_SIZE: usize = 25;
 const SORTS: [(&str, &str); 4] = [
@@ -32,51 +33,19 @@ const SORTS: [(&str, &str); 4] = [
 /// A signed-in member looking at one organization.
 pub(super) struct Ctx {
     pub session: Session,
-    pub org: Organization,
-    pub role: Role,
+    pub member: Member,
     pub nav: Nav,
 }
 
 impl Ctx {
-    /// Owners and admins manage projects, keys and members.
+    /// Owners and admins see the controls for projects, keys and members.
     pub fn can_admin(&self) -> bool {
-        matches!(self.role, Role::Owner | Role::Admin)
+        self.member.is_admin()
     }
 }
 
-pub(super) fn not_found() -> HttpResponse {
-    render_status(
-        StatusCode::NOT_FOUND,
-        &MessagePage {
-            title: "Not found".into(),
-            lines: vec!["This page does not exist, or you do not have access to it.".into()],
-        },
-    )
-}
-
-/// A 400 page saying what was wrong with the request.
-fn bad_request(reason: &str) -> HttpResponse {
-    render_status(
-        StatusCode::BAD_REQUEST,
-        &MessagePage {
-            title: "Bad request".into(),
-            lines: vec![reason.to_owned()],
-        },
-    )
-}
-
-pub(super) fn server_error(e: impl std::fmt::Display) -> HttpResponse {
-    tracing::error!(error = %e, "dashboard error");
-    render_status(
-        StatusCode::INTERNAL_SERVER_ERROR,
-        &MessagePage {
-            title: "Something went wrong".into(),
-            lines: vec!["The error was logged. Try again in a moment.".into()],
-        },
-    )
-}
-
-fn login_redirect(req: &HttpRequest) -> HttpResponse {
+/// The sign-in page, returning to this one.
+fn sign_in(req: &HttpRequest) -> PageError {
     let target = match req.uri().path_and_query() {
         Some(pq) => pq.as_str().to_owned(),
         None => "/".to_owned(),
@@ -90,32 +59,28 @@ fn login_redirect(req: &HttpRequest) -> HttpResponse {
             _ => format!("%{b:02X}"),
         })
         .collect();
-    redirect(&format!("/auth/login/?next={encoded}"))
+    PageError::SignIn {
+        location: format!("/auth/login/?next={encoded}"),
+    }
 }
 
+/// The signed-in member of `org_slug` (a 404 page for a stranger, the
+/// sign-in page without a session).
 pub(super) async fn context(
     req: &HttpRequest,
     state: &WebState,
     org_slug: &str,
-) -> Result<Ctx, HttpResponse> {
+) -> Result<Ctx, PageError> {
     let Some((session, user)) = current(req, state).await else {
-        return Err(login_redirect(req));
+        return Err(sign_in(req));
     };
-    let org = match state.meta.organization_by_slug(org_slug).await {
-        Ok(Some(org)) => org,
-        Ok(None) => return Err(not_found()),
-        Err(e) => return Err(server_error(e)),
-    };
-    let role = match require_member(state.meta.as_ref(), &user, org.id).await {
-        Ok(role) => role.unwrap_or(Role::Member),
-        Err(ApiError::NotFound) => return Err(not_found()),
-        Err(e) => return Err(server_error(e)),
-    };
-    let nav = nav(&org.slug, &user, &session);
+    let member = Caller::signed_in(user)
+        .member_of(state.meta.as_ref(), org_slug, scopes::ORG_READ)
+        .await?;
+    let nav = nav(&member.org.slug, &member.user, &session);
     Ok(Ctx {
         session,
-        org,
-        role,
+        member,
         nav,
     })
 }
@@ -133,68 +98,43 @@ pub(super) fn nav(org_slug: &str, user: &User, session: &Session) -> Nav {
     }
 }
 
-/// Who may send a form.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub(super) enum Access {
-    Member,
-    /// Owners and admins; others get the same 404 as a stranger.
-    Admin,
-}
-
-/// The context of a form post that passed the CSRF check and `access`.
+/// The context of a form post that passed the CSRF check: its origin, and
+/// its token against the session's.
 pub(super) async fn form_context(
     req: &HttpRequest,
     state: &WebState,
     org_slug: &str,
     form: &[(String, String)],
-    access: Access,
-) -> Result<Ctx, HttpResponse> {
+) -> Result<Ctx, PageError> {
     let ctx = context(req, state, org_slug).await?;
-    check_post(req, state, &ctx, form)?;
-    if access == Access::Admin && !ctx.can_admin() {
-        return Err(not_found());
-    }
-    Ok(ctx)
-}
-
-/// Checks a form post: its origin, and its token against the session's.
-fn check_post(
-    req: &HttpRequest,
-    state: &WebState,
-    ctx: &Ctx,
-    form: &[(String, String)],
-) -> Result<(), HttpResponse> {
     let token = form_field(form, "csrf_token");
     csrf::check_origin(req, &state.trusted_origins)
         .and_then(|()| csrf::check_token(&ctx.session.csrf_token, token))
-        .map_err(|rejection| csrf_failure(&rejection))
+        .map_err(PageError::Csrf)?;
+    Ok(ctx)
 }
 
-pub async fn home(req: HttpRequest, state: web::Data<WebState>) -> HttpResponse {
+pub async fn home(req: HttpRequest, state: web::Data<WebState>) -> PageResult {
     let Some((_, user)) = current(&req, &state).await else {
-        return redirect("/auth/login/");
+        return Ok(redirect("/auth/login/"));
     };
-    match state.meta.organizations_for_user(&user).await {
-        Ok(orgs) => match orgs.first() {
-            Some(org) => redirect(&format!("/organizations/{}/issues/", org.slug)),
-            None => render(&MessagePage {
-                title: "No organization yet".into(),
-                lines: vec!["Ask an owner to invite you to an organization.".into()],
-            }),
-        },
-        Err(e) => server_error(e),
-    }
+    let orgs = state.meta.organizations_for_user(&user).await?;
+    Ok(match orgs.first() {
+        Some(org) => redirect(&format!("/organizations/{}/issues/", org.slug)),
+        None => render(&MessagePage {
+            title: "No organization yet".into(),
+            lines: vec!["Ask an owner to invite you to an organization.".into()],
+        }),
+    })
 }
 
 pub async fn issue_stream(
     req: HttpRequest,
     path: web::Path<String>,
     state: web::Data<WebState>,
-) -> HttpResponse {
-    let ctx = match context(&req, &state, &path).await {
-        Ok(ctx) => ctx,
-        Err(response) => return response,
-    };
+) -> PageResult {
+    let ctx = context(&req, &state, &path).await?;
+    let org = &ctx.member.org;
     let params: HashMap<String, String> = query_pairs(req.query_string()).into_iter().collect();
     let query = params
         .get("query")
@@ -209,10 +149,7 @@ pub async fn issue_stream(
         Some(cursor) => parse_offset("cursor", cursor),
     };
     let selected: Option<i64> = params.get("project").and_then(|p| p.parse().ok());
-    let projects = match state.meta.projects(ctx.org.id).await {
-        Ok(p) => p,
-        Err(e) => return server_error(e),
-    };
+    let projects = state.meta.projects(org.id).await?;
     let searched: Vec<ProjectId> = projects
         .iter()
         .filter(|p| selected.is_none_or(|s| s == p.id.0))
@@ -233,19 +170,22 @@ pub async fn issue_stream(
         }
         (Err(e), _) | (_, Err(e)) => Err(e),
     };
+    // A refused search or cursor still shows the page, saying why.
     let (groups, has_next, offset, error) = match result {
         Ok((groups, has_next, offset)) => (groups, has_next, offset, None),
         Err(ApiError::BadRequest(message)) => (Vec::new(), false, 0, Some(message)),
-        Err(e) => return server_error(e),
+        Err(e) => return Err(e.into()),
     };
-    let stats = match stats_series(&state, &groups, Some(Duration::hours(24))).await {
-        Ok(stats) => stats.unwrap_or_default(),
-        Err(e) => return server_error(e),
-    };
-    let members: HashMap<UserId, String> = match state.meta.members(ctx.org.id).await {
-        Ok(members) => members.into_iter().map(|(u, _)| (u.id, u.email)).collect(),
-        Err(e) => return server_error(e),
-    };
+    let stats = stats_series(&state, &groups, Some(Duration::hours(24)))
+        .await?
+        .unwrap_or_default();
+    let members: HashMap<UserId, String> = state
+        .meta
+        .members(org.id)
+        .await?
+        .into_iter()
+        .map(|(u, _)| (u.id, u.email))
+        .collect();
     let by_id: HashMap<ProjectId, &Project> = projects.iter().map(|p| (p.id, p)).collect();
     let issues = groups
         .iter()
@@ -267,13 +207,8 @@ pub async fn issue_stream(
             .collect();
         format!("{}?{}", req.path(), encoded.join("&"))
     };
-    // A refused search or cursor still shows the page, saying why.
-    let status = match error {
-        Some(_) => StatusCode::BAD_REQUEST,
-        None => StatusCode::OK,
-    };
-    render_status(
-        status,
+    Ok(render_status(
+        form_status(&error),
         &IssuesPage {
             projects: projects
                 .iter()
@@ -293,7 +228,7 @@ pub async fn issue_stream(
             next_url: has_next.then(|| page_url(offset.saturating_add(PAGE_SIZE))),
             nav: ctx.nav,
         },
-    )
+    ))
 }
 
 fn form_encode(s: &str) -> String {
@@ -318,83 +253,50 @@ pub async fn bulk_action(
     path: web::Path<String>,
     form: web::Form<Vec<(String, String)>>,
     state: web::Data<WebState>,
-) -> HttpResponse {
-    let ctx = match form_context(&req, &state, &path, &form, Access::Member).await {
-        Ok(ctx) => ctx,
-        Err(response) => return response,
-    };
+) -> PageResult {
+    let ctx = form_context(&req, &state, &path, &form).await?;
     let back = match req.uri().path_and_query() {
         Some(pq) => pq.as_str().to_owned(),
         None => req.path().to_owned(),
     };
     let Some(status) = parse_action(&form) else {
-        return redirect(&back);
+        return Ok(redirect(&back));
     };
-    let projects: Vec<ProjectId> = match state.meta.projects(ctx.org.id).await {
-        Ok(p) => p.into_iter().map(|p| p.id).collect(),
-        Err(e) => return server_error(e),
-    };
-    let mut ids = Vec::new();
-    for (_, value) in form.iter().filter(|(k, _)| k == "id") {
-        let Ok(id) = value.parse::<i64>() else {
-            continue;
-        };
-        match state.meta.group(GroupId(id)).await {
-            Ok(Some(group)) if projects.contains(&group.project_id) => ids.push(group.id),
-            Ok(_) => {}
-            Err(e) => return server_error(e),
-        }
-    }
-    if let Err(e) = state.meta.set_group_status(&ids, status).await {
-        return server_error(e);
-    }
-    redirect(&back)
-}
-
-/// The issue if it belongs to the context's organization.
-async fn load(state: &WebState, ctx: &Ctx, id: &str) -> Result<(Group, Project), HttpResponse> {
-    let id: i64 = id.parse().map_err(|_| not_found())?;
-    let group = match state.meta.group(GroupId(id)).await {
-        Ok(Some(group)) => group,
-        Ok(None) => return Err(not_found()),
-        Err(e) => return Err(server_error(e)),
-    };
-    match state.meta.project_by_id(group.project_id).await {
-        Ok(Some(project)) if project.org_id == ctx.org.id => Ok((group, project)),
-        Ok(_) => Err(not_found()),
-        Err(e) => Err(server_error(e)),
-    }
+    let meta = state.meta.as_ref();
+    let projects = meta.projects(ctx.member.org.id).await?;
+    let wanted: Vec<i64> = form
+        .iter()
+        .filter(|(k, _)| k == "id")
+        .filter_map(|(_, v)| v.parse().ok())
+        .collect();
+    let ids = ops::issues::of_projects(meta, &ctx.member, &projects, &wanted).await?;
+    ops::issues::set_status(meta, &ctx.member, &ids, status).await?;
+    Ok(redirect(&back))
 }
 
 pub async fn issue_detail(
     req: HttpRequest,
     path: web::Path<(String, String)>,
     state: web::Data<WebState>,
-) -> HttpResponse {
-    let ctx = match context(&req, &state, &path.0).await {
-        Ok(ctx) => ctx,
-        Err(response) => return response,
-    };
-    let (group, project) = match load(&state, &ctx, &path.1).await {
-        Ok(found) => found,
-        Err(response) => return response,
-    };
+) -> PageResult {
+    let ctx = context(&req, &state, &path.0).await?;
+    let (group, project) = ctx
+        .member
+        .issue(state.meta.as_ref(), &path.1, scopes::EVENT_READ)
+        .await?;
     // `?event=N` walks the events newest first: 0 is the latest.
     let index = match query_pairs(req.query_string())
         .into_iter()
         .find(|(k, _)| k == "event")
     {
         None => 0,
-        Some((_, value)) => match parse_offset("event", &value) {
-            Ok(index) => index,
-            Err(e) => return bad_request(&e.to_string()),
-        },
+        Some((_, value)) => parse_offset("event", &value)?,
     };
-    let events = match state.events.group_events(group.id, index, 2).await {
-        Ok(events) => events,
-        Err(e) => return server_error(e),
-    };
-    let base = format!("/organizations/{}/issues/{}/", ctx.org.slug, group.id);
+    let events = state.events.group_events(group.id, index, 2).await?;
+    let base = format!(
+        "/organizations/{}/issues/{}/",
+        ctx.member.org.slug, group.id
+    );
     let event = events.first().map(|stored| {
         event_view(
             stored,
@@ -411,7 +313,7 @@ pub async fn issue_detail(
     } else {
         ("24h", Duration::hours(24))
     };
-    let (points, tags) = match tokio::try_join!(
+    let (stats, tags) = tokio::try_join!(
         stats_series(&state, std::slice::from_ref(&group), Some(span)),
         async {
             state
@@ -420,32 +322,24 @@ pub async fn issue_detail(
                 .await
                 .map_err(ApiError::from)
         },
-    ) {
-        Ok((stats, tags)) => (
-            stats
-                .and_then(|mut s| s.remove(&group.id))
-                .unwrap_or_default(),
-            tags,
-        ),
-        Err(e) => return server_error(e),
-    };
-    let members = match state.meta.members(ctx.org.id).await {
-        Ok(members) => members
-            .into_iter()
-            .map(|(u, _)| (u.id.0, u.email, Some(u.id) == group.assignee))
-            .collect(),
-        Err(e) => return server_error(e),
-    };
+    )?;
+    let points = stats
+        .and_then(|mut s| s.remove(&group.id))
+        .unwrap_or_default();
+    let members = state
+        .meta
+        .members(ctx.member.org.id)
+        .await?
+        .into_iter()
+        .map(|(u, _)| (u.id.0, u.email, Some(u.id) == group.assignee))
+        .collect();
     let latest = match index {
         0 => events.first().cloned(),
-        _ => match state.events.group_events(group.id, 0, 1).await {
-            Ok(mut newest) => newest.pop(),
-            Err(e) => return server_error(e),
-        },
+        _ => state.events.group_events(group.id, 0, 1).await?.pop(),
     };
     let mut issue = issue_view(&group, &project);
     issue.last_release = latest.and_then(|e| e.event.release);
-    render(&IssuePage {
+    Ok(render(&IssuePage {
         members,
         chart: bars(&points, period == "24h"),
         chart_total: points.iter().map(|p| p[1]).sum(),
@@ -454,7 +348,7 @@ pub async fn issue_detail(
         issue,
         event,
         nav: ctx.nav,
-    })
+    }))
 }
 
 pub async fn issue_action(
@@ -462,41 +356,26 @@ pub async fn issue_action(
     path: web::Path<(String, String)>,
     form: web::Form<Vec<(String, String)>>,
     state: web::Data<WebState>,
-) -> HttpResponse {
-    let ctx = match form_context(&req, &state, &path.0, &form, Access::Member).await {
-        Ok(ctx) => ctx,
-        Err(response) => return response,
-    };
-    let (group, _) = match load(&state, &ctx, &path.1).await {
-        Ok(found) => found,
-        Err(response) => return response,
-    };
-    let result = match form_field(&form, "action") {
+) -> PageResult {
+    let ctx = form_context(&req, &state, &path.0, &form).await?;
+    let meta = state.meta.as_ref();
+    let (group, project) = ctx.member.issue(meta, &path.1, scopes::EVENT_WRITE).await?;
+    match form_field(&form, "action") {
         Some("assign") => {
-            let wanted = form_field(&form, "assignee").and_then(|v| v.parse::<i64>().ok());
-            let assignee = match (wanted, state.meta.members(ctx.org.id).await) {
-                (_, Err(e)) => return server_error(e),
-                (None, _) => None,
-                // Only members of this organization can be assigned.
-                (Some(id), Ok(members)) => members
-                    .iter()
-                    .find(|(u, _)| u.id.0 == id)
-                    .map(|(u, _)| u.id),
-            };
-            state.meta.set_assignee(&[group.id], assignee).await
+            // The form names a member by id; empty unassigns.
+            let assignee = form_field(&form, "assignee").unwrap_or("");
+            ops::issues::assign(meta, &ctx.member, &group, &project, assignee).await?;
         }
-        _ => match parse_action(&form) {
-            Some(status) => state.meta.set_group_status(&[group.id], status).await,
-            None => Ok(()),
-        },
-    };
-    if let Err(e) = result {
-        return server_error(e);
+        _ => {
+            if let Some(status) = parse_action(&form) {
+                ops::issues::set_status(meta, &ctx.member, &[group.id], status).await?;
+            }
+        }
     }
-    redirect(&format!(
+    Ok(redirect(&format!(
         "/organizations/{}/issues/{}/",
-        ctx.org.slug, group.id
-    ))
+        ctx.member.org.slug, group.id
+    )))
 }
 
 /// The stored event as JSON, served as data (never as HTML).
@@ -504,24 +383,18 @@ pub async fn raw_event(
     req: HttpRequest,
     path: web::Path<(String, String, String)>,
     state: web::Data<WebState>,
-) -> HttpResponse {
-    let ctx = match context(&req, &state, &path.0).await {
-        Ok(ctx) => ctx,
-        Err(response) => return response,
-    };
-    let (group, project) = match load(&state, &ctx, &path.1).await {
-        Ok(found) => found,
-        Err(response) => return response,
-    };
-    let Ok(event_id) = path.2.parse::<EventId>() else {
-        return not_found();
-    };
-    match state.events.event(project.id, event_id).await {
-        Ok(Some(stored)) if stored.group_id == group.id => HttpResponse::Ok()
+) -> PageResult {
+    let ctx = context(&req, &state, &path.0).await?;
+    let (group, project) = ctx
+        .member
+        .issue(state.meta.as_ref(), &path.1, scopes::EVENT_READ)
+        .await?;
+    let event_id: EventId = path.2.parse().map_err(|_| PageError::NotFound)?;
+    match state.events.event(project.id, event_id).await? {
+        Some(stored) if stored.group_id == group.id => Ok(HttpResponse::Ok()
             .content_type("application/json")
             .insert_header(("X-Content-Type-Options", "nosniff"))
-            .json(&stored.event),
-        Ok(_) => not_found(),
-        Err(e) => server_error(e),
+            .json(&stored.event)),
+        _ => Err(PageError::NotFound),
     }
 }

@@ -1,73 +1,44 @@
 //! Projects: the list, creating one (with its first key), and each
 //! project's settings: name, platform, DSNs with set-up snippets, and keys
-//! (create, disable, rate-limit).
+//! (create, disable, rate-limit); and teams.
 
-use actix_web::http::StatusCode;
-use actix_web::{HttpRequest, HttpResponse, web};
-use faultline_storage::{KeyUpdate, StorageError};
+use actix_web::{HttpRequest, web};
 
+use super::error::{PageResult, ShowRefusal, form_status};
 use super::form_field;
-use super::pages::{Access, Ctx, context, form_context, not_found, server_error};
+use super::pages::{Ctx, context, form_context};
 use super::session::redirect;
 use super::views::{
-    KeyRow, MessagePage, ProjectSettingsPage, ProjectsPage, TeamRow, TeamsPage, project_row,
-    render, render_status,
+    KeyRow, ProjectSettingsPage, ProjectsPage, TeamRow, TeamsPage, project_row, render,
+    render_status,
 };
 use crate::WebState;
-use crate::names::{self, NameError, PLATFORMS};
+use crate::names::PLATFORMS;
+use crate::ops::{self, keys::KeyChange, projects::NewProject};
+use crate::scopes;
 use crate::serialize::dsn;
-use crate::slug::slugify;
 
-/// The form's platform: none when none was chosen, an error naming the
-/// known ones for any other value (a forged form), as the API answers.
-fn platform(form: &[(String, String)]) -> Result<Option<&'static str>, NameError> {
-    names::platform(form_field(form, "platform").unwrap_or(""))
-}
-
-/// The 400 page for a settings form refused as a whole.
-fn refused(error: NameError) -> HttpResponse {
-    render_status(
-        StatusCode::BAD_REQUEST,
-        &MessagePage {
-            title: "Nothing was changed".into(),
-            lines: vec![format!("{error}."), "Go back and try again.".into()],
-        },
-    )
-}
-
-async fn projects_page(state: &WebState, ctx: Ctx, error: Option<String>) -> HttpResponse {
-    let teams = match state.meta.teams(ctx.org.id).await {
-        Ok(teams) => teams.into_iter().map(|t| t.slug).collect(),
-        Err(e) => return server_error(e),
+async fn projects_page(state: &WebState, ctx: Ctx, error: Option<String>) -> PageResult {
+    let teams = state.meta.teams(ctx.member.org.id).await?;
+    let projects = state.meta.projects(ctx.member.org.id).await?;
+    let page = ProjectsPage {
+        teams: teams.into_iter().map(|t| t.slug).collect(),
+        projects: projects.iter().map(project_row).collect(),
+        platforms: PLATFORMS.to_vec(),
+        can_admin: ctx.can_admin(),
+        error: error.clone(),
+        nav: ctx.nav,
     };
-    match state.meta.projects(ctx.org.id).await {
-        Ok(projects) => {
-            let page = ProjectsPage {
-                teams,
-                projects: projects.iter().map(project_row).collect(),
-                platforms: PLATFORMS.to_vec(),
-                can_admin: ctx.can_admin(),
-                error: error.clone(),
-                nav: ctx.nav,
-            };
-            match error {
-                Some(_) => render_status(StatusCode::BAD_REQUEST, &page),
-                None => render(&page),
-            }
-        }
-        Err(e) => server_error(e),
-    }
+    Ok(render_status(form_status(&error), &page))
 }
 
 pub async fn list(
     req: HttpRequest,
     path: web::Path<String>,
     state: web::Data<WebState>,
-) -> HttpResponse {
-    match context(&req, &state, &path).await {
-        Ok(ctx) => projects_page(&state, ctx, None).await,
-        Err(response) => response,
-    }
+) -> PageResult {
+    let ctx = context(&req, &state, &path).await?;
+    projects_page(&state, ctx, None).await
 }
 
 pub async fn create(
@@ -75,82 +46,38 @@ pub async fn create(
     path: web::Path<String>,
     form: web::Form<Vec<(String, String)>>,
     state: web::Data<WebState>,
-) -> HttpResponse {
-    let ctx = match form_context(&req, &state, &path, &form, Access::Admin).await {
-        Ok(ctx) => ctx,
-        Err(response) => return response,
+) -> PageResult {
+    let ctx = form_context(&req, &state, &path, &form).await?;
+    let new = NewProject {
+        name: form_field(&form, "name").unwrap_or(""),
+        slug: None,
+        platform: form_field(&form, "platform"),
+        team: form_field(&form, "team"),
     };
-    let name = form_field(&form, "name").unwrap_or("");
-    let slug = slugify(name);
-    if names::name("project", name).is_err() || slug.is_empty() {
-        return projects_page(
-            &state,
-            ctx,
-            Some("A project needs a name of 1 to 64 characters with letters or digits.".into()),
-        )
-        .await;
-    }
-    let platform = match platform(&form) {
-        Ok(platform) => platform,
-        Err(e) => return projects_page(&state, ctx, Some(format!("{e}."))).await,
-    };
-    let team = match form_field(&form, "team") {
-        Some(slug) => match state.meta.team_by_slug(ctx.org.id, slug).await {
-            Ok(Some(team)) => Some(team),
-            Ok(None) => return not_found(),
-            Err(e) => return server_error(e),
-        },
-        None => None,
-    };
-    let project = match state
-        .meta
-        .create_project(ctx.org.id, &slug, name, platform)
+    match ops::projects::create(state.meta.as_ref(), &ctx.member, &new)
         .await
+        .or_show()?
     {
-        Ok(project) => project,
-        Err(StorageError::Conflict(_)) => {
-            return projects_page(
-                &state,
-                ctx,
-                Some(format!("A project with the slug {slug} already exists.")),
-            )
-            .await;
-        }
-        Err(e) => return server_error(e),
-    };
-    if let Err(e) = state.meta.create_key(project.id, "Default").await {
-        return server_error(e);
+        Ok((project, _)) => Ok(redirect(&format!(
+            "/settings/{}/projects/{}/",
+            ctx.member.org.slug, project.slug
+        ))),
+        Err(refusal) => projects_page(&state, ctx, Some(refusal)).await,
     }
-    if let Some(team) = team
-        && let Err(e) = state.meta.add_project_to_team(team.id, project.id).await
-    {
-        return server_error(e);
-    }
-    redirect(&format!(
-        "/settings/{}/projects/{}/",
-        ctx.org.slug, project.slug
-    ))
 }
 
 pub async fn settings(
     req: HttpRequest,
     path: web::Path<(String, String)>,
     state: web::Data<WebState>,
-) -> HttpResponse {
-    let ctx = match context(&req, &state, &path.0).await {
-        Ok(ctx) => ctx,
-        Err(response) => return response,
-    };
-    let project = match state.meta.project_by_slug(ctx.org.id, &path.1).await {
-        Ok(Some(project)) => project,
-        Ok(None) => return not_found(),
-        Err(e) => return server_error(e),
-    };
-    let keys = match state.meta.keys(project.id).await {
-        Ok(keys) => keys,
-        Err(e) => return server_error(e),
-    };
-    render(&ProjectSettingsPage {
+) -> PageResult {
+    let ctx = context(&req, &state, &path.0).await?;
+    let project = ctx
+        .member
+        .project(state.meta.as_ref(), &path.1, scopes::PROJECT_READ)
+        .await?;
+    let keys = state.meta.keys(project.id).await?;
+    Ok(render(&ProjectSettingsPage {
         project: project_row(&project),
         keys: keys
             .iter()
@@ -168,128 +95,101 @@ pub async fn settings(
         platforms: PLATFORMS.to_vec(),
         can_admin: ctx.can_admin(),
         nav: ctx.nav,
-    })
+    }))
 }
 
+/// A number from the rate-limit form; anything else is no limit at all,
+/// which the rule then refuses.
+fn number(form: &[(String, String)], name: &str) -> i64 {
+    form_field(form, name)
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+/// The settings forms: each is refused as a whole (a 400 page saying why)
+/// or applied, then back to the settings.
 pub async fn update(
     req: HttpRequest,
     path: web::Path<(String, String)>,
     form: web::Form<Vec<(String, String)>>,
     state: web::Data<WebState>,
-) -> HttpResponse {
-    let ctx = match form_context(&req, &state, &path.0, &form, Access::Admin).await {
-        Ok(ctx) => ctx,
-        Err(response) => return response,
+) -> PageResult {
+    let ctx = form_context(&req, &state, &path.0, &form).await?;
+    let (meta, member) = (state.meta.as_ref(), &ctx.member);
+    // Members get the stranger's 404 before any field is read.
+    let project = member.project(meta, &path.1, scopes::PROJECT_WRITE).await?;
+    let key = form_field(&form, "key").unwrap_or("");
+    let change = |change: KeyChange<'static>| {
+        ops::keys::update(meta, state.cache.as_ref(), member, &project, key, change)
     };
-    let project = match state.meta.project_by_slug(ctx.org.id, &path.1).await {
-        Ok(Some(project)) => project,
-        Ok(None) => return not_found(),
-        Err(e) => return server_error(e),
-    };
-    let key = match form_field(&form, "key") {
-        Some(public) => match state.meta.keys(project.id).await {
-            Ok(keys) => keys.into_iter().find(|k| k.public_key == public),
-            Err(e) => return server_error(e),
-        },
-        None => None,
-    };
-    let number = |name: &str| form_field(&form, name).and_then(|v| v.parse::<i64>().ok());
-    let result = match (form_field(&form, "action"), key) {
-        (Some("update"), _) => {
-            let checked = names::name("project", form_field(&form, "name").unwrap_or(""))
-                .and_then(|name| Ok((name, platform(&form)?)));
-            match checked {
-                Ok((name, platform)) => state.meta.update_project(project.id, name, platform).await,
-                Err(e) => return refused(e),
-            }
+    match form_field(&form, "action") {
+        Some("update") => {
+            let name = form_field(&form, "name").unwrap_or("");
+            let platform = form_field(&form, "platform").unwrap_or("");
+            ops::projects::update(meta, member, &project, name, platform).await?;
         }
-        (Some("create_key"), _) => {
-            // The name is optional, as in the API.
-            let name = match form_field(&form, "name").unwrap_or("") {
-                "" => Ok("Default"),
-                given => names::name("key", given),
-            };
-            match name {
-                Ok(name) => state.meta.create_key(project.id, name).await.map(|_| ()),
-                Err(e) => return refused(e),
-            }
+        Some("create_key") => {
+            ops::keys::create(meta, member, &project, form_field(&form, "name")).await?;
         }
-        (Some(action @ ("disable_key" | "enable_key")), Some(key)) => {
-            let update = KeyUpdate {
+        Some(action @ ("disable_key" | "enable_key")) => {
+            change(KeyChange {
                 is_active: Some(action == "enable_key"),
-                ..KeyUpdate::default()
-            };
-            state.update_key(key.id, &update).await.map(|_| ())
+                ..KeyChange::default()
+            })
+            .await?;
         }
-        (Some("rate_limit"), Some(key)) => match (number("count"), number("window")) {
-            (Some(count), Some(window)) if count > 0 && (1..=86_400).contains(&window) => {
-                let update = KeyUpdate {
-                    rate_limit: Some(Some((count, window))),
-                    ..KeyUpdate::default()
-                };
-                state.update_key(key.id, &update).await.map(|_| ())
-            }
-            _ => Ok(()),
-        },
-        (Some("clear_rate_limit"), Some(key)) => {
-            let update = KeyUpdate {
+        Some("rate_limit") => {
+            let limit = (number(&form, "count"), number(&form, "window"));
+            change(KeyChange {
+                rate_limit: Some(Some(limit)),
+                ..KeyChange::default()
+            })
+            .await?;
+        }
+        Some("clear_rate_limit") => {
+            change(KeyChange {
                 rate_limit: Some(None),
-                ..KeyUpdate::default()
-            };
-            state.update_key(key.id, &update).await.map(|_| ())
+                ..KeyChange::default()
+            })
+            .await?;
         }
-        _ => Ok(()),
-    };
-    if let Err(e) = result {
-        return server_error(e);
+        _ => {}
     }
-    redirect(&format!(
+    Ok(redirect(&format!(
         "/settings/{}/projects/{}/",
-        ctx.org.slug, project.slug
-    ))
+        member.org.slug, project.slug
+    )))
 }
 
 pub async fn teams(
     req: HttpRequest,
     path: web::Path<String>,
     state: web::Data<WebState>,
-) -> HttpResponse {
-    match context(&req, &state, &path).await {
-        Ok(ctx) => teams_page(&state, ctx, None).await,
-        Err(response) => response,
-    }
+) -> PageResult {
+    let ctx = context(&req, &state, &path).await?;
+    teams_page(&state, ctx, None).await
 }
 
-async fn teams_page(state: &WebState, ctx: Ctx, error: Option<String>) -> HttpResponse {
-    let teams = match state.meta.teams(ctx.org.id).await {
-        Ok(teams) => teams,
-        Err(e) => return server_error(e),
-    };
+async fn teams_page(state: &WebState, ctx: Ctx, error: Option<String>) -> PageResult {
+    let teams = state.meta.teams(ctx.member.org.id).await?;
     let mut rows = Vec::with_capacity(teams.len());
     for team in teams {
-        match state.meta.team_projects(team.id).await {
-            Ok(projects) => rows.push(TeamRow {
-                slug: team.slug,
-                name: team.name,
-                projects: projects.into_iter().map(|p| p.slug).collect(),
-            }),
-            Err(e) => return server_error(e),
-        }
+        let projects = state.meta.team_projects(team.id).await?;
+        rows.push(TeamRow {
+            slug: team.slug,
+            name: team.name,
+            projects: projects.into_iter().map(|p| p.slug).collect(),
+        });
     }
-    let status = if error.is_some() {
-        StatusCode::BAD_REQUEST
-    } else {
-        StatusCode::OK
-    };
-    render_status(
-        status,
+    Ok(render_status(
+        form_status(&error),
         &TeamsPage {
             teams: rows,
             can_admin: ctx.can_admin(),
             error,
             nav: ctx.nav,
         },
-    )
+    ))
 }
 
 pub async fn create_team(
@@ -297,31 +197,17 @@ pub async fn create_team(
     path: web::Path<String>,
     form: web::Form<Vec<(String, String)>>,
     state: web::Data<WebState>,
-) -> HttpResponse {
-    let ctx = match form_context(&req, &state, &path, &form, Access::Admin).await {
-        Ok(ctx) => ctx,
-        Err(response) => return response,
-    };
-    let name = form_field(&form, "name").unwrap_or("");
-    let slug = slugify(name);
-    if slug.is_empty() || names::name("team", name).is_err() {
-        return teams_page(
-            &state,
-            ctx,
-            Some("A team needs a name of 1 to 64 characters with letters or digits.".into()),
-        )
-        .await;
-    }
-    match state.meta.create_team(ctx.org.id, &slug, name).await {
-        Ok(_) => redirect(&format!("/settings/{}/teams/", ctx.org.slug)),
-        Err(StorageError::Conflict(_)) => {
-            teams_page(
-                &state,
-                ctx,
-                Some(format!("A team with the slug {slug} already exists.")),
-            )
-            .await
-        }
-        Err(e) => server_error(e),
+) -> PageResult {
+    let ctx = form_context(&req, &state, &path, &form).await?;
+    let name = form_field(&form, "name");
+    match ops::teams::create(state.meta.as_ref(), &ctx.member, name, None)
+        .await
+        .or_show()?
+    {
+        Ok(_) => Ok(redirect(&format!(
+            "/settings/{}/teams/",
+            ctx.member.org.slug
+        ))),
+        Err(refusal) => teams_page(&state, ctx, Some(refusal)).await,
     }
 }

@@ -10,12 +10,14 @@ use faultline_storage::{Session, User};
 use serde::Deserialize;
 
 use super::csrf::{self, CsrfRejection};
+use super::error::{PageError, PageResult, ShowRefusal};
 use super::throttle::Limit;
 use super::views::{LoginPage, MessagePage, RegisterPage, render, render_status};
 use crate::WebState;
 use crate::auth::{generate_token, hash_token};
 use crate::client_ip::client_ip;
-use crate::password::{check_password, hash_password};
+use crate::ops::users::{self, NewAccount};
+use crate::password::check_password;
 
 pub const COOKIE: &str = "faultline_session";
 const SESSION_DAYS: i64 = 14;
@@ -100,10 +102,8 @@ pub async fn login(
     req: HttpRequest,
     form: web::Form<LoginForm>,
     state: web::Data<WebState>,
-) -> HttpResponse {
-    if let Err(rejection) = csrf::check_origin(&req, &state.trusted_origins) {
-        return csrf_failure(&rejection);
-    }
+) -> PageResult {
+    csrf::check_origin(&req, &state.trusted_origins).map_err(PageError::Csrf)?;
     let email = form.email.trim().to_ascii_lowercase();
     let address = client_ip(&req, &state.trusted_proxies)
         .map_or_else(|| "unknown".to_owned(), |ip| ip.to_string());
@@ -112,7 +112,7 @@ pub async fn login(
         Limit::sign_in_address(&address),
     );
     if let Err(wait) = state.throttle.reserve(&[account.clone(), from.clone()]) {
-        return render_status(
+        return Ok(render_status(
             StatusCode::TOO_MANY_REQUESTS,
             &MessagePage {
                 title: "Too many sign-in attempts".into(),
@@ -121,28 +121,26 @@ pub async fn login(
                     wait.as_secs() / 60 + 1
                 )],
             },
-        );
+        ));
     }
-    let user = match state.meta.user_by_email(&email).await {
-        Ok(user) => user.filter(|u| u.is_active),
-        Err(e) => {
-            tracing::error!(error = %e, "user lookup failed");
-            return HttpResponse::InternalServerError().finish();
-        }
-    };
+    let user = state
+        .meta
+        .user_by_email(&email)
+        .await?
+        .filter(|u| u.is_active);
     // Unknown and inactive accounts are checked against a dummy hash, so
     // the answer takes as long as for a real account's wrong password.
     let hash = user.as_ref().and_then(|u| u.password_hash.clone());
     let verified = check_password(form.password.clone(), hash).await;
     let Some(user) = user.filter(|_| verified) else {
-        return render_status(
+        return Ok(render_status(
             StatusCode::OK,
             &LoginPage {
                 error: Some("The email or password is not correct.".into()),
                 email: form.email.clone(),
                 next: safe_next(form.next.as_deref()),
             },
-        );
+        ));
     };
     state.throttle.refund(&from);
     state.throttle.forgive(&account);
@@ -150,21 +148,17 @@ pub async fn login(
 }
 
 /// Signs `user` in: a new session row and its cookie, then on to `next`.
-async fn start_session(state: &WebState, user: &User, next: &str) -> HttpResponse {
+async fn start_session(state: &WebState, user: &User, next: &str) -> PageResult {
     let token = generate_token();
     let session = Session {
         user_id: user.id,
         csrf_token: generate_token(),
         expires: Utc::now() + chrono::Duration::days(SESSION_DAYS),
     };
-    if let Err(e) = state
+    state
         .meta
         .create_session(&session, &hash_token(&token))
-        .await
-    {
-        tracing::error!(error = %e, "cannot create session");
-        return HttpResponse::InternalServerError().finish();
-    }
+        .await?;
     let cookie = Cookie::build(COOKIE, token)
         .path("/")
         .http_only(true)
@@ -172,10 +166,10 @@ async fn start_session(state: &WebState, user: &User, next: &str) -> HttpRespons
         .secure(state.url_prefix.starts_with("https://"))
         .max_age(actix_web::cookie::time::Duration::days(SESSION_DAYS))
         .finish();
-    HttpResponse::SeeOther()
+    Ok(HttpResponse::SeeOther()
         .cookie(cookie)
         .insert_header((header::LOCATION, next))
-        .finish()
+        .finish())
 }
 
 #[derive(Deserialize)]
@@ -187,13 +181,11 @@ pub async fn logout(
     req: HttpRequest,
     form: web::Form<TokenForm>,
     state: web::Data<WebState>,
-) -> HttpResponse {
+) -> PageResult {
     if let Some((session, _)) = current(&req, &state).await {
-        if let Err(rejection) = csrf::check_origin(&req, &state.trusted_origins)
+        csrf::check_origin(&req, &state.trusted_origins)
             .and_then(|()| csrf::check_token(&session.csrf_token, form.csrf_token.as_deref()))
-        {
-            return csrf_failure(&rejection);
-        }
+            .map_err(PageError::Csrf)?;
         if let Some(cookie) = req.cookie(COOKIE) {
             let _ = state.meta.delete_session(&hash_token(cookie.value())).await;
         }
@@ -201,10 +193,10 @@ pub async fn logout(
     let mut removal = Cookie::new(COOKIE, "");
     removal.set_path("/");
     removal.make_removal();
-    HttpResponse::SeeOther()
+    Ok(HttpResponse::SeeOther()
         .cookie(removal)
         .insert_header((header::LOCATION, "/auth/login/"))
-        .finish()
+        .finish())
 }
 
 /// The 403 page: which origin was refused and which setting allows it.
@@ -273,42 +265,26 @@ pub async fn register(
     req: HttpRequest,
     form: web::Form<RegisterForm>,
     state: web::Data<WebState>,
-) -> HttpResponse {
+) -> PageResult {
     if !state.allow_registration {
-        return registration_disabled();
+        return Ok(registration_disabled());
     }
-    if let Err(rejection) = csrf::check_origin(&req, &state.trusted_origins) {
-        return csrf_failure(&rejection);
+    csrf::check_origin(&req, &state.trusted_origins).map_err(PageError::Csrf)?;
+    let created = async {
+        let account = NewAccount::new(&form.email, Some(&form.password))?;
+        users::create(state.meta.as_ref(), account).await
     }
-    let email = form.email.trim().to_ascii_lowercase();
-    let retry = |error: &str| {
-        render_status(
+    .await
+    .or_show()?;
+    match created {
+        Ok(user) => start_session(&state, &user, "/").await,
+        Err(refusal) => Ok(render_status(
             StatusCode::BAD_REQUEST,
             &RegisterPage {
-                error: Some(error.to_owned()),
+                error: Some(refusal),
                 email: form.email.clone(),
             },
-        )
-    };
-    if !email.contains('@') || email.len() > 254 {
-        return retry("Enter a valid email address.");
-    }
-    if form.password.chars().count() < 8 || form.password.len() > 1024 {
-        return retry("Choose a password of 8 characters or more.");
-    }
-    match state
-        .meta
-        .create_user(&email, Some(&hash_password(&form.password)), false)
-        .await
-    {
-        Ok(user) => start_session(&state, &user, "/").await,
-        Err(faultline_storage::StorageError::Conflict(_)) => {
-            retry("An account with this email exists; sign in instead.")
-        }
-        Err(e) => {
-            tracing::error!(error = %e, "cannot create user");
-            HttpResponse::InternalServerError().finish()
-        }
+        )),
     }
 }
 

@@ -1,0 +1,81 @@
+//! What SQLite and PostgreSQL spell differently, and nothing else: every
+//! query is written once, in the SQL both accept, and asks here for the few
+//! pieces that differ. Placeholders are not among them: queries write `?`
+//! and [`super::driver::Query`] numbers them (`$1`, `$2`, …) for PostgreSQL.
+
+/// Which SQL the database speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Dialect {
+    Sqlite,
+    Postgres,
+}
+
+impl Dialect {
+    /// The smaller of two values. SQLite's two-argument `MIN` is a scalar
+    /// function; PostgreSQL has only the aggregate and spells this `LEAST`.
+    pub(crate) fn least(self) -> &'static str {
+        match self {
+            Dialect::Sqlite => "MIN",
+            Dialect::Postgres => "LEAST",
+        }
+    }
+
+    /// The larger of two values (`MAX` / `GREATEST`, as [`Self::least`]).
+    pub(crate) fn greatest(self) -> &'static str {
+        match self {
+            Dialect::Sqlite => "MAX",
+            Dialect::Postgres => "GREATEST",
+        }
+    }
+
+    /// The pattern match that ignores case: SQLite's `LIKE` already does
+    /// (for ASCII), PostgreSQL's does not.
+    pub(crate) fn like_ignoring_case(self) -> &'static str {
+        match self {
+            Dialect::Sqlite => "LIKE",
+            Dialect::Postgres => "ILIKE",
+        }
+    }
+
+    /// `users.email` equal to one bound value, ignoring case, in the form
+    /// the unique index serves: SQLite's column collates NOCASE, while
+    /// PostgreSQL's index is on `lower(email)`.
+    pub(crate) fn email_matches(self) -> &'static str {
+        match self {
+            Dialect::Sqlite => "email = ?",
+            Dialect::Postgres => "lower(email) = lower(?)",
+        }
+    }
+
+    /// A statement locking one organization row (binding its id) until the
+    /// transaction ends, so membership changes of one organization happen
+    /// one after another. SQLite needs none: its single writer connection
+    /// already runs write transactions one at a time. Under PostgreSQL's
+    /// READ COMMITTED, two transactions demoting two different owners would
+    /// otherwise each count the other as still an owner.
+    pub(crate) fn lock_organization(self) -> Option<&'static str> {
+        match self {
+            Dialect::Sqlite => None,
+            Dialect::Postgres => Some("SELECT id FROM organizations WHERE id = ? FOR UPDATE"),
+        }
+    }
+
+    /// Gives the space of deleted issues back. PostgreSQL cannot vacuum in
+    /// a transaction and is told which tables changed; SQLite rewrites the
+    /// whole (small) file.
+    pub(crate) fn vacuum_issues(self) -> &'static str {
+        match self {
+            Dialect::Sqlite => "VACUUM",
+            Dialect::Postgres => "VACUUM issues, seen_events, issue_users",
+        }
+    }
+
+    /// The 64-bit integer column type. SQLite's integers are 64-bit anyway,
+    /// and `INTEGER PRIMARY KEY` is what makes a column its row id.
+    pub(crate) fn bigint(self) -> &'static str {
+        match self {
+            Dialect::Sqlite => "INTEGER",
+            Dialect::Postgres => "BIGINT",
+        }
+    }
+}

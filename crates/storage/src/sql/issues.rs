@@ -1,0 +1,354 @@
+//! Issues: recording batches of grouped events ([`record_events`], folded
+//! by [`super::fold`]), listing and searching, triage, and retention.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use faultline_protocol::{GroupId, ProjectId};
+
+use super::driver::{Pools, Tx};
+use super::fold::{self, Earlier, IssueState};
+use super::rows;
+use crate::meta::{Group, GroupQuery, GroupSort, GroupStatus, GroupedEvent, RecordOutcome, UserId};
+use crate::{Result, StorageError, to_millis};
+
+/// Rows per multi-row statement; well under SQLite's variable limit.
+const ROWS_PER_STATEMENT: usize = 200;
+
+/// Records a batch in one transaction. Few, multi-row statements: each
+/// statement is a round trip (to sqlx's SQLite worker thread, or to the
+/// PostgreSQL server), which dominates the cost per event.
+pub(super) async fn record_events(
+    pools: &Pools,
+    events: &[GroupedEvent],
+) -> Result<Vec<RecordOutcome>> {
+    let mut tx = pools.begin().await?;
+    let earlier = earlier_deliveries(&mut tx, events).await?;
+    let plan = fold::plan(events, &earlier);
+    let states = find_or_create_issues(&mut tx, &plan.issues).await?;
+    let batch = fold::fold(events, &plan, &states);
+
+    for chunk in batch.seen.chunks(ROWS_PER_STATEMENT) {
+        let mut insert = tx.query(
+            "INSERT INTO seen_events (project_id, event_id, group_id, is_new, regression) VALUES ",
+        );
+        insert.push_rows(chunk, |q, (event, outcome)| {
+            q.push_bind(event.project_id.0)
+                .push(", ")
+                .push_bind(event.event_id.to_string())
+                .push(", ")
+                .push_bind(outcome.group_id.0)
+                .push(", ")
+                .push_bind(outcome.new_group)
+                .push(", ")
+                .push_bind(outcome.regression);
+        });
+        insert.execute().await?;
+    }
+    // Distinct users: the rows actually inserted are the new ones.
+    let mut new_users: HashMap<GroupId, i64> = HashMap::new();
+    for chunk in batch.users.chunks(ROWS_PER_STATEMENT) {
+        let mut insert = tx.query("INSERT INTO issue_users (group_id, user_tag) VALUES ");
+        insert.push_rows(chunk, |q, &(group, user)| {
+            q.push_bind(group.0).push(", ").push_bind(user);
+        });
+        insert.push(" ON CONFLICT DO NOTHING RETURNING group_id");
+        for row in insert.fetch_all().await? {
+            *new_users.entry(GroupId(row.get(0)?)).or_default() += 1;
+        }
+    }
+
+    let dialect = tx.dialect();
+    // Title, culprit, metadata and level follow the newest event, as in
+    // Sentry; a resolved issue reopens as regressed.
+    let update = format!(
+        "UPDATE issues SET count = count + ?, user_count = user_count + ?, \
+         first_seen = {least}(first_seen, ?), \
+         title = CASE WHEN ? >= last_seen THEN ? ELSE title END, \
+         culprit = CASE WHEN ? >= last_seen THEN ? ELSE culprit END, \
+         metadata = CASE WHEN ? >= last_seen THEN ? ELSE metadata END, \
+         level = CASE WHEN ? >= last_seen THEN ? ELSE level END, \
+         last_seen = {greatest}(last_seen, ?), \
+         substatus = CASE WHEN status = 'resolved' THEN 'regressed' ELSE substatus END, \
+         resolved_at = CASE WHEN status = 'resolved' THEN NULL ELSE resolved_at END, \
+         status = CASE WHEN status = 'resolved' THEN 'unresolved' ELSE status END \
+         WHERE id = ?",
+        least = dialect.least(),
+        greatest = dialect.greatest(),
+    );
+    for delta in &batch.deltas {
+        let latest = delta.latest;
+        tx.query(&update)
+            .bind(delta.count)
+            .bind(new_users.get(&delta.group_id).copied().unwrap_or(0))
+            .bind(delta.first_seen)
+            .bind(delta.last_seen)
+            .bind(latest.title.as_str())
+            .bind(delta.last_seen)
+            .bind(latest.culprit.as_str())
+            .bind(delta.last_seen)
+            .bind(latest.metadata.to_string())
+            .bind(delta.last_seen)
+            .bind(latest.level.as_str())
+            .bind(delta.last_seen)
+            .bind(delta.group_id.0)
+            .execute()
+            .await?;
+    }
+    for &(project, first) in &batch.first_events {
+        tx.query("UPDATE projects SET first_event = ? WHERE id = ? AND first_event IS NULL")
+            .bind(first)
+            .bind(project.0)
+            .execute()
+            .await?;
+    }
+    tx.commit().await?;
+    Ok(batch.outcomes)
+}
+
+/// Earlier batches' outcomes for the event ids of `events`.
+async fn earlier_deliveries(tx: &mut Tx, events: &[GroupedEvent]) -> Result<Earlier> {
+    let mut earlier = Earlier::new();
+    for chunk in events.chunks(ROWS_PER_STATEMENT) {
+        let mut select = tx.query(
+            "SELECT project_id, event_id, group_id, is_new, regression FROM seen_events \
+             WHERE (project_id, event_id) IN (VALUES ",
+        );
+        select.push_rows(chunk, |q, event| {
+            q.push_bind(event.project_id.0)
+                .push(", ")
+                .push_bind(event.event_id.to_string());
+        });
+        select.push(")");
+        for row in select.fetch_all().await? {
+            let event_id: String = row.get(1)?;
+            let event_id = event_id
+                .parse()
+                .map_err(|e| StorageError::Corrupt(format!("event id {event_id}: {e}")))?;
+            let outcome = RecordOutcome {
+                group_id: GroupId(row.get(2)?),
+                duplicate: true,
+                new_group: row.get(3)?,
+                regression: row.get(4)?,
+            };
+            earlier.insert((ProjectId(row.get(0)?), event_id), outcome);
+        }
+    }
+    Ok(earlier)
+}
+
+/// The issue of each event in `firsts` (one per project and hash), created
+/// from it, in order, where there is none yet.
+async fn find_or_create_issues(tx: &mut Tx, firsts: &[&GroupedEvent]) -> Result<Vec<IssueState>> {
+    let mut existing: HashMap<(ProjectId, String), IssueState> = HashMap::new();
+    for chunk in firsts.chunks(ROWS_PER_STATEMENT) {
+        let mut select = tx.query(
+            "SELECT id, project_id, hash, status FROM issues WHERE (project_id, hash) IN (VALUES ",
+        );
+        select.push_rows(chunk, |q, event| {
+            q.push_bind(event.project_id.0)
+                .push(", ")
+                .push_bind(event.hash.as_str());
+        });
+        select.push(")");
+        for row in select.fetch_all().await? {
+            let state = IssueState {
+                group_id: GroupId(row.get("id")?),
+                was_resolved: row.get::<String>("status")? == GroupStatus::Resolved.as_str(),
+                created: false,
+            };
+            existing.insert((ProjectId(row.get("project_id")?), row.get("hash")?), state);
+        }
+    }
+    let mut states = Vec::with_capacity(firsts.len());
+    for &event in firsts {
+        let state = match existing.get(&(event.project_id, event.hash.clone())) {
+            Some(&state) => state,
+            None => IssueState {
+                group_id: create_issue(tx, event).await?,
+                was_resolved: false,
+                created: true,
+            },
+        };
+        states.push(state);
+    }
+    Ok(states)
+}
+
+/// A new issue from its first event; its counters start at zero and the
+/// batch's UPDATE counts it like the others.
+async fn create_issue(tx: &mut Tx, event: &GroupedEvent) -> Result<GroupId> {
+    let short_id: i64 = tx
+        .query(
+            "UPDATE projects SET next_short_id = next_short_id + 1 WHERE id = ? \
+             RETURNING next_short_id",
+        )
+        .bind(event.project_id.0)
+        .fetch_scalar()
+        .await?
+        .ok_or(StorageError::NotFound)?;
+    let ts = to_millis(event.timestamp);
+    let id: i64 = tx
+        .query(
+            "INSERT INTO issues (project_id, hash, short_id, title, culprit, level, status, \
+             substatus, event_type, platform, metadata, count, user_count, first_seen, last_seen, \
+             first_release) \
+             VALUES (?, ?, ?, ?, ?, ?, 'unresolved', 'new', ?, ?, ?, 0, 0, ?, ?, ?) RETURNING id",
+        )
+        .bind(event.project_id.0)
+        .bind(event.hash.as_str())
+        .bind(short_id)
+        .bind(event.title.as_str())
+        .bind(event.culprit.as_str())
+        .bind(event.level.as_str())
+        .bind(event.event_type.as_str())
+        .bind(event.platform.as_str())
+        .bind(event.metadata.to_string())
+        .bind(ts)
+        .bind(ts)
+        .bind(event.release.as_deref())
+        .fetch_one()
+        .await?
+        .get(0)?;
+    Ok(GroupId(id))
+}
+
+pub(super) async fn by_id(pools: &Pools, id: GroupId) -> Result<Option<Group>> {
+    let row = pools
+        .read("SELECT * FROM issues WHERE id = ?")
+        .bind(id.0)
+        .fetch_optional()
+        .await?;
+    row.as_ref().map(rows::group).transpose()
+}
+
+pub(super) async fn by_short_id(
+    pools: &Pools,
+    project: ProjectId,
+    short_id: i64,
+) -> Result<Option<Group>> {
+    let row = pools
+        .read("SELECT * FROM issues WHERE project_id = ? AND short_id = ?")
+        .bind(project.0)
+        .bind(short_id)
+        .fetch_optional()
+        .await?;
+    row.as_ref().map(rows::group).transpose()
+}
+
+/// `%term%` for LIKE, with the term's own wildcards taken literally.
+fn contains_pattern(term: &str) -> String {
+    format!(
+        "%{}%",
+        term.replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_")
+    )
+}
+
+pub(super) async fn list(pools: &Pools, query: &GroupQuery) -> Result<Vec<Group>> {
+    if query.project_ids.is_empty() || query.group_ids.as_ref().is_some_and(Vec::is_empty) {
+        return Ok(Vec::new());
+    }
+    let like = pools.dialect().like_ignoring_case();
+    let mut sql = pools.read("SELECT * FROM issues WHERE project_id IN ");
+    sql.push_list(query.project_ids.iter().map(|p| p.0));
+    if !query.statuses.is_empty() {
+        sql.push(" AND status IN ");
+        sql.push_list(query.statuses.iter().map(|s| s.as_str()));
+    }
+    if !query.levels.is_empty() {
+        sql.push(" AND level IN ");
+        sql.push_list(query.levels.iter().map(|l| l.as_str()));
+    }
+    for term in &query.text {
+        let pattern = contains_pattern(term);
+        sql.push(&format!(" AND (title {like} "))
+            .push_bind(pattern.clone())
+            .push(&format!(" ESCAPE '\\' OR culprit {like} "))
+            .push_bind(pattern)
+            .push(" ESCAPE '\\')");
+    }
+    if let Some(ids) = &query.group_ids {
+        sql.push(" AND id IN ");
+        sql.push_list(ids.iter().map(|id| id.0));
+    }
+    match query.assigned {
+        Some(true) => {
+            sql.push(" AND assignee_id IS NOT NULL");
+        }
+        Some(false) => {
+            sql.push(" AND assignee_id IS NULL");
+        }
+        None => {}
+    }
+    if let Some(after) = query.last_seen_after {
+        sql.push(" AND last_seen >= ").push_bind(to_millis(after));
+    }
+    sql.push(match query.sort {
+        GroupSort::LastSeen => " ORDER BY last_seen DESC, id DESC",
+        GroupSort::FirstSeen => " ORDER BY first_seen DESC, id DESC",
+        GroupSort::Events => " ORDER BY count DESC, id DESC",
+        GroupSort::Users => " ORDER BY user_count DESC, id DESC",
+    });
+    sql.push(" LIMIT ").push_bind(query.limit as i64);
+    sql.push(" OFFSET ").push_bind(query.offset as i64);
+    let found = sql.fetch_all().await?;
+    rows::all(&found, rows::group)
+}
+
+pub(super) async fn set_status(pools: &Pools, ids: &[GroupId], status: GroupStatus) -> Result<()> {
+    let (resolved_at, substatus) = match status {
+        GroupStatus::Resolved => (Some(to_millis(Utc::now())), None),
+        GroupStatus::Unresolved => (None, Some("ongoing")),
+        GroupStatus::Ignored => (None, Some("archived_forever")),
+    };
+    let mut tx = pools.begin().await?;
+    for chunk in ids.chunks(ROWS_PER_STATEMENT) {
+        let mut update = tx
+            .query("UPDATE issues SET status = ?, resolved_at = ?, substatus = ? WHERE id IN ")
+            .bind(status.as_str())
+            .bind(resolved_at)
+            .bind(substatus);
+        update.push_list(chunk.iter().map(|id| id.0));
+        update.execute().await?;
+    }
+    tx.commit().await
+}
+
+pub(super) async fn set_assignee(
+    pools: &Pools,
+    ids: &[GroupId],
+    assignee: Option<UserId>,
+) -> Result<()> {
+    let mut tx = pools.begin().await?;
+    for chunk in ids.chunks(ROWS_PER_STATEMENT) {
+        let mut update = tx
+            .query("UPDATE issues SET assignee_id = ? WHERE id IN ")
+            .bind(assignee.map(|u| u.0));
+        update.push_list(chunk.iter().map(|id| id.0));
+        update.execute().await?;
+    }
+    tx.commit().await
+}
+
+pub(super) async fn delete_before(pools: &Pools, cutoff: DateTime<Utc>) -> Result<u64> {
+    let cutoff = to_millis(cutoff);
+    let mut tx = pools.begin().await?;
+    for table in ["seen_events", "issue_users"] {
+        tx.query(&format!(
+            "DELETE FROM {table} WHERE group_id IN (SELECT id FROM issues WHERE last_seen < ?)"
+        ))
+        .bind(cutoff)
+        .execute()
+        .await?;
+    }
+    let deleted = tx
+        .query("DELETE FROM issues WHERE last_seen < ?")
+        .bind(cutoff)
+        .execute()
+        .await?;
+    tx.commit().await?;
+    pools.execute_raw(pools.dialect().vacuum_issues()).await?;
+    Ok(deleted)
+}

@@ -1,0 +1,319 @@
+//! The metadata store on SQL: one implementation of [`MetaStore`] for
+//! SQLite (embedded, `faultline devserver`) and PostgreSQL (production).
+//!
+//! Every query is written once, with `?` placeholders, in the SQL both
+//! databases accept; [`dialect`] holds the few pieces they spell
+//! differently (LEAST/GREATEST, ILIKE, the email comparison, VACUUM, the
+//! organization lock), and [`migrate`] the schema, one file per dialect
+//! only where it must differ. The batch folding of `record_events` is the
+//! pure [`fold`]; the modules by area (`users`, `sessions`, `orgs`,
+//! `projects`, `issues`) hold the queries.
+//!
+//! The databases run through [`driver`]: an enum of the two sqlx pools
+//! whose queries bind straight into each driver's own argument buffer, so
+//! a query costs what it costs with sqlx alone. The alternatives were
+//! weighed: a store generic over `sqlx::Database` needs every bound type's
+//! `Encode`/`Decode`/`Type` and the executor's higher-ranked bounds
+//! repeated on every function (Rust does not imply them), and compiles the
+//! whole store twice; sqlx's `Any` driver formats placeholders as `?` for
+//! PostgreSQL too (its `QueryBuilder` is unusable there), cannot read a
+//! SQLite INTEGER column as `bool`, and copies every row into its own value
+//! type. The enum costs one `match` per statement.
+//!
+//! What must differ between the databases stays different:
+//! - SQLite writes go through one writer connection (SQLite allows one
+//!   writer; queuing writers in-process avoids lock upgrade failures), and
+//!   reads through read-only connections; PostgreSQL has one pool.
+//! - Membership changes run in a transaction that decides the last-owner
+//!   rule and makes the change; on PostgreSQL it first locks the
+//!   organization row `FOR UPDATE`, on SQLite the single writer already
+//!   serialises them.
+//! - Driver errors become [`crate::StorageError`]s in [`error`]: a unique
+//!   violation is `Conflict`, a lost connection `Unavailable`.
+
+mod dialect;
+mod driver;
+mod error;
+mod fold;
+mod issues;
+pub(crate) mod migrate;
+mod orgs;
+mod projects;
+mod rows;
+mod sessions;
+mod users;
+
+use std::path::Path;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use faultline_protocol::{GroupId, OrgId, ProjectId};
+use sqlx::postgres::PgPoolOptions;
+
+pub(crate) use driver::Pools;
+
+use crate::Result;
+use crate::meta::*;
+
+/// The metadata store, on either database.
+#[derive(Clone)]
+pub struct SqlMetaStore {
+    pools: Pools,
+}
+
+impl SqlMetaStore {
+    /// Opens (creating and migrating as needed) the SQLite file at `path`.
+    pub async fn open_sqlite(path: &Path) -> Result<Self> {
+        let db = crate::sqlite::Db::open(path, 4).await?;
+        Self::migrated(Pools::Sqlite(db)).await
+    }
+
+    /// Connects to `url` (`postgres://…`) and applies pending migrations.
+    pub async fn open_postgres(url: &str) -> Result<Self> {
+        let pool = PgPoolOptions::new()
+            .max_connections(8)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect(url)
+            .await?;
+        Self::migrated(Pools::Postgres(pool)).await
+    }
+
+    async fn migrated(pools: Pools) -> Result<Self> {
+        migrate::apply(&pools, &migrate::meta(pools.dialect())).await?;
+        Ok(SqlMetaStore { pools })
+    }
+}
+
+#[async_trait]
+impl MetaStore for SqlMetaStore {
+    async fn ping(&self) -> Result<()> {
+        self.pools.read("SELECT 1").execute().await.map(drop)
+    }
+
+    async fn create_user(
+        &self,
+        email: &str,
+        password_hash: Option<&str>,
+        is_superuser: bool,
+    ) -> Result<User> {
+        users::create(&self.pools, email, password_hash, is_superuser).await
+    }
+
+    async fn user_by_email(&self, email: &str) -> Result<Option<User>> {
+        users::by_email(&self.pools, email).await
+    }
+
+    async fn user_by_id(&self, id: UserId) -> Result<Option<User>> {
+        users::by_id(&self.pools, id).await
+    }
+
+    async fn set_password(&self, id: UserId, password_hash: &str) -> Result<()> {
+        users::set_password(&self.pools, id, password_hash).await
+    }
+
+    async fn count_users(&self) -> Result<i64> {
+        users::count(&self.pools).await
+    }
+
+    async fn create_api_token(
+        &self,
+        user: UserId,
+        token_hash: &str,
+        scopes: &[String],
+        name: Option<&str>,
+    ) -> Result<ApiToken> {
+        users::create_token(&self.pools, user, token_hash, scopes, name).await
+    }
+
+    async fn token_by_hash(&self, token_hash: &str) -> Result<Option<(ApiToken, User)>> {
+        users::token_by_hash(&self.pools, token_hash).await
+    }
+
+    async fn api_tokens(&self, user: UserId) -> Result<Vec<ApiToken>> {
+        users::tokens(&self.pools, user).await
+    }
+
+    async fn delete_api_token(&self, user: UserId, token_id: i64) -> Result<()> {
+        users::delete_token(&self.pools, user, token_id).await
+    }
+
+    async fn set_timezone(&self, user: UserId, timezone: &str) -> Result<()> {
+        users::set_timezone(&self.pools, user, timezone).await
+    }
+
+    async fn create_organization(&self, slug: &str, name: &str) -> Result<Organization> {
+        orgs::create(&self.pools, slug, name).await
+    }
+
+    async fn organization_by_slug(&self, slug: &str) -> Result<Option<Organization>> {
+        orgs::by_slug(&self.pools, slug).await
+    }
+
+    async fn organization_by_id(&self, id: OrgId) -> Result<Option<Organization>> {
+        orgs::by_id(&self.pools, id).await
+    }
+
+    async fn add_member(&self, org: OrgId, user: UserId, role: Role) -> Result<bool> {
+        orgs::add_member(&self.pools, org, user, role).await
+    }
+
+    async fn set_member_role(&self, org: OrgId, user: UserId, role: Role) -> Result<()> {
+        orgs::set_member_role(&self.pools, org, user, role).await
+    }
+
+    async fn member_role(&self, org: OrgId, user: UserId) -> Result<Option<Role>> {
+        orgs::member_role(&self.pools, org, user).await
+    }
+
+    async fn members(&self, org: OrgId) -> Result<Vec<(User, Role)>> {
+        orgs::members(&self.pools, org).await
+    }
+
+    async fn remove_member(&self, org: OrgId, user: UserId) -> Result<()> {
+        orgs::remove_member(&self.pools, org, user).await
+    }
+
+    async fn create_invite(&self, invite: &Invite, token_hash: &str) -> Result<()> {
+        orgs::create_invite(&self.pools, invite, token_hash).await
+    }
+
+    async fn invite(&self, token_hash: &str) -> Result<Option<Invite>> {
+        orgs::invite(&self.pools, token_hash).await
+    }
+
+    async fn accept_invite(&self, token_hash: &str, user: UserId) -> Result<Option<Invite>> {
+        orgs::accept_invite(&self.pools, token_hash, user).await
+    }
+
+    async fn delete_invite(&self, token_hash: &str) -> Result<()> {
+        orgs::delete_invite(&self.pools, token_hash).await
+    }
+
+    async fn organizations_for_user(&self, user: &User) -> Result<Vec<Organization>> {
+        orgs::for_user(&self.pools, user).await
+    }
+
+    async fn create_team(&self, org: OrgId, slug: &str, name: &str) -> Result<Team> {
+        projects::create_team(&self.pools, org, slug, name).await
+    }
+
+    async fn teams(&self, org: OrgId) -> Result<Vec<Team>> {
+        projects::teams(&self.pools, org).await
+    }
+
+    async fn team_by_slug(&self, org: OrgId, slug: &str) -> Result<Option<Team>> {
+        projects::team_by_slug(&self.pools, org, slug).await
+    }
+
+    async fn add_project_to_team(&self, team: i64, project: ProjectId) -> Result<()> {
+        projects::add_to_team(&self.pools, team, project).await
+    }
+
+    async fn team_projects(&self, team: i64) -> Result<Vec<Project>> {
+        projects::of_team(&self.pools, team).await
+    }
+
+    async fn project_teams(&self, project: ProjectId) -> Result<Vec<Team>> {
+        projects::teams_of(&self.pools, project).await
+    }
+
+    async fn create_project(
+        &self,
+        org: OrgId,
+        slug: &str,
+        name: &str,
+        platform: Option<&str>,
+    ) -> Result<Project> {
+        projects::create(&self.pools, org, slug, name, platform).await
+    }
+
+    async fn projects(&self, org: OrgId) -> Result<Vec<Project>> {
+        projects::of_org(&self.pools, org).await
+    }
+
+    async fn project_by_slug(&self, org: OrgId, slug: &str) -> Result<Option<Project>> {
+        projects::by_slug(&self.pools, org, slug).await
+    }
+
+    async fn project_by_id(&self, id: ProjectId) -> Result<Option<Project>> {
+        projects::by_id(&self.pools, id).await
+    }
+
+    async fn update_project(
+        &self,
+        id: ProjectId,
+        name: &str,
+        platform: Option<&str>,
+    ) -> Result<()> {
+        projects::update(&self.pools, id, name, platform).await
+    }
+
+    async fn create_key(&self, project: ProjectId, label: &str) -> Result<ProjectKey> {
+        projects::create_key(&self.pools, project, label).await
+    }
+
+    async fn keys(&self, project: ProjectId) -> Result<Vec<ProjectKey>> {
+        projects::keys(&self.pools, project).await
+    }
+
+    async fn key_by_public(&self, public_key: &str) -> Result<Option<ProjectKey>> {
+        projects::key_by_public(&self.pools, public_key).await
+    }
+
+    async fn update_key(&self, key_id: i64, update: &KeyUpdate) -> Result<ProjectKey> {
+        projects::update_key(&self.pools, key_id, update).await
+    }
+
+    async fn record_events(&self, events: &[GroupedEvent]) -> Result<Vec<RecordOutcome>> {
+        issues::record_events(&self.pools, events).await
+    }
+
+    async fn group(&self, id: GroupId) -> Result<Option<Group>> {
+        issues::by_id(&self.pools, id).await
+    }
+
+    async fn group_by_short_id(&self, project: ProjectId, short_id: i64) -> Result<Option<Group>> {
+        issues::by_short_id(&self.pools, project, short_id).await
+    }
+
+    async fn groups(&self, query: &GroupQuery) -> Result<Vec<Group>> {
+        issues::list(&self.pools, query).await
+    }
+
+    async fn set_group_status(&self, ids: &[GroupId], status: GroupStatus) -> Result<()> {
+        issues::set_status(&self.pools, ids, status).await
+    }
+
+    async fn set_assignee(&self, ids: &[GroupId], assignee: Option<UserId>) -> Result<()> {
+        issues::set_assignee(&self.pools, ids, assignee).await
+    }
+
+    async fn delete_issues_before(&self, cutoff: DateTime<Utc>) -> Result<u64> {
+        issues::delete_before(&self.pools, cutoff).await
+    }
+
+    async fn create_session(&self, session: &Session, token_hash: &str) -> Result<()> {
+        sessions::create(&self.pools, session, token_hash).await
+    }
+
+    async fn session(&self, token_hash: &str) -> Result<Option<(Session, User)>> {
+        sessions::get(&self.pools, token_hash).await
+    }
+
+    async fn delete_session(&self, token_hash: &str) -> Result<()> {
+        sessions::delete(&self.pools, token_hash).await
+    }
+
+    async fn delete_other_sessions(&self, user: UserId, keep_token_hash: &str) -> Result<()> {
+        sessions::delete_others(&self.pools, user, keep_token_hash).await
+    }
+
+    async fn setting(&self, key: &str) -> Result<Option<String>> {
+        sessions::setting(&self.pools, key).await
+    }
+
+    async fn set_setting(&self, key: &str, value: &str) -> Result<()> {
+        sessions::set_setting(&self.pools, key, value).await
+    }
+}
