@@ -8,7 +8,9 @@ use std::sync::{LazyLock, Once};
 use std::time::Duration;
 
 use chrono::Utc;
-use faultline_storage::{Backends, StorageError};
+use std::sync::Arc;
+
+use faultline_storage::{EventStore, MetaStore, Probe, StorageError};
 use faultline_telemetry::prometheus_client::metrics::counter::Counter;
 use tokio::sync::watch;
 
@@ -52,11 +54,37 @@ fn register_metrics() {
     });
 }
 
+/// The stores cron uses: retention deletes from both where they are.
+#[derive(Clone)]
+pub struct Stores {
+    pub meta: Arc<dyn MetaStore>,
+    pub events: Arc<dyn EventStore>,
+}
+
+impl Stores {
+    pub fn probes(&self) -> Vec<Probe> {
+        vec![
+            Probe::Metadata(self.meta.clone()),
+            Probe::Events(self.events.clone()),
+        ]
+    }
+}
+
+/// cron as the runner starts it, alone or in the devserver.
+pub fn service(
+    stores: Stores,
+    options: CronOptions,
+    shutdown: watch::Receiver<bool>,
+) -> faultline_service::Service {
+    faultline_service::Service::new("cron", stores.probes())
+        .with_work("cron", run(stores, options, shutdown))
+}
+
 /// Deletes what is older than `days` days.
-pub async fn apply_retention(backends: &Backends, days: u32) -> Result<Deleted, CronError> {
+pub async fn apply_retention(stores: &Stores, days: u32) -> Result<Deleted, CronError> {
     let cutoff = Utc::now() - chrono::Duration::days(i64::from(days));
-    let events = backends.events.delete_before(cutoff).await?;
-    let issues = backends.meta.delete_issues_before(cutoff).await?;
+    let events = stores.events.delete_before(cutoff).await?;
+    let issues = stores.meta.delete_issues_before(cutoff).await?;
     EVENTS_DELETED.inc_by(events);
     ISSUES_DELETED.inc_by(issues);
     Ok(Deleted { events, issues })
@@ -66,7 +94,7 @@ pub async fn apply_retention(backends: &Backends, days: u32) -> Result<Deleted, 
 /// failed pass is logged and retried at the next tick: retention running
 /// late loses nothing.
 pub async fn run(
-    backends: Backends,
+    stores: Stores,
     options: CronOptions,
     mut shutdown: watch::Receiver<bool>,
 ) -> Result<(), CronError> {
@@ -83,7 +111,7 @@ pub async fn run(
                 continue;
             }
         }
-        match apply_retention(&backends, options.retention_days).await {
+        match apply_retention(&stores, options.retention_days).await {
             Ok(deleted) => tracing::info!(
                 events = deleted.events,
                 issues = deleted.issues,

@@ -1,7 +1,7 @@
 //! First-run set-up of a devserver: an admin, an organization, a project and
 //! its DSN, so a newcomer can send events right away.
 
-use faultline_storage::{Backends, Organization, Project, ProjectKey, Role};
+use faultline_storage::{MetaStore, Organization, Project, ProjectKey, Role};
 use faultline_web::password::{generate_password, hash_password};
 
 pub const ADMIN_EMAIL: &str = "admin@faultline.local";
@@ -24,8 +24,7 @@ pub struct Defaults {
 /// with a key, created if missing. `faultline upgrade` runs this on a fresh
 /// install, as Sentry's migrations create its default organization; users
 /// come from `createuser` then.
-pub async fn ensure_organization(backends: &Backends) -> anyhow::Result<Organization> {
-    let meta = backends.meta.as_ref();
+pub async fn ensure_organization(meta: &dyn MetaStore) -> anyhow::Result<Organization> {
     let org = match meta.organization_by_slug(ORG_SLUG).await? {
         Some(org) => org,
         None => meta.create_organization(ORG_SLUG, "Faultline").await?,
@@ -46,8 +45,7 @@ pub async fn ensure_organization(backends: &Backends) -> anyhow::Result<Organiza
     Ok(org)
 }
 
-pub async fn ensure_defaults(backends: &Backends) -> anyhow::Result<Defaults> {
-    let meta = backends.meta.as_ref();
+pub async fn ensure_defaults(meta: &dyn MetaStore) -> anyhow::Result<Defaults> {
     let mut first_run = None;
     if meta.setting(BOOTSTRAPPED).await?.is_none() {
         let password = generate_password();
@@ -58,7 +56,7 @@ pub async fn ensure_defaults(backends: &Backends) -> anyhow::Result<Defaults> {
                     .await?
             }
         };
-        let org = ensure_organization(backends).await?;
+        let org = ensure_organization(meta).await?;
         meta.add_member(org.id, admin.id, Role::Owner).await?;
         meta.set_setting(BOOTSTRAPPED, "1").await?;
         first_run = Some(FirstRun { password });

@@ -6,15 +6,17 @@ use anyhow::Context;
 use faultline_web::ops::{tokens, tokens::TokenScopes, users};
 
 use crate::DataArgs;
-use crate::settings::{EventsAccess, QueueUse, load, open_backends, open_clickhouse, open_kafka};
+use crate::open::{EventsAccess, Stores, open_clickhouse, open_kafka};
+use crate::settings::load;
 use faultline_storage::kafka::TopicSettings;
 
 pub async fn upgrade(data: &DataArgs, noinput: bool) -> anyhow::Result<()> {
     let settings = load(data, true)?;
-    // Opening a metadata store migrates it. ClickHouse is opened once,
-    // below, to migrate; the backends only need a (lazy) handle on events.
-    let backends =
-        open_backends(&settings, EventsAccess::ViaQueryService, QueueUse::Unused).await?;
+    // Opening a metadata store migrates it; ClickHouse and Kafka are
+    // opened below to migrate and to create topics.
+    let meta = Stores::new(&settings, EventsAccess::ViaQueryService)
+        .meta()
+        .await?;
     let config = &settings.config;
     match (&config.database.url, &config.clickhouse.url) {
         (Some(_), _) | (_, Some(_)) => println!("Metadata migrations applied"),
@@ -22,8 +24,8 @@ pub async fn upgrade(data: &DataArgs, noinput: bool) -> anyhow::Result<()> {
     }
     // On a fresh install only (no users yet): an install whose default
     // organization was renamed or deleted keeps it that way.
-    if backends.meta.count_users().await? == 0 {
-        crate::bootstrap::ensure_organization(&backends).await?;
+    if meta.count_users().await? == 0 {
+        crate::bootstrap::ensure_organization(meta.as_ref()).await?;
     }
     if let Some(url) = &config.clickhouse.url {
         let ran = open_clickhouse(url)
@@ -45,11 +47,11 @@ pub async fn upgrade(data: &DataArgs, noinput: bool) -> anyhow::Result<()> {
             .context("cannot create the Kafka topics")?;
         println!("Kafka: {} topics created", created.len());
     }
-    if !noinput && std::io::stdin().is_terminal() && backends.meta.count_users().await? == 0 {
+    if !noinput && std::io::stdin().is_terminal() && meta.count_users().await? == 0 {
         let email = prompt("No users yet. Email for a superuser (empty to skip): ")?;
         if !email.is_empty() {
             let password = prompt("Password: ")?;
-            create(&backends, new_account(&email, Some(&password), true)?).await?;
+            create(meta.as_ref(), new_account(&email, Some(&password), true)?).await?;
         }
     }
     Ok(())
@@ -60,9 +62,13 @@ pub async fn upgrade(data: &DataArgs, noinput: bool) -> anyhow::Result<()> {
 /// (writers wait while the files are compacted).
 pub async fn cleanup(data: &DataArgs, days: u32) -> anyhow::Result<()> {
     let settings = load(data, false)?;
-    let backends = open_backends(&settings, EventsAccess::Direct, QueueUse::Unused).await?;
+    let open = Stores::new(&settings, EventsAccess::Direct);
+    let stores = faultline_cron::Stores {
+        meta: open.meta().await?,
+        events: open.event_store().await?,
+    };
     let before = dir_size(&settings.data_dir);
-    let deleted = faultline_cron::apply_retention(&backends, days).await?;
+    let deleted = faultline_cron::apply_retention(&stores, days).await?;
     let (events, issues) = (deleted.events, deleted.issues);
     let after = dir_size(&settings.data_dir);
     println!(
@@ -100,9 +106,10 @@ pub async fn createuser(
     // store is opened.
     let account = new_account(email, password.as_deref(), superuser)?;
     let settings = load(data, false)?;
-    let backends =
-        open_backends(&settings, EventsAccess::ViaQueryService, QueueUse::Unused).await?;
-    create(&backends, account).await
+    let meta = Stores::new(&settings, EventsAccess::ViaQueryService)
+        .meta()
+        .await?;
+    create(meta.as_ref(), account).await
 }
 
 fn new_account(
@@ -120,10 +127,9 @@ fn new_account(
 }
 
 async fn create(
-    backends: &faultline_storage::Backends,
+    meta: &dyn faultline_storage::MetaStore,
     account: users::NewAccount,
 ) -> anyhow::Result<()> {
-    let meta = backends.meta.as_ref();
     let email = account.email().to_owned();
     let user = users::create(meta, account)
         .await
@@ -148,16 +154,16 @@ pub async fn create_token(data: &DataArgs, email: &str, scopes: &[String]) -> an
         TokenScopes::parse(scopes.iter().map(String::as_str))
     }?;
     let settings = load(data, false)?;
-    let backends =
-        open_backends(&settings, EventsAccess::ViaQueryService, QueueUse::Unused).await?;
+    let meta = Stores::new(&settings, EventsAccess::ViaQueryService)
+        .meta()
+        .await?;
     let email = faultline_web::names::email(email)
         .with_context(|| format!("no user with email {}", email.trim()))?;
-    let user = backends
-        .meta
+    let user = meta
         .user_by_email(&email)
         .await?
         .with_context(|| format!("no user with email {email}"))?;
-    let token = tokens::create(backends.meta.as_ref(), &user, "cli", &scopes).await?;
+    let token = tokens::create(meta.as_ref(), &user, "cli", &scopes).await?;
     println!("{token}");
     Ok(())
 }

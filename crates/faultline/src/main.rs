@@ -4,6 +4,7 @@
 mod bootstrap;
 mod commands;
 mod devserver;
+mod open;
 mod service;
 mod settings;
 
@@ -45,7 +46,7 @@ enum Command {
     },
     /// Run one service against the configured backends (what each container runs).
     Run {
-        service: service::Service,
+        service: service::ServiceKind,
         /// Address for the service's HTTP endpoints (ingestion or dashboard/API,
         /// and /health and /metrics) [default: `<service>.bind`].
         #[arg(long)]

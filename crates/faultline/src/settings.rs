@@ -6,17 +6,8 @@ use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
-use faultline_config::{Config, Kafka, RawConfig};
-use std::sync::Arc;
-
-use faultline_storage::clickhouse::ClickHouseEventStore;
-use faultline_storage::grpc::RemoteEventStore;
-use faultline_storage::kafka::{KafkaOptions, KafkaQueue};
-use faultline_storage::postgres::PgMetaStore;
-use faultline_storage::redis::RedisCache;
-use faultline_storage::{
-    Backends, Cache, EventQueue, EventStore, MemoryCache, MetaStore, NoQueue, sqlite,
-};
+use faultline_config::{Config, RawConfig};
+use faultline_storage::sqlite;
 
 use crate::DataArgs;
 
@@ -145,7 +136,7 @@ fn is_faultline_file(name: &str) -> bool {
 /// tightened when it next starts. What cannot be changed (another user's
 /// file, a read-only mount) is logged, not fatal: the data is still there
 /// to serve, and the warning says what to fix.
-fn make_private_dir(dir: &Path, own: bool) -> anyhow::Result<()> {
+pub fn make_private_dir(dir: &Path, own: bool) -> anyhow::Result<()> {
     let cannot = || format!("cannot create data directory {}", dir.display());
     match std::fs::metadata(dir) {
         Ok(meta) if !meta.is_dir() => bail!("{} is not a directory", dir.display()),
@@ -188,7 +179,7 @@ fn restrict(path: &Path, mode: u32) {
 
 /// Creates an embedded store's file as [`PRIVATE_FILE`] before SQLite
 /// opens it: SQLite gives its -wal and -shm files the mode of the store.
-fn create_private_file(path: &Path) -> anyhow::Result<()> {
+pub fn create_private_file(path: &Path) -> anyhow::Result<()> {
     std::fs::OpenOptions::new()
         .append(true)
         .create(true)
@@ -196,117 +187,6 @@ fn create_private_file(path: &Path) -> anyhow::Result<()> {
         .open(path)
         .map(drop)
         .with_context(|| format!("cannot create {}", path.display()))
-}
-
-/// How a process reaches full events: the query service owns the event
-/// store; web asks it over gRPC when the store is ClickHouse.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum EventsAccess {
-    Direct,
-    ViaQueryService,
-}
-
-/// Whether a process publishes or consumes at all.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum QueueUse {
-    Used,
-    Unused,
-}
-
-/// Opens each store on its configured backend (the embedded SQLite file in
-/// the data directory when its key is unset), checking each answers; an
-/// unreachable one stops start-up naming its key.
-pub async fn open_backends(
-    settings: &Settings,
-    access: EventsAccess,
-    queue_use: QueueUse,
-) -> anyhow::Result<Backends> {
-    let config = &settings.config;
-    let dir = &settings.data_dir;
-    let embedded = |file: &str| -> anyhow::Result<PathBuf> {
-        make_private_dir(dir, settings.data_dir_is_own)?;
-        let path = dir.join(file);
-        create_private_file(&path)?;
-        Ok(path)
-    };
-    let in_dir = || format!("cannot open the data in {}", dir.display());
-
-    let queue: Arc<dyn EventQueue> = match (&config.kafka.brokers, queue_use) {
-        (_, QueueUse::Unused) => Arc::new(NoQueue),
-        (Some(brokers), QueueUse::Used) => Arc::new(open_kafka(&config.kafka, brokers).await?),
-        (None, QueueUse::Used) => Arc::new(
-            sqlite::SqliteQueue::open(&embedded(sqlite::QUEUE_FILE)?)
-                .await
-                .with_context(in_dir)?,
-        ),
-    };
-    let meta: Arc<dyn MetaStore> = match config.database.postgres_url() {
-        Some(url) => Arc::new(PgMetaStore::open(url).await.with_context(|| {
-            format!("cannot reach PostgreSQL at database.url ({})", redact(url))
-        })?),
-        None => Arc::new(
-            sqlite::SqliteMetaStore::open(&embedded(sqlite::META_FILE)?)
-                .await
-                .with_context(in_dir)?,
-        ),
-    };
-    let events: Arc<dyn EventStore> = match (&config.clickhouse.url, access) {
-        (Some(_), EventsAccess::ViaQueryService) => {
-            Arc::new(RemoteEventStore::connect(&config.query.url).context("bad query.url")?)
-        }
-        (Some(url), EventsAccess::Direct) => Arc::new(open_clickhouse(url).await?),
-        (None, _) => Arc::new(
-            sqlite::SqliteEventStore::open(&embedded(sqlite::EVENTS_FILE)?)
-                .await
-                .with_context(in_dir)?,
-        ),
-    };
-    let cache: Arc<dyn Cache> = match &config.redis.url {
-        Some(url) => Arc::new(
-            RedisCache::open(url)
-                .await
-                .with_context(|| format!("cannot reach Redis at redis.url ({})", redact(url)))?,
-        ),
-        None => Arc::new(MemoryCache::new()),
-    };
-    Ok(Backends {
-        queue,
-        meta,
-        events,
-        cache,
-    })
-}
-
-/// The queue on the brokers of `kafka.brokers`, checked to answer.
-pub async fn open_kafka(kafka: &Kafka, brokers: &str) -> anyhow::Result<KafkaQueue> {
-    KafkaQueue::open(KafkaOptions {
-        idempotence: kafka.idempotence,
-        ..KafkaOptions::new(brokers)
-    })
-    .await
-    .with_context(|| format!("cannot reach Kafka at kafka.brokers ({brokers})"))
-}
-
-/// The event store at `clickhouse.url`, checked to answer.
-pub async fn open_clickhouse(url: &str) -> anyhow::Result<ClickHouseEventStore> {
-    ClickHouseEventStore::open(url).await.with_context(|| {
-        format!(
-            "cannot reach ClickHouse at clickhouse.url ({})",
-            redact(url)
-        )
-    })
-}
-
-/// The URL without its password, for messages.
-fn redact(url: &str) -> String {
-    match (url.split_once("://"), url.rfind('@')) {
-        (Some((scheme, rest)), Some(at)) => {
-            let userinfo = &url[scheme.len() + 3..at];
-            let user = userinfo.split(':').next().unwrap_or("");
-            format!("{scheme}://{user}:***{}", &rest[at - scheme.len() - 3..])
-        }
-        _ => url.to_owned(),
-    }
 }
 
 /// 50 characters from a URL-safe alphabet, as Sentry's generate-secret-key.

@@ -10,8 +10,10 @@
 mod metrics;
 mod process;
 
+use std::sync::Arc;
+
 use faultline_storage::{
-    Backends, BatchHandler, BatchPolicy, Delivery, StorageError, Topic, consume,
+    BatchHandler, BatchPolicy, Delivery, EventQueue, MetaStore, Probe, StorageError, Topic, consume,
 };
 use tokio::sync::watch;
 
@@ -26,12 +28,36 @@ pub enum IngestError {
     Storage(#[from] StorageError),
 }
 
+/// The stores the ingest-consumer uses: it consumes and publishes, and
+/// records issues in the metadata store.
+#[derive(Clone)]
+pub struct Stores {
+    pub queue: Arc<dyn EventQueue>,
+    pub meta: Arc<dyn MetaStore>,
+}
+
+impl Stores {
+    /// What its `/health` checks: both, it needs each for every batch.
+    pub fn probes(&self) -> Vec<Probe> {
+        vec![
+            Probe::Queue(self.queue.clone()),
+            Probe::Metadata(self.meta.clone()),
+        ]
+    }
+}
+
+/// The ingest-consumer as the runner starts it, alone or in the devserver.
+pub fn service(stores: Stores, shutdown: watch::Receiver<bool>) -> faultline_service::Service {
+    faultline_service::Service::new("ingest-consumer", stores.probes())
+        .with_work("ingest-consumer", run(stores, shutdown))
+}
+
 /// Runs until `shutdown` becomes true. Failed batches are retried with
 /// back-off and are not committed until they succeed.
-pub async fn run(backends: Backends, shutdown: watch::Receiver<bool>) -> Result<(), IngestError> {
+pub async fn run(stores: Stores, shutdown: watch::Receiver<bool>) -> Result<(), IngestError> {
     metrics::register();
-    let queue = backends.queue.clone();
-    let mut handler = Ingest { backends };
+    let queue = stores.queue.clone();
+    let mut handler = Ingest { stores };
     consume(
         queue.as_ref(),
         Topic::IngestEvents,
@@ -45,7 +71,7 @@ pub async fn run(backends: Backends, shutdown: watch::Receiver<bool>) -> Result<
 }
 
 struct Ingest {
-    backends: Backends,
+    stores: Stores,
 }
 
 #[async_trait::async_trait]
@@ -53,6 +79,6 @@ impl BatchHandler for Ingest {
     type Error = IngestError;
 
     async fn handle(&mut self, deliveries: &[Delivery]) -> Result<(), IngestError> {
-        process_batch(&self.backends, deliveries).await
+        process_batch(&self.stores, deliveries).await
     }
 }

@@ -6,11 +6,11 @@ use faultline_protocol::{
     EventId, GroupId, IngestMessage, NormalizeOptions, ProcessedEvent, ProjectId,
     normalize::normalize_event,
 };
-use faultline_storage::{Backends, Delivery, GroupedEvent, Message, Topic};
+use faultline_storage::{Delivery, GroupedEvent, Message, Topic};
 use serde::{Deserialize, Serialize};
 
-use crate::IngestError;
 use crate::metrics::count;
+use crate::{IngestError, Stores};
 
 /// What the notifier reads from `post-process`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -22,10 +22,7 @@ pub struct PostProcessMessage {
     pub is_regression: bool,
 }
 
-pub async fn process_batch(
-    backends: &Backends,
-    deliveries: &[Delivery],
-) -> Result<(), IngestError> {
+pub async fn process_batch(stores: &Stores, deliveries: &[Delivery]) -> Result<(), IngestError> {
     let payloads: Vec<Bytes> = deliveries.iter().map(|d| d.payload.clone()).collect();
     // Parsing and grouping are CPU work; keep them off the async workers.
     let prepared = tokio::task::spawn_blocking(move || prepare(&payloads))
@@ -36,7 +33,7 @@ pub async fn process_batch(
     }
     let (grouped, processed): (Vec<GroupedEvent>, Vec<ProcessedEvent>) =
         prepared.into_iter().unzip();
-    let outcomes = backends.meta.record_events(&grouped).await?;
+    let outcomes = stores.meta.record_events(&grouped).await?;
 
     let mut events = Vec::with_capacity(processed.len());
     let mut post = Vec::new();
@@ -67,8 +64,8 @@ pub async fn process_batch(
     }
     count("duplicate", duplicates);
     count("grouped", post.len() as u64 - duplicates);
-    backends.queue.publish(Topic::Events, events).await?;
-    backends.queue.publish(Topic::PostProcess, post).await?;
+    stores.queue.publish(Topic::Events, events).await?;
+    stores.queue.publish(Topic::PostProcess, post).await?;
     Ok(())
 }
 

@@ -4,13 +4,13 @@
 //! production topology the same queries go over gRPC (proto/query.proto,
 //! [`serve_grpc`]).
 
-use faultline_storage::{
-    Backends, BatchHandler, BatchPolicy, Delivery, EventRecord, StorageError, Topic, consume,
-};
 use std::sync::Arc;
 use std::time::Duration;
 
-use faultline_storage::EventStore;
+use faultline_storage::{
+    BatchHandler, BatchPolicy, Delivery, EventQueue, EventReader, EventRecord, EventStore, Probe,
+    StorageError, Topic, consume,
+};
 use tokio::sync::watch;
 
 pub const GROUP: &str = "query-consumer";
@@ -25,13 +25,48 @@ pub enum QueryError {
     Grpc(String),
 }
 
+/// The stores the query service uses: it consumes `events` into the event
+/// store, which it owns.
+#[derive(Clone)]
+pub struct Stores {
+    pub queue: Arc<dyn EventQueue>,
+    pub events: Arc<dyn EventStore>,
+}
+
+impl Stores {
+    pub fn probes(&self) -> Vec<Probe> {
+        vec![
+            Probe::Queue(self.queue.clone()),
+            Probe::Events(self.events.clone()),
+        ]
+    }
+}
+
+/// The query service as the runner starts it: the consumer, and the gRPC
+/// API on `grpc` when it runs alone (in the devserver web reads the event
+/// store directly, so there is no listener).
+pub fn service(
+    stores: Stores,
+    grpc: Option<std::net::TcpListener>,
+    shutdown: watch::Receiver<bool>,
+) -> faultline_service::Service {
+    let mut service = faultline_service::Service::new("query", stores.probes());
+    if let Some(listener) = grpc {
+        service = service.with_work(
+            "query gRPC server",
+            serve_grpc(stores.events.clone(), listener, shutdown.clone()),
+        );
+    }
+    service.with_work("query consumer", run(stores, shutdown))
+}
+
 /// Consumes `events` into the event store until `shutdown` becomes true.
-pub async fn run(backends: Backends, shutdown: watch::Receiver<bool>) -> Result<(), QueryError> {
+pub async fn run(stores: Stores, shutdown: watch::Receiver<bool>) -> Result<(), QueryError> {
     let mut handler = Store {
-        backends: backends.clone(),
+        events: stores.events.clone(),
     };
     consume(
-        backends.queue.as_ref(),
+        stores.queue.as_ref(),
         Topic::Events,
         GROUP,
         // Column stores like few large inserts: under load, wait a little
@@ -50,7 +85,7 @@ pub async fn run(backends: Backends, shutdown: watch::Receiver<bool>) -> Result<
 
 /// Answers event queries over gRPC on `listener` until `shutdown`.
 pub async fn serve_grpc(
-    events: Arc<dyn EventStore>,
+    events: Arc<dyn EventReader>,
     listener: std::net::TcpListener,
     mut shutdown: watch::Receiver<bool>,
 ) -> Result<(), QueryError> {
@@ -74,7 +109,7 @@ pub async fn serve_grpc(
 }
 
 struct Store {
-    backends: Backends,
+    events: Arc<dyn EventStore>,
 }
 
 #[async_trait::async_trait]
@@ -82,10 +117,7 @@ impl BatchHandler for Store {
     type Error = StorageError;
 
     async fn handle(&mut self, deliveries: &[Delivery]) -> Result<(), StorageError> {
-        self.backends
-            .events
-            .insert_events(&records(deliveries))
-            .await
+        self.events.insert_events(&records(deliveries)).await
     }
 }
 

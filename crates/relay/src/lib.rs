@@ -16,9 +16,32 @@ use std::sync::Arc;
 
 use actix_web::web;
 use faultline_config::Limits;
-use faultline_storage::{Cache, EventQueue, MetaStore};
+use faultline_storage::{Cache, EventQueue, MetaStore, Probe};
 
 pub use error::RelayError;
+
+/// The stores relay uses: project keys come from the metadata store
+/// (cached in `cache`, shared with web and other relays), items go to the
+/// queue.
+#[derive(Clone)]
+pub struct Stores {
+    pub meta: Arc<dyn MetaStore>,
+    pub queue: Arc<dyn EventQueue>,
+    pub cache: Arc<dyn Cache>,
+}
+
+impl Stores {
+    /// What relay's `/health` checks: it cannot accept events without the
+    /// queue and the keys. The event store is not one (events go through
+    /// the queue), nor the cache: without Redis relay still accepts events
+    /// and stops enforcing rate limits.
+    pub fn probes(&self) -> Vec<Probe> {
+        vec![
+            Probe::Queue(self.queue.clone()),
+            Probe::Metadata(self.meta.clone()),
+        ]
+    }
+}
 
 /// What the relay handlers share.
 pub struct RelayState {
@@ -28,24 +51,27 @@ pub struct RelayState {
 }
 
 impl RelayState {
-    pub fn new(
-        meta: Arc<dyn MetaStore>,
-        queue: Arc<dyn EventQueue>,
-        cache: Arc<dyn Cache>,
-        limits: Limits,
-    ) -> Self {
+    pub fn new(stores: &Stores, limits: Limits) -> Self {
         metrics::register();
         RelayState {
-            queue,
-            keys: keys::KeyCache::new(meta, cache),
+            queue: stores.queue.clone(),
+            keys: keys::KeyCache::new(stores.meta.clone(), stores.cache.clone()),
             limits,
         }
     }
 }
 
-/// Mounts the ingestion routes; the devserver and `faultline run relay` both
-/// use this so they serve identical endpoints.
-pub fn configure(cfg: &mut web::ServiceConfig, state: web::Data<RelayState>) {
+/// relay as the runner starts it, alone or in the devserver: the
+/// ingestion routes, no background work.
+pub fn service(stores: Stores, limits: Limits) -> faultline_service::Service {
+    let probes = stores.probes();
+    let state = web::Data::new(RelayState::new(&stores, limits));
+    faultline_service::Service::new("relay", probes)
+        .with_routes(move |cfg| configure(cfg, state.clone()))
+}
+
+/// Mounts the ingestion routes.
+fn configure(cfg: &mut web::ServiceConfig, state: web::Data<RelayState>) {
     cfg.app_data(state)
         .service(
             web::resource(["/api/{project_id}/envelope/", "/api/{project_id}/envelope"])
@@ -57,35 +83,4 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: web::Data<RelayState>) {
                 .route(web::post().to(handlers::store))
                 .route(web::method(actix_web::http::Method::OPTIONS).to(cors::preflight)),
         );
-}
-
-/// The stores relay cannot accept events without: what its `/health`
-/// checks. Events go through the queue, so the event store is not one.
-pub const NEEDS: &[faultline_service::Dependency] = &[
-    faultline_service::Dependency::Queue,
-    faultline_service::Dependency::Metadata,
-];
-
-/// Runs relay as its own service (what `faultline run relay` starts):
-/// the ingestion routes plus `/health` and `/metrics` on `listener`, until
-/// `shutdown` becomes true.
-pub async fn run(
-    limits: Limits,
-    backends: faultline_storage::Backends,
-    listener: std::net::TcpListener,
-    shutdown: tokio::sync::watch::Receiver<bool>,
-) -> std::io::Result<()> {
-    let state = web::Data::new(RelayState::new(
-        backends.meta.clone(),
-        backends.queue.clone(),
-        backends.cache.clone(),
-        limits,
-    ));
-    faultline_service::serve_until(
-        listener,
-        faultline_service::Readiness::new(&backends, NEEDS),
-        move |cfg| configure(cfg, state.clone()),
-        shutdown,
-    )
-    .await
 }

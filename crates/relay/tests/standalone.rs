@@ -1,42 +1,50 @@
-//! relay as its own service (`run`), on embedded backends: accepted items
-//! land on their topics, and `/health` and `/metrics` answer.
+//! relay as the runner starts it alone (`faultline run relay`), on embedded
+//! stores: accepted items land on their topics, and `/health` and
+//! `/metrics` answer.
 
 use std::time::Duration;
 
+use std::sync::Arc;
+
 use faultline_config::Limits;
-use faultline_storage::Topic;
+use faultline_storage::sqlite::{META_FILE, QUEUE_FILE, SqliteMetaStore, SqliteQueue};
+use faultline_storage::{EventQueue, MemoryCache, MetaStore, Topic};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn run_serves_ingestion_health_and_metrics() {
     let dir = tempfile::tempdir().unwrap();
-    let backends = faultline_storage::sqlite::open_embedded(dir.path())
-        .await
-        .unwrap();
-    let org = backends
-        .meta
-        .create_organization("acme", "Acme")
-        .await
-        .unwrap();
-    let project = backends
-        .meta
+    let meta: Arc<dyn MetaStore> = Arc::new(
+        SqliteMetaStore::open(&dir.path().join(META_FILE))
+            .await
+            .unwrap(),
+    );
+    let queue: Arc<dyn EventQueue> = Arc::new(
+        SqliteQueue::open(&dir.path().join(QUEUE_FILE))
+            .await
+            .unwrap(),
+    );
+    let org = meta.create_organization("acme", "Acme").await.unwrap();
+    let project = meta
         .create_project(org.id, "web", "Web", None)
         .await
         .unwrap();
-    let key = backends
-        .meta
-        .create_key(project.id, "Default")
-        .await
-        .unwrap();
+    let key = meta.create_key(project.id, "Default").await.unwrap();
 
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
-    let (stop, shutdown) = tokio::sync::watch::channel(false);
-    let server = tokio::spawn(faultline_relay::run(
-        Limits::default(),
-        backends.clone(),
-        listener,
-        shutdown,
-    ));
+    let stores = faultline_relay::Stores {
+        meta,
+        queue: queue.clone(),
+        cache: Arc::new(MemoryCache::new()),
+    };
+    let service = faultline_relay::service(stores, Limits::default());
+    let running = faultline_service::Runner::new()
+        .start(listener, vec![service])
+        .unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(running.until(async {
+        let _ = stopped.await;
+    }));
 
     let url = format!(
         "{base}/api/{}/envelope/?sentry_key={}",
@@ -61,10 +69,10 @@ async fn run_serves_ingestion_health_and_metrics() {
     );
 
     for topic in [Topic::IngestEvents, Topic::IngestSessions] {
-        let mut consumer = backends.queue.subscribe(topic, "test").await.unwrap();
+        let mut consumer = queue.subscribe(topic, "test").await.unwrap();
         let got = consumer.poll(10, Duration::from_secs(1)).await.unwrap();
         assert_eq!(got.len(), 1, "{topic:?}");
     }
-    stop.send(true).unwrap();
+    stop.send(()).unwrap();
     server.await.unwrap().unwrap();
 }

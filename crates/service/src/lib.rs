@@ -1,44 +1,97 @@
 //! Scaffolding every Faultline service shares, so each service crate only
-//! adds its own routes: `GET /health` (readiness: every backend answers),
-//! `GET /metrics` (Prometheus text), JSON 404s, `X-Content-Type-Options:
-//! nosniff` on every response, and serving an actix app until a shutdown
-//! signal.
+//! adds its own routes and work: `GET /health` (readiness: the stores the
+//! service declares answer), `GET /metrics` (Prometheus text), JSON 404s,
+//! `X-Content-Type-Options: nosniff` on every response, and the one
+//! [`Runner`] that starts services, alone (`faultline run`) or together
+//! (`faultline devserver`).
+
+mod runner;
+
+use std::sync::Arc;
 
 use actix_web::dev::ServerHandle;
 use actix_web::http::header;
 use actix_web::middleware::DefaultHeaders;
 use actix_web::{App, HttpResponse, HttpServer, web};
-use faultline_storage::Backends;
+use faultline_storage::Probe;
 use tokio::sync::watch;
 
-/// A store `/health` can check.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Dependency {
-    Queue,
-    Metadata,
-    Events,
-}
+pub use runner::{RunError, Runner, Running};
 
-/// What a process's `/health` checks: the stores its services cannot work
-/// without (relay does not need the event store to be ready, for
-/// instance). Each server is given its own, so two services in one process
-/// cannot overwrite each other's answer.
-#[derive(Clone)]
+/// What a service's `/health` checks: the stores it cannot work without
+/// (relay does not need the event store to be ready, for instance). Each
+/// server is given its own, so two services in one process cannot
+/// overwrite each other's answer.
+#[derive(Clone, Default)]
 pub struct Readiness {
-    backends: Backends,
-    needs: &'static [Dependency],
+    probes: Vec<Probe>,
 }
 
 impl Readiness {
-    /// Every store: the devserver runs every service.
-    pub const EVERY_STORE: &'static [Dependency] =
-        &[Dependency::Queue, Dependency::Metadata, Dependency::Events];
-
-    pub fn new(backends: &Backends, needs: &'static [Dependency]) -> Self {
-        Readiness {
-            backends: backends.clone(),
-            needs,
+    /// Checks each store once, however many of the services name it.
+    pub fn new(probes: impl IntoIterator<Item = Probe>) -> Self {
+        let mut readiness = Readiness::default();
+        for probe in probes {
+            if !readiness.probes.iter().any(|p| p.name() == probe.name()) {
+                readiness.probes.push(probe);
+            }
         }
+        readiness
+    }
+}
+
+/// Mounts a service's routes on an actix app.
+pub type Routes = Arc<dyn Fn(&mut web::ServiceConfig) + Send + Sync>;
+
+/// How a service's background work ends: an error it could not go on
+/// from. Services keep their own typed errors; the runner only reports.
+pub type WorkError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Background work of a service (a consumer, a schedule, a gRPC server):
+/// runs until the shutdown signal it was built with, or fails.
+pub type Work = std::pin::Pin<Box<dyn Future<Output = Result<(), WorkError>> + Send>>;
+
+/// One service as the [`Runner`] starts it, built by the service crate from
+/// the stores it declares: its HTTP routes (if it serves any), its
+/// background work, and the stores its `/health` checks.
+pub struct Service {
+    pub name: &'static str,
+    pub routes: Option<Routes>,
+    pub work: Vec<(&'static str, Work)>,
+    pub probes: Vec<Probe>,
+}
+
+impl Service {
+    pub fn new(name: &'static str, probes: Vec<Probe>) -> Self {
+        Service {
+            name,
+            routes: None,
+            work: Vec::new(),
+            probes,
+        }
+    }
+
+    pub fn with_routes(
+        mut self,
+        routes: impl Fn(&mut web::ServiceConfig) + Send + Sync + 'static,
+    ) -> Self {
+        self.routes = Some(Arc::new(routes));
+        self
+    }
+
+    pub fn with_work<E>(
+        mut self,
+        name: &'static str,
+        work: impl Future<Output = Result<(), E>> + Send + 'static,
+    ) -> Self
+    where
+        E: std::error::Error + Send + Sync + 'static,
+    {
+        self.work.push((
+            name,
+            Box::pin(async move { work.await.map_err(WorkError::from) }),
+        ));
+        self
     }
 }
 
@@ -51,15 +104,9 @@ pub fn configure(cfg: &mut web::ServiceConfig, readiness: &Readiness) {
 }
 
 async fn health_check(readiness: web::Data<Readiness>) -> HttpResponse {
-    let b = &readiness.backends;
     let mut checks = Vec::new();
-    for dependency in readiness.needs {
-        let (name, result) = match dependency {
-            Dependency::Queue => ("queue", b.queue.ping().await),
-            Dependency::Metadata => ("metadata", b.meta.ping().await),
-            Dependency::Events => ("events", b.events.ping().await),
-        };
-        checks.push((name, result.err()));
+    for probe in &readiness.probes {
+        checks.push((probe.name(), probe.check().await.err()));
     }
     let failing: Vec<String> = checks
         .iter()

@@ -20,7 +20,7 @@ use clickhouse::{Client, Row};
 use faultline_protocol::{EventId, GroupId, ProjectId};
 use serde::{Deserialize, Serialize};
 
-use crate::events::{EventRecord, EventStore, StoredEvent, TagFilter, TagValueCount};
+use crate::events::{EventReader, EventRecord, EventStore, StoredEvent, TagFilter, TagValueCount};
 use crate::{Result, StorageError, to_millis};
 
 /// Schema changes, applied in order once each; `schema_migrations`
@@ -185,7 +185,7 @@ impl ClickHouseEventStore {
 }
 
 #[async_trait]
-impl EventStore for ClickHouseEventStore {
+impl EventReader for ClickHouseEventStore {
     async fn ping(&self) -> Result<()> {
         self.client
             .query("SELECT 1")
@@ -193,34 +193,6 @@ impl EventStore for ClickHouseEventStore {
             .await
             .map_err(db_error)?;
         Ok(())
-    }
-
-    async fn insert_events(&self, events: &[EventRecord]) -> Result<()> {
-        if events.is_empty() {
-            return Ok(());
-        }
-        let mut insert = self
-            .client
-            .insert::<EventRow<'_>>("events")
-            .await
-            .map_err(db_error)?;
-        for record in events {
-            let data = std::str::from_utf8(&record.json)
-                .map_err(|e| StorageError::Corrupt(format!("event JSON is not UTF-8: {e}")))?;
-            let row = EventRow {
-                day: epoch_day(record.timestamp),
-                project_id: record.project_id.0,
-                group_id: record.group_id.0,
-                event_id: record.event_id.to_string(),
-                timestamp_ms: to_millis(record.timestamp),
-                received_ms: to_millis(record.received),
-                tags_key: record.tags.iter().map(|(k, _)| k.as_str()).collect(),
-                tags_value: record.tags.iter().map(|(_, v)| v.as_str()).collect(),
-                data,
-            };
-            insert.write(&row).await.map_err(db_error)?;
-        }
-        insert.end().await.map_err(db_error)
     }
 
     async fn event(&self, project: ProjectId, event_id: EventId) -> Result<Option<StoredEvent>> {
@@ -286,45 +258,6 @@ impl EventStore for ClickHouseEventStore {
             .collect())
     }
 
-    async fn delete_before(&self, cutoff: DateTime<Utc>) -> Result<u64> {
-        // Whole days only: a partition goes when its last moment is before
-        // the cutoff, so retention may keep up to a day more than asked.
-        // Partition ids of a Date key are YYYYMMDD, so they compare as text.
-        let partitions: Vec<PartitionRow> = self
-            .client
-            .query(
-                "SELECT partition_id, sum(rows) AS rows FROM system.parts \
-                 WHERE database = ? AND table = 'events' AND active AND partition_id < ? \
-                 GROUP BY partition_id",
-            )
-            .bind(&self.database)
-            .bind(cutoff.format("%Y%m%d").to_string())
-            .fetch_all()
-            .await
-            .map_err(db_error)?;
-        let mut deleted = 0;
-        for part in partitions {
-            let id = &part.partition_id;
-            if id.len() != 8 || !id.bytes().all(|b| b.is_ascii_digit()) {
-                return Err(StorageError::Corrupt(format!(
-                    "unexpected partition id `{id}`"
-                )));
-            }
-            self.client
-                .query(&format!(
-                    "ALTER TABLE events DROP PARTITION '{}-{}-{}'",
-                    &id[..4],
-                    &id[4..6],
-                    &id[6..]
-                ))
-                .execute()
-                .await
-                .map_err(db_error)?;
-            deleted += part.rows;
-        }
-        Ok(deleted)
-    }
-
     async fn tag_values(&self, group: GroupId, per_key: usize) -> Result<Vec<TagValueCount>> {
         let rows: Vec<TagValueRow> = self
             .client
@@ -372,5 +305,75 @@ impl EventStore for ClickHouseEventStore {
         }
         let ids: Vec<i64> = query.fetch_all().await.map_err(db_error)?;
         Ok(ids.into_iter().map(GroupId).collect())
+    }
+}
+
+#[async_trait]
+impl EventStore for ClickHouseEventStore {
+    async fn insert_events(&self, events: &[EventRecord]) -> Result<()> {
+        if events.is_empty() {
+            return Ok(());
+        }
+        let mut insert = self
+            .client
+            .insert::<EventRow<'_>>("events")
+            .await
+            .map_err(db_error)?;
+        for record in events {
+            let data = std::str::from_utf8(&record.json)
+                .map_err(|e| StorageError::Corrupt(format!("event JSON is not UTF-8: {e}")))?;
+            let row = EventRow {
+                day: epoch_day(record.timestamp),
+                project_id: record.project_id.0,
+                group_id: record.group_id.0,
+                event_id: record.event_id.to_string(),
+                timestamp_ms: to_millis(record.timestamp),
+                received_ms: to_millis(record.received),
+                tags_key: record.tags.iter().map(|(k, _)| k.as_str()).collect(),
+                tags_value: record.tags.iter().map(|(_, v)| v.as_str()).collect(),
+                data,
+            };
+            insert.write(&row).await.map_err(db_error)?;
+        }
+        insert.end().await.map_err(db_error)
+    }
+
+    async fn delete_before(&self, cutoff: DateTime<Utc>) -> Result<u64> {
+        // Whole days only: a partition goes when its last moment is before
+        // the cutoff, so retention may keep up to a day more than asked.
+        // Partition ids of a Date key are YYYYMMDD, so they compare as text.
+        let partitions: Vec<PartitionRow> = self
+            .client
+            .query(
+                "SELECT partition_id, sum(rows) AS rows FROM system.parts \
+                 WHERE database = ? AND table = 'events' AND active AND partition_id < ? \
+                 GROUP BY partition_id",
+            )
+            .bind(&self.database)
+            .bind(cutoff.format("%Y%m%d").to_string())
+            .fetch_all()
+            .await
+            .map_err(db_error)?;
+        let mut deleted = 0;
+        for part in partitions {
+            let id = &part.partition_id;
+            if id.len() != 8 || !id.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(StorageError::Corrupt(format!(
+                    "unexpected partition id `{id}`"
+                )));
+            }
+            self.client
+                .query(&format!(
+                    "ALTER TABLE events DROP PARTITION '{}-{}-{}'",
+                    &id[..4],
+                    &id[4..6],
+                    &id[6..]
+                ))
+                .execute()
+                .await
+                .map_err(db_error)?;
+            deleted += part.rows;
+        }
+        Ok(deleted)
     }
 }

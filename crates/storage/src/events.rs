@@ -86,12 +86,11 @@ pub struct TagFilter {
     pub negated: bool,
 }
 
+/// Reading events: what web needs, and what the query service answers
+/// over gRPC (a remote reader has nothing else to offer).
 #[async_trait]
-pub trait EventStore: Send + Sync + 'static {
+pub trait EventReader: Send + Sync + 'static {
     async fn ping(&self) -> Result<()>;
-
-    /// Idempotent: an event id already stored for its project is skipped.
-    async fn insert_events(&self, events: &[EventRecord]) -> Result<()>;
 
     async fn event(&self, project: ProjectId, event_id: EventId) -> Result<Option<StoredEvent>>;
 
@@ -103,10 +102,6 @@ pub trait EventStore: Send + Sync + 'static {
         limit: usize,
     ) -> Result<Vec<StoredEvent>>;
 
-    /// The issues among `projects` that match every filter, a filter being
-    /// matched when some event of the issue carries (or, negated, no event
-    /// carries) that tag value. As in Sentry's tagstore, different events
-    /// may satisfy different filters.
     /// Event counts per issue and time bucket since `since`, as
     /// `(issue, bucket start in unix seconds, count)`; empty buckets are
     /// left out. Buckets are aligned to multiples of `bucket_seconds`.
@@ -117,17 +112,29 @@ pub trait EventStore: Send + Sync + 'static {
         bucket_seconds: i64,
     ) -> Result<Vec<(GroupId, i64, u64)>>;
 
-    /// Deletes events older than `cutoff` (and tag values last seen before
-    /// it), returning how many events went; then gives the space back.
-    async fn delete_before(&self, cutoff: DateTime<Utc>) -> Result<u64>;
-
     /// The issue's tag values with how many events carried each, most
     /// frequent first, at most `per_key` values per key.
     async fn tag_values(&self, group: GroupId, per_key: usize) -> Result<Vec<TagValueCount>>;
 
+    /// The issues among `projects` that match every filter, a filter being
+    /// matched when some event of the issue carries (or, negated, no event
+    /// carries) that tag value. As in Sentry's tagstore, different events
+    /// may satisfy different filters.
     async fn groups_matching_tags(
         &self,
         projects: &[ProjectId],
         filters: &[TagFilter],
     ) -> Result<Vec<GroupId>>;
+}
+
+/// The event store itself: reading plus what only its owners do, the
+/// query service (writing) and cron (retention).
+#[async_trait]
+pub trait EventStore: EventReader {
+    /// Idempotent: an event id already stored for its project is skipped.
+    async fn insert_events(&self, events: &[EventRecord]) -> Result<()>;
+
+    /// Deletes events older than `cutoff` (and tag values last seen before
+    /// it), returning how many events went; then gives the space back.
+    async fn delete_before(&self, cutoff: DateTime<Utc>) -> Result<u64>;
 }

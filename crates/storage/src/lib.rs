@@ -3,9 +3,11 @@
 //! Four small traits: [`EventQueue`] (topics with offsets and consumer
 //! groups), [`MetaStore`] (users, organizations, projects, keys, issues),
 //! [`EventStore`] (full events, searchable) and [`Cache`] (shared entries
-//! that expire, such as relay's project keys). Backends are
-//! chosen once at start-up ([`Backends`]); service code never asks which one
-//! it has. The embedded backends live in [`sqlite`]: SQLite files in WAL mode,
+//! that expire, such as relay's project keys). [`EventReader`] is the
+//! reading half of the event store, all a remote store offers. Backends are
+//! chosen once at start-up and each service is handed the stores it
+//! declares, with a [`Probe`] per store its `/health` checks; service code
+//! never asks which backend it has. The embedded backends live in [`sqlite`]: SQLite files in WAL mode,
 //! including a durable queue that replays unacknowledged messages after a
 //! crash. The metadata store is one implementation for SQLite and
 //! PostgreSQL, in [`sql`].
@@ -15,6 +17,7 @@ pub mod clickhouse;
 pub mod consume;
 pub mod events;
 pub mod grpc;
+pub mod health;
 pub mod kafka;
 pub mod meta;
 pub mod postgres;
@@ -23,13 +26,12 @@ pub mod redis;
 pub mod sql;
 pub mod sqlite;
 
-use std::sync::Arc;
-
 pub use cache::{Cache, MemoryCache, cache_keys};
 pub use consume::{BatchHandler, BatchPolicy, consume};
-pub use events::{EventRecord, EventStore, StoredEvent, TagFilter, TagValueCount};
+pub use events::{EventReader, EventRecord, EventStore, StoredEvent, TagFilter, TagValueCount};
+pub use health::Probe;
 pub use meta::*;
-pub use queue::{Delivery, EventQueue, Message, NoQueue, QueueConsumer, Topic, poll_batch};
+pub use queue::{Delivery, EventQueue, Message, QueueConsumer, Topic, poll_batch};
 
 /// Every storage error a backend can report, typed so callers can map them
 /// (to HTTP statuses, retries) in one place.
@@ -52,18 +54,14 @@ pub enum StorageError {
     /// The change would leave an organization without an owner.
     #[error("an organization keeps at least one owner")]
     LastOwner,
+    /// The member is an owner and the actor may not change owners
+    /// ([`OwnerChanges::Refused`]), decided in the same statement as the
+    /// change.
+    #[error("only owners can change or remove an owner")]
+    OwnerOnly,
 }
 
 pub type Result<T, E = StorageError> = std::result::Result<T, E>;
-
-/// The backends one process runs with, chosen at start-up.
-#[derive(Clone)]
-pub struct Backends {
-    pub queue: Arc<dyn EventQueue>,
-    pub meta: Arc<dyn MetaStore>,
-    pub events: Arc<dyn EventStore>,
-    pub cache: Arc<dyn Cache>,
-}
 
 /// Milliseconds since the epoch: how timestamps are stored.
 pub fn to_millis(t: chrono::DateTime<chrono::Utc>) -> i64 {

@@ -60,6 +60,27 @@ impl Role {
     }
 }
 
+/// Whether a membership change may touch a member who is an owner: only
+/// owners change or remove an owner. The store decides this in the same
+/// statement as the change, so a role read beforehand cannot go stale (an
+/// admin's change racing an owner's promotion of the same person).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OwnerChanges {
+    /// The actor is an owner: owners may be changed or removed (the
+    /// last-owner rule still holds).
+    Allowed,
+    /// The actor is not an owner: an owner target is refused with
+    /// [`crate::StorageError::OwnerOnly`].
+    Refused,
+}
+
+impl OwnerChanges {
+    /// As the guarded SQL binds it.
+    pub fn allowed(self) -> bool {
+        self == OwnerChanges::Allowed
+    }
+}
+
 /// A group of members that projects belong to, as in Sentry.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Team {
@@ -278,16 +299,25 @@ pub trait MetaStore: Send + Sync + 'static {
     /// stays as it is (joining never demotes or promotes anyone); returns
     /// whether the user was added.
     async fn add_member(&self, org: OrgId, user: UserId, role: Role) -> Result<bool>;
-    /// Changes a member's role. `NotFound` for a non-member; `LastOwner`
-    /// when it would leave the organization without an owner, decided in
-    /// the same transaction as the change, so concurrent demotions cannot
-    /// both pass.
-    async fn set_member_role(&self, org: OrgId, user: UserId, role: Role) -> Result<()>;
+    /// Changes a member's role. `NotFound` for a non-member; `OwnerOnly`
+    /// when the member is an owner and `owners` is
+    /// [`OwnerChanges::Refused`]; `LastOwner` when it would leave the
+    /// organization without an owner. Both are decided in the same
+    /// transaction as the change, so concurrent changes cannot slip past
+    /// either rule.
+    async fn set_member_role(
+        &self,
+        org: OrgId,
+        user: UserId,
+        role: Role,
+        owners: OwnerChanges,
+    ) -> Result<()>;
     async fn member_role(&self, org: OrgId, user: UserId) -> Result<Option<Role>>;
     /// Members with their roles, by email.
     async fn members(&self, org: OrgId) -> Result<Vec<(User, Role)>>;
-    /// Removes a member: `NotFound` or `LastOwner` as [`Self::set_member_role`].
-    async fn remove_member(&self, org: OrgId, user: UserId) -> Result<()>;
+    /// Removes a member: `NotFound`, `OwnerOnly` or `LastOwner` as
+    /// [`Self::set_member_role`].
+    async fn remove_member(&self, org: OrgId, user: UserId, owners: OwnerChanges) -> Result<()>;
     /// Stores an invitation by the hash of the token in its link.
     async fn create_invite(&self, invite: &Invite, token_hash: &str) -> Result<()>;
     /// The invitation, unless expired or used.

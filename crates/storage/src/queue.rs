@@ -94,32 +94,6 @@ pub trait QueueConsumer: Send {
     async fn commit(&mut self, deliveries: &[Delivery]) -> Result<()>;
 }
 
-/// The queue of a process that has no use for one (web, cron, the admin
-/// commands): it opens no connection, so a broker that is down does not
-/// stop them, and any use is a bug reported as unavailable.
-pub struct NoQueue;
-
-#[async_trait]
-impl EventQueue for NoQueue {
-    async fn publish(&self, topic: Topic, _messages: Vec<Message>) -> Result<()> {
-        Err(crate::StorageError::Unavailable(format!(
-            "this process does not publish to {}",
-            topic.name()
-        )))
-    }
-
-    async fn subscribe(&self, topic: Topic, _group: &str) -> Result<Box<dyn QueueConsumer>> {
-        Err(crate::StorageError::Unavailable(format!(
-            "this process does not consume {}",
-            topic.name()
-        )))
-    }
-
-    async fn ping(&self) -> Result<()> {
-        Ok(())
-    }
-}
-
 /// Polls like Kafka's `fetch.min.bytes`/`fetch.wait.max.ms`: when fewer than
 /// `min` messages are waiting, lingers up to `linger` for more, so a busy
 /// consumer works (and commits, and fsyncs) in batches rather than one

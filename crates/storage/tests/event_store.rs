@@ -1,4 +1,4 @@
-//! One test suite for every `EventStore`: embedded SQLite, ClickHouse (a
+//! One test suite for every event store (`EventStore` writes, `EventReader` reads): embedded SQLite, ClickHouse (a
 //! real server; `FAULTLINE_TEST_CLICKHOUSE_URL`, which `cargo xtask test`
 //! provides), and the gRPC client in front of a query-service adapter, as
 //! web uses it in the production topology.
@@ -7,13 +7,13 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
 use faultline_protocol::{EventId, GroupId, ProcessedEvent, ProjectId};
-use faultline_storage::{EventRecord, EventStore, TagFilter, TagValueCount};
+use faultline_storage::{EventReader, EventRecord, EventStore, TagFilter, TagValueCount};
 use serde_json::json;
 
 /// Where a suite writes, where it reads, and what must live as long.
 struct Stores {
     writer: Arc<dyn EventStore>,
-    reader: Arc<dyn EventStore>,
+    reader: Arc<dyn EventReader>,
     _guard: Box<dyn std::any::Any>,
 }
 
@@ -67,7 +67,7 @@ async fn grpc() -> Stores {
             .serve_with_incoming(tonic::transport::server::TcpIncoming::from(listener)),
     );
     let client =
-        faultline_storage::grpc::RemoteEventStore::connect(&format!("http://{addr}")).unwrap();
+        faultline_storage::grpc::RemoteEventReader::connect(&format!("http://{addr}")).unwrap();
     Stores {
         writer: store,
         reader: Arc::new(client),

@@ -7,8 +7,8 @@ use std::sync::Arc;
 use chrono::{Duration, Utc};
 use faultline_protocol::{EventId, Level, ProjectId};
 use faultline_storage::{
-    GroupQuery, GroupSort, GroupStatus, GroupedEvent, Invite, KeyUpdate, MetaStore, Role, Session,
-    StorageError,
+    GroupQuery, GroupSort, GroupStatus, GroupedEvent, Invite, KeyUpdate, MetaStore, OwnerChanges,
+    Role, Session, StorageError,
 };
 
 async fn sqlite() -> (Option<tempfile::TempDir>, Arc<dyn MetaStore>) {
@@ -61,6 +61,7 @@ on_every_backend!(
     organizations_projects_keys_teams,
     grouping_counts_and_searches,
     organizations_keep_an_owner,
+    only_owners_touch_owners,
     invitations_are_used_once
 );
 
@@ -231,7 +232,7 @@ async fn organizations_projects_keys_teams(store: Arc<dyn MetaStore>) {
         Some(Role::Member)
     );
     store
-        .set_member_role(org.id, member.id, Role::Admin)
+        .set_member_role(org.id, member.id, Role::Admin, OwnerChanges::Allowed)
         .await
         .unwrap();
     assert_eq!(
@@ -243,7 +244,10 @@ async fn organizations_projects_keys_teams(store: Arc<dyn MetaStore>) {
         store.organizations_for_user(&member).await.unwrap()[0].slug,
         "acme"
     );
-    store.remove_member(org.id, member.id).await.unwrap();
+    store
+        .remove_member(org.id, member.id, OwnerChanges::Allowed)
+        .await
+        .unwrap();
     assert!(
         store
             .organizations_for_user(&member)
@@ -344,11 +348,15 @@ async fn organizations_keep_an_owner(store: Arc<dyn MetaStore>) {
     store.add_member(org.id, a.id, Role::Owner).await.unwrap();
     store.add_member(org.id, b.id, Role::Member).await.unwrap();
     assert!(matches!(
-        store.set_member_role(org.id, a.id, Role::Admin).await,
+        store
+            .set_member_role(org.id, a.id, Role::Admin, OwnerChanges::Allowed)
+            .await,
         Err(StorageError::LastOwner)
     ));
     assert!(matches!(
-        store.remove_member(org.id, a.id).await,
+        store
+            .remove_member(org.id, a.id, OwnerChanges::Allowed)
+            .await,
         Err(StorageError::LastOwner)
     ));
     let stranger = store
@@ -356,24 +364,26 @@ async fn organizations_keep_an_owner(store: Arc<dyn MetaStore>) {
         .await
         .unwrap();
     assert!(matches!(
-        store.remove_member(org.id, stranger.id).await,
+        store
+            .remove_member(org.id, stranger.id, OwnerChanges::Allowed)
+            .await,
         Err(StorageError::NotFound)
     ));
     // An owner may stay an owner, and step down once another exists.
     store
-        .set_member_role(org.id, a.id, Role::Owner)
+        .set_member_role(org.id, a.id, Role::Owner, OwnerChanges::Allowed)
         .await
         .unwrap();
     store
-        .set_member_role(org.id, b.id, Role::Owner)
+        .set_member_role(org.id, b.id, Role::Owner, OwnerChanges::Allowed)
         .await
         .unwrap();
     store
-        .set_member_role(org.id, a.id, Role::Member)
+        .set_member_role(org.id, a.id, Role::Member, OwnerChanges::Allowed)
         .await
         .unwrap();
     store
-        .set_member_role(org.id, a.id, Role::Owner)
+        .set_member_role(org.id, a.id, Role::Owner, OwnerChanges::Allowed)
         .await
         .unwrap();
 
@@ -385,9 +395,14 @@ async fn organizations_keep_an_owner(store: Arc<dyn MetaStore>) {
             (b.id, a.id)
         };
         let (s1, s2) = (store.clone(), store.clone());
-        let one =
-            tokio::spawn(async move { s1.set_member_role(org.id, first, Role::Member).await });
-        let two = tokio::spawn(async move { s2.remove_member(org.id, second).await });
+        let one = tokio::spawn(async move {
+            s1.set_member_role(org.id, first, Role::Member, OwnerChanges::Allowed)
+                .await
+        });
+        let two = tokio::spawn(async move {
+            s2.remove_member(org.id, second, OwnerChanges::Allowed)
+                .await
+        });
         let (one, two) = (one.await.unwrap(), two.await.unwrap());
         let owners = store
             .members(org.id)
@@ -401,14 +416,133 @@ async fn organizations_keep_an_owner(store: Arc<dyn MetaStore>) {
         // Back to two owners for the next round.
         store.add_member(org.id, second, Role::Owner).await.unwrap();
         store
-            .set_member_role(org.id, first, Role::Owner)
+            .set_member_role(org.id, first, Role::Owner, OwnerChanges::Allowed)
             .await
             .unwrap();
         store
-            .set_member_role(org.id, second, Role::Owner)
+            .set_member_role(org.id, second, Role::Owner, OwnerChanges::Allowed)
             .await
             .unwrap();
     }
+}
+
+/// A change refused to touch owners (an admin's) leaves an owner as they
+/// are, even one promoted just before; an owner's change goes through,
+/// within the last-owner rule.
+async fn only_owners_touch_owners(store: Arc<dyn MetaStore>) {
+    let org = store
+        .create_organization("guarded", "Guarded")
+        .await
+        .unwrap();
+    let owner = store
+        .create_user("owner@example.com", None, false)
+        .await
+        .unwrap();
+    let other = store
+        .create_user("other@example.com", None, false)
+        .await
+        .unwrap();
+    store
+        .add_member(org.id, owner.id, Role::Owner)
+        .await
+        .unwrap();
+    store
+        .add_member(org.id, other.id, Role::Member)
+        .await
+        .unwrap();
+
+    // Anyone not an owner is changed as before, refused or not.
+    store
+        .set_member_role(org.id, other.id, Role::Admin, OwnerChanges::Refused)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.member_role(org.id, other.id).await.unwrap(),
+        Some(Role::Admin)
+    );
+
+    // Promoted meanwhile: the refused change no longer applies to them.
+    store
+        .set_member_role(org.id, other.id, Role::Owner, OwnerChanges::Allowed)
+        .await
+        .unwrap();
+    for role in [Role::Member, Role::Admin, Role::Owner] {
+        assert!(
+            matches!(
+                store
+                    .set_member_role(org.id, other.id, role, OwnerChanges::Refused)
+                    .await,
+                Err(StorageError::OwnerOnly)
+            ),
+            "{role:?}"
+        );
+    }
+    assert!(matches!(
+        store
+            .remove_member(org.id, other.id, OwnerChanges::Refused)
+            .await,
+        Err(StorageError::OwnerOnly)
+    ));
+    assert_eq!(
+        store.member_role(org.id, other.id).await.unwrap(),
+        Some(Role::Owner)
+    );
+    // Refused wins over the last-owner rule, and a non-member is still 404.
+    store
+        .set_member_role(org.id, other.id, Role::Member, OwnerChanges::Allowed)
+        .await
+        .unwrap();
+    assert!(matches!(
+        store
+            .set_member_role(org.id, owner.id, Role::Member, OwnerChanges::Refused)
+            .await,
+        Err(StorageError::OwnerOnly)
+    ));
+    let stranger = store
+        .create_user("stranger@example.com", None, false)
+        .await
+        .unwrap();
+    assert!(matches!(
+        store
+            .remove_member(org.id, stranger.id, OwnerChanges::Refused)
+            .await,
+        Err(StorageError::NotFound)
+    ));
+
+    // An owner may change owners, but not the last one away.
+    assert!(matches!(
+        store
+            .set_member_role(org.id, owner.id, Role::Admin, OwnerChanges::Allowed)
+            .await,
+        Err(StorageError::LastOwner)
+    ));
+    assert!(matches!(
+        store
+            .remove_member(org.id, owner.id, OwnerChanges::Allowed)
+            .await,
+        Err(StorageError::LastOwner)
+    ));
+    store
+        .set_member_role(org.id, other.id, Role::Owner, OwnerChanges::Allowed)
+        .await
+        .unwrap();
+    store
+        .set_member_role(org.id, other.id, Role::Admin, OwnerChanges::Allowed)
+        .await
+        .unwrap();
+    store
+        .set_member_role(org.id, other.id, Role::Owner, OwnerChanges::Allowed)
+        .await
+        .unwrap();
+    store
+        .remove_member(org.id, other.id, OwnerChanges::Allowed)
+        .await
+        .unwrap();
+    assert_eq!(store.member_role(org.id, other.id).await.unwrap(), None);
+    assert_eq!(
+        store.member_role(org.id, owner.id).await.unwrap(),
+        Some(Role::Owner)
+    );
 }
 
 async fn invitations_are_used_once(store: Arc<dyn MetaStore>) {

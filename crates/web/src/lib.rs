@@ -21,7 +21,7 @@ mod slug;
 use std::sync::Arc;
 
 use actix_web::web;
-use faultline_storage::{EventStore, MetaStore};
+use faultline_storage::{Cache, EventReader, MetaStore, Probe};
 
 pub use auth::{generate_token, hash_token};
 pub use error::ApiError;
@@ -32,9 +32,31 @@ pub fn dsn(url_prefix: &str, key: &faultline_storage::ProjectKey) -> String {
     serialize::dsn(url_prefix, key, false)
 }
 
+/// The stores web uses. It only reads events: from the query service over
+/// gRPC in the production topology, from the embedded store in the
+/// devserver. It neither publishes nor consumes.
+#[derive(Clone)]
+pub struct Stores {
+    pub meta: Arc<dyn MetaStore>,
+    pub events: Arc<dyn EventReader>,
+    /// Shared with relay, which caches project keys there.
+    pub cache: Arc<dyn Cache>,
+}
+
+impl Stores {
+    /// What web's `/health` checks: a broker outage does not stop it, nor
+    /// a cache outage (key changes then reach relays when their copy expires).
+    pub fn probes(&self) -> Vec<Probe> {
+        vec![
+            Probe::Metadata(self.meta.clone()),
+            Probe::Events(self.events.clone()),
+        ]
+    }
+}
+
 pub struct WebState {
     pub meta: Arc<dyn MetaStore>,
-    pub events: Arc<dyn EventStore>,
+    pub events: Arc<dyn EventReader>,
     /// Base URL used in DSNs and permalinks (`system.url-prefix`).
     pub url_prefix: String,
     /// Largest JSON body accepted (`limits.max-api-payload-size`).
@@ -47,32 +69,28 @@ pub struct WebState {
     pub trusted_proxies: Vec<faultline_config::IpNet>,
     pub allow_registration: bool,
     /// Shared with relay, which caches project keys there.
-    pub cache: Arc<dyn faultline_storage::Cache>,
+    pub cache: Arc<dyn Cache>,
 }
 
 impl WebState {
-    pub fn new(
-        backends: &faultline_storage::Backends,
-        url_prefix: String,
-        config: &faultline_config::Config,
-    ) -> Self {
+    pub fn new(stores: &Stores, url_prefix: String, config: &faultline_config::Config) -> Self {
         let mut trusted_origins = config.csrf.trusted_origins.clone();
         trusted_origins.push(url_prefix.clone());
         WebState {
-            meta: backends.meta.clone(),
-            events: backends.events.clone(),
+            meta: stores.meta.clone(),
+            events: stores.events.clone(),
             url_prefix,
             max_payload: config.limits.max_api_payload_size,
             trusted_origins,
             throttle: dashboard::LoginThrottle::default(),
             trusted_proxies: config.system.trusted_proxies.clone(),
             allow_registration: config.auth.allow_registration,
-            cache: backends.cache.clone(),
+            cache: stores.cache.clone(),
         }
     }
 }
 
-pub fn configure(cfg: &mut web::ServiceConfig, state: web::Data<WebState>) {
+fn configure(cfg: &mut web::ServiceConfig, state: web::Data<WebState>) {
     let max_payload = state.max_payload;
     cfg.app_data(state)
         .app_data(
@@ -90,27 +108,14 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: web::Data<WebState>) {
         .configure(dashboard::routes);
 }
 
-/// The stores web cannot answer without: what its `/health` checks. web
-/// neither publishes nor consumes, so a broker outage does not stop it.
-pub const NEEDS: &[faultline_service::Dependency] = &[
-    faultline_service::Dependency::Metadata,
-    faultline_service::Dependency::Events,
-];
-
-/// Runs web as its own service (what `faultline run web` starts): the
-/// API plus `/health` and `/metrics` on `listener`, until `shutdown`.
-pub async fn run(
-    state: WebState,
-    backends: faultline_storage::Backends,
-    listener: std::net::TcpListener,
-    shutdown: tokio::sync::watch::Receiver<bool>,
-) -> std::io::Result<()> {
-    let state = web::Data::new(state);
-    faultline_service::serve_until(
-        listener,
-        faultline_service::Readiness::new(&backends, NEEDS),
-        move |cfg| configure(cfg, state.clone()),
-        shutdown,
-    )
-    .await
+/// web as the runner starts it, alone or in the devserver: the API and
+/// the dashboard, no background work. `url_prefix` is where users reach it.
+pub fn service(
+    stores: Stores,
+    url_prefix: String,
+    config: &faultline_config::Config,
+) -> faultline_service::Service {
+    let state = web::Data::new(WebState::new(&stores, url_prefix, config));
+    faultline_service::Service::new("web", stores.probes())
+        .with_routes(move |cfg| configure(cfg, state.clone()))
 }

@@ -41,9 +41,12 @@ impl Stack {
     /// Every service's log, for failure messages.
     pub fn logs(&self) -> String {
         let mut out = String::new();
-        for service in testkit::SERVICES {
-            let log = std::fs::read_to_string(self.log_dir().join(format!("{service}.log")))
-                .unwrap_or_default();
+        let logs = testkit::SERVICES
+            .iter()
+            .map(|service| (*service, self.log_dir().join(format!("{service}.log"))))
+            .chain([("broker", self.dir.join("tansu/tansu.log"))]);
+        for (service, path) in logs {
+            let log = std::fs::read_to_string(path).unwrap_or_default();
             let tail: Vec<&str> = log.lines().rev().take(30).collect();
             out.push_str(&format!("--- {service} (last lines) ---\n"));
             for line in tail.into_iter().rev() {
@@ -285,13 +288,15 @@ fn killing_the_ingest_consumer_mid_stream_loses_and_double_counts_nothing() {
     std::thread::sleep(Duration::from_millis(300));
     server.stack().kill9_service("ingest-consumer");
     let second = send_events(&server, 150, 3, "stream");
+    // Start the new consumer once the killed member's session (6 s) has
+    // run out. Kafka hands a dead member's partitions over whenever the
+    // new one joins; tansu 0.6 evicts a dead member only when someone joins
+    // after its session ended, and a member that joined before that can
+    // sit with no partitions for good (seen here and in CI).
+    std::thread::sleep(Duration::from_secs(8));
     server.stack().start_service("ingest-consumer");
 
-    // The group hands the killed member's partitions over once the
-    // rebalance stops waiting for it: its session (6 s) on Kafka, the
-    // rebalance timeout (max.poll.interval.ms, 30 s) on tansu, which under
-    // the full suite's load has taken over 90 s to hand them over.
-    let issues = server.wait_for_total_within(300, Duration::from_secs(180));
+    let issues = server.wait_for_total_within(300, Duration::from_secs(120));
     assert_eq!(issues.len(), 3, "{issues:#?}");
     for issue in &issues {
         assert_eq!(count(issue), 100, "{issue}");

@@ -1,4 +1,4 @@
-//! An [`EventStore`] that asks the query service over gRPC.
+//! An [`EventReader`] that asks the query service over gRPC.
 
 use std::time::Duration;
 
@@ -9,7 +9,7 @@ use tonic::transport::{Channel, Endpoint};
 
 use super::proto::query_service_client::QueryServiceClient;
 use super::proto::*;
-use crate::events::{EventRecord, EventStore, StoredEvent, TagFilter, TagValueCount};
+use crate::events::{EventReader, StoredEvent, TagFilter, TagValueCount};
 use crate::{Result, StorageError};
 
 /// How long one query may take before the caller gets an error instead of
@@ -17,11 +17,11 @@ use crate::{Result, StorageError};
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 #[derive(Clone)]
-pub struct RemoteEventStore {
+pub struct RemoteEventReader {
     client: QueryServiceClient<Channel>,
 }
 
-impl RemoteEventStore {
+impl RemoteEventReader {
     /// Connects lazily: the query service may start after its callers, and
     /// the channel reconnects by itself when it restarts.
     pub fn connect(url: &str) -> Result<Self> {
@@ -31,7 +31,7 @@ impl RemoteEventStore {
             .timeout(REQUEST_TIMEOUT);
         let client =
             QueryServiceClient::new(endpoint.connect_lazy()).max_decoding_message_size(64 << 20);
-        Ok(RemoteEventStore { client })
+        Ok(RemoteEventReader { client })
     }
 
     fn client(&self) -> QueryServiceClient<Channel> {
@@ -52,21 +52,13 @@ fn decode(json: &[u8]) -> Result<StoredEvent> {
 }
 
 #[async_trait]
-impl EventStore for RemoteEventStore {
+impl EventReader for RemoteEventReader {
     async fn ping(&self) -> Result<()> {
         self.client()
             .ping(PingRequest {})
             .await
             .map_err(storage_error)?;
         Ok(())
-    }
-
-    async fn insert_events(&self, _events: &[EventRecord]) -> Result<()> {
-        // The contract has no write: the query service is the only writer
-        // and takes events from the `events` topic.
-        Err(StorageError::Unavailable(
-            "events are written by the query service from the events topic, not over gRPC".into(),
-        ))
     }
 
     async fn event(&self, project: ProjectId, event_id: EventId) -> Result<Option<StoredEvent>> {
@@ -126,12 +118,6 @@ impl EventStore for RemoteEventStore {
                     .map(move |b| (GroupId(g.group_id), b.start_unix_seconds, b.count))
             })
             .collect())
-    }
-
-    async fn delete_before(&self, _cutoff: DateTime<Utc>) -> Result<u64> {
-        Err(StorageError::Unavailable(
-            "retention runs where the event store is (cron), not over gRPC".into(),
-        ))
     }
 
     async fn tag_values(&self, group: GroupId, per_key: usize) -> Result<Vec<TagValueCount>> {

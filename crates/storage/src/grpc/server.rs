@@ -1,4 +1,4 @@
-//! Serves an [`EventStore`] over gRPC: what the query service mounts.
+//! Serves an [`EventReader`] over gRPC: what the query service mounts.
 
 use std::sync::Arc;
 
@@ -8,18 +8,18 @@ use tonic::{Request, Response, Status};
 
 use super::proto::query_service_server::{QueryService, QueryServiceServer};
 use super::proto::*;
-use crate::events::{EventStore, StoredEvent};
+use crate::events::{EventReader, StoredEvent};
 use crate::{StorageError, TagFilter};
 
 /// The most events one `GroupEvents` call returns, whatever it asks for.
 const MAX_PAGE: u64 = 1000;
 
 pub struct EventStoreService {
-    store: Arc<dyn EventStore>,
+    store: Arc<dyn EventReader>,
 }
 
 /// A tonic service answering proto/query.proto from `store`.
-pub fn service(store: Arc<dyn EventStore>) -> QueryServiceServer<EventStoreService> {
+pub fn service(store: Arc<dyn EventReader>) -> QueryServiceServer<EventStoreService> {
     QueryServiceServer::new(EventStoreService { store })
         // Events are JSON of up to a few MB; a page of them more.
         .max_encoding_message_size(64 << 20)

@@ -158,8 +158,14 @@ impl MetaStore for SqlMetaStore {
         orgs::add_member(&self.pools, org, user, role).await
     }
 
-    async fn set_member_role(&self, org: OrgId, user: UserId, role: Role) -> Result<()> {
-        orgs::set_member_role(&self.pools, org, user, role).await
+    async fn set_member_role(
+        &self,
+        org: OrgId,
+        user: UserId,
+        role: Role,
+        owners: OwnerChanges,
+    ) -> Result<()> {
+        orgs::set_member_role(&self.pools, org, user, role, owners).await
     }
 
     async fn member_role(&self, org: OrgId, user: UserId) -> Result<Option<Role>> {
@@ -170,8 +176,8 @@ impl MetaStore for SqlMetaStore {
         orgs::members(&self.pools, org).await
     }
 
-    async fn remove_member(&self, org: OrgId, user: UserId) -> Result<()> {
-        orgs::remove_member(&self.pools, org, user).await
+    async fn remove_member(&self, org: OrgId, user: UserId, owners: OwnerChanges) -> Result<()> {
+        orgs::remove_member(&self.pools, org, user, owners).await
     }
 
     async fn create_invite(&self, invite: &Invite, token_hash: &str) -> Result<()> {

@@ -6,7 +6,7 @@ use faultline_protocol::OrgId;
 use super::driver::{Pools, Tx};
 use super::error::conflict;
 use super::rows;
-use crate::meta::{Invite, Organization, Role, User, UserId};
+use crate::meta::{Invite, Organization, OwnerChanges, Role, User, UserId};
 use crate::{Result, StorageError, to_millis};
 
 /// Adds a member unless they already are one, whose role then stays.
@@ -107,8 +107,8 @@ pub(super) async fn members(pools: &Pools, org: OrgId) -> Result<Vec<(User, Role
 }
 
 /// Starts a membership change of `org`: the transaction that decides on the
-/// last-owner rule and makes the change, with the organization locked
-/// where the database needs it (see [`super::dialect::Dialect::lock_organization`]).
+/// owner rules and makes the change, with the organization locked where the
+/// database needs it (see [`super::dialect::Dialect::lock_organization`]).
 async fn begin_membership_change(pools: &Pools, org: OrgId) -> Result<Tx> {
     let mut tx = pools.begin().await?;
     if let Some(lock) = tx.dialect().lock_organization() {
@@ -117,15 +117,34 @@ async fn begin_membership_change(pools: &Pools, org: OrgId) -> Result<Tx> {
     Ok(tx)
 }
 
-/// What a guarded membership change (an UPDATE or DELETE that refuses to
-/// touch the last owner) means when it changed `changed` rows: done, or
-/// refused because `user` is not a member, or because they are the last owner.
-async fn membership_change(pools: &Pools, org: OrgId, user: UserId, changed: u64) -> Result<()> {
+/// Ends a guarded membership change that changed `changed` rows. The
+/// UPDATE or DELETE touches an owner only when the actor may change owners
+/// (`? OR role <> 'owner'`, bound to [`OwnerChanges::allowed`]) and never
+/// leaves the organization without an owner; both hold in the one
+/// statement, so no role read beforehand can go stale. No row changed means
+/// `user` is not a member, or is an owner and `owners` refuses that, or is
+/// the last owner; which one is read in the same transaction, under the same
+/// lock, so it is the state the guard saw.
+async fn membership_change(
+    mut tx: Tx,
+    org: OrgId,
+    user: UserId,
+    owners: OwnerChanges,
+    changed: u64,
+) -> Result<()> {
     if changed > 0 {
-        return Ok(());
+        return tx.commit().await;
     }
-    match member_role(pools, org, user).await? {
+    let role: Option<String> = tx
+        .query("SELECT role FROM org_members WHERE org_id = ? AND user_id = ?")
+        .bind(org.0)
+        .bind(user.0)
+        .fetch_scalar()
+        .await?;
+    tx.commit().await?;
+    match role.as_deref().and_then(Role::parse) {
         None => Err(StorageError::NotFound),
+        Some(Role::Owner) if !owners.allowed() => Err(StorageError::OwnerOnly),
         Some(_) => Err(StorageError::LastOwner),
     }
 }
@@ -135,40 +154,48 @@ pub(super) async fn set_member_role(
     org: OrgId,
     user: UserId,
     role: Role,
+    owners: OwnerChanges,
 ) -> Result<()> {
     let mut tx = begin_membership_change(pools, org).await?;
     let changed = tx
         .query(
             "UPDATE org_members SET role = ? WHERE org_id = ? AND user_id = ? \
+             AND (? OR role <> 'owner') \
              AND (role <> 'owner' OR ? = 'owner' \
                   OR (SELECT COUNT(*) FROM org_members WHERE org_id = ? AND role = 'owner') > 1)",
         )
         .bind(role.as_str())
         .bind(org.0)
         .bind(user.0)
+        .bind(owners.allowed())
         .bind(role.as_str())
         .bind(org.0)
         .execute()
         .await?;
-    tx.commit().await?;
-    membership_change(pools, org, user, changed).await
+    membership_change(tx, org, user, owners, changed).await
 }
 
-pub(super) async fn remove_member(pools: &Pools, org: OrgId, user: UserId) -> Result<()> {
+pub(super) async fn remove_member(
+    pools: &Pools,
+    org: OrgId,
+    user: UserId,
+    owners: OwnerChanges,
+) -> Result<()> {
     let mut tx = begin_membership_change(pools, org).await?;
     let removed = tx
         .query(
             "DELETE FROM org_members WHERE org_id = ? AND user_id = ? \
+             AND (? OR role <> 'owner') \
              AND (role <> 'owner' \
                   OR (SELECT COUNT(*) FROM org_members WHERE org_id = ? AND role = 'owner') > 1)",
         )
         .bind(org.0)
         .bind(user.0)
+        .bind(owners.allowed())
         .bind(org.0)
         .execute()
         .await?;
-    tx.commit().await?;
-    membership_change(pools, org, user, removed).await
+    membership_change(tx, org, user, owners, removed).await
 }
 
 pub(super) async fn create_invite(pools: &Pools, invite: &Invite, token_hash: &str) -> Result<()> {

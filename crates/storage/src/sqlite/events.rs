@@ -10,7 +10,7 @@ use faultline_protocol::{EventId, GroupId, ProjectId};
 use sqlx::{QueryBuilder, Row, Sqlite};
 
 use super::{Db, migrate};
-use crate::events::{EventRecord, EventStore, StoredEvent, TagFilter, TagValueCount};
+use crate::events::{EventReader, EventRecord, EventStore, StoredEvent, TagFilter, TagValueCount};
 use crate::{Result, StorageError, to_millis};
 
 const MIGRATIONS: &[&str] = &[r#"
@@ -67,12 +67,135 @@ struct TagDelta {
 }
 
 #[async_trait]
-impl EventStore for SqliteEventStore {
+impl EventReader for SqliteEventStore {
     async fn ping(&self) -> Result<()> {
         sqlx::query("SELECT 1").execute(&self.db.read).await?;
         Ok(())
     }
 
+    async fn event(&self, project: ProjectId, event_id: EventId) -> Result<Option<StoredEvent>> {
+        let data: Option<Vec<u8>> =
+            sqlx::query_scalar("SELECT data FROM events WHERE project_id = ? AND event_id = ?")
+                .bind(project.0)
+                .bind(event_id.to_string())
+                .fetch_optional(&self.db.read)
+                .await?;
+        data.as_deref().map(decode).transpose()
+    }
+
+    async fn group_events(
+        &self,
+        group: GroupId,
+        offset: usize,
+        limit: usize,
+    ) -> Result<Vec<StoredEvent>> {
+        let rows: Vec<Vec<u8>> = sqlx::query_scalar(
+            "SELECT data FROM events WHERE group_id = ? ORDER BY timestamp DESC, id DESC LIMIT ? OFFSET ?",
+        )
+        .bind(group.0)
+        .bind(limit as i64)
+        .bind(offset as i64)
+        .fetch_all(&self.db.read)
+        .await?;
+        rows.iter().map(|d| decode(d)).collect()
+    }
+
+    async fn group_stats(
+        &self,
+        groups: &[GroupId],
+        since: DateTime<Utc>,
+        bucket_seconds: i64,
+    ) -> Result<Vec<(GroupId, i64, u64)>> {
+        if groups.is_empty() || bucket_seconds <= 0 {
+            return Ok(Vec::new());
+        }
+        let bucket_ms = bucket_seconds * 1000;
+        let mut sql: QueryBuilder<'_, Sqlite> = QueryBuilder::new("SELECT group_id, (timestamp / ");
+        sql.push_bind(bucket_ms)
+            .push(") * ")
+            .push_bind(bucket_seconds)
+            .push(" AS bucket, COUNT(*) FROM events WHERE timestamp >= ")
+            .push_bind(to_millis(since))
+            .push(" AND group_id IN (");
+        let mut list = sql.separated(", ");
+        for g in groups {
+            list.push_bind(g.0);
+        }
+        sql.push(") GROUP BY group_id, bucket");
+        let rows = sql.build().fetch_all(&self.db.read).await?;
+        Ok(rows
+            .iter()
+            .map(|row| (GroupId(row.get(0)), row.get(1), row.get::<i64, _>(2) as u64))
+            .collect())
+    }
+
+    async fn tag_values(&self, group: GroupId, per_key: usize) -> Result<Vec<TagValueCount>> {
+        let rows = sqlx::query(
+            "SELECT key, value, times_seen FROM (SELECT key, value, times_seen, \
+             ROW_NUMBER() OVER (PARTITION BY key ORDER BY times_seen DESC, value) AS rank \
+             FROM issue_tag_values WHERE group_id = ?) WHERE rank <= ? ORDER BY key, times_seen DESC, value",
+        )
+        .bind(group.0)
+        .bind(per_key as i64)
+        .fetch_all(&self.db.read)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|row| TagValueCount {
+                key: row.get(0),
+                value: row.get(1),
+                count: row.get::<i64, _>(2) as u64,
+            })
+            .collect())
+    }
+
+    async fn groups_matching_tags(
+        &self,
+        projects: &[ProjectId],
+        filters: &[TagFilter],
+    ) -> Result<Vec<GroupId>> {
+        if projects.is_empty() {
+            return Ok(Vec::new());
+        }
+        // Candidates come from one index lookup on (project, key, value): the
+        // first positive filter, or, with only negated filters, the `level`
+        // tag every event carries. The other filters are primary-key probes
+        // per candidate, so the cost follows the matches, not the project.
+        let (key, value) = filters
+            .iter()
+            .find(|f| !f.negated)
+            .map(|f| (f.key.clone(), Some(f.value.clone())))
+            .unwrap_or_else(|| ("level".to_owned(), None));
+        let mut sql: QueryBuilder<'_, Sqlite> = QueryBuilder::new(
+            "SELECT DISTINCT group_id FROM issue_tag_values g WHERE project_id IN (",
+        );
+        let mut list = sql.separated(", ");
+        for p in projects {
+            list.push_bind(p.0);
+        }
+        sql.push(") AND key = ").push_bind(key);
+        if let Some(value) = value {
+            sql.push(" AND value = ").push_bind(value);
+        }
+        for filter in filters {
+            sql.push(if filter.negated {
+                " AND NOT EXISTS ("
+            } else {
+                " AND EXISTS ("
+            });
+            sql.push("SELECT 1 FROM issue_tag_values t WHERE t.group_id = g.group_id AND t.key = ")
+                .push_bind(filter.key.clone())
+                .push(" AND t.value = ")
+                .push_bind(filter.value.clone())
+                .push(")");
+        }
+        let ids: Vec<i64> = sql.build_query_scalar().fetch_all(&self.db.read).await?;
+        Ok(ids.into_iter().map(GroupId).collect())
+    }
+}
+
+#[async_trait]
+impl EventStore for SqliteEventStore {
     async fn insert_events(&self, events: &[EventRecord]) -> Result<()> {
         let mut tx = self.db.write.begin().await?;
         // Multi-row statements: each statement is a round trip to sqlx's
@@ -141,62 +264,6 @@ impl EventStore for SqliteEventStore {
         Ok(())
     }
 
-    async fn event(&self, project: ProjectId, event_id: EventId) -> Result<Option<StoredEvent>> {
-        let data: Option<Vec<u8>> =
-            sqlx::query_scalar("SELECT data FROM events WHERE project_id = ? AND event_id = ?")
-                .bind(project.0)
-                .bind(event_id.to_string())
-                .fetch_optional(&self.db.read)
-                .await?;
-        data.as_deref().map(decode).transpose()
-    }
-
-    async fn group_events(
-        &self,
-        group: GroupId,
-        offset: usize,
-        limit: usize,
-    ) -> Result<Vec<StoredEvent>> {
-        let rows: Vec<Vec<u8>> = sqlx::query_scalar(
-            "SELECT data FROM events WHERE group_id = ? ORDER BY timestamp DESC, id DESC LIMIT ? OFFSET ?",
-        )
-        .bind(group.0)
-        .bind(limit as i64)
-        .bind(offset as i64)
-        .fetch_all(&self.db.read)
-        .await?;
-        rows.iter().map(|d| decode(d)).collect()
-    }
-
-    async fn group_stats(
-        &self,
-        groups: &[GroupId],
-        since: DateTime<Utc>,
-        bucket_seconds: i64,
-    ) -> Result<Vec<(GroupId, i64, u64)>> {
-        if groups.is_empty() || bucket_seconds <= 0 {
-            return Ok(Vec::new());
-        }
-        let bucket_ms = bucket_seconds * 1000;
-        let mut sql: QueryBuilder<'_, Sqlite> = QueryBuilder::new("SELECT group_id, (timestamp / ");
-        sql.push_bind(bucket_ms)
-            .push(") * ")
-            .push_bind(bucket_seconds)
-            .push(" AS bucket, COUNT(*) FROM events WHERE timestamp >= ")
-            .push_bind(to_millis(since))
-            .push(" AND group_id IN (");
-        let mut list = sql.separated(", ");
-        for g in groups {
-            list.push_bind(g.0);
-        }
-        sql.push(") GROUP BY group_id, bucket");
-        let rows = sql.build().fetch_all(&self.db.read).await?;
-        Ok(rows
-            .iter()
-            .map(|row| (GroupId(row.get(0)), row.get(1), row.get::<i64, _>(2) as u64))
-            .collect())
-    }
-
     async fn delete_before(&self, cutoff: DateTime<Utc>) -> Result<u64> {
         let cutoff = to_millis(cutoff);
         let deleted = sqlx::query("DELETE FROM events WHERE timestamp < ?")
@@ -210,69 +277,5 @@ impl EventStore for SqliteEventStore {
             .await?;
         sqlx::query("VACUUM").execute(&self.db.write).await?;
         Ok(deleted)
-    }
-
-    async fn tag_values(&self, group: GroupId, per_key: usize) -> Result<Vec<TagValueCount>> {
-        let rows = sqlx::query(
-            "SELECT key, value, times_seen FROM (SELECT key, value, times_seen, \
-             ROW_NUMBER() OVER (PARTITION BY key ORDER BY times_seen DESC, value) AS rank \
-             FROM issue_tag_values WHERE group_id = ?) WHERE rank <= ? ORDER BY key, times_seen DESC, value",
-        )
-        .bind(group.0)
-        .bind(per_key as i64)
-        .fetch_all(&self.db.read)
-        .await?;
-        Ok(rows
-            .iter()
-            .map(|row| TagValueCount {
-                key: row.get(0),
-                value: row.get(1),
-                count: row.get::<i64, _>(2) as u64,
-            })
-            .collect())
-    }
-
-    async fn groups_matching_tags(
-        &self,
-        projects: &[ProjectId],
-        filters: &[TagFilter],
-    ) -> Result<Vec<GroupId>> {
-        if projects.is_empty() {
-            return Ok(Vec::new());
-        }
-        // Candidates come from one index lookup on (project, key, value): the
-        // first positive filter, or, with only negated filters, the `level`
-        // tag every event carries. The other filters are primary-key probes
-        // per candidate, so the cost follows the matches, not the project.
-        let (key, value) = filters
-            .iter()
-            .find(|f| !f.negated)
-            .map(|f| (f.key.clone(), Some(f.value.clone())))
-            .unwrap_or_else(|| ("level".to_owned(), None));
-        let mut sql: QueryBuilder<'_, Sqlite> = QueryBuilder::new(
-            "SELECT DISTINCT group_id FROM issue_tag_values g WHERE project_id IN (",
-        );
-        let mut list = sql.separated(", ");
-        for p in projects {
-            list.push_bind(p.0);
-        }
-        sql.push(") AND key = ").push_bind(key);
-        if let Some(value) = value {
-            sql.push(" AND value = ").push_bind(value);
-        }
-        for filter in filters {
-            sql.push(if filter.negated {
-                " AND NOT EXISTS ("
-            } else {
-                " AND EXISTS ("
-            });
-            sql.push("SELECT 1 FROM issue_tag_values t WHERE t.group_id = g.group_id AND t.key = ")
-                .push_bind(filter.key.clone())
-                .push(" AND t.value = ")
-                .push_bind(filter.value.clone())
-                .push(")");
-        }
-        let ids: Vec<i64> = sql.build_query_scalar().fetch_all(&self.db.read).await?;
-        Ok(ids.into_iter().map(GroupId).collect())
     }
 }

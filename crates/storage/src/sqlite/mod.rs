@@ -10,7 +10,6 @@ mod queue;
 
 use std::path::Path;
 use std::str::FromStr;
-use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::sqlite::{
@@ -20,8 +19,8 @@ use sqlx::sqlite::{
 pub use events::SqliteEventStore;
 pub use queue::SqliteQueue;
 
+use crate::Result;
 use crate::sql::{Pools, SqlMetaStore};
-use crate::{Backends, Result};
 
 /// File names inside a data directory.
 pub const META_FILE: &str = "meta.sqlite";
@@ -79,17 +78,4 @@ impl SqliteMetaStore {
 /// Applies `migrations` (the one runner, [`crate::sql::migrate`]) to `db`.
 pub(crate) async fn migrate<S: AsRef<str>>(db: &Db, migrations: &[S]) -> Result<()> {
     crate::sql::migrate::apply(&Pools::Sqlite(db.clone()), migrations).await
-}
-
-/// Opens (creating and migrating as needed) every embedded store in `dir`.
-pub async fn open_embedded(dir: &Path) -> Result<Backends> {
-    let meta = SqliteMetaStore::open(&dir.join(META_FILE)).await?;
-    let events = SqliteEventStore::open(&dir.join(EVENTS_FILE)).await?;
-    let queue = SqliteQueue::open(&dir.join(QUEUE_FILE)).await?;
-    Ok(Backends {
-        queue: Arc::new(queue),
-        meta: Arc::new(meta),
-        events: Arc::new(events),
-        cache: Arc::new(crate::MemoryCache::new()),
-    })
 }

@@ -1,9 +1,11 @@
 //! Members, roles and invitations. Admins and owners invite, change roles
-//! and remove members; only owners make, change or remove owners. That an
-//! organization keeps an owner is decided by the store, in the same
-//! transaction as the change (`StorageError::LastOwner`), so two owners
-//! demoting each other at once cannot both succeed: nothing here counts
-//! owners first.
+//! and remove members; only owners make, change or remove owners. That only
+//! owners touch an owner (`StorageError::OwnerOnly`) and that an
+//! organization keeps an owner (`StorageError::LastOwner`) are decided by
+//! the store, in the same statement as the change: nothing here reads the
+//! target's role or counts owners first, so an admin's change racing an
+//! owner's promotion of the same person cannot land on the new owner, and
+//! two owners demoting each other at once cannot both succeed.
 //!
 //! An invitation is a link whose token only the inviter sees. Whoever holds
 //! it may create the invited account if none exists; an existing account
@@ -11,7 +13,7 @@
 //! change, an account that is not the inviter's own.
 
 use chrono::Utc;
-use faultline_storage::{Invite, MetaStore, Organization, Role, User, UserId};
+use faultline_storage::{Invite, MetaStore, Organization, OwnerChanges, Role, User, UserId};
 
 use super::{Member, OpError, OpResult, users};
 use crate::auth::{generate_token, hash_token};
@@ -21,7 +23,8 @@ use crate::names;
 pub const INVITE_DAYS: i64 = 7;
 
 const OWNERS_MAKE_OWNERS: &str = "only owners can make someone an owner";
-const OWNERS_CHANGE_OWNERS: &str = "only owners can change or remove an owner";
+/// Also the message of the store's `OwnerOnly` (see [`super::OpError`]).
+pub(super) const OWNERS_CHANGE_OWNERS: &str = "only owners can change or remove an owner";
 
 /// A role as a form or body names it.
 pub fn parse_role(raw: Option<&str>) -> OpResult<Role> {
@@ -37,22 +40,14 @@ fn check_grant(member: &Member, role: Role) -> OpResult<()> {
     Ok(())
 }
 
-/// The role `user` holds (404 if they are not a member), if `member` may
-/// change it: only owners change an owner.
-///
-/// This reads the role before the change is written, so an admin's change
-/// racing an owner's promotion of the same person could still land on the
-/// new owner; a store method that changes a role only while it is not
-/// `owner` would close that gap.
-async fn changeable_role(meta: &dyn MetaStore, member: &Member, user: UserId) -> OpResult<Role> {
-    let current = meta
-        .member_role(member.org.id, user)
-        .await?
-        .ok_or(OpError::NotFound)?;
-    if current == Role::Owner && !member.is_owner() {
-        return Err(OpError::OwnersOnly(OWNERS_CHANGE_OWNERS));
+/// Whether `member` may change or remove an owner, for the store to decide
+/// in the same statement as the change.
+fn owner_changes(member: &Member) -> OwnerChanges {
+    if member.is_owner() {
+        OwnerChanges::Allowed
+    } else {
+        OwnerChanges::Refused
     }
-    Ok(current)
 }
 
 /// A new invitation: the link's token, which is shown once and stored only
@@ -97,15 +92,17 @@ pub async fn set_role(
 ) -> OpResult<()> {
     member.require_member_admin()?;
     check_grant(member, role)?;
-    changeable_role(meta, member, user).await?;
-    Ok(meta.set_member_role(member.org.id, user, role).await?)
+    Ok(meta
+        .set_member_role(member.org.id, user, role, owner_changes(member))
+        .await?)
 }
 
 /// Removes `user` from the organization.
 pub async fn remove(meta: &dyn MetaStore, member: &Member, user: UserId) -> OpResult<()> {
     member.require_member_admin()?;
-    changeable_role(meta, member, user).await?;
-    Ok(meta.remove_member(member.org.id, user).await?)
+    Ok(meta
+        .remove_member(member.org.id, user, owner_changes(member))
+        .await?)
 }
 
 /// An invitation and the organization it is for.

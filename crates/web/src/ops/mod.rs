@@ -92,6 +92,7 @@ impl From<StorageError> for OpError {
         match e {
             StorageError::NotFound => OpError::NotFound,
             StorageError::LastOwner => OpError::LastOwner,
+            StorageError::OwnerOnly => OpError::OwnersOnly(members::OWNERS_CHANGE_OWNERS),
             other => OpError::Storage(other),
         }
     }
@@ -170,6 +171,10 @@ mod tests {
         assert!(matches!(
             OpError::from(StorageError::LastOwner),
             OpError::LastOwner
+        ));
+        assert!(matches!(
+            OpError::from(StorageError::OwnerOnly),
+            OpError::OwnersOnly(m) if m == members::OWNERS_CHANGE_OWNERS
         ));
         assert!(matches!(
             conflict(StorageError::Conflict("slug".into()), || "taken".into()),

@@ -1,0 +1,36 @@
+//! Health probes: a store a service cannot work without, named as
+//! `/health` reports it. A service lists its probes next to its stores, so
+//! readiness checks exactly what that service uses.
+
+use std::sync::Arc;
+
+use crate::{Cache, EventQueue, EventReader, MetaStore, Result};
+
+#[derive(Clone)]
+pub enum Probe {
+    Queue(Arc<dyn EventQueue>),
+    Metadata(Arc<dyn MetaStore>),
+    Events(Arc<dyn EventReader>),
+    Cache(Arc<dyn Cache>),
+}
+
+impl Probe {
+    /// The store's name in `/health` answers.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Probe::Queue(_) => "queue",
+            Probe::Metadata(_) => "metadata",
+            Probe::Events(_) => "events",
+            Probe::Cache(_) => "cache",
+        }
+    }
+
+    pub async fn check(&self) -> Result<()> {
+        match self {
+            Probe::Queue(queue) => queue.ping().await,
+            Probe::Metadata(meta) => meta.ping().await,
+            Probe::Events(events) => events.ping().await,
+            Probe::Cache(cache) => cache.ping().await,
+        }
+    }
+}
