@@ -12,12 +12,15 @@ use faultline_storage::kafka::TopicSettings;
 
 pub async fn upgrade(data: &DataArgs, noinput: bool) -> anyhow::Result<()> {
     let settings = load(data, true)?;
-    // Opening a metadata store migrates it; ClickHouse and Kafka are
-    // opened below to migrate and to create topics.
-    let meta = Stores::new(&settings, EventsAccess::ViaQueryService)
-        .meta()
-        .await?;
+    // Opening a store migrates it: the metadata store, and the embedded
+    // event store when events are not in ClickHouse (which is migrated
+    // below, as Kafka's topics are created below).
+    let stores = Stores::new(&settings, EventsAccess::Direct);
+    let meta = stores.meta().await?;
     let config = &settings.config;
+    if config.clickhouse.url.is_none() {
+        stores.event_store().await?;
+    }
     match (&config.database.url, &config.clickhouse.url) {
         (Some(_), _) | (_, Some(_)) => println!("Metadata migrations applied"),
         _ => println!("Migrations applied to {}", settings.data_dir.display()),
