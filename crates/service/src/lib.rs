@@ -14,7 +14,6 @@ use actix_web::http::header;
 use actix_web::middleware::DefaultHeaders;
 use actix_web::{App, HttpResponse, HttpServer, web};
 use faultline_storage::Probe;
-use tokio::sync::watch;
 
 pub use runner::{RunError, Runner, Running};
 
@@ -170,27 +169,6 @@ where
         task: tokio::spawn(server),
         addr,
     })
-}
-
-/// Serves until `shutdown` becomes true, then drains in-flight requests.
-pub async fn serve_until<F>(
-    listener: std::net::TcpListener,
-    readiness: Readiness,
-    routes: F,
-    mut shutdown: watch::Receiver<bool>,
-) -> std::io::Result<()>
-where
-    F: Fn(&mut web::ServiceConfig) + Clone + Send + 'static,
-{
-    let serving = serve(listener, readiness, routes)?;
-    tracing::info!(addr = %serving.addr, "listening");
-    while !*shutdown.borrow() {
-        if shutdown.changed().await.is_err() {
-            break;
-        }
-    }
-    serving.handle.stop(true).await;
-    serving.task.await.unwrap_or(Ok(()))
 }
 
 /// Resolves on Ctrl-C or SIGTERM (what `docker stop` sends).
