@@ -8,7 +8,7 @@ use faultline_web::ops::{tokens, tokens::TokenScopes, users};
 use crate::DataArgs;
 use crate::open::{EventsAccess, Stores, open_clickhouse, open_kafka};
 use crate::settings::load;
-use faultline_storage::kafka::TopicSettings;
+use faultline_storage_kafka::TopicSettings;
 
 pub async fn upgrade(data: &DataArgs, noinput: bool) -> anyhow::Result<()> {
     let settings = load(data, true)?;

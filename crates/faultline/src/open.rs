@@ -10,14 +10,12 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use faultline_config::Kafka;
-use faultline_storage::clickhouse::ClickHouseEventStore;
-use faultline_storage::grpc::RemoteEventReader;
-use faultline_storage::kafka::{KafkaOptions, KafkaQueue};
-use faultline_storage::postgres::PgMetaStore;
-use faultline_storage::redis::RedisCache;
-use faultline_storage::{
-    Cache, EventQueue, EventReader, EventStore, MemoryCache, MetaStore, sqlite,
-};
+use faultline_storage::{Cache, EventQueue, EventReader, EventStore, MemoryCache, MetaStore};
+use faultline_storage_clickhouse::ClickHouseEventStore;
+use faultline_storage_grpc::RemoteEventReader;
+use faultline_storage_kafka::{KafkaOptions, KafkaQueue};
+use faultline_storage_redis::RedisCache;
+use faultline_storage_sql::{SqlMetaStore, sqlite};
 use tokio::sync::OnceCell;
 
 use crate::settings::{Settings, create_private_file, make_private_dir};
@@ -93,11 +91,13 @@ impl<'a> Stores<'a> {
         self.meta
             .get_or_try_init(|| async {
                 Ok(match database.postgres_url() {
-                    Some(url) => Arc::new(PgMetaStore::open(url).await.with_context(|| {
-                        format!("cannot reach PostgreSQL at database.url ({})", redact(url))
-                    })?) as Arc<dyn MetaStore>,
+                    Some(url) => {
+                        Arc::new(SqlMetaStore::open_postgres(url).await.with_context(|| {
+                            format!("cannot reach PostgreSQL at database.url ({})", redact(url))
+                        })?) as Arc<dyn MetaStore>
+                    }
                     None => Arc::new(
-                        sqlite::SqliteMetaStore::open(&self.embedded(sqlite::META_FILE)?)
+                        SqlMetaStore::open_sqlite(&self.embedded(sqlite::META_FILE)?)
                             .await
                             .with_context(|| self.in_dir())?,
                     ),

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use faultline_config::{Config, RawConfig};
-use faultline_storage::sqlite;
+use faultline_storage_sql::sqlite;
 
 use crate::DataArgs;
 

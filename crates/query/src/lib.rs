@@ -93,7 +93,7 @@ pub async fn serve_grpc(
     let listener = tokio::net::TcpListener::from_std(listener).map_err(QueryError::Listen)?;
     tracing::info!(addr = ?listener.local_addr().ok(), "gRPC listening");
     tonic::transport::Server::builder()
-        .add_service(faultline_storage::grpc::server::service(events))
+        .add_service(faultline_storage_grpc::server::service(events))
         .serve_with_incoming_shutdown(
             tonic::transport::server::TcpIncoming::from(listener),
             async move {

@@ -7,14 +7,15 @@ use std::time::Duration;
 use std::sync::Arc;
 
 use faultline_config::Limits;
-use faultline_storage::sqlite::{META_FILE, QUEUE_FILE, SqliteMetaStore, SqliteQueue};
 use faultline_storage::{EventQueue, MemoryCache, MetaStore, Topic};
+use faultline_storage_sql::SqlMetaStore;
+use faultline_storage_sql::sqlite::{META_FILE, QUEUE_FILE, SqliteQueue};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn run_serves_ingestion_health_and_metrics() {
     let dir = tempfile::tempdir().unwrap();
     let meta: Arc<dyn MetaStore> = Arc::new(
-        SqliteMetaStore::open(&dir.path().join(META_FILE))
+        SqlMetaStore::open_sqlite(&dir.path().join(META_FILE))
             .await
             .unwrap(),
     );

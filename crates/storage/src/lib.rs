@@ -7,24 +7,20 @@
 //! reading half of the event store, all a remote store offers. Backends are
 //! chosen once at start-up and each service is handed the stores it
 //! declares, with a [`Probe`] per store its `/health` checks; service code
-//! never asks which backend it has. The embedded backends live in [`sqlite`]: SQLite files in WAL mode,
-//! including a durable queue that replays unacknowledged messages after a
-//! crash. The metadata store is one implementation for SQLite and
-//! PostgreSQL, in [`sql`].
+//! never asks which backend it has.
+//!
+//! This crate holds only the seams (and [`MemoryCache`], the in-process
+//! cache): the backends are crates of their own (`faultline-storage-sql`,
+//! `-kafka`, `-clickhouse`, `-redis`, `-grpc`) that only the binary and the
+//! tests depend on, so a service crate compiles no database driver to use
+//! a trait. Each backend maps its driver's errors to [`StorageError`].
 
 pub mod cache;
-pub mod clickhouse;
 pub mod consume;
 pub mod events;
-pub mod grpc;
 pub mod health;
-pub mod kafka;
 pub mod meta;
-pub mod postgres;
 pub mod queue;
-pub mod redis;
-pub mod sql;
-pub mod sqlite;
 
 pub use cache::{Cache, MemoryCache, cache_keys};
 pub use consume::{BatchHandler, BatchPolicy, consume};

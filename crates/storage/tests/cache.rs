@@ -14,7 +14,7 @@ async fn redis() -> Arc<dyn Cache> {
     let url = std::env::var("FAULTLINE_TEST_REDIS_URL")
         .expect("FAULTLINE_TEST_REDIS_URL is not set: run the tests with `cargo xtask test`");
     Arc::new(
-        faultline_storage::redis::RedisCache::open(&url)
+        faultline_storage_redis::RedisCache::open(&url)
             .await
             .unwrap(),
     )

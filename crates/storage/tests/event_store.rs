@@ -20,7 +20,7 @@ struct Stores {
 async fn sqlite() -> Stores {
     let dir = tempfile::tempdir().unwrap();
     let store =
-        faultline_storage::sqlite::SqliteEventStore::open(&dir.path().join("events.sqlite"))
+        faultline_storage_sql::sqlite::SqliteEventStore::open(&dir.path().join("events.sqlite"))
             .await
             .unwrap();
     let store: Arc<dyn EventStore> = Arc::new(store);
@@ -35,7 +35,7 @@ async fn clickhouse_store() -> Arc<dyn EventStore> {
     let base = std::env::var("FAULTLINE_TEST_CLICKHOUSE_URL")
         .expect("FAULTLINE_TEST_CLICKHOUSE_URL is not set: run the tests with `cargo xtask test`");
     let url = format!("{base}/faultline_test_{}", EventId::new_random());
-    let store = faultline_storage::clickhouse::ClickHouseEventStore::open(&url)
+    let store = faultline_storage_clickhouse::ClickHouseEventStore::open(&url)
         .await
         .unwrap();
     assert_eq!(
@@ -63,11 +63,11 @@ async fn grpc() -> Stores {
     let addr = listener.local_addr().unwrap();
     let server = tokio::spawn(
         tonic::transport::Server::builder()
-            .add_service(faultline_storage::grpc::server::service(store.clone()))
+            .add_service(faultline_storage_grpc::server::service(store.clone()))
             .serve_with_incoming(tonic::transport::server::TcpIncoming::from(listener)),
     );
     let client =
-        faultline_storage::grpc::RemoteEventReader::connect(&format!("http://{addr}")).unwrap();
+        faultline_storage_grpc::RemoteEventReader::connect(&format!("http://{addr}")).unwrap();
     Stores {
         writer: store,
         reader: Arc::new(client),
@@ -112,13 +112,13 @@ async fn clickhouse_takes_percent_encoded_credentials() {
     );
     let database = format!("faultline_test_{}", EventId::new_random());
     let url = format!("{scheme}://faultline:{encoded}@{host}/{database}");
-    let store = faultline_storage::clickhouse::ClickHouseEventStore::open(&url)
+    let store = faultline_storage_clickhouse::ClickHouseEventStore::open(&url)
         .await
         .expect("the encoded password is accepted");
     store.migrate().await.unwrap();
     let wrong = format!("{scheme}://faultline:{encoded}x@{host}/{database}");
     assert!(
-        faultline_storage::clickhouse::ClickHouseEventStore::open(&wrong)
+        faultline_storage_clickhouse::ClickHouseEventStore::open(&wrong)
             .await
             .is_err(),
         "a wrong password is refused"

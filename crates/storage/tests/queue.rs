@@ -6,12 +6,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use faultline_storage::kafka::{KafkaOptions, KafkaQueue, TopicSettings};
 use faultline_storage::{Delivery, EventQueue, Message, QueueConsumer, Topic};
+use faultline_storage_kafka::{KafkaOptions, KafkaQueue, TopicSettings};
 
 async fn sqlite() -> (Option<tempfile::TempDir>, Arc<dyn EventQueue>) {
     let dir = tempfile::tempdir().unwrap();
-    let queue = faultline_storage::sqlite::SqliteQueue::open(&dir.path().join("queue.sqlite"))
+    let queue = faultline_storage_sql::sqlite::SqliteQueue::open(&dir.path().join("queue.sqlite"))
         .await
         .unwrap();
     (Some(dir), Arc::new(queue))

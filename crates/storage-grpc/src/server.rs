@@ -6,10 +6,10 @@ use chrono::DateTime;
 use faultline_protocol::{EventId, GroupId, ProjectId};
 use tonic::{Request, Response, Status};
 
-use super::proto::query_service_server::{QueryService, QueryServiceServer};
-use super::proto::*;
-use crate::events::{EventReader, StoredEvent};
-use crate::{StorageError, TagFilter};
+use crate::proto::query_service_server::{QueryService, QueryServiceServer};
+use crate::proto::*;
+use faultline_storage::{EventReader, StoredEvent};
+use faultline_storage::{StorageError, TagFilter};
 
 /// The most events one `GroupEvents` call returns, whatever it asks for.
 const MAX_PAGE: u64 = 1000;

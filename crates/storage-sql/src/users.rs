@@ -5,8 +5,8 @@ use chrono::Utc;
 use super::driver::Pools;
 use super::error::conflict;
 use super::rows;
-use crate::meta::{ApiToken, User, UserId};
-use crate::{Result, from_millis, to_millis};
+use faultline_storage::{ApiToken, User, UserId};
+use faultline_storage::{Result, from_millis, to_millis};
 
 pub(super) async fn create(
     pools: &Pools,

@@ -6,8 +6,8 @@ use faultline_protocol::OrgId;
 use super::driver::{Pools, Tx};
 use super::error::conflict;
 use super::rows;
-use crate::meta::{Invite, Organization, OwnerChanges, Role, User, UserId};
-use crate::{Result, StorageError, to_millis};
+use faultline_storage::{Invite, Organization, OwnerChanges, Role, User, UserId};
+use faultline_storage::{Result, StorageError, to_millis};
 
 /// Adds a member unless they already are one, whose role then stays.
 const ADD_MEMBER: &str = "INSERT INTO org_members (org_id, user_id, role, date_added) \

@@ -5,8 +5,8 @@ use chrono::Utc;
 
 use super::driver::Pools;
 use super::rows;
-use crate::meta::{Session, User, UserId};
-use crate::{Result, from_millis, to_millis};
+use faultline_storage::{Result, from_millis, to_millis};
+use faultline_storage::{Session, User, UserId};
 
 pub(super) async fn create(pools: &Pools, session: &Session, token_hash: &str) -> Result<()> {
     let now = to_millis(Utc::now());

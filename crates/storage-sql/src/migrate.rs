@@ -8,7 +8,7 @@ use chrono::Utc;
 
 use super::dialect::Dialect;
 use super::driver::Pools;
-use crate::Result;
+use faultline_storage::Result;
 
 /// The metadata schema, version by version, as (SQLite, PostgreSQL) SQL.
 ///
@@ -21,25 +21,22 @@ use crate::Result;
 /// a NOCASE column on one and a `lower(email)` index on the other).
 const META: &[(&str, &str)] = &[
     (
-        include_str!("../../migrations/meta/sqlite/0001_initial.sql"),
-        include_str!("../../migrations/meta/postgres/0001_initial.sql"),
+        include_str!("../migrations/meta/sqlite/0001_initial.sql"),
+        include_str!("../migrations/meta/postgres/0001_initial.sql"),
     ),
     (
-        include_str!("../../migrations/meta/sqlite/0002_sessions.sql"),
+        include_str!("../migrations/meta/sqlite/0002_sessions.sql"),
         "",
     ),
     (
-        include_str!("../../migrations/meta/sqlite/0003_user_timezone.sql"),
+        include_str!("../migrations/meta/sqlite/0003_user_timezone.sql"),
         "",
     ),
     (
-        include_str!("../../migrations/meta/sqlite/0004_invites_assignee.sql"),
+        include_str!("../migrations/meta/sqlite/0004_invites_assignee.sql"),
         "",
     ),
-    (
-        include_str!("../../migrations/meta/sqlite/0005_teams.sql"),
-        "",
-    ),
+    (include_str!("../migrations/meta/sqlite/0005_teams.sql"), ""),
 ];
 
 /// The metadata schema's versions in `dialect`.

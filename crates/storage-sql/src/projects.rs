@@ -6,8 +6,8 @@ use faultline_protocol::{OrgId, ProjectId};
 use super::driver::Pools;
 use super::error::conflict;
 use super::rows;
-use crate::meta::{KeyUpdate, Project, ProjectKey, Team};
-use crate::{Result, to_millis};
+use faultline_storage::{KeyUpdate, Project, ProjectKey, Team};
+use faultline_storage::{Result, to_millis};
 
 pub(super) async fn create(
     pools: &Pools,

@@ -9,8 +9,10 @@ use faultline_protocol::{GroupId, ProjectId};
 use super::driver::{Pools, Tx};
 use super::fold::{self, Earlier, IssueState};
 use super::rows;
-use crate::meta::{Group, GroupQuery, GroupSort, GroupStatus, GroupedEvent, RecordOutcome, UserId};
-use crate::{Result, StorageError, to_millis};
+use faultline_storage::{
+    Group, GroupQuery, GroupSort, GroupStatus, GroupedEvent, RecordOutcome, UserId,
+};
+use faultline_storage::{Result, StorageError, to_millis};
 
 /// Rows per multi-row statement; well under SQLite's variable limit.
 const ROWS_PER_STATEMENT: usize = 200;

@@ -7,10 +7,10 @@ use chrono::{DateTime, Utc};
 use faultline_protocol::{EventId, GroupId, ProjectId};
 use tonic::transport::{Channel, Endpoint};
 
-use super::proto::query_service_client::QueryServiceClient;
-use super::proto::*;
-use crate::events::{EventReader, StoredEvent, TagFilter, TagValueCount};
-use crate::{Result, StorageError};
+use crate::proto::query_service_client::QueryServiceClient;
+use crate::proto::*;
+use faultline_storage::{EventReader, StoredEvent, TagFilter, TagValueCount};
+use faultline_storage::{Result, StorageError};
 
 /// How long one query may take before the caller gets an error instead of
 /// a hung page.
@@ -152,7 +152,7 @@ impl EventReader for RemoteEventReader {
                 project_ids: projects.iter().map(|p| p.0).collect(),
                 filters: filters
                     .iter()
-                    .map(|f| super::proto::TagFilter {
+                    .map(|f| crate::proto::TagFilter {
                         key: f.key.clone(),
                         value: f.value.clone(),
                         negated: f.negated,

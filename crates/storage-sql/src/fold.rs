@@ -12,8 +12,8 @@ use std::collections::{HashMap, HashSet};
 
 use faultline_protocol::{EventId, GroupId, ProjectId};
 
-use crate::meta::{GroupedEvent, RecordOutcome};
-use crate::to_millis;
+use faultline_storage::to_millis;
+use faultline_storage::{GroupedEvent, RecordOutcome};
 
 /// Earlier batches' outcomes by (project, event id), as stored.
 pub(crate) type Earlier = HashMap<(ProjectId, EventId), RecordOutcome>;

@@ -14,7 +14,7 @@ use sqlx::{Arguments, ColumnIndex, Decode, Encode, Postgres, Sqlite, Type};
 
 use super::dialect::Dialect;
 use super::error::db_error;
-use crate::{Result, StorageError};
+use faultline_storage::{Result, StorageError};
 
 /// A value a query can bind, on either database.
 pub(crate) trait Param<'q>:

@@ -10,8 +10,11 @@ use faultline_protocol::{EventId, GroupId, ProjectId};
 use sqlx::{QueryBuilder, Row, Sqlite};
 
 use super::{Db, migrate};
-use crate::events::{EventReader, EventRecord, EventStore, StoredEvent, TagFilter, TagValueCount};
-use crate::{Result, StorageError, to_millis};
+use crate::error::db_error;
+use faultline_storage::{
+    EventReader, EventRecord, EventStore, StoredEvent, TagFilter, TagValueCount,
+};
+use faultline_storage::{Result, StorageError, to_millis};
 
 const MIGRATIONS: &[&str] = &[r#"
 CREATE TABLE events (
@@ -69,7 +72,10 @@ struct TagDelta {
 #[async_trait]
 impl EventReader for SqliteEventStore {
     async fn ping(&self) -> Result<()> {
-        sqlx::query("SELECT 1").execute(&self.db.read).await?;
+        sqlx::query("SELECT 1")
+            .execute(&self.db.read)
+            .await
+            .map_err(db_error)?;
         Ok(())
     }
 
@@ -79,7 +85,8 @@ impl EventReader for SqliteEventStore {
                 .bind(project.0)
                 .bind(event_id.to_string())
                 .fetch_optional(&self.db.read)
-                .await?;
+                .await
+                .map_err(db_error)?;
         data.as_deref().map(decode).transpose()
     }
 
@@ -96,7 +103,7 @@ impl EventReader for SqliteEventStore {
         .bind(limit as i64)
         .bind(offset as i64)
         .fetch_all(&self.db.read)
-        .await?;
+        .await.map_err(db_error)?;
         rows.iter().map(|d| decode(d)).collect()
     }
 
@@ -122,7 +129,11 @@ impl EventReader for SqliteEventStore {
             list.push_bind(g.0);
         }
         sql.push(") GROUP BY group_id, bucket");
-        let rows = sql.build().fetch_all(&self.db.read).await?;
+        let rows = sql
+            .build()
+            .fetch_all(&self.db.read)
+            .await
+            .map_err(db_error)?;
         Ok(rows
             .iter()
             .map(|row| (GroupId(row.get(0)), row.get(1), row.get::<i64, _>(2) as u64))
@@ -138,7 +149,7 @@ impl EventReader for SqliteEventStore {
         .bind(group.0)
         .bind(per_key as i64)
         .fetch_all(&self.db.read)
-        .await?;
+        .await.map_err(db_error)?;
         Ok(rows
             .iter()
             .map(|row| TagValueCount {
@@ -189,7 +200,11 @@ impl EventReader for SqliteEventStore {
                 .push_bind(filter.value.clone())
                 .push(")");
         }
-        let ids: Vec<i64> = sql.build_query_scalar().fetch_all(&self.db.read).await?;
+        let ids: Vec<i64> = sql
+            .build_query_scalar()
+            .fetch_all(&self.db.read)
+            .await
+            .map_err(db_error)?;
         Ok(ids.into_iter().map(GroupId).collect())
     }
 }
@@ -197,7 +212,7 @@ impl EventReader for SqliteEventStore {
 #[async_trait]
 impl EventStore for SqliteEventStore {
     async fn insert_events(&self, events: &[EventRecord]) -> Result<()> {
-        let mut tx = self.db.write.begin().await?;
+        let mut tx = self.db.write.begin().await.map_err(db_error)?;
         // Multi-row statements: each statement is a round trip to sqlx's
         // SQLite worker thread.
         let mut inserted: HashSet<(i64, String)> = HashSet::new();
@@ -214,7 +229,7 @@ impl EventStore for SqliteEventStore {
                     .push_bind(&record.json[..]);
             });
             sql.push(" RETURNING project_id, event_id");
-            for row in sql.build().fetch_all(&mut *tx).await? {
+            for row in sql.build().fetch_all(&mut *tx).await.map_err(db_error)? {
                 inserted.insert((row.get(0), row.get(1)));
             }
         }
@@ -258,9 +273,9 @@ impl EventStore for SqliteEventStore {
                  times_seen = times_seen + excluded.times_seen, first_seen = MIN(first_seen, excluded.first_seen), \
                  last_seen = MAX(last_seen, excluded.last_seen)",
             );
-            sql.build().execute(&mut *tx).await?;
+            sql.build().execute(&mut *tx).await.map_err(db_error)?;
         }
-        tx.commit().await?;
+        tx.commit().await.map_err(db_error)?;
         Ok(())
     }
 
@@ -269,13 +284,18 @@ impl EventStore for SqliteEventStore {
         let deleted = sqlx::query("DELETE FROM events WHERE timestamp < ?")
             .bind(cutoff)
             .execute(&self.db.write)
-            .await?
+            .await
+            .map_err(db_error)?
             .rows_affected();
         sqlx::query("DELETE FROM issue_tag_values WHERE last_seen < ?")
             .bind(cutoff)
             .execute(&self.db.write)
-            .await?;
-        sqlx::query("VACUUM").execute(&self.db.write).await?;
+            .await
+            .map_err(db_error)?;
+        sqlx::query("VACUUM")
+            .execute(&self.db.write)
+            .await
+            .map_err(db_error)?;
         Ok(deleted)
     }
 }

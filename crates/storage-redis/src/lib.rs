@@ -7,8 +7,8 @@ use async_trait::async_trait;
 use deadpool_redis::redis::{self, AsyncCommands};
 use deadpool_redis::{Config, Pool, Runtime};
 
-use crate::cache::Cache;
-use crate::{Result, StorageError};
+use faultline_storage::Cache;
+use faultline_storage::{Result, StorageError};
 
 const NAMESPACE: &str = "faultline:";
 

@@ -20,8 +20,10 @@ use clickhouse::{Client, Row};
 use faultline_protocol::{EventId, GroupId, ProjectId};
 use serde::{Deserialize, Serialize};
 
-use crate::events::{EventReader, EventRecord, EventStore, StoredEvent, TagFilter, TagValueCount};
-use crate::{Result, StorageError, to_millis};
+use faultline_storage::{
+    EventReader, EventRecord, EventStore, StoredEvent, TagFilter, TagValueCount,
+};
+use faultline_storage::{Result, StorageError, to_millis};
 
 /// Schema changes, applied in order once each; `schema_migrations`
 /// remembers which ran. Never edit one that shipped: append.

@@ -1,5 +1,8 @@
-//! The metadata store on SQL: one implementation of [`MetaStore`] for
-//! SQLite (embedded, `faultline devserver`) and PostgreSQL (production).
+//! The SQL backends of the storage seams: the metadata store, one
+//! implementation of [`MetaStore`] for SQLite (embedded, `faultline
+//! devserver`) and PostgreSQL (production), and the embedded event store
+//! and durable queue on SQLite files ([`sqlite`]). Only the binary and the
+//! tests depend on this crate; services see the traits.
 //!
 //! Every query is written once, with `?` placeholders, in the SQL both
 //! databases accept; [`dialect`] holds the few pieces they spell
@@ -28,8 +31,9 @@
 //!   rule and makes the change; on PostgreSQL it first locks the
 //!   organization row `FOR UPDATE`, on SQLite the single writer already
 //!   serialises them.
-//! - Driver errors become [`crate::StorageError`]s in [`error`]: a unique
-//!   violation is `Conflict`, a lost connection `Unavailable`.
+//! - Driver errors become [`StorageError`]s in [`error`], at this
+//!   boundary: a unique violation is `Conflict`, a lost connection
+//!   `Unavailable`.
 
 mod dialect;
 mod driver;
@@ -41,6 +45,7 @@ mod orgs;
 mod projects;
 mod rows;
 mod sessions;
+pub mod sqlite;
 mod users;
 
 use std::path::Path;
@@ -53,8 +58,9 @@ use sqlx::postgres::PgPoolOptions;
 
 pub(crate) use driver::Pools;
 
-use crate::Result;
-use crate::meta::*;
+use error::db_error;
+use faultline_storage::Result;
+use faultline_storage::*;
 
 /// The metadata store, on either database.
 #[derive(Clone)]
@@ -75,7 +81,8 @@ impl SqlMetaStore {
             .max_connections(8)
             .acquire_timeout(Duration::from_secs(10))
             .connect(url)
-            .await?;
+            .await
+            .map_err(db_error)?;
         Self::migrated(Pools::Postgres(pool)).await
     }
 

@@ -1,4 +1,4 @@
-//! One test suite for every `MetaStore` backend: embedded SQLite and
+//! The metadata store's suite, on both of its databases: embedded SQLite and
 //! PostgreSQL (a real server; `FAULTLINE_TEST_POSTGRES_URL`, which
 //! `cargo xtask test` provides, names one the tests may create databases on).
 
@@ -13,7 +13,7 @@ use faultline_storage::{
 
 async fn sqlite() -> (Option<tempfile::TempDir>, Arc<dyn MetaStore>) {
     let dir = tempfile::tempdir().unwrap();
-    let store = faultline_storage::sqlite::SqliteMetaStore::open(&dir.path().join("meta.sqlite"))
+    let store = faultline_storage_sql::SqlMetaStore::open_sqlite(&dir.path().join("meta.sqlite"))
         .await
         .unwrap();
     (Some(dir), Arc::new(store))
@@ -21,7 +21,7 @@ async fn sqlite() -> (Option<tempfile::TempDir>, Arc<dyn MetaStore>) {
 
 async fn postgres() -> (Option<tempfile::TempDir>, Arc<dyn MetaStore>) {
     let url = new_postgres_database().await;
-    let store = faultline_storage::postgres::PgMetaStore::open(&url)
+    let store = faultline_storage_sql::SqlMetaStore::open_postgres(&url)
         .await
         .unwrap();
     (None, Arc::new(store))
@@ -83,7 +83,7 @@ async fn postgres_database_of_an_earlier_release_opens() {
     .execute(&pool)
     .await
     .unwrap();
-    let store = faultline_storage::postgres::PgMetaStore::open(&url)
+    let store = faultline_storage_sql::SqlMetaStore::open_postgres(&url)
         .await
         .unwrap();
     let versions: Vec<i64> =

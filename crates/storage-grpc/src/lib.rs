@@ -1,5 +1,5 @@
 //! The query service's gRPC contract (proto/query.proto), both ends: the
-//! [`server`] adapter serves any [`EventReader`](crate::EventReader) over
+//! [`server`] adapter serves any [`EventReader`](faultline_storage::EventReader) over
 //! gRPC, and [`RemoteEventReader`] is an `EventReader` that asks a query
 //! service. Web runs on `RemoteEventReader` in the production topology and
 //! on the embedded store in the devserver, with the same code. The

@@ -4,8 +4,8 @@
 use faultline_protocol::{GroupId, Level, OrgId, ProjectId};
 
 use super::driver::Row;
-use crate::meta::*;
-use crate::{Result, StorageError, from_millis};
+use faultline_storage::*;
+use faultline_storage::{Result, StorageError, from_millis};
 
 pub(crate) fn user(row: &Row) -> Result<User> {
     Ok(User {

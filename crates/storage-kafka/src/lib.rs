@@ -25,8 +25,8 @@ use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
 use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::{Offset, TopicPartitionList};
 
-use crate::queue::{Delivery, EventQueue, Message, QueueConsumer, Topic};
-use crate::{Result, StorageError};
+use faultline_storage::{Delivery, EventQueue, Message, QueueConsumer, Topic};
+use faultline_storage::{Result, StorageError};
 
 /// How the queue talks to the brokers; defaults suit one broker.
 #[derive(Debug, Clone)]

@@ -2,7 +2,7 @@
 //! gets its meaning (a unique violation is a conflict, a lost connection
 //! makes the store unavailable), so callers never see sqlx.
 
-use crate::StorageError;
+use faultline_storage::StorageError;
 
 pub(crate) fn db_error(e: sqlx::Error) -> StorageError {
     match e {
@@ -20,13 +20,6 @@ pub(crate) fn db_error(e: sqlx::Error) -> StorageError {
         | sqlx::Error::ColumnIndexOutOfBounds { .. }
         | sqlx::Error::Decode(_) => StorageError::Corrupt(e.to_string()),
         other => StorageError::Database(Box::new(other)),
-    }
-}
-
-/// So that `?` in the other SQLite stores maps the same way.
-impl From<sqlx::Error> for StorageError {
-    fn from(e: sqlx::Error) -> Self {
-        db_error(e)
     }
 }
 

@@ -19,8 +19,9 @@ use sqlx::sqlite::{
 pub use events::SqliteEventStore;
 pub use queue::SqliteQueue;
 
-use crate::Result;
-use crate::sql::{Pools, SqlMetaStore};
+use crate::Pools;
+use crate::error::db_error;
+use faultline_storage::Result;
 
 /// File names inside a data directory.
 pub const META_FILE: &str = "meta.sqlite";
@@ -36,7 +37,8 @@ pub(crate) struct Db {
 
 impl Db {
     pub(crate) async fn open(path: &Path, readers: u32) -> Result<Self> {
-        let options = SqliteConnectOptions::from_str("sqlite://")?
+        let options = SqliteConnectOptions::from_str("sqlite://")
+            .map_err(db_error)?
             .filename(path)
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
@@ -54,28 +56,19 @@ impl Db {
             .min_connections(1)
             .acquire_timeout(Duration::from_secs(30))
             .connect_with(options.clone().pragma("cache_size", "-8000"))
-            .await?;
+            .await
+            .map_err(db_error)?;
         let read = SqlitePoolOptions::new()
             .max_connections(readers)
             .acquire_timeout(Duration::from_secs(30))
             .connect_with(options.read_only(true).pragma("cache_size", "-2000"))
-            .await?;
+            .await
+            .map_err(db_error)?;
         Ok(Db { write, read })
     }
 }
 
-/// The metadata store on a SQLite file is the one SQL store
-/// ([`SqlMetaStore`]); this names the backend where one is opened.
-pub struct SqliteMetaStore;
-
-impl SqliteMetaStore {
-    /// Opens (creating and migrating as needed) the file at `path`.
-    pub async fn open(path: &Path) -> Result<SqlMetaStore> {
-        SqlMetaStore::open_sqlite(path).await
-    }
-}
-
-/// Applies `migrations` (the one runner, [`crate::sql::migrate`]) to `db`.
+/// Applies `migrations` (the one runner, [`crate::migrate`]) to `db`.
 pub(crate) async fn migrate<S: AsRef<str>>(db: &Db, migrations: &[S]) -> Result<()> {
-    crate::sql::migrate::apply(&Pools::Sqlite(db.clone()), migrations).await
+    crate::migrate::apply(&Pools::Sqlite(db.clone()), migrations).await
 }

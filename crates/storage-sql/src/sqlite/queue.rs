@@ -18,8 +18,9 @@ use sqlx::{QueryBuilder, Row, Sqlite};
 use tokio::sync::{mpsc, oneshot, watch};
 
 use super::{Db, migrate};
-use crate::queue::{Delivery, EventQueue, Message, QueueConsumer, Topic};
-use crate::{Result, StorageError};
+use crate::error::db_error;
+use faultline_storage::{Delivery, EventQueue, Message, QueueConsumer, Topic};
+use faultline_storage::{Result, StorageError};
 
 /// Requests waiting for the writer; bounded so a stalled disk pushes back
 /// on relay instead of growing memory.
@@ -156,7 +157,8 @@ impl EventQueue for SqliteQueue {
         .bind(group)
         .bind(topic.name())
         .fetch_one(&self.inner.db.read)
-        .await?;
+        .await
+        .map_err(db_error)?;
         let published = self.inner.published[&topic].subscribe();
         Ok(Box::new(SqliteConsumer {
             queue: self.clone(),
@@ -168,7 +170,10 @@ impl EventQueue for SqliteQueue {
     }
 
     async fn ping(&self) -> Result<()> {
-        sqlx::query("SELECT 1").execute(&self.inner.db.read).await?;
+        sqlx::query("SELECT 1")
+            .execute(&self.inner.db.read)
+            .await
+            .map_err(db_error)?;
         Ok(())
     }
 }
@@ -196,7 +201,8 @@ impl QueueConsumer for SqliteConsumer {
                 .bind(self.position)
                 .bind(max as i64)
                 .fetch_all(&self.queue.inner.db.read)
-                .await?;
+                .await
+                .map_err(db_error)?;
             if !rows.is_empty() {
                 let deliveries: Vec<Delivery> = rows
                     .into_iter()
@@ -323,7 +329,7 @@ async fn write_batch(db: &Db, batch: &[WriteRequest]) -> Result<()> {
         insert_messages(&db.write, *topic, messages, now).await?;
         return Ok(());
     }
-    let mut tx = db.write.begin().await?;
+    let mut tx = db.write.begin().await.map_err(db_error)?;
     for (topic, messages) in &per_topic {
         for chunk in messages.chunks(ROWS_PER_INSERT) {
             insert_messages(&mut *tx, *topic, chunk, now).await?;
@@ -345,10 +351,10 @@ async fn write_batch(db: &Db, batch: &[WriteRequest]) -> Result<()> {
             .bind(topic.name())
             .bind(next_offset)
             .execute(&mut *tx)
-            .await?;
+            .await.map_err(db_error)?;
         }
     }
-    tx.commit().await?;
+    tx.commit().await.map_err(db_error)?;
     Ok(())
 }
 
@@ -367,7 +373,7 @@ async fn insert_messages<'c>(
             .push_bind(&message.payload[..])
             .push_bind(now);
     });
-    sql.build().execute(executor).await?;
+    sql.build().execute(executor).await.map_err(db_error)?;
     Ok(())
 }
 
@@ -380,7 +386,8 @@ async fn prune(db: &Db) -> Result<()> {
             sqlx::query_scalar("SELECT MIN(next_offset) FROM consumer_offsets WHERE topic = ?")
                 .bind(topic.name())
                 .fetch_one(&db.write)
-                .await?;
+                .await
+                .map_err(db_error)?;
         let (bound, keep) = match min_committed {
             Some(offset) => (offset, KEEP_CONSUMED),
             None => (i64::MAX, KEEP_UNCONSUMED),
@@ -392,7 +399,8 @@ async fn prune(db: &Db) -> Result<()> {
         .bind(bound)
         .bind(now - keep.as_millis() as i64)
         .execute(&db.write)
-        .await?;
+        .await
+        .map_err(db_error)?;
     }
     Ok(())
 }
