@@ -5,11 +5,23 @@
 use std::sync::Arc;
 
 use chrono::{Duration, Utc};
-use faultline_protocol::{EventId, Level, ProjectId};
+use faultline_protocol::{EventId, Level, OrgId, ProjectId};
 use faultline_storage::{
     GroupQuery, GroupSort, GroupStatus, GroupedEvent, Invite, KeyUpdate, MetaStore, OwnerChanges,
-    Role, Session, StorageError,
+    Role, Session, StorageError, UserId,
 };
+
+/// Changes a member's role as an owner may ([`OwnerChanges::Allowed`]).
+async fn set_role(
+    store: &dyn MetaStore,
+    org: OrgId,
+    user: UserId,
+    role: Role,
+) -> Result<(), StorageError> {
+    store
+        .set_member_role(org, user, role, OwnerChanges::Allowed)
+        .await
+}
 
 async fn sqlite() -> (Option<tempfile::TempDir>, Arc<dyn MetaStore>) {
     let dir = tempfile::tempdir().unwrap();
@@ -231,8 +243,7 @@ async fn organizations_projects_keys_teams(store: Arc<dyn MetaStore>) {
         store.member_role(org.id, member.id).await.unwrap(),
         Some(Role::Member)
     );
-    store
-        .set_member_role(org.id, member.id, Role::Admin, OwnerChanges::Allowed)
+    set_role(&*store, org.id, member.id, Role::Admin)
         .await
         .unwrap();
     assert_eq!(
@@ -348,9 +359,7 @@ async fn organizations_keep_an_owner(store: Arc<dyn MetaStore>) {
     store.add_member(org.id, a.id, Role::Owner).await.unwrap();
     store.add_member(org.id, b.id, Role::Member).await.unwrap();
     assert!(matches!(
-        store
-            .set_member_role(org.id, a.id, Role::Admin, OwnerChanges::Allowed)
-            .await,
+        set_role(&*store, org.id, a.id, Role::Admin).await,
         Err(StorageError::LastOwner)
     ));
     assert!(matches!(
@@ -370,22 +379,10 @@ async fn organizations_keep_an_owner(store: Arc<dyn MetaStore>) {
         Err(StorageError::NotFound)
     ));
     // An owner may stay an owner, and step down once another exists.
-    store
-        .set_member_role(org.id, a.id, Role::Owner, OwnerChanges::Allowed)
-        .await
-        .unwrap();
-    store
-        .set_member_role(org.id, b.id, Role::Owner, OwnerChanges::Allowed)
-        .await
-        .unwrap();
-    store
-        .set_member_role(org.id, a.id, Role::Member, OwnerChanges::Allowed)
-        .await
-        .unwrap();
-    store
-        .set_member_role(org.id, a.id, Role::Owner, OwnerChanges::Allowed)
-        .await
-        .unwrap();
+    set_role(&*store, org.id, a.id, Role::Owner).await.unwrap();
+    set_role(&*store, org.id, b.id, Role::Owner).await.unwrap();
+    set_role(&*store, org.id, a.id, Role::Member).await.unwrap();
+    set_role(&*store, org.id, a.id, Role::Owner).await.unwrap();
 
     // Two owners demoting each other at the same moment: one must lose.
     for round in 0..20 {
@@ -415,12 +412,8 @@ async fn organizations_keep_an_owner(store: Arc<dyn MetaStore>) {
         assert!(one.is_ok() != two.is_ok(), "round {round}: {one:?} {two:?}");
         // Back to two owners for the next round.
         store.add_member(org.id, second, Role::Owner).await.unwrap();
-        store
-            .set_member_role(org.id, first, Role::Owner, OwnerChanges::Allowed)
-            .await
-            .unwrap();
-        store
-            .set_member_role(org.id, second, Role::Owner, OwnerChanges::Allowed)
+        set_role(&*store, org.id, first, Role::Owner).await.unwrap();
+        set_role(&*store, org.id, second, Role::Owner)
             .await
             .unwrap();
     }
@@ -462,8 +455,7 @@ async fn only_owners_touch_owners(store: Arc<dyn MetaStore>) {
     );
 
     // Promoted meanwhile: the refused change no longer applies to them.
-    store
-        .set_member_role(org.id, other.id, Role::Owner, OwnerChanges::Allowed)
+    set_role(&*store, org.id, other.id, Role::Owner)
         .await
         .unwrap();
     for role in [Role::Member, Role::Admin, Role::Owner] {
@@ -488,8 +480,7 @@ async fn only_owners_touch_owners(store: Arc<dyn MetaStore>) {
         Some(Role::Owner)
     );
     // Refused wins over the last-owner rule, and a non-member is still 404.
-    store
-        .set_member_role(org.id, other.id, Role::Member, OwnerChanges::Allowed)
+    set_role(&*store, org.id, other.id, Role::Member)
         .await
         .unwrap();
     assert!(matches!(
@@ -511,9 +502,7 @@ async fn only_owners_touch_owners(store: Arc<dyn MetaStore>) {
 
     // An owner may change owners, but not the last one away.
     assert!(matches!(
-        store
-            .set_member_role(org.id, owner.id, Role::Admin, OwnerChanges::Allowed)
-            .await,
+        set_role(&*store, org.id, owner.id, Role::Admin).await,
         Err(StorageError::LastOwner)
     ));
     assert!(matches!(
@@ -522,16 +511,13 @@ async fn only_owners_touch_owners(store: Arc<dyn MetaStore>) {
             .await,
         Err(StorageError::LastOwner)
     ));
-    store
-        .set_member_role(org.id, other.id, Role::Owner, OwnerChanges::Allowed)
+    set_role(&*store, org.id, other.id, Role::Owner)
         .await
         .unwrap();
-    store
-        .set_member_role(org.id, other.id, Role::Admin, OwnerChanges::Allowed)
+    set_role(&*store, org.id, other.id, Role::Admin)
         .await
         .unwrap();
-    store
-        .set_member_role(org.id, other.id, Role::Owner, OwnerChanges::Allowed)
+    set_role(&*store, org.id, other.id, Role::Owner)
         .await
         .unwrap();
     store
