@@ -1,7 +1,7 @@
 //! First-run set-up of a devserver: an admin, an organization, a project and
 //! its DSN, so a newcomer can send events right away.
 
-use faultline_storage::{MetaStore, Organization, Project, ProjectKey, Role};
+use faultline_storage::{AlertStore, MetaStore, Organization, Project, ProjectKey, Role};
 use faultline_web::password::{generate_password, hash_password};
 
 pub const ADMIN_EMAIL: &str = "admin@faultline.local";
@@ -24,7 +24,10 @@ pub struct Defaults {
 /// with a key, created if missing. `faultline upgrade` runs this on a fresh
 /// install, as Sentry's migrations create its default organization; users
 /// come from `createuser` then.
-pub async fn ensure_organization(meta: &dyn MetaStore) -> anyhow::Result<Organization> {
+pub async fn ensure_organization(
+    meta: &dyn MetaStore,
+    alerts: &dyn AlertStore,
+) -> anyhow::Result<Organization> {
     let org = match meta.organization_by_slug(ORG_SLUG).await? {
         Some(org) => org,
         None => meta.create_organization(ORG_SLUG, "Faultline").await?,
@@ -41,11 +44,15 @@ pub async fn ensure_organization(meta: &dyn MetaStore) -> anyhow::Result<Organiz
             .await?;
         meta.create_key(project.id, "Default").await?;
         meta.add_project_to_team(team.id, project.id).await?;
+        faultline_web::ops::rules::create_default(alerts, &project).await?;
     }
     Ok(org)
 }
 
-pub async fn ensure_defaults(meta: &dyn MetaStore) -> anyhow::Result<Defaults> {
+pub async fn ensure_defaults(
+    meta: &dyn MetaStore,
+    alerts: &dyn AlertStore,
+) -> anyhow::Result<Defaults> {
     let mut first_run = None;
     if meta.setting(BOOTSTRAPPED).await?.is_none() {
         let password = generate_password();
@@ -56,7 +63,7 @@ pub async fn ensure_defaults(meta: &dyn MetaStore) -> anyhow::Result<Defaults> {
                     .await?
             }
         };
-        let org = ensure_organization(meta).await?;
+        let org = ensure_organization(meta, alerts).await?;
         meta.add_member(org.id, admin.id, Role::Owner).await?;
         meta.set_setting(BOOTSTRAPPED, "1").await?;
         first_run = Some(FirstRun { password });

@@ -28,7 +28,8 @@ pub async fn upgrade(data: &DataArgs, noinput: bool) -> anyhow::Result<()> {
     // On a fresh install only (no users yet): an install whose default
     // organization was renamed or deleted keeps it that way.
     if meta.count_users().await? == 0 {
-        crate::bootstrap::ensure_organization(meta.as_ref()).await?;
+        crate::bootstrap::ensure_organization(meta.as_ref(), stores.alerts().await?.as_ref())
+            .await?;
     }
     if let Some(url) = &config.clickhouse.url {
         let ran = open_clickhouse(url)

@@ -30,7 +30,11 @@ pub async fn run(bind: Option<&str>, data: &DataArgs) -> anyhow::Result<()> {
     let settings = load(data, true)?;
     let config = &settings.config;
     let stores = Stores::new(&settings, EventsAccess::Direct);
-    let defaults = ensure_defaults(stores.meta().await?.as_ref()).await?;
+    let defaults = ensure_defaults(
+        stores.meta().await?.as_ref(),
+        stores.alerts().await?.as_ref(),
+    )
+    .await?;
 
     let bind = bind.unwrap_or(&config.web.bind);
     let listener =

@@ -10,7 +10,9 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use faultline_config::Kafka;
-use faultline_storage::{Cache, EventQueue, EventReader, EventStore, MemoryCache, MetaStore};
+use faultline_storage::{
+    AlertStore, Cache, EventQueue, EventReader, EventStore, MemoryCache, MetaStore,
+};
 use faultline_storage_clickhouse::ClickHouseEventStore;
 use faultline_storage_grpc::RemoteEventReader;
 use faultline_storage_kafka::{KafkaOptions, KafkaQueue};
@@ -33,7 +35,7 @@ pub struct Stores<'a> {
     settings: &'a Settings,
     access: EventsAccess,
     queue: OnceCell<Arc<dyn EventQueue>>,
-    meta: OnceCell<Arc<dyn MetaStore>>,
+    meta: OnceCell<Arc<SqlMetaStore>>,
     events: OnceCell<Arc<dyn EventStore>>,
     cache: OnceCell<Arc<dyn Cache>>,
 }
@@ -87,21 +89,28 @@ impl<'a> Stores<'a> {
     }
 
     pub async fn meta(&self) -> anyhow::Result<Arc<dyn MetaStore>> {
+        Ok(self.sql().await?)
+    }
+
+    /// Alert rules and their history, kept in the metadata database.
+    pub async fn alerts(&self) -> anyhow::Result<Arc<dyn AlertStore>> {
+        Ok(self.sql().await?)
+    }
+
+    /// The metadata database, on PostgreSQL at `database.url` or the
+    /// embedded SQLite file.
+    async fn sql(&self) -> anyhow::Result<Arc<SqlMetaStore>> {
         let database = &self.settings.config.database;
         self.meta
             .get_or_try_init(|| async {
-                Ok(match database.postgres_url() {
-                    Some(url) => {
-                        Arc::new(SqlMetaStore::open_postgres(url).await.with_context(|| {
-                            format!("cannot reach PostgreSQL at database.url ({})", redact(url))
-                        })?) as Arc<dyn MetaStore>
-                    }
-                    None => Arc::new(
-                        SqlMetaStore::open_sqlite(&self.embedded(sqlite::META_FILE)?)
-                            .await
-                            .with_context(|| self.in_dir())?,
-                    ),
-                })
+                Ok(Arc::new(match database.postgres_url() {
+                    Some(url) => SqlMetaStore::open_postgres(url).await.with_context(|| {
+                        format!("cannot reach PostgreSQL at database.url ({})", redact(url))
+                    })?,
+                    None => SqlMetaStore::open_sqlite(&self.embedded(sqlite::META_FILE)?)
+                        .await
+                        .with_context(|| self.in_dir())?,
+                }))
             })
             .await
             .cloned()

@@ -88,6 +88,7 @@ pub async fn build(
         ServiceKind::Web => faultline_web::service(
             faultline_web::Stores {
                 meta: stores.meta().await?,
+                alerts: stores.alerts().await?,
                 events: stores.event_reader().await?,
                 cache: stores.cache().await?,
             },

@@ -17,7 +17,7 @@ use faultline_storage::{
 };
 use tokio::sync::watch;
 
-pub use process::{PostProcessMessage, process_batch};
+pub use process::process_batch;
 
 /// The consumer group name, as Sentry's.
 pub const GROUP: &str = "ingest-consumer";

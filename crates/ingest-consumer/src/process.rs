@@ -3,24 +3,13 @@
 use bytes::Bytes;
 use faultline_grouping::group;
 use faultline_protocol::{
-    EventId, GroupId, IngestMessage, NormalizeOptions, ProcessedEvent, ProjectId,
+    GroupId, IngestMessage, NormalizeOptions, PostProcessMessage, ProcessedEvent,
     normalize::normalize_event,
 };
 use faultline_storage::{Delivery, GroupedEvent, Message, Topic};
-use serde::{Deserialize, Serialize};
 
 use crate::metrics::count;
 use crate::{IngestError, Stores};
-
-/// What the notifier reads from `post-process`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct PostProcessMessage {
-    pub project_id: ProjectId,
-    pub group_id: GroupId,
-    pub event_id: EventId,
-    pub is_new: bool,
-    pub is_regression: bool,
-}
 
 pub async fn process_batch(stores: &Stores, deliveries: &[Delivery]) -> Result<(), IngestError> {
     let payloads: Vec<Bytes> = deliveries.iter().map(|d| d.payload.clone()).collect();
@@ -56,6 +45,7 @@ pub async fn process_batch(stores: &Stores, deliveries: &[Delivery]) -> Result<(
             event_id: grouped.event_id,
             is_new: outcome.new_group,
             is_regression: outcome.regression,
+            event: Some(PostProcessMessage::trimmed(&processed.event)),
         };
         post.push(Message {
             key: grouped.project_id.0,

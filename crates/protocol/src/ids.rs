@@ -79,9 +79,36 @@ impl<'de> Deserialize<'de> for EventId {
     }
 }
 
+/// Sentry's short id alphabet (base 32 without I, O, U and L look-alikes).
+const SHORT_ID_ALPHABET: &[u8] = b"0123456789ABCDEFGHJKLMNPQRSTUVWXYZ";
+
+/// An issue's short id as Sentry shows it: the project slug in capitals
+/// and the number in the project (`WEB-APP-1A`).
+pub fn short_id(project_slug: &str, n: i64) -> String {
+    let mut digits = Vec::new();
+    let base = SHORT_ID_ALPHABET.len() as i64;
+    let mut n = n.max(0);
+    loop {
+        digits.push(SHORT_ID_ALPHABET[(n % base) as usize] as char);
+        n /= base;
+        if n == 0 {
+            break;
+        }
+    }
+    let suffix: String = digits.into_iter().rev().collect();
+    format!("{}-{suffix}", project_slug.to_ascii_uppercase())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn short_ids_use_sentry_alphabet() {
+        assert_eq!(short_id("web-app", 1), "WEB-APP-1");
+        assert_eq!(short_id("x", 34), "X-10");
+        assert_eq!(short_id("x", 18), "X-J");
+    }
 
     #[test]
     fn event_id_accepts_both_forms_and_prints_simple() {

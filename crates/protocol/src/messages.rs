@@ -74,6 +74,34 @@ pub struct ProcessedEvent {
     pub event: Event,
 }
 
+/// What the ingest-consumer puts on `post-process` for each grouped event,
+/// and the notifier reads: the issue, what grouping did to it, and the
+/// event the alert rules look at (without its breadcrumbs, extra data and
+/// modules, which no rule reads).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PostProcessMessage {
+    pub project_id: ProjectId,
+    pub group_id: GroupId,
+    pub event_id: EventId,
+    pub is_new: bool,
+    pub is_regression: bool,
+    /// Absent in messages queued by releases before the notifier.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event: Option<Event>,
+}
+
+impl PostProcessMessage {
+    /// The event as rules need it: the parts no condition, filter or
+    /// message reads are dropped, so the topic stays small.
+    pub fn trimmed(event: &Event) -> Event {
+        let mut event = event.clone();
+        event.breadcrumbs.clear();
+        event.extra.clear();
+        event.modules.clear();
+        event
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -166,7 +166,10 @@ impl ValueMatch {
     }
 
     pub fn as_str(self) -> &'static str {
-        VALUE_MATCHES.iter().find(|m| m.0 == self).map_or("eq", |m| m.1)
+        VALUE_MATCHES
+            .iter()
+            .find(|m| m.0 == self)
+            .map_or("eq", |m| m.1)
     }
 
     pub fn label(self) -> &'static str {
@@ -302,7 +305,10 @@ const LEVELS: [(u8, &str); 6] = [
 ];
 
 pub(crate) fn level_name(level: u8) -> &'static str {
-    LEVELS.iter().find(|l| l.0 == level).map_or("error", |l| l.1)
+    LEVELS
+        .iter()
+        .find(|l| l.0 == level)
+        .map_or("error", |l| l.1)
 }
 
 /// One item's fields, read the way Sentry's forms send them (numbers may
@@ -395,7 +401,10 @@ impl Condition {
             Condition::Regression => "The issue changes state from resolved to unresolved".into(),
             Condition::Reappeared => "The issue changes state from ignored to unresolved".into(),
             Condition::EventFrequency { value, interval } => {
-                format!("The issue is seen more than {value} times in {}", interval.label())
+                format!(
+                    "The issue is seen more than {value} times in {}",
+                    interval.label()
+                )
             }
             Condition::UniqueUserFrequency { value, interval } => format!(
                 "The issue is seen by more than {value} users in {}",

@@ -24,8 +24,10 @@ pub use spec::{FieldErrors, Match, RuleSpec};
 /// Sentry's class paths, the `id` of each condition, filter and action.
 pub mod ids {
     pub const FIRST_SEEN: &str = "sentry.rules.conditions.first_seen_event.FirstSeenEventCondition";
-    pub const REGRESSION: &str = "sentry.rules.conditions.regression_event.RegressionEventCondition";
-    pub const REAPPEARED: &str = "sentry.rules.conditions.reappeared_event.ReappearedEventCondition";
+    pub const REGRESSION: &str =
+        "sentry.rules.conditions.regression_event.RegressionEventCondition";
+    pub const REAPPEARED: &str =
+        "sentry.rules.conditions.reappeared_event.ReappearedEventCondition";
     pub const EVENT_FREQUENCY: &str =
         "sentry.rules.conditions.event_frequency.EventFrequencyCondition";
     pub const UNIQUE_USER_FREQUENCY: &str =

@@ -335,7 +335,10 @@ mod tests {
         );
         assert!(matches!(
             &rule.filters[2],
-            Filter::EventAttribute { matcher: ValueMatch::IsSet, .. }
+            Filter::EventAttribute {
+                matcher: ValueMatch::IsSet,
+                ..
+            }
         ));
         assert_eq!(
             rule.actions[0],
@@ -360,7 +363,10 @@ mod tests {
             "The event's level is greater than or equal to error"
         );
         assert_eq!(json["filters"][2]["id"], ids::EVENT_ATTRIBUTE);
-        assert_eq!(json["actions"][1]["name"], "Send a notification via dingtalk");
+        assert_eq!(
+            json["actions"][1]["name"],
+            "Send a notification via dingtalk"
+        );
         let default = default_rule().to_json();
         assert_eq!(default["conditions"][0]["name"], "A new issue is created");
         assert_eq!(default["actions"][0]["targetType"], "IssueOwners");
@@ -380,11 +386,24 @@ mod tests {
         .unwrap_err();
         let json = errors.to_json();
         assert_eq!(json["name"][0], "This field is required.");
-        assert!(json["actionMatch"][0].as_str().unwrap().contains("not a valid choice"));
-        assert!(json["frequency"][0].as_str().unwrap().contains("5 to 43200"));
+        assert!(
+            json["actionMatch"][0]
+                .as_str()
+                .unwrap()
+                .contains("not a valid choice")
+        );
+        assert!(
+            json["frequency"][0]
+                .as_str()
+                .unwrap()
+                .contains("5 to 43200")
+        );
         assert_eq!(json["conditions"].as_array().unwrap().len(), 2);
         assert!(json["filters"][0].as_str().unwrap().contains("value"));
-        assert_eq!(json["actions"][0], "You must add an action for this alert to fire.");
+        assert_eq!(
+            json["actions"][0],
+            "You must add an action for this alert to fire."
+        );
         assert!(RuleSpec::from_json(&json!("rule")).is_err());
     }
 
@@ -398,7 +417,8 @@ mod tests {
         b["name"] = json!("x".repeat(257));
         assert!(RuleSpec::from_json(&b).is_err());
         let mut b = body();
-        b["filters"] = json!([{"id": ids::TAGGED_EVENT, "key": "k", "match": "eq", "value": "v".repeat(201)}]);
+        b["filters"] =
+            json!([{"id": ids::TAGGED_EVENT, "key": "k", "match": "eq", "value": "v".repeat(201)}]);
         assert!(RuleSpec::from_json(&b).is_err());
         let mut b = body();
         b["actions"] = json!([{"id": ids::NOTIFY_EMAIL, "targetType": "Member", "targetIdentifier": "99999999999999999999"}]);

@@ -60,6 +60,27 @@ impl Dialect {
         }
     }
 
+    /// A statement locking one alert rule row (binding its id) until the
+    /// transaction ends, so two notifiers deciding whether the rule fires
+    /// for an issue decide one after the other; SQLite's single writer
+    /// already does.
+    pub(crate) fn lock_alert_rule(self) -> Option<&'static str> {
+        match self {
+            Dialect::Sqlite => None,
+            Dialect::Postgres => Some("SELECT id FROM alert_rules WHERE id = ? FOR UPDATE"),
+        }
+    }
+
+    /// What lets concurrent claims of queued rows pass over the rows another
+    /// transaction has locked instead of waiting for them; SQLite has no
+    /// row locks (its one writer claims alone).
+    pub(crate) fn skip_locked(self) -> &'static str {
+        match self {
+            Dialect::Sqlite => "",
+            Dialect::Postgres => " FOR UPDATE SKIP LOCKED",
+        }
+    }
+
     /// Gives the space of deleted issues back. PostgreSQL cannot vacuum in
     /// a transaction and is told which tables changed; SQLite rewrites the
     /// whole (small) file.

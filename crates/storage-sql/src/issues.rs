@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use faultline_protocol::{GroupId, ProjectId};
 
-use super::driver::{Pools, Tx};
+use super::driver::{Pools, Query, Tx};
 use super::fold::{self, Earlier, IssueState};
 use super::rows;
 use faultline_storage::{
@@ -249,11 +249,32 @@ fn contains_pattern(term: &str) -> String {
 }
 
 pub(super) async fn list(pools: &Pools, query: &GroupQuery) -> Result<Vec<Group>> {
-    if query.project_ids.is_empty() || query.group_ids.as_ref().is_some_and(Vec::is_empty) {
+    if query.matches_nothing() {
         return Ok(Vec::new());
     }
-    let like = pools.dialect().like_ignoring_case();
-    let mut sql = pools.read("SELECT * FROM issues WHERE project_id IN ");
+    let mut sql = pools.read("SELECT * FROM issues");
+    push_page(&mut sql, query);
+    let found = sql.fetch_all().await?;
+    rows::all(&found, rows::group)
+}
+
+/// How many issues [`list`] would return, without reading them: the page
+/// is only counted, in the database.
+pub(super) async fn count(pools: &Pools, query: &GroupQuery) -> Result<usize> {
+    if query.matches_nothing() {
+        return Ok(0);
+    }
+    let mut sql = pools.read("SELECT COUNT(*) FROM (SELECT id FROM issues");
+    push_page(&mut sql, query);
+    sql.push(") AS page");
+    let count: Option<i64> = sql.fetch_scalar().await?;
+    Ok(usize::try_from(count.unwrap_or(0)).unwrap_or(0))
+}
+
+/// The WHERE, ORDER BY, LIMIT and OFFSET of `query`.
+fn push_page(sql: &mut Query<'_, '_>, query: &GroupQuery) {
+    let like = sql.dialect().like_ignoring_case();
+    sql.push(" WHERE project_id IN ");
     sql.push_list(query.project_ids.iter().map(|p| p.0));
     if !query.statuses.is_empty() {
         sql.push(" AND status IN ");
@@ -295,8 +316,6 @@ pub(super) async fn list(pools: &Pools, query: &GroupQuery) -> Result<Vec<Group>
     });
     sql.push(" LIMIT ").push_bind(query.limit as i64);
     sql.push(" OFFSET ").push_bind(query.offset as i64);
-    let found = sql.fetch_all().await?;
-    rows::all(&found, rows::group)
 }
 
 pub(super) async fn set_status(pools: &Pools, ids: &[GroupId], status: GroupStatus) -> Result<()> {

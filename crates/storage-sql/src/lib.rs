@@ -35,6 +35,7 @@
 //!   boundary: a unique violation is `Conflict`, a lost connection
 //!   `Unavailable`.
 
+mod alerts;
 mod dialect;
 mod driver;
 mod error;
@@ -290,6 +291,10 @@ impl MetaStore for SqlMetaStore {
         issues::by_short_id(&self.pools, project, short_id).await
     }
 
+    async fn count_groups(&self, query: &GroupQuery) -> Result<usize> {
+        issues::count(&self.pools, query).await
+    }
+
     async fn groups(&self, query: &GroupQuery) -> Result<Vec<Group>> {
         issues::list(&self.pools, query).await
     }
@@ -328,5 +333,63 @@ impl MetaStore for SqlMetaStore {
 
     async fn set_setting(&self, key: &str, value: &str) -> Result<()> {
         sessions::set_setting(&self.pools, key, value).await
+    }
+}
+
+#[async_trait]
+impl AlertStore for SqlMetaStore {
+    async fn create_rule(
+        &self,
+        project: ProjectId,
+        rule: &RuleRecord<'_>,
+        created_by: Option<UserId>,
+    ) -> Result<AlertRule> {
+        alerts::create_rule(&self.pools, project, rule, created_by).await
+    }
+
+    async fn rules(&self, project: ProjectId) -> Result<Vec<AlertRule>> {
+        alerts::rules(&self.pools, project).await
+    }
+
+    async fn rule(&self, project: ProjectId, id: i64) -> Result<Option<AlertRule>> {
+        alerts::rule_by_id(&self.pools, project, id).await
+    }
+
+    async fn update_rule(
+        &self,
+        project: ProjectId,
+        id: i64,
+        rule: &RuleRecord<'_>,
+    ) -> Result<AlertRule> {
+        alerts::update_rule(&self.pools, project, id, rule).await
+    }
+
+    async fn delete_rule(&self, project: ProjectId, id: i64) -> Result<()> {
+        alerts::delete_rule(&self.pools, project, id).await
+    }
+
+    async fn record_fire(&self, fire: &NewFire) -> Result<FireOutcome> {
+        alerts::record_fire(&self.pools, fire).await
+    }
+
+    async fn claim_deliveries(
+        &self,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<AlertDelivery>> {
+        alerts::claim_deliveries(&self.pools, now, lease_until, limit).await
+    }
+
+    async fn finish_delivery(&self, id: i64, result: &AttemptResult) -> Result<()> {
+        alerts::finish_delivery(&self.pools, id, result).await
+    }
+
+    async fn rule_history(&self, rule_id: i64, limit: usize) -> Result<Vec<RuleFire>> {
+        alerts::rule_history(&self.pools, rule_id, limit).await
+    }
+
+    async fn fires_since(&self, project: ProjectId, since: DateTime<Utc>) -> Result<u64> {
+        alerts::fires_since(&self.pools, project, since).await
     }
 }

@@ -37,6 +37,10 @@ const META: &[(&str, &str)] = &[
         "",
     ),
     (include_str!("../migrations/meta/sqlite/0005_teams.sql"), ""),
+    (
+        include_str!("../migrations/meta/sqlite/0006_alerts.sql"),
+        include_str!("../migrations/meta/postgres/0006_alerts.sql"),
+    ),
 ];
 
 /// The metadata schema's versions in `dialect`.

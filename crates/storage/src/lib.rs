@@ -1,7 +1,8 @@
 //! The storage seams every service is written against, and their backends.
 //!
-//! Four small traits: [`EventQueue`] (topics with offsets and consumer
+//! Five small traits: [`EventQueue`] (topics with offsets and consumer
 //! groups), [`MetaStore`] (users, organizations, projects, keys, issues),
+//! [`AlertStore`] (alert rules, their firings and the deliveries owed),
 //! [`EventStore`] (full events, searchable) and [`Cache`] (shared entries
 //! that expire, such as relay's project keys). [`EventReader`] is the
 //! reading half of the event store, all a remote store offers. Backends are
@@ -15,6 +16,7 @@
 //! tests depend on, so a service crate compiles no database driver to use
 //! a trait. Each backend maps its driver's errors to [`StorageError`].
 
+pub mod alerts;
 pub mod cache;
 pub mod consume;
 pub mod events;
@@ -22,6 +24,10 @@ pub mod health;
 pub mod meta;
 pub mod queue;
 
+pub use alerts::{
+    AlertDelivery, AlertRule, AlertStore, AttemptResult, DeliveryStatus, FireOutcome, NewDelivery,
+    NewFire, RuleFire, RuleRecord, RuleStatus,
+};
 pub use cache::{Cache, MemoryCache, cache_keys};
 pub use consume::{BatchHandler, BatchPolicy, consume};
 pub use events::{EventReader, EventRecord, EventStore, StoredEvent, TagFilter, TagValueCount};

@@ -262,6 +262,14 @@ pub struct GroupQuery {
     pub limit: usize,
 }
 
+impl GroupQuery {
+    /// No project, or an empty list of issues to restrict to: nothing can
+    /// match, and no query needs to run.
+    pub fn matches_nothing(&self) -> bool {
+        self.project_ids.is_empty() || self.group_ids.as_ref().is_some_and(Vec::is_empty)
+    }
+}
+
 #[async_trait]
 pub trait MetaStore: Send + Sync + 'static {
     async fn ping(&self) -> Result<()>;
@@ -367,6 +375,9 @@ pub trait MetaStore: Send + Sync + 'static {
     async fn group(&self, id: GroupId) -> Result<Option<Group>>;
     async fn group_by_short_id(&self, project: ProjectId, short_id: i64) -> Result<Option<Group>>;
     async fn groups(&self, query: &GroupQuery) -> Result<Vec<Group>>;
+    /// How many issues [`Self::groups`] would return for `query` (within
+    /// its offset and limit), counted without reading them.
+    async fn count_groups(&self, query: &GroupQuery) -> Result<usize>;
     async fn set_group_status(&self, ids: &[GroupId], status: GroupStatus) -> Result<()>;
     async fn set_assignee(&self, ids: &[GroupId], assignee: Option<UserId>) -> Result<()>;
     /// Deletes issues last seen before `cutoff` with what hangs off them

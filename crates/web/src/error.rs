@@ -20,6 +20,9 @@ pub enum ApiError {
     BadRequest(String),
     #[error("{0}")]
     Conflict(String),
+    /// A body refused field by field: `{"field": ["message"]}`.
+    #[error("invalid fields")]
+    Fields(serde_json::Value),
     #[error("internal error")]
     Storage(#[from] StorageError),
 }
@@ -35,6 +38,7 @@ impl From<OpError> for ApiError {
                 ApiError::Forbidden
             }
             OpError::Conflict(message) => ApiError::Conflict(message),
+            OpError::Fields(errors) => ApiError::Fields(errors.to_json()),
             e @ (OpError::Invalid { .. } | OpError::LastOwner) => {
                 ApiError::BadRequest(e.to_string())
             }
@@ -49,7 +53,7 @@ impl ResponseError for ApiError {
             ApiError::Unauthenticated | ApiError::InvalidToken => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden => StatusCode::FORBIDDEN,
             ApiError::NotFound => StatusCode::NOT_FOUND,
-            ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::BadRequest(_) | ApiError::Fields(_) => StatusCode::BAD_REQUEST,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::Storage(StorageError::NotFound) => StatusCode::NOT_FOUND,
             ApiError::Storage(StorageError::Conflict(_)) => StatusCode::CONFLICT,
@@ -61,8 +65,11 @@ impl ResponseError for ApiError {
         if let ApiError::Storage(e) = self {
             tracing::error!(error = %e, "storage error in API");
         }
-        HttpResponse::build(self.status_code())
-            .json(serde_json::json!({ "detail": self.to_string() }))
+        let body = match self {
+            ApiError::Fields(fields) => fields.clone(),
+            _ => serde_json::json!({ "detail": self.to_string() }),
+        };
+        HttpResponse::build(self.status_code()).json(body)
     }
 }
 

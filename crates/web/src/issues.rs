@@ -110,7 +110,7 @@ pub async fn search_issues_with_hits(
                 limit: MAX_HITS - from,
                 ..query
             };
-            from + state.meta.groups(&rest).await?.len()
+            from + state.meta.count_groups(&rest).await?
         }
     };
     Ok((groups, has_next, hits.min(MAX_HITS)))

@@ -21,7 +21,7 @@ mod slug;
 use std::sync::Arc;
 
 use actix_web::web;
-use faultline_storage::{Cache, EventReader, MetaStore, Probe};
+use faultline_storage::{AlertStore, Cache, EventReader, MetaStore, Probe};
 
 pub use auth::{generate_token, hash_token};
 pub use error::ApiError;
@@ -38,6 +38,8 @@ pub fn dsn(url_prefix: &str, key: &faultline_storage::ProjectKey) -> String {
 #[derive(Clone)]
 pub struct Stores {
     pub meta: Arc<dyn MetaStore>,
+    /// Alert rules and their history (the metadata database).
+    pub alerts: Arc<dyn AlertStore>,
     pub events: Arc<dyn EventReader>,
     /// Shared with relay, which caches project keys there.
     pub cache: Arc<dyn Cache>,
@@ -56,6 +58,7 @@ impl Stores {
 
 pub struct WebState {
     pub meta: Arc<dyn MetaStore>,
+    pub alerts: Arc<dyn AlertStore>,
     pub events: Arc<dyn EventReader>,
     /// Base URL used in DSNs and permalinks (`system.url-prefix`).
     pub url_prefix: String,
@@ -78,6 +81,7 @@ impl WebState {
         trusted_origins.push(url_prefix.clone());
         WebState {
             meta: stores.meta.clone(),
+            alerts: stores.alerts.clone(),
             events: stores.events.clone(),
             url_prefix,
             max_payload: config.limits.max_api_payload_size,

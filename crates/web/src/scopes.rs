@@ -95,6 +95,10 @@ pub const PROJECT_READ: Need = &["project:read"];
 pub const PROJECT_WRITE: Need = &["project:write"];
 pub const EVENT_READ: Need = &["event:read"];
 pub const EVENT_WRITE: Need = &["event:write"];
+/// Reading alert rules, as Sentry's rule endpoints accept it.
+pub const ALERTS_READ: Need = &["project:read", "alerts:read"];
+/// Creating, changing and deleting alert rules.
+pub const ALERTS_WRITE: Need = &["project:write", "alerts:write"];
 /// Creating a team: Sentry accepts `team:write` as well as `org:write`.
 pub const TEAM_CREATE: Need = &["org:write", "team:write"];
 /// Inviting, changing and removing members, for a token (the role rule is

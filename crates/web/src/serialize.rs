@@ -3,8 +3,9 @@
 //! existing clients parse our answers unchanged.
 
 use chrono::{DateTime, SecondsFormat, Utc};
+pub use faultline_protocol::short_id;
 use faultline_protocol::{Event, Frame, ProcessedEvent};
-use faultline_storage::{Group, Organization, Project, ProjectKey, Team, User};
+use faultline_storage::{AlertRule, Group, Organization, Project, ProjectKey, Team, User};
 use serde_json::{Value, json};
 
 pub fn iso(t: DateTime<Utc>) -> String {
@@ -67,6 +68,33 @@ pub fn project(project: &Project, org: &Organization) -> Value {
     })
 }
 
+/// An issue alert rule: its stored canonical JSON (conditions, filters and
+/// actions with Sentry's wording, matches, frequency, environment) plus
+/// what the store knows about it.
+pub fn rule(rule: &AlertRule, project: &Project, created_by: Option<&User>) -> Value {
+    let mut v = match &rule.data {
+        Value::Object(_) => rule.data.clone(),
+        _ => json!({}),
+    };
+    v["id"] = json!(rule.id.to_string());
+    v["name"] = json!(rule.name);
+    v["status"] = json!(rule.status.as_str());
+    v["dateCreated"] = json!(iso(rule.date_created));
+    v["lastTriggered"] = json!(rule.last_triggered.map(iso));
+    v["createdBy"] = match created_by {
+        Some(u) => json!({
+            "id": u.id.0,
+            "name": if u.name.is_empty() { &u.email } else { &u.name },
+            "email": u.email,
+        }),
+        None => Value::Null,
+    };
+    v["owner"] = Value::Null;
+    v["projects"] = json!([project.slug]);
+    v["snooze"] = json!(false);
+    v
+}
+
 /// `scheme://public@host/project_id`, from `system.url-prefix`.
 pub fn dsn(url_prefix: &str, key: &ProjectKey, secret: bool) -> String {
     let (scheme, rest) = url_prefix.split_once("://").unwrap_or(("http", url_prefix));
@@ -111,24 +139,6 @@ pub fn key(url_prefix: &str, key: &ProjectKey) -> Value {
         "browserSdkVersion": "latest",
         "dateCreated": iso(key.date_created),
     })
-}
-
-/// Sentry's short id alphabet (base 32 without I, O, U and L look-alikes).
-const SHORT_ID_ALPHABET: &[u8] = b"0123456789ABCDEFGHJKLMNPQRSTUVWXYZ";
-
-pub fn short_id(project_slug: &str, n: i64) -> String {
-    let mut digits = Vec::new();
-    let base = SHORT_ID_ALPHABET.len() as i64;
-    let mut n = n.max(0);
-    loop {
-        digits.push(SHORT_ID_ALPHABET[(n % base) as usize] as char);
-        n /= base;
-        if n == 0 {
-            break;
-        }
-    }
-    let suffix: String = digits.into_iter().rev().collect();
-    format!("{}-{suffix}", project_slug.to_ascii_uppercase())
 }
 
 /// Sentry's `assignedTo` for a user.
@@ -400,12 +410,5 @@ mod tests {
                 (u64::MAX, "c", false)
             ]
         );
-    }
-
-    #[test]
-    fn short_ids_use_sentry_alphabet() {
-        assert_eq!(short_id("web-app", 1), "WEB-APP-1");
-        assert_eq!(short_id("x", 34), "X-10");
-        assert_eq!(short_id("x", 18), "X-J");
     }
 }

@@ -180,6 +180,30 @@ impl Devserver {
         (response.status, json_or_text(&response))
     }
 
+    pub fn delete(&self, path: &str) -> (u16, Value) {
+        let auth = format!("Bearer {}", self.token);
+        let response = self.request("DELETE", path, &[("Authorization", &auth)], b"");
+        (response.status, json_or_text(&response))
+    }
+
+    /// A JSON request with another API token than the server's own.
+    pub fn send_as(
+        &self,
+        token: &str,
+        method: &str,
+        path: &str,
+        body: Option<&Value>,
+    ) -> (u16, Value) {
+        let auth = format!("Bearer {token}");
+        let body = body.map(Value::to_string).unwrap_or_default();
+        let headers = [
+            ("Authorization", auth.as_str()),
+            ("Content-Type", "application/json"),
+        ];
+        let response = self.request(method, path, &headers, body.as_bytes());
+        (response.status, json_or_text(&response))
+    }
+
     /// POSTs raw bytes to the ingestion API.
     pub fn ingest(&self, path: &str, headers: &[(&str, &str)], body: &[u8]) -> (u16, Value) {
         let response = self.request("POST", path, headers, body);

@@ -25,6 +25,7 @@ macro_rules! on_devserver_and_stack {
     };
 }
 
+mod alerts;
 mod cli;
 mod config;
 mod dashboard;

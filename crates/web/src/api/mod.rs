@@ -3,6 +3,7 @@
 mod events;
 mod issues;
 mod orgs;
+mod rules;
 
 use actix_web::web;
 
@@ -62,6 +63,26 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route(
             "/api/0/projects/{org}/{project}/keys/",
             web::post().to(orgs::create_key),
+        )
+        .route(
+            "/api/0/projects/{org}/{project}/rules/",
+            web::get().to(rules::list),
+        )
+        .route(
+            "/api/0/projects/{org}/{project}/rules/",
+            web::post().to(rules::create),
+        )
+        .route(
+            "/api/0/projects/{org}/{project}/rules/{id}/",
+            web::get().to(rules::detail),
+        )
+        .route(
+            "/api/0/projects/{org}/{project}/rules/{id}/",
+            web::put().to(rules::update),
+        )
+        .route(
+            "/api/0/projects/{org}/{project}/rules/{id}/",
+            web::delete().to(rules::delete),
         )
         .route(
             "/api/0/projects/{org}/{project}/issues/",

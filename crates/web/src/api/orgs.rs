@@ -174,7 +174,8 @@ pub async fn create_project(
         platform: body.platform.as_deref(),
         team: Some(&path.1),
     };
-    let (project, team) = ops::projects::create(state.meta.as_ref(), &member, &new).await?;
+    let (project, team) =
+        ops::projects::create(state.meta.as_ref(), state.alerts.as_ref(), &member, &new).await?;
     let mut body = serialize::project(&project, &member.org);
     let teams: Vec<Value> = team.iter().map(serialize::team).collect();
     body["team"] = teams.first().cloned().unwrap_or(Value::Null);

@@ -54,9 +54,14 @@ pub async fn create(
         platform: form_field(&form, "platform"),
         team: form_field(&form, "team"),
     };
-    match ops::projects::create(state.meta.as_ref(), &ctx.member, &new)
-        .await
-        .or_show()?
+    match ops::projects::create(
+        state.meta.as_ref(),
+        state.alerts.as_ref(),
+        &ctx.member,
+        &new,
+    )
+    .await
+    .or_show()?
     {
         Ok((project, _)) => Ok(redirect(&format!(
             "/settings/{}/projects/{}/",

@@ -19,6 +19,7 @@ pub mod keys;
 pub mod members;
 pub mod organizations;
 pub mod projects;
+pub mod rules;
 pub mod teams;
 pub mod tokens;
 pub mod users;
@@ -60,6 +61,9 @@ pub enum OpError {
     /// the store in the same transaction as the change).
     #[error("an organization keeps at least one owner")]
     LastOwner,
+    /// An alert rule body refused field by field, as Sentry answers it.
+    #[error("{0}")]
+    Fields(faultline_rules::FieldErrors),
     #[error("storage failed: {0}")]
     Storage(StorageError),
 }
@@ -80,6 +84,7 @@ impl OpError {
         matches!(
             self,
             OpError::Invalid { .. }
+                | OpError::Fields(_)
                 | OpError::Conflict(_)
                 | OpError::OwnersOnly(_)
                 | OpError::LastOwner

@@ -1,7 +1,7 @@
 //! Projects: creating one (with its first key, in a team) and changing its
 //! name and platform.
 
-use faultline_storage::{MetaStore, Project, Team};
+use faultline_storage::{AlertStore, MetaStore, Project, Team};
 
 use super::{Member, OpError, OpResult, conflict, slug_of};
 use crate::names;
@@ -19,10 +19,11 @@ pub struct NewProject<'a> {
     pub team: Option<&'a str>,
 }
 
-/// Creates a project and, as Sentry does, a key named `Default` for it.
-/// Returns the team it joined.
+/// Creates a project and, as Sentry does, a key named `Default` for it and
+/// the default alert rule. Returns the team it joined.
 pub async fn create(
     meta: &dyn MetaStore,
+    alerts: &dyn AlertStore,
     member: &Member,
     new: &NewProject<'_>,
 ) -> OpResult<(Project, Option<Team>)> {
@@ -48,6 +49,7 @@ pub async fn create(
         })?;
     meta.create_key(project.id, super::keys::DEFAULT_NAME)
         .await?;
+    super::rules::create_default(alerts, &project).await?;
     if let Some(team) = &team {
         meta.add_project_to_team(team.id, project.id).await?;
     }

@@ -1,0 +1,338 @@
+//! Alert rules, their firings and the delivery outbox.
+
+use chrono::{DateTime, Duration, Utc};
+use faultline_protocol::{EventId, GroupId, ProjectId};
+use serde_json::Value;
+
+use super::driver::{Pools, Row};
+use faultline_storage::{
+    AlertDelivery, AlertRule, AttemptResult, DeliveryStatus, FireOutcome, NewFire, Result,
+    RuleFire, RuleRecord, RuleStatus, StorageError, UserId, from_millis, to_millis,
+};
+
+fn json(text: &str) -> Result<Value> {
+    serde_json::from_str(text).map_err(|e| StorageError::Corrupt(e.to_string()))
+}
+
+fn rule(row: &Row) -> Result<AlertRule> {
+    let status: String = row.get("status")?;
+    Ok(AlertRule {
+        id: row.get("id")?,
+        project_id: ProjectId(row.get("project_id")?),
+        name: row.get("name")?,
+        status: RuleStatus::parse(&status)
+            .ok_or_else(|| StorageError::Corrupt(format!("rule status {status}")))?,
+        data: json(&row.get::<String>("data")?)?,
+        created_by: row.get::<Option<i64>>("created_by")?.map(UserId),
+        date_created: from_millis(row.get("date_created")?),
+        last_triggered: row.get::<Option<i64>>("last_triggered")?.map(from_millis),
+    })
+}
+
+fn delivery(row: &Row) -> Result<AlertDelivery> {
+    let status: String = row.get("status")?;
+    Ok(AlertDelivery {
+        id: row.get("id")?,
+        fire_id: row.get("fire_id")?,
+        project_id: ProjectId(row.get("project_id")?),
+        channel: row.get("channel")?,
+        target: row.get("target")?,
+        payload: json(&row.get::<String>("payload")?)?,
+        status: DeliveryStatus::parse(&status)
+            .ok_or_else(|| StorageError::Corrupt(format!("delivery status {status}")))?,
+        attempts: u32::try_from(row.get::<i64>("attempts")?).unwrap_or(u32::MAX),
+        next_attempt: from_millis(row.get("next_attempt")?),
+        last_error: row.get("last_error")?,
+        date_created: from_millis(row.get("date_created")?),
+        date_updated: from_millis(row.get("date_updated")?),
+    })
+}
+
+pub(super) async fn create_rule(
+    pools: &Pools,
+    project: ProjectId,
+    record: &RuleRecord<'_>,
+    created_by: Option<UserId>,
+) -> Result<AlertRule> {
+    let row = pools
+        .write(
+            "INSERT INTO alert_rules (project_id, name, status, data, created_by, date_created) \
+             VALUES (?, ?, ?, ?, ?, ?) RETURNING *",
+        )
+        .bind(project.0)
+        .bind(record.name)
+        .bind(record.status.as_str())
+        .bind(record.data.to_string())
+        .bind(created_by.map(|u| u.0))
+        .bind(to_millis(Utc::now()))
+        .fetch_one()
+        .await?;
+    rule(&row)
+}
+
+pub(super) async fn rules(pools: &Pools, project: ProjectId) -> Result<Vec<AlertRule>> {
+    let found = pools
+        .read("SELECT * FROM alert_rules WHERE project_id = ? ORDER BY id DESC")
+        .bind(project.0)
+        .fetch_all()
+        .await?;
+    super::rows::all(&found, rule)
+}
+
+pub(super) async fn rule_by_id(
+    pools: &Pools,
+    project: ProjectId,
+    id: i64,
+) -> Result<Option<AlertRule>> {
+    let row = pools
+        .read("SELECT * FROM alert_rules WHERE project_id = ? AND id = ?")
+        .bind(project.0)
+        .bind(id)
+        .fetch_optional()
+        .await?;
+    row.as_ref().map(rule).transpose()
+}
+
+pub(super) async fn update_rule(
+    pools: &Pools,
+    project: ProjectId,
+    id: i64,
+    record: &RuleRecord<'_>,
+) -> Result<AlertRule> {
+    let row = pools
+        .write(
+            "UPDATE alert_rules SET name = ?, status = ?, data = ? \
+             WHERE project_id = ? AND id = ? RETURNING *",
+        )
+        .bind(record.name)
+        .bind(record.status.as_str())
+        .bind(record.data.to_string())
+        .bind(project.0)
+        .bind(id)
+        .fetch_optional()
+        .await?;
+    row.as_ref()
+        .map(rule)
+        .transpose()?
+        .ok_or(StorageError::NotFound)
+}
+
+pub(super) async fn delete_rule(pools: &Pools, project: ProjectId, id: i64) -> Result<()> {
+    let mut tx = pools.begin().await?;
+    // The history goes first: SQLite enforces no foreign keys unless told.
+    tx.query(
+        "DELETE FROM alert_deliveries WHERE fire_id IN \
+         (SELECT id FROM rule_fires WHERE rule_id = ?)",
+    )
+    .bind(id)
+    .execute()
+    .await?;
+    let deleted = tx
+        .query("DELETE FROM alert_rules WHERE project_id = ? AND id = ?")
+        .bind(project.0)
+        .bind(id)
+        .execute()
+        .await?;
+    if deleted == 0 {
+        return Err(StorageError::NotFound);
+    }
+    tx.query("DELETE FROM rule_fires WHERE rule_id = ?")
+        .bind(id)
+        .execute()
+        .await?;
+    tx.commit().await
+}
+
+pub(super) async fn record_fire(pools: &Pools, fire: &NewFire) -> Result<FireOutcome> {
+    let mut tx = pools.begin().await?;
+    // Two notifiers evaluating the same rule for the same issue decide one
+    // after the other (SQLite's single writer does this already).
+    if let Some(lock) = tx.dialect().lock_alert_rule() {
+        tx.query(lock).bind(fire.rule_id).fetch_optional().await?;
+    }
+    let event_id = fire.event_id.to_string();
+    let repeat: Option<i64> = tx
+        .query("SELECT id FROM rule_fires WHERE rule_id = ? AND group_id = ? AND event_id = ?")
+        .bind(fire.rule_id)
+        .bind(fire.group_id.0)
+        .bind(event_id.as_str())
+        .fetch_scalar()
+        .await?;
+    if repeat.is_some() {
+        return Ok(FireOutcome::Repeat);
+    }
+    let since = fire.now - Duration::minutes(i64::from(fire.interval_minutes));
+    let recent: Option<i64> = tx
+        .query(
+            "SELECT id FROM rule_fires WHERE rule_id = ? AND group_id = ? AND date_fired > ? \
+             LIMIT 1",
+        )
+        .bind(fire.rule_id)
+        .bind(fire.group_id.0)
+        .bind(to_millis(since))
+        .fetch_scalar()
+        .await?;
+    if recent.is_some() {
+        return Ok(FireOutcome::TooSoon);
+    }
+    let now = to_millis(fire.now);
+    let id: i64 = tx
+        .query(
+            "INSERT INTO rule_fires (rule_id, project_id, group_id, event_id, date_fired) \
+             VALUES (?, ?, ?, ?, ?) RETURNING id",
+        )
+        .bind(fire.rule_id)
+        .bind(fire.project_id.0)
+        .bind(fire.group_id.0)
+        .bind(event_id.as_str())
+        .bind(now)
+        .fetch_scalar()
+        .await?
+        .ok_or(StorageError::NotFound)?;
+    if !fire.deliveries.is_empty() {
+        let mut insert = tx.query(
+            "INSERT INTO alert_deliveries (fire_id, project_id, channel, target, payload, \
+             status, next_attempt, date_created, date_updated) VALUES ",
+        );
+        insert.push_rows(&fire.deliveries, |q, d| {
+            q.push_bind(id)
+                .push(", ")
+                .push_bind(fire.project_id.0)
+                .push(", ")
+                .push_bind(d.channel.as_str())
+                .push(", ")
+                .push_bind(d.target.as_str())
+                .push(", ")
+                .push_bind(d.payload.to_string())
+                .push(", ")
+                .push_bind(DeliveryStatus::Pending.as_str())
+                .push(", ")
+                .push_bind(now)
+                .push(", ")
+                .push_bind(now)
+                .push(", ")
+                .push_bind(now);
+        });
+        insert.execute().await?;
+    }
+    tx.query("UPDATE alert_rules SET last_triggered = ? WHERE id = ?")
+        .bind(now)
+        .bind(fire.rule_id)
+        .execute()
+        .await?;
+    tx.commit().await?;
+    Ok(FireOutcome::Recorded(id))
+}
+
+pub(super) async fn claim_deliveries(
+    pools: &Pools,
+    now: DateTime<Utc>,
+    lease_until: DateTime<Utc>,
+    limit: usize,
+) -> Result<Vec<AlertDelivery>> {
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    // One statement picks and claims, so two notifiers never claim the same
+    // row (PostgreSQL's SKIP LOCKED lets them claim different ones at once).
+    let sql = format!(
+        "UPDATE alert_deliveries SET status = 'sending', next_attempt = ?, date_updated = ? \
+         WHERE id IN (SELECT id FROM alert_deliveries \
+           WHERE status IN ('pending', 'sending') AND next_attempt <= ? \
+           ORDER BY next_attempt LIMIT ?{}) RETURNING *",
+        pools.dialect().skip_locked()
+    );
+    let claimed = pools
+        .write(&sql)
+        .bind(to_millis(lease_until))
+        .bind(to_millis(now))
+        .bind(to_millis(now))
+        .bind(limit)
+        .fetch_all()
+        .await?;
+    let mut claimed = super::rows::all(&claimed, delivery)?;
+    claimed.sort_by_key(|d| d.id);
+    Ok(claimed)
+}
+
+pub(super) async fn finish_delivery(pools: &Pools, id: i64, result: &AttemptResult) -> Result<()> {
+    let now = to_millis(Utc::now());
+    let (status, next, error) = match result {
+        AttemptResult::Sent => (DeliveryStatus::Sent, now, None),
+        AttemptResult::Retry { at, error } => (
+            DeliveryStatus::Pending,
+            to_millis(*at),
+            Some(error.as_str()),
+        ),
+        AttemptResult::Failed { error } => (DeliveryStatus::Failed, now, Some(error.as_str())),
+    };
+    pools
+        .write(
+            "UPDATE alert_deliveries SET status = ?, next_attempt = ?, \
+             last_error = COALESCE(?, last_error), attempts = attempts + 1, date_updated = ? \
+             WHERE id = ?",
+        )
+        .bind(status.as_str())
+        .bind(next)
+        .bind(error)
+        .bind(now)
+        .bind(id)
+        .execute()
+        .await?;
+    Ok(())
+}
+
+pub(super) async fn rule_history(
+    pools: &Pools,
+    rule_id: i64,
+    limit: usize,
+) -> Result<Vec<RuleFire>> {
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    let fires = pools
+        .read(
+            "SELECT * FROM rule_fires WHERE rule_id = ? ORDER BY date_fired DESC, id DESC LIMIT ?",
+        )
+        .bind(rule_id)
+        .bind(limit)
+        .fetch_all()
+        .await?;
+    let mut history = Vec::with_capacity(fires.len());
+    for row in &fires {
+        let event_id: String = row.get("event_id")?;
+        history.push(RuleFire {
+            id: row.get("id")?,
+            rule_id: row.get("rule_id")?,
+            group_id: GroupId(row.get("group_id")?),
+            event_id: event_id
+                .parse::<EventId>()
+                .map_err(|_| StorageError::Corrupt(format!("event id {event_id}")))?,
+            date_fired: from_millis(row.get("date_fired")?),
+            deliveries: Vec::new(),
+        });
+    }
+    if history.is_empty() {
+        return Ok(history);
+    }
+    let mut query = pools.read("SELECT * FROM alert_deliveries WHERE fire_id IN ");
+    query.push_list(history.iter().map(|f| f.id));
+    query.push(" ORDER BY id");
+    for row in query.fetch_all().await? {
+        let d = delivery(&row)?;
+        if let Some(fire) = history.iter_mut().find(|f| Some(f.id) == d.fire_id) {
+            fire.deliveries.push(d);
+        }
+    }
+    Ok(history)
+}
+
+pub(super) async fn fires_since(
+    pools: &Pools,
+    project: ProjectId,
+    since: DateTime<Utc>,
+) -> Result<u64> {
+    let count: Option<i64> = pools
+        .read("SELECT COUNT(*) FROM rule_fires WHERE project_id = ? AND date_fired > ?")
+        .bind(project.0)
+        .bind(to_millis(since))
+        .fetch_scalar()
+        .await?;
+    Ok(count.unwrap_or(0).max(0) as u64)
+}

@@ -1,0 +1,294 @@
+//! The alert store's suite on both databases: rules, firings decided once
+//! per event and per interval, and the delivery outbox.
+
+use std::sync::Arc;
+
+mod common;
+
+use chrono::{Duration, Utc};
+use faultline_protocol::{EventId, GroupId, ProjectId};
+use faultline_storage::{
+    AlertStore, AttemptResult, DeliveryStatus, FireOutcome, MetaStore, NewDelivery, NewFire,
+    RuleRecord, RuleStatus, StorageError,
+};
+use faultline_storage_sql::SqlMetaStore;
+use serde_json::json;
+
+on_every_backend!(rules_are_kept_per_project, firings_and_deliveries);
+
+async fn project(store: &SqlMetaStore, slug: &str) -> ProjectId {
+    let org = match store.organization_by_slug("acme").await.unwrap() {
+        Some(org) => org,
+        None => store.create_organization("acme", "Acme").await.unwrap(),
+    };
+    store
+        .create_project(org.id, slug, slug, None)
+        .await
+        .unwrap()
+        .id
+}
+
+async fn rules_are_kept_per_project(store: Arc<SqlMetaStore>) {
+    let web = project(&store, "web").await;
+    let api = project(&store, "api").await;
+    let user = store
+        .create_user("a@example.com", None, false)
+        .await
+        .unwrap();
+    let data = json!({"name": "New issues", "conditions": [], "frequency": 30});
+    let first = store
+        .create_rule(
+            web,
+            &RuleRecord {
+                name: "New issues",
+                status: RuleStatus::Active,
+                data: &data,
+            },
+            Some(user.id),
+        )
+        .await
+        .unwrap();
+    let second = store
+        .create_rule(
+            web,
+            &RuleRecord {
+                name: "Spikes",
+                status: RuleStatus::Disabled,
+                data: &json!({"frequency": 60}),
+            },
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(first.data, data);
+    assert_eq!(first.created_by, Some(user.id));
+    assert_eq!(first.last_triggered, None);
+    // Newest first, as Sentry lists them; another project sees none.
+    let listed = store.rules(web).await.unwrap();
+    assert_eq!(
+        listed.iter().map(|r| r.id).collect::<Vec<_>>(),
+        [second.id, first.id]
+    );
+    assert!(store.rules(api).await.unwrap().is_empty());
+    assert_eq!(store.rule(api, first.id).await.unwrap(), None);
+
+    let changed = store
+        .update_rule(
+            web,
+            first.id,
+            &RuleRecord {
+                name: "Renamed",
+                status: RuleStatus::Disabled,
+                data: &json!({"frequency": 5}),
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(changed.name, "Renamed");
+    assert_eq!(changed.status, RuleStatus::Disabled);
+    assert_eq!(
+        store.rule(web, first.id).await.unwrap(),
+        Some(changed.clone())
+    );
+    // Through another project's URL a rule neither changes nor goes.
+    let other = store
+        .update_rule(
+            api,
+            first.id,
+            &RuleRecord {
+                name: "x",
+                status: RuleStatus::Active,
+                data: &data,
+            },
+        )
+        .await;
+    assert!(matches!(other, Err(StorageError::NotFound)));
+    assert!(matches!(
+        store.delete_rule(api, first.id).await,
+        Err(StorageError::NotFound)
+    ));
+    store.delete_rule(web, first.id).await.unwrap();
+    assert_eq!(store.rule(web, first.id).await.unwrap(), None);
+    assert!(matches!(
+        store.delete_rule(web, first.id).await,
+        Err(StorageError::NotFound)
+    ));
+}
+
+async fn firings_and_deliveries(store: Arc<SqlMetaStore>) {
+    let web = project(&store, "web").await;
+    let rule = store
+        .create_rule(
+            web,
+            &RuleRecord {
+                name: "New issues",
+                status: RuleStatus::Active,
+                data: &json!({}),
+            },
+            None,
+        )
+        .await
+        .unwrap();
+    let now = Utc::now();
+    let event = EventId::new_random();
+    let fire = |event_id: EventId, now, group: i64| NewFire {
+        rule_id: rule.id,
+        project_id: web,
+        group_id: GroupId(group),
+        event_id,
+        now,
+        interval_minutes: 30,
+        deliveries: vec![
+            NewDelivery {
+                channel: "email".into(),
+                target: "a@example.com".into(),
+                payload: json!({"title": "ZeroDivisionError"}),
+            },
+            NewDelivery {
+                channel: "webhooks".into(),
+                target: String::new(),
+                payload: json!({"title": "ZeroDivisionError"}),
+            },
+        ],
+    };
+    let FireOutcome::Recorded(fire_id) = store.record_fire(&fire(event, now, 1)).await.unwrap()
+    else {
+        panic!("the first firing is recorded");
+    };
+    // The same event again (a redelivered message) fires nothing; another
+    // event of the issue within the interval neither; another issue does.
+    assert_eq!(
+        store.record_fire(&fire(event, now, 1)).await.unwrap(),
+        FireOutcome::Repeat
+    );
+    let later = now + Duration::minutes(10);
+    assert_eq!(
+        store
+            .record_fire(&fire(EventId::new_random(), later, 1))
+            .await
+            .unwrap(),
+        FireOutcome::TooSoon
+    );
+    assert!(matches!(
+        store
+            .record_fire(&fire(EventId::new_random(), later, 2))
+            .await
+            .unwrap(),
+        FireOutcome::Recorded(_)
+    ));
+    let after_interval = now + Duration::minutes(31);
+    assert!(matches!(
+        store
+            .record_fire(&fire(EventId::new_random(), after_interval, 1))
+            .await
+            .unwrap(),
+        FireOutcome::Recorded(_)
+    ));
+    assert_eq!(
+        store
+            .fires_since(web, now - Duration::minutes(1))
+            .await
+            .unwrap(),
+        3
+    );
+    let rule_now = store.rule(web, rule.id).await.unwrap().unwrap();
+    assert!(rule_now.last_triggered.is_some());
+
+    // Claiming: each due delivery once, until its lease runs out.
+    let lease = after_interval + Duration::minutes(5);
+    let claimed = store
+        .claim_deliveries(after_interval, lease, 2)
+        .await
+        .unwrap();
+    assert_eq!(claimed.len(), 2);
+    assert!(claimed.iter().all(|d| d.status == DeliveryStatus::Sending));
+    assert_eq!(claimed[0].fire_id, Some(fire_id));
+    assert_eq!(claimed[0].payload["title"], "ZeroDivisionError");
+    let rest = store
+        .claim_deliveries(after_interval, lease, 100)
+        .await
+        .unwrap();
+    assert_eq!(rest.len(), 4, "the other deliveries, not the claimed ones");
+    assert!(
+        store
+            .claim_deliveries(after_interval, lease, 100)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    store
+        .finish_delivery(claimed[0].id, &AttemptResult::Sent)
+        .await
+        .unwrap();
+    let retry_at = after_interval + Duration::minutes(1);
+    store
+        .finish_delivery(
+            claimed[1].id,
+            &AttemptResult::Retry {
+                at: retry_at,
+                error: "421 try later".into(),
+            },
+        )
+        .await
+        .unwrap();
+    // Not due before its time; due after, with the error kept.
+    assert!(
+        store
+            .claim_deliveries(after_interval, lease, 100)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let again = store
+        .claim_deliveries(retry_at, retry_at + Duration::minutes(5), 100)
+        .await
+        .unwrap();
+    assert_eq!(
+        again.iter().map(|d| d.id).collect::<Vec<_>>(),
+        [claimed[1].id]
+    );
+    assert_eq!(again[0].attempts, 1);
+    assert_eq!(again[0].last_error.as_deref(), Some("421 try later"));
+    store
+        .finish_delivery(
+            claimed[1].id,
+            &AttemptResult::Failed {
+                error: "550 no such user".into(),
+            },
+        )
+        .await
+        .unwrap();
+    // A notifier that died while sending: its claims come back after the lease.
+    let resumed = store
+        .claim_deliveries(
+            lease + Duration::seconds(1),
+            lease + Duration::minutes(10),
+            100,
+        )
+        .await
+        .unwrap();
+    assert_eq!(resumed.len(), 4);
+
+    let history = store.rule_history(rule.id, 10).await.unwrap();
+    assert_eq!(history.len(), 3);
+    let first = history.iter().find(|f| f.id == fire_id).unwrap();
+    assert_eq!(first.event_id, event);
+    let statuses: Vec<_> = first.deliveries.iter().map(|d| d.status).collect();
+    assert_eq!(statuses, [DeliveryStatus::Sent, DeliveryStatus::Failed]);
+    assert_eq!(
+        first.deliveries[1].last_error.as_deref(),
+        Some("550 no such user")
+    );
+    assert_eq!(first.deliveries[1].attempts, 2);
+
+    store.delete_rule(web, rule.id).await.unwrap();
+    assert!(store.rule_history(rule.id, 10).await.unwrap().is_empty());
+    assert!(
+        store
+            .claim_deliveries(lease + Duration::hours(1), lease + Duration::hours(2), 100)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
