@@ -39,6 +39,7 @@ pub const KEYS: &[Key] = &[
         Derived("generated into a new data directory's config.yml"),
     ),
     key("system.trusted-proxies", Value("")),
+    key("mail.backend", Value("smtp")),
     key("mail.host", Unset),
     key("mail.port", Value("25")),
     key("mail.username", Unset),
@@ -72,6 +73,7 @@ pub const KEYS: &[Key] = &[
     key("query.grpc-bind", Value("127.0.0.1:1218")),
     key("web.bind", Value("127.0.0.1:9000")),
     key("cron.bind", Value("127.0.0.1:3003")),
+    key("notifier.bind", Value("127.0.0.1:3004")),
 ];
 
 /// `FAULTLINE_*` variables that are not configuration keys, so an
@@ -191,7 +193,7 @@ mod tests {
         assert_eq!(suggest_key("retention.day"), Some("retention.days"));
         // Right name, wrong section.
         assert_eq!(suggest_key("web.url-prefix"), Some("system.url-prefix"));
-        assert_eq!(suggest_key("filestore.backend"), None);
+        assert_eq!(suggest_key("filestore.options"), None);
         assert_eq!(suggest_variable("FAULTLINE_MAIL_HOTS"), Some("mail.host"));
         assert_eq!(
             suggest_variable("FAULTLINE_RETENTION_DAY"),

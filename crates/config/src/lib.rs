@@ -23,7 +23,7 @@ mod suggest;
 mod system;
 
 pub use limits::Limits;
-pub use mail::Mail;
+pub use mail::{Mail, MailBackend};
 pub use net::IpNet;
 pub use raw::{RawConfig, UnknownKey, UnknownVariable};
 pub use services::{Listener, Query, Retention};
@@ -121,6 +121,7 @@ pub struct Config {
     pub ingest_consumer: Listener,
     pub web: Listener,
     pub cron: Listener,
+    pub notifier: Listener,
 }
 
 impl Config {
@@ -142,6 +143,7 @@ impl Config {
             ingest_consumer: Listener::from_raw(raw, "ingest-consumer.bind")?,
             web: Listener::from_raw(raw, "web.bind")?,
             cron: Listener::from_raw(raw, "cron.bind")?,
+            notifier: Listener::from_raw(raw, "notifier.bind")?,
         })
     }
 }
@@ -280,6 +282,7 @@ mod tests {
             ("auth.allow-registration: maybe", "auth.allow-registration"),
             ("kafka.idempotence: 2", "kafka.idempotence"),
             ("mail.use-tls: sometimes", "mail.use-tls"),
+            ("mail.backend: sendmail", "mail.backend"),
             ("mail: {use-tls: true, use-ssl: true}", "mail.use-ssl"),
             // URLs and addresses
             ("system.url-prefix: errors.example.com", "system.url-prefix"),

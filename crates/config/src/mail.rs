@@ -1,11 +1,32 @@
-//! `mail.*`: the SMTP server notification mail will go through, under
-//! Sentry's key names. Checked at start-up now, so that a config written
-//! for the notifier is right before the notifier exists.
+//! `mail.*`: where the notifier's mail goes (`mail.backend`) and the SMTP
+//! server it goes through, under Sentry's key names.
 
 use crate::{ConfigError, RawConfig, Secret};
 
+/// `mail.backend`, as Sentry's: where notification mail goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MailBackend {
+    /// To the SMTP server of `mail.host`.
+    Smtp,
+    /// Written to the log instead of sent.
+    Console,
+    /// Dropped.
+    Dummy,
+}
+
+impl MailBackend {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MailBackend::Smtp => "smtp",
+            MailBackend::Console => "console",
+            MailBackend::Dummy => "dummy",
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Mail {
+    pub backend: MailBackend,
     /// `mail.host`; unset, no mail is sent.
     pub host: Option<String>,
     pub port: u16,
@@ -22,6 +43,20 @@ pub struct Mail {
 
 impl Mail {
     pub(crate) fn from_raw(raw: &RawConfig) -> Result<Self, ConfigError> {
+        let backend = match raw
+            .text("mail.backend")
+            .expect("mail.backend has a default")
+        {
+            "smtp" => MailBackend::Smtp,
+            "console" => MailBackend::Console,
+            "dummy" => MailBackend::Dummy,
+            other => {
+                return Err(raw.invalid(
+                    "mail.backend",
+                    format!("`{other}` is not one of smtp, console, dummy"),
+                ));
+            }
+        };
         let host = raw.text("mail.host").map(str::to_owned);
         if let Some(host) = &host
             && (host.contains("://") || host.contains(char::is_whitespace))
@@ -48,6 +83,7 @@ impl Mail {
             return Err(raw.invalid("mail.from", format!("`{from}` is not an email address")));
         }
         Ok(Mail {
+            backend,
             host,
             port,
             username: raw.text("mail.username").map(str::to_owned),

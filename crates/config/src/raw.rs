@@ -394,10 +394,10 @@ mod tests {
             err.to_string(),
             "unknown config key `mail.hots` in /etc/faultline/config.yml; did you mean `mail.host`?"
         );
-        let err = yaml("mail:\n  hots: x\nfilestore.backend: s3\n").unwrap_err();
+        let err = yaml("mail:\n  hots: x\nfilestore.options: s3\n").unwrap_err();
         assert_eq!(
             err.to_string(),
-            "unknown config keys in /etc/faultline/config.yml: `filestore.backend`, `mail.hots` (did you mean `mail.host`?)"
+            "unknown config keys in /etc/faultline/config.yml: `filestore.options`, `mail.hots` (did you mean `mail.host`?)"
         );
         // Without a value, and as a misplaced section.
         assert!(yaml("mail.hots:\n").is_err());

@@ -15,12 +15,13 @@ use crate::settings::load;
 
 /// Every service, in start order: the consumers before the routes that
 /// feed them would make no difference, the runner starts them together.
-const SERVICES: [ServiceKind; 5] = [
+const SERVICES: [ServiceKind; 6] = [
     ServiceKind::Relay,
     ServiceKind::Web,
     ServiceKind::IngestConsumer,
     ServiceKind::Query,
     ServiceKind::Cron,
+    ServiceKind::Notifier,
 ];
 
 /// `bind` is `--bind`; without it, relay and web share `web.bind`.

@@ -28,6 +28,8 @@ pub enum ServiceKind {
     Web,
     /// Scheduled jobs: retention.
     Cron,
+    /// Evaluates alert rules on `post-process` and sends notifications.
+    Notifier,
 }
 
 impl ServiceKind {
@@ -39,6 +41,7 @@ impl ServiceKind {
             ServiceKind::Relay => &config.relay.bind,
             ServiceKind::IngestConsumer => &config.ingest_consumer.bind,
             ServiceKind::Cron => &config.cron.bind,
+            ServiceKind::Notifier => &config.notifier.bind,
             ServiceKind::Query => &config.query.bind,
             ServiceKind::Web => &config.web.bind,
         }
@@ -51,6 +54,7 @@ impl ServiceKind {
             ServiceKind::Query => "query",
             ServiceKind::Web => "web",
             ServiceKind::Cron => "cron",
+            ServiceKind::Notifier => "notifier",
         }
     }
 
@@ -121,6 +125,18 @@ pub async fn build(
             },
             shutdown,
         ),
+        ServiceKind::Notifier => faultline_notifier::service(
+            faultline_notifier::Stores {
+                queue: stores.queue().await?,
+                meta: stores.meta().await?,
+                alerts: stores.alerts().await?,
+            },
+            faultline_notifier::NotifierOptions {
+                url_prefix: config.system.url_prefix_for(addr),
+                mail: config.mail.clone(),
+            },
+            shutdown,
+        )?,
     })
 }
 
@@ -150,8 +166,14 @@ pub async fn run(
         }
         _ => None,
     };
+    // Links the notifier sends point at web: without system.url-prefix,
+    // at web.bind rather than the notifier's own /metrics port.
+    let public = match kind {
+        ServiceKind::Notifier => config.web.bind.parse().unwrap_or(addr),
+        _ => addr,
+    };
     let runner = faultline_service::Runner::new();
-    let service = build(kind, &stores, config, addr, grpc, runner.shutdown()).await?;
+    let service = build(kind, &stores, config, public, grpc, runner.shutdown()).await?;
     runner
         .start(listener, vec![service])?
         .until(faultline_service::shutdown_signal())

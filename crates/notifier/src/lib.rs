@@ -1,4 +1,132 @@
 //! notifier: consumes `post-process`, evaluates each project's alert rules
 //! against the event and its issue, and delivers what fired.
+//!
+//! Two loops: the consumer decides (for each message, each active rule of
+//! the project: does it fire, and was it not already fired for this event
+//! or, for this issue, within its interval) and records each firing with
+//! the deliveries it owes in one transaction before committing the batch;
+//! the delivery loop sends what is due from that outbox. A redelivered
+//! message fires nothing new; a notifier killed while sending leaves its
+//! claims to expire and be sent by the next one.
 
+pub mod deliver;
+pub mod email;
 pub mod evaluate;
+mod fire;
+pub mod message;
+
+use std::sync::Arc;
+
+use faultline_storage::{
+    AlertStore, BatchHandler, BatchPolicy, Delivery, EventQueue, MetaStore, Probe, StorageError,
+    Topic, consume,
+};
+use tokio::sync::{Notify, watch};
+
+pub use email::Mailer;
+
+/// The consumer group on `post-process`.
+pub const GROUP: &str = "notifier";
+
+#[derive(Debug, thiserror::Error)]
+pub enum NotifierError {
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    #[error("mail settings: {0}")]
+    Mail(String),
+}
+
+/// The stores the notifier uses: it consumes `post-process`, reads issues,
+/// projects and members, and keeps rules, firings and deliveries.
+#[derive(Clone)]
+pub struct Stores {
+    pub queue: Arc<dyn EventQueue>,
+    pub meta: Arc<dyn MetaStore>,
+    pub alerts: Arc<dyn AlertStore>,
+}
+
+impl Stores {
+    pub fn probes(&self) -> Vec<Probe> {
+        vec![
+            Probe::Queue(self.queue.clone()),
+            Probe::Metadata(self.meta.clone()),
+        ]
+    }
+}
+
+/// What the notifier needs besides its stores.
+pub struct NotifierOptions {
+    /// `system.url-prefix`: links in notifications point there.
+    pub url_prefix: String,
+    pub mail: faultline_config::Mail,
+}
+
+/// The notifier as the runner starts it, alone or in the devserver.
+pub fn service(
+    stores: Stores,
+    options: NotifierOptions,
+    shutdown: watch::Receiver<bool>,
+) -> Result<faultline_service::Service, NotifierError> {
+    let mailer = Mailer::from_config(&options.mail).map_err(NotifierError::Mail)?;
+    let wake = Arc::new(Notify::new());
+    let channels = deliver::Channels { mailer };
+    Ok(faultline_service::Service::new("notifier", stores.probes())
+        .with_work(
+            "notifier deliveries",
+            deliver::run(
+                stores.alerts.clone(),
+                channels,
+                wake.clone(),
+                shutdown.clone(),
+            ),
+        )
+        .with_work("notifier", run(stores, options.url_prefix, wake, shutdown)))
+}
+
+/// Consumes `post-process` until `shutdown`.
+async fn run(
+    stores: Stores,
+    url_prefix: String,
+    wake: Arc<Notify>,
+    shutdown: watch::Receiver<bool>,
+) -> Result<(), NotifierError> {
+    let queue = stores.queue.clone();
+    let mut handler = Evaluate {
+        stores,
+        url_prefix,
+        wake,
+    };
+    consume(
+        queue.as_ref(),
+        Topic::PostProcess,
+        GROUP,
+        BatchPolicy::default(),
+        shutdown,
+        &mut handler,
+    )
+    .await?;
+    Ok(())
+}
+
+struct Evaluate {
+    stores: Stores,
+    url_prefix: String,
+    wake: Arc<Notify>,
+}
+
+#[async_trait::async_trait]
+impl BatchHandler for Evaluate {
+    type Error = NotifierError;
+
+    async fn handle(&mut self, deliveries: &[Delivery]) -> Result<(), NotifierError> {
+        let batch = fire::Batch {
+            meta: self.stores.meta.as_ref(),
+            alerts: self.stores.alerts.as_ref(),
+            url_prefix: &self.url_prefix,
+        };
+        if batch.run(deliveries).await? > 0 {
+            self.wake.notify_one();
+        }
+        Ok(())
+    }
+}

@@ -218,6 +218,7 @@ pub struct ServicePorts {
     pub query_http: u16,
     pub ingest_consumer: u16,
     pub cron: u16,
+    pub notifier: u16,
 }
 
 impl ServicePorts {
@@ -230,6 +231,7 @@ impl ServicePorts {
         query_http: 1219,
         ingest_consumer: 3002,
         cron: 3003,
+        notifier: 3004,
     };
 
     pub fn free() -> ServicePorts {
@@ -240,13 +242,21 @@ impl ServicePorts {
             query_http: free_port(),
             ingest_consumer: free_port(),
             cron: free_port(),
+            notifier: free_port(),
         }
     }
 }
 
 /// The services of the topology, in start order (query before web, which
 /// asks it).
-pub const SERVICES: [&str; 5] = ["query", "ingest-consumer", "relay", "web", "cron"];
+pub const SERVICES: [&str; 6] = [
+    "query",
+    "ingest-consumer",
+    "relay",
+    "web",
+    "cron",
+    "notifier",
+];
 
 impl ServicePorts {
     /// The HTTP port of `service` (its `/health`).
@@ -257,6 +267,7 @@ impl ServicePorts {
             "query" => self.query_http,
             "ingest-consumer" => self.ingest_consumer,
             "cron" => self.cron,
+            "notifier" => self.notifier,
             other => panic!("unknown service {other}"),
         }
     }

@@ -35,6 +35,7 @@ mod hardening_input;
 mod hardening_session;
 mod harness;
 mod ingestion;
+mod notifications;
 mod sdks;
 mod stack;
 mod topology;

@@ -85,6 +85,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             web::delete().to(rules::delete),
         )
         .route(
+            "/api/0/projects/{org}/{project}/rules/{id}/group-history/",
+            web::get().to(rules::group_history),
+        )
+        .route(
             "/api/0/projects/{org}/{project}/issues/",
             web::get().to(issues::project_list),
         )

@@ -98,3 +98,56 @@ pub async fn delete(
     // Sentry's answer to a deleted rule.
     Ok(HttpResponse::Accepted().finish())
 }
+
+/// Most firings read for a rule's history.
+const HISTORY: usize = 200;
+
+/// `GET …/rules/{id}/group-history/`: the issues the rule fired for, most
+/// recent first, as Sentry answers it (`group`, `count`, `lastTriggered`,
+/// `eventId`), each with what the latest firing's deliveries did
+/// (`deliveries`: channel, recipient, status, attempts, the last error).
+pub async fn group_history(
+    req: HttpRequest,
+    path: web::Path<(String, String, String)>,
+    state: web::Data<WebState>,
+) -> ApiResult<HttpResponse> {
+    let (member, project) =
+        resolve_project(&req, &state, &path.0, &path.1, scopes::ALERTS_READ).await?;
+    let rule = ops::rules::get(state.alerts.as_ref(), &member, &project, &path.2).await?;
+    let fires = state.alerts.rule_history(rule.id, HISTORY).await?;
+    // Newest first, so the first firing met of each issue is its latest.
+    let mut out: Vec<(faultline_protocol::GroupId, Value)> = Vec::new();
+    for fire in &fires {
+        if let Some((_, entry)) = out.iter_mut().find(|(g, _)| *g == fire.group_id) {
+            entry["count"] = serde_json::json!(entry["count"].as_u64().unwrap_or(0) + 1);
+            continue;
+        }
+        let Some(group) = state.meta.group(fire.group_id).await? else {
+            continue;
+        };
+        let deliveries: Vec<Value> = fire
+            .deliveries
+            .iter()
+            .map(|d| {
+                serde_json::json!({
+                    "channel": d.channel,
+                    "target": d.target,
+                    "status": d.status.as_str(),
+                    "attempts": d.attempts,
+                    "lastError": d.last_error,
+                    "nextAttempt": serialize::iso(d.next_attempt),
+                    "dateUpdated": serialize::iso(d.date_updated),
+                })
+            })
+            .collect();
+        let entry = serde_json::json!({
+            "group": serialize::group(&group, &project, &member.org, &state.url_prefix, None),
+            "count": 1,
+            "lastTriggered": serialize::iso(fire.date_fired),
+            "eventId": fire.event_id.to_string(),
+            "deliveries": deliveries,
+        });
+        out.push((fire.group_id, entry));
+    }
+    Ok(HttpResponse::Ok().json(out.into_iter().map(|(_, v)| v).collect::<Vec<_>>()))
+}

@@ -1,0 +1,163 @@
+//! The delivery loop: claims the deliveries that are due, sends each, and
+//! records how it went. Failures are retried with growing waits, then
+//! recorded as failed with the error text; a notifier that dies while
+//! sending leaves its claims to run out and be taken again.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use faultline_storage::{AlertDelivery, AlertStore, AttemptResult};
+use tokio::sync::{Notify, watch};
+
+use crate::email::Mailer;
+use crate::message::Notification;
+
+/// How long a claimed delivery is left to its notifier before another
+/// takes it: longer than a send takes (SMTP's timeout is 20 s a step),
+/// short enough that a notifier killed while sending is made up for
+/// within a minute.
+const LEASE: Duration = Duration::from_secs(60);
+/// Deliveries claimed at once.
+const CLAIM: usize = 16;
+/// How often the outbox is looked at when nothing wakes the loop.
+const POLL: Duration = Duration::from_secs(1);
+/// Attempts before a delivery is recorded as failed.
+pub const MAX_ATTEMPTS: u32 = 5;
+
+/// Why a send did not happen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SendError {
+    /// Worth trying again (connection refused, a 4xx answer, a timeout).
+    Transient(String),
+    /// Asking again will not help (a 5xx answer, nothing configured).
+    Permanent(String),
+}
+
+/// The wait before attempt `attempts + 1`, after `attempts` failed.
+pub fn backoff(attempts: u32) -> Duration {
+    match attempts {
+        0 | 1 => Duration::from_secs(10),
+        2 => Duration::from_secs(60),
+        3 => Duration::from_secs(300),
+        _ => Duration::from_secs(1800),
+    }
+}
+
+/// What the failed attempt number `attempt` (from 1) leads to.
+pub fn after_failure(error: SendError, attempt: u32) -> AttemptResult {
+    match error {
+        SendError::Permanent(error) => AttemptResult::Failed { error },
+        SendError::Transient(error) if attempt >= MAX_ATTEMPTS => AttemptResult::Failed { error },
+        SendError::Transient(error) => AttemptResult::Retry {
+            at: Utc::now() + backoff(attempt),
+            error,
+        },
+    }
+}
+
+pub struct Channels {
+    pub mailer: Mailer,
+}
+
+impl Channels {
+    async fn send(&self, delivery: &AlertDelivery) -> Result<(), SendError> {
+        let notification: Notification = serde_json::from_value(delivery.payload.clone())
+            .map_err(|e| SendError::Permanent(format!("unreadable notification: {e}")))?;
+        match delivery.channel.as_str() {
+            "email" => {
+                self.mailer
+                    .send_alert(&delivery.target, &notification)
+                    .await
+            }
+            other => Err(SendError::Permanent(format!(
+                "the {other} channel is not available"
+            ))),
+        }
+    }
+}
+
+/// Runs until `shutdown`; `wake` is notified when new deliveries are due.
+pub async fn run(
+    alerts: Arc<dyn AlertStore>,
+    channels: Channels,
+    wake: Arc<Notify>,
+    mut shutdown: watch::Receiver<bool>,
+) -> Result<(), std::convert::Infallible> {
+    while !*shutdown.borrow() {
+        let now = Utc::now();
+        let claimed = match alerts.claim_deliveries(now, now + LEASE, CLAIM).await {
+            Ok(claimed) => claimed,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot read the delivery outbox; will retry");
+                Vec::new()
+            }
+        };
+        if claimed.is_empty() {
+            tokio::select! {
+                _ = wake.notified() => {}
+                _ = tokio::time::sleep(POLL) => {}
+                _ = shutdown.changed() => break,
+            }
+            continue;
+        }
+        for delivery in claimed {
+            let result = match channels.send(&delivery).await {
+                Ok(()) => AttemptResult::Sent,
+                Err(e) => after_failure(e, delivery.attempts + 1),
+            };
+            match &result {
+                AttemptResult::Sent => {
+                    tracing::info!(
+                        id = delivery.id,
+                        channel = delivery.channel,
+                        "notification sent"
+                    )
+                }
+                AttemptResult::Retry { error, at } => {
+                    tracing::warn!(id = delivery.id, channel = delivery.channel, error, retry_at = %at, "notification failed; will retry")
+                }
+                AttemptResult::Failed { error } => {
+                    tracing::error!(
+                        id = delivery.id,
+                        channel = delivery.channel,
+                        error,
+                        "notification failed"
+                    )
+                }
+            }
+            // If this write is lost, the claim runs out and the delivery
+            // is sent again: at least once, never silently dropped.
+            if let Err(e) = alerts.finish_delivery(delivery.id, &result).await {
+                tracing::error!(error = %e, id = delivery.id, "cannot record a delivery's outcome");
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn transient_failures_are_retried_with_growing_waits_then_given_up() {
+        assert!(backoff(1) < backoff(2) && backoff(2) < backoff(3) && backoff(3) < backoff(4));
+        assert!(matches!(
+            after_failure(SendError::Transient("421".into()), 1),
+            AttemptResult::Retry { .. }
+        ));
+        assert_eq!(
+            after_failure(SendError::Transient("421".into()), MAX_ATTEMPTS),
+            AttemptResult::Failed {
+                error: "421".into()
+            }
+        );
+        assert_eq!(
+            after_failure(SendError::Permanent("550".into()), 1),
+            AttemptResult::Failed {
+                error: "550".into()
+            }
+        );
+    }
+}

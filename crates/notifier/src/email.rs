@@ -1,0 +1,315 @@
+//! Alert email: the message (text and HTML parts) and the SMTP transport
+//! from Sentry's `mail.*` keys, with lettre.
+
+use std::time::Duration;
+
+use faultline_config::{Mail, MailBackend};
+use lettre::message::{Mailbox, MultiPart};
+use lettre::transport::smtp::authentication::Credentials;
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+
+use crate::deliver::SendError;
+use crate::message::Notification;
+
+/// How long the SMTP server may take to answer one step.
+const SMTP_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// Where alert email goes.
+pub enum Mailer {
+    Smtp {
+        transport: Box<AsyncSmtpTransport<Tokio1Executor>>,
+        from: Mailbox,
+        subject_prefix: String,
+    },
+    /// `mail.backend: console`: each message is written to the log.
+    Console { subject_prefix: String },
+    /// `mail.backend: dummy`: messages are dropped (and recorded as sent).
+    Dummy,
+    /// SMTP without `mail.host`: every email delivery fails saying so.
+    Unconfigured,
+}
+
+impl Mailer {
+    pub fn from_config(mail: &Mail) -> Result<Self, String> {
+        let subject_prefix = mail.subject_prefix.clone();
+        Ok(match mail.backend {
+            MailBackend::Console => Mailer::Console { subject_prefix },
+            MailBackend::Dummy => Mailer::Dummy,
+            MailBackend::Smtp => {
+                let Some(host) = &mail.host else {
+                    return Ok(Mailer::Unconfigured);
+                };
+                let builder = if mail.use_ssl {
+                    AsyncSmtpTransport::<Tokio1Executor>::relay(host)
+                        .map_err(|e| format!("mail.host: {e}"))?
+                } else if mail.use_tls {
+                    AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(host)
+                        .map_err(|e| format!("mail.host: {e}"))?
+                } else {
+                    AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host)
+                };
+                let mut builder = builder.port(mail.port).timeout(Some(SMTP_TIMEOUT));
+                if let Some(user) = &mail.username {
+                    let password = mail
+                        .password
+                        .as_ref()
+                        .map(|p| p.expose().to_owned())
+                        .unwrap_or_default();
+                    builder = builder.credentials(Credentials::new(user.clone(), password));
+                }
+                let from = mail
+                    .from
+                    .parse::<Mailbox>()
+                    .map_err(|e| format!("mail.from: {e}"))?;
+                Mailer::Smtp {
+                    transport: Box::new(builder.build()),
+                    from,
+                    subject_prefix,
+                }
+            }
+        })
+    }
+
+    /// Sends one alert to `to`.
+    pub async fn send_alert(&self, to: &str, n: &Notification) -> Result<(), SendError> {
+        let subject = |prefix: &str| subject(prefix, n);
+        match self {
+            Mailer::Smtp {
+                transport,
+                from,
+                subject_prefix,
+            } => {
+                let message = Message::builder()
+                    .from(from.clone())
+                    .to(to
+                        .parse::<Mailbox>()
+                        .map_err(|e| SendError::Permanent(format!("recipient {to}: {e}")))?)
+                    .subject(subject(subject_prefix))
+                    .multipart(MultiPart::alternative_plain_html(text(n), html(n)))
+                    .map_err(|e| SendError::Permanent(format!("cannot build the message: {e}")))?;
+                send(transport, message).await
+            }
+            Mailer::Console { subject_prefix } => {
+                tracing::info!(
+                    to,
+                    subject = subject(subject_prefix),
+                    body = text(n),
+                    "alert email (mail.backend: console)"
+                );
+                Ok(())
+            }
+            Mailer::Dummy => Ok(()),
+            Mailer::Unconfigured => Err(SendError::Permanent(
+                "mail.host is not set, so no email can be sent".into(),
+            )),
+        }
+    }
+
+    /// Sends the admin page's test message and reports the server's answer.
+    pub async fn send_test(&self, to: &str) -> Result<String, String> {
+        match self {
+            Mailer::Smtp {
+                transport,
+                from,
+                subject_prefix,
+            } => {
+                let to = to
+                    .parse::<Mailbox>()
+                    .map_err(|e| format!("recipient: {e}"))?;
+                let message = Message::builder()
+                    .from(from.clone())
+                    .to(to)
+                    .subject(format!("{subject_prefix} Test email"))
+                    .body("This is a test email from Faultline: mail is set up.".to_owned())
+                    .map_err(|e| e.to_string())?;
+                match transport.send(message).await {
+                    Ok(response) => Ok(response_text(&response)),
+                    Err(e) => Err(e.to_string()),
+                }
+            }
+            Mailer::Console { .. } => Ok("written to the log (mail.backend: console)".into()),
+            Mailer::Dummy => Ok("dropped (mail.backend: dummy)".into()),
+            Mailer::Unconfigured => Err("mail.host is not set".into()),
+        }
+    }
+}
+
+async fn send(
+    transport: &AsyncSmtpTransport<Tokio1Executor>,
+    message: Message,
+) -> Result<(), SendError> {
+    match transport.send(message).await {
+        Ok(_) => Ok(()),
+        // A 5xx answer will not change by asking again.
+        Err(e) if e.is_permanent() => Err(SendError::Permanent(e.to_string())),
+        Err(e) => Err(SendError::Transient(e.to_string())),
+    }
+}
+
+fn response_text(response: &lettre::transport::smtp::response::Response) -> String {
+    let lines: Vec<&str> = response.message().collect();
+    format!("{} {}", response.code(), lines.join(" "))
+}
+
+/// `[Faultline] WEB-1 - ZeroDivisionError: division by zero`, as Sentry's
+/// alert subjects read.
+pub fn subject(prefix: &str, n: &Notification) -> String {
+    let title: String = n.title.chars().filter(|c| !c.is_control()).collect();
+    format!("{} {} - {}", prefix.trim_end(), n.short_id, title)
+        .trim_start()
+        .to_owned()
+}
+
+pub fn text(n: &Notification) -> String {
+    let mut out = format!("{}\n", n.title);
+    if !n.culprit.is_empty() {
+        out.push_str(&format!("{}\n", n.culprit));
+    }
+    out.push_str(&format!(
+        "\nProject: {} ({})\nLevel: {}\n",
+        n.project_name, n.project_slug, n.level
+    ));
+    if let Some(env) = &n.environment {
+        out.push_str(&format!("Environment: {env}\n"));
+    }
+    if let Some(release) = &n.release {
+        out.push_str(&format!("Release: {release}\n"));
+    }
+    out.push_str(&format!("Events: {}  Users: {}\n", n.count, n.user_count));
+    if !n.frames.is_empty() {
+        out.push_str("\nStack trace (most recent call first):\n");
+        for frame in &n.frames {
+            out.push_str(&format!("  {frame}\n"));
+        }
+    }
+    out.push_str(&format!("\nView this issue: {}\n", n.link));
+    out.push_str(&format!(
+        "\nSent because of the alert rule \"{}\". You can turn alert emails off for this project in your account settings.\n",
+        n.rules.join("\", \"")
+    ));
+    out
+}
+
+/// The HTML part: everything from the event is escaped.
+pub fn html(n: &Notification) -> String {
+    let e = escape;
+    let mut rows = format!(
+        "<tr><th align=\"left\">Project</th><td>{} ({})</td></tr>\
+         <tr><th align=\"left\">Level</th><td>{}</td></tr>",
+        e(&n.project_name),
+        e(&n.project_slug),
+        e(&n.level)
+    );
+    if let Some(env) = &n.environment {
+        rows.push_str(&format!(
+            "<tr><th align=\"left\">Environment</th><td>{}</td></tr>",
+            e(env)
+        ));
+    }
+    if let Some(release) = &n.release {
+        rows.push_str(&format!(
+            "<tr><th align=\"left\">Release</th><td>{}</td></tr>",
+            e(release)
+        ));
+    }
+    rows.push_str(&format!(
+        "<tr><th align=\"left\">Events</th><td>{}</td></tr><tr><th align=\"left\">Users</th><td>{}</td></tr>",
+        n.count, n.user_count
+    ));
+    let frames = if n.frames.is_empty() {
+        String::new()
+    } else {
+        let items: String = n
+            .frames
+            .iter()
+            .map(|f| format!("<li><code>{}</code></li>", e(f)))
+            .collect();
+        format!("<h3>Stack trace (most recent call first)</h3><ul>{items}</ul>")
+    };
+    format!(
+        "<!DOCTYPE html><html><body style=\"font-family: sans-serif\">\
+         <h2>{title}</h2><p>{culprit}</p><table>{rows}</table>{frames}\
+         <p><a href=\"{link}\">View this issue on Faultline</a></p>\
+         <p style=\"color: #666; font-size: small\">Sent because of the alert rule &quot;{rules}&quot;. \
+         You can turn alert emails off for this project in your account settings.</p>\
+         </body></html>",
+        title = e(&n.title),
+        culprit = e(&n.culprit),
+        link = e(&n.link),
+        rules = e(&n.rules.join("\", \"")),
+    )
+}
+
+fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#x27;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn notification() -> Notification {
+        Notification {
+            rules: vec!["Send a notification for new issues".into()],
+            group_id: 7,
+            short_id: "WEB-7".into(),
+            event_id: "abc".into(),
+            title: "TypeError: <script>alert(1)</script>".into(),
+            culprit: "app.views in checkout".into(),
+            level: "error".into(),
+            project_slug: "web".into(),
+            project_name: "Web".into(),
+            organization_slug: "acme".into(),
+            environment: Some("production".into()),
+            release: Some("web@1.2.3".into()),
+            frames: vec!["checkout (app/views.py:42)".into()],
+            count: 3,
+            user_count: 2,
+            link: "https://faultline.example.com/organizations/acme/issues/7/?referrer=alert"
+                .into(),
+        }
+    }
+
+    #[test]
+    fn alert_mail_says_what_happened_and_escapes_the_event() {
+        let n = notification();
+        assert_eq!(
+            subject("[Faultline]", &n),
+            "[Faultline] WEB-7 - TypeError: <script>alert(1)</script>"
+        );
+        let text = text(&n);
+        for part in [
+            "app.views in checkout",
+            "Environment: production",
+            "Release: web@1.2.3",
+            "checkout (app/views.py:42)",
+            &n.link,
+        ] {
+            assert!(text.contains(part), "{part} in {text}");
+        }
+        let html = html(&n);
+        assert!(!html.contains("<script>"));
+        assert!(html.contains("TypeError: &lt;script&gt;alert(1)&lt;/script&gt;"));
+        assert!(html.contains(
+            "href=\"https://faultline.example.com/organizations/acme/issues/7/?referrer=alert\""
+        ));
+    }
+
+    #[test]
+    fn subjects_carry_no_line_breaks() {
+        let mut n = notification();
+        n.title = "a\r\nBcc: x@example.com".into();
+        assert!(!subject("[F]", &n).contains('\n'));
+    }
+}

@@ -1,0 +1,232 @@
+//! One batch of `post-process` messages: each event's issue is evaluated
+//! against its project's active rules, and each rule that fires is recorded
+//! with the deliveries it owes, in one transaction per rule (the store
+//! refuses a repeat of the same rule, issue and event, and a second firing
+//! for the issue within the rule's interval).
+
+use std::collections::HashMap;
+
+use chrono::Utc;
+use faultline_protocol::{PostProcessMessage, ProjectId};
+use faultline_rules::{Action, EmailTarget, Fallthrough, RuleSpec};
+use faultline_storage::{
+    AlertStore, Delivery, FireOutcome, Group, MetaStore, NewDelivery, NewFire, Organization,
+    Project, Result, RuleStatus, User,
+};
+
+use crate::evaluate::{Subject, fires};
+use crate::message::Notification;
+
+/// Sentry's cap on "recently active members" mailed when an issue has no
+/// owner.
+const MAX_ACTIVE_MEMBERS: usize = 20;
+
+/// A project's active rules, parsed, with what messages need.
+struct ProjectRules {
+    project: Project,
+    org: Organization,
+    rules: Vec<(i64, RuleSpec)>,
+    members: Vec<User>,
+}
+
+pub struct Batch<'a> {
+    pub meta: &'a dyn MetaStore,
+    pub alerts: &'a dyn AlertStore,
+    pub url_prefix: &'a str,
+}
+
+impl Batch<'_> {
+    /// Evaluates and records; returns how many firings were recorded.
+    pub async fn run(&self, deliveries: &[Delivery]) -> Result<usize> {
+        let mut projects: HashMap<ProjectId, Option<ProjectRules>> = HashMap::new();
+        let mut recorded = 0;
+        for delivery in deliveries {
+            let message: PostProcessMessage = match serde_json::from_slice(&delivery.payload) {
+                Ok(m) => m,
+                Err(e) => {
+                    tracing::warn!(error = %e, "dropping an unreadable post-process message");
+                    continue;
+                }
+            };
+            let rules = match projects.entry(message.project_id) {
+                std::collections::hash_map::Entry::Occupied(known) => known.into_mut(),
+                std::collections::hash_map::Entry::Vacant(new) => {
+                    new.insert(self.load(message.project_id).await?)
+                }
+            };
+            let Some(rules) = rules else {
+                continue;
+            };
+            if rules.rules.is_empty() {
+                continue;
+            }
+            let Some(group) = self.meta.group(message.group_id).await? else {
+                continue;
+            };
+            recorded += self.evaluate(rules, &group, &message).await?;
+        }
+        Ok(recorded)
+    }
+
+    async fn load(&self, project_id: ProjectId) -> Result<Option<ProjectRules>> {
+        let Some(project) = self.meta.project_by_id(project_id).await? else {
+            return Ok(None);
+        };
+        let Some(org) = self.meta.organization_by_id(project.org_id).await? else {
+            return Ok(None);
+        };
+        let mut rules = Vec::new();
+        for rule in self.alerts.rules(project_id).await? {
+            if rule.status != RuleStatus::Active {
+                continue;
+            }
+            match RuleSpec::from_json(&rule.data) {
+                Ok(spec) => rules.push((rule.id, spec)),
+                Err(e) => {
+                    tracing::warn!(rule = rule.id, error = %e, "skipping a stored rule that does not read")
+                }
+            }
+        }
+        let members = if rules.is_empty() {
+            Vec::new()
+        } else {
+            self.meta
+                .members(org.id)
+                .await?
+                .into_iter()
+                .map(|(user, _)| user)
+                .filter(|u| u.is_active)
+                .collect()
+        };
+        Ok(Some(ProjectRules {
+            project,
+            org,
+            rules,
+            members,
+        }))
+    }
+
+    async fn evaluate(
+        &self,
+        rules: &ProjectRules,
+        group: &Group,
+        message: &PostProcessMessage,
+    ) -> Result<usize> {
+        let now = Utc::now();
+        let subject = Subject {
+            is_new: message.is_new,
+            is_regression: message.is_regression,
+            group,
+            event: message.event.as_ref(),
+            now,
+        };
+        let mut recorded = 0;
+        for (rule_id, spec) in &rules.rules {
+            if !fires(spec, &subject) {
+                continue;
+            }
+            let notification = Notification::new(
+                vec![spec.name.clone()],
+                group,
+                message.event.as_ref(),
+                &rules.project,
+                &rules.org,
+                self.url_prefix,
+            );
+            let payload = serde_json::to_value(&notification).expect("plain data serialises");
+            let deliveries = deliveries_for(spec, group, &rules.members, &payload);
+            let fire = NewFire {
+                rule_id: *rule_id,
+                project_id: rules.project.id,
+                group_id: group.id,
+                event_id: message.event_id,
+                now,
+                interval_minutes: spec.frequency_minutes,
+                deliveries,
+            };
+            match self.alerts.record_fire(&fire).await? {
+                FireOutcome::Recorded(id) => {
+                    tracing::info!(
+                        rule = rule_id,
+                        fire = id,
+                        group = group.id.0,
+                        "alert rule fired"
+                    );
+                    recorded += 1;
+                }
+                FireOutcome::Repeat | FireOutcome::TooSoon => {}
+            }
+        }
+        Ok(recorded)
+    }
+}
+
+/// One delivery per email recipient and per plugin a rule's actions name.
+fn deliveries_for(
+    spec: &RuleSpec,
+    group: &Group,
+    members: &[User],
+    payload: &serde_json::Value,
+) -> Vec<NewDelivery> {
+    let mut emails: Vec<String> = Vec::new();
+    for action in &spec.actions {
+        match action {
+            Action::Email {
+                target,
+                fallthrough,
+            } => {
+                for email in email_recipients(target, *fallthrough, group, members) {
+                    if !emails.contains(&email) {
+                        emails.push(email);
+                    }
+                }
+            }
+            // Chat and webhook plugins are not delivered yet.
+            Action::Service { .. } | Action::AllLegacy => {}
+        }
+    }
+    emails
+        .into_iter()
+        .map(|email| NewDelivery {
+            channel: "email".into(),
+            target: email,
+            payload: payload.clone(),
+        })
+        .collect()
+}
+
+/// Sentry's target types: the issue's owners (its assignee, as Faultline
+/// has no ownership rules yet) or, when it has none, the fallthrough; a
+/// team (every member, as Faultline keeps no team membership yet); or one
+/// member.
+fn email_recipients(
+    target: &EmailTarget,
+    fallthrough: Fallthrough,
+    group: &Group,
+    members: &[User],
+) -> Vec<String> {
+    let all = || members.iter().map(|u| u.email.clone());
+    match target {
+        EmailTarget::Member(id) => members
+            .iter()
+            .filter(|u| u.id.0 == *id)
+            .map(|u| u.email.clone())
+            .collect(),
+        EmailTarget::Team(_) => all().collect(),
+        EmailTarget::IssueOwners => {
+            let owners: Vec<String> = members
+                .iter()
+                .filter(|u| Some(u.id) == group.assignee)
+                .map(|u| u.email.clone())
+                .collect();
+            if !owners.is_empty() {
+                return owners;
+            }
+            match fallthrough {
+                Fallthrough::ActiveMembers => all().take(MAX_ACTIVE_MEMBERS).collect(),
+                Fallthrough::AllMembers => all().collect(),
+                Fallthrough::NoOne => Vec::new(),
+            }
+        }
+    }
+}
