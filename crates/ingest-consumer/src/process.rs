@@ -3,7 +3,7 @@
 use bytes::Bytes;
 use faultline_grouping::group;
 use faultline_protocol::{
-    GroupId, IngestMessage, NormalizeOptions, PostProcessMessage, ProcessedEvent,
+    GroupId, IngestMessage, NormalizeOptions, PostProcessHeader, PostProcessOut, ProcessedEvent,
     normalize::normalize_event,
 };
 use faultline_storage::{Delivery, GroupedEvent, Message, Topic};
@@ -39,13 +39,20 @@ pub async fn process_batch(stores: &Stores, deliveries: &[Delivery]) -> Result<(
         // Also re-announced for duplicates, with the first delivery's flags:
         // consumers of `post-process` are idempotent on the event id.
         duplicates += u64::from(outcome.duplicate);
-        let message = PostProcessMessage {
-            project_id: grouped.project_id,
-            group_id: outcome.group_id,
-            event_id: grouped.event_id,
-            is_new: outcome.new_group,
-            is_regression: outcome.regression,
-            event: Some(PostProcessMessage::trimmed(&processed.event)),
+        // What no alert rule reads stays off `post-process` (taken out,
+        // not copied: `events` has been written).
+        processed.event.breadcrumbs.clear();
+        processed.event.extra.clear();
+        processed.event.modules.clear();
+        let message = PostProcessOut {
+            header: PostProcessHeader {
+                project_id: grouped.project_id,
+                group_id: outcome.group_id,
+                event_id: grouped.event_id,
+                is_new: outcome.new_group,
+                is_regression: outcome.regression,
+            },
+            event: &processed.event,
         };
         post.push(Message {
             key: grouped.project_id.0,

@@ -20,29 +20,50 @@ pub struct Subject<'a> {
     pub now: DateTime<Utc>,
 }
 
+/// What happened to the issue: all that conditions look at, known from a
+/// message's header alone.
+#[derive(Debug, Clone, Copy)]
+pub struct Happened {
+    pub is_new: bool,
+    pub is_regression: bool,
+}
+
 /// Whether `rule` fires for `subject`.
 pub fn fires(rule: &RuleSpec, subject: &Subject<'_>) -> bool {
+    let happened = Happened {
+        is_new: subject.is_new,
+        is_regression: subject.is_regression,
+    };
+    triggered(rule, happened) && passes_filters(rule, subject)
+}
+
+/// Whether the rule's conditions are met: the cheap half of [`fires`],
+/// which needs neither the issue nor the event, so most messages are done
+/// with after it.
+pub fn triggered(rule: &RuleSpec, happened: Happened) -> bool {
+    // `none` of the conditions firing is not a trigger: a rule fires on
+    // something that happened (Sentry treats it alike).
+    match rule.action_match {
+        Match::None => false,
+        other => other.combine(rule.conditions.iter().map(|c| condition(c, happened))),
+    }
+}
+
+/// Whether the event and the issue pass the rule's environment and filters.
+pub fn passes_filters(rule: &RuleSpec, subject: &Subject<'_>) -> bool {
     if let Some(environment) = &rule.environment
         && subject.event.and_then(|e| e.environment.as_deref()) != Some(environment.as_str())
     {
         return false;
     }
-    // `none` of the conditions firing is not a trigger: a rule fires on
-    // something that happened (Sentry treats it alike).
-    let triggered = match rule.action_match {
-        Match::None => false,
-        other => other.combine(rule.conditions.iter().map(|c| condition(c, subject))),
-    };
-    triggered
-        && rule
-            .filter_match
-            .combine(rule.filters.iter().map(|f| filter(f, subject)))
+    rule.filter_match
+        .combine(rule.filters.iter().map(|f| filter(f, subject)))
 }
 
-fn condition(condition: &Condition, subject: &Subject<'_>) -> bool {
+fn condition(condition: &Condition, happened: Happened) -> bool {
     match condition {
-        Condition::FirstSeen => subject.is_new,
-        Condition::Regression => subject.is_regression,
+        Condition::FirstSeen => happened.is_new,
+        Condition::Regression => happened.is_regression,
         // Ignoring is forever in Faultline so far: an ignored issue does
         // not come back by itself.
         Condition::Reappeared => false,

@@ -7,14 +7,14 @@
 use std::collections::HashMap;
 
 use chrono::Utc;
-use faultline_protocol::{PostProcessMessage, ProjectId};
+use faultline_protocol::{PostProcessHeader, PostProcessMessage, ProjectId};
 use faultline_rules::{Action, EmailTarget, Fallthrough, RuleSpec};
 use faultline_storage::{
     AlertStore, Delivery, FireOutcome, Group, MetaStore, NewDelivery, NewFire, Organization,
     Project, Result, RuleStatus, User,
 };
 
-use crate::evaluate::{Subject, fires};
+use crate::evaluate::{Happened, Subject, passes_filters, triggered};
 use crate::message::Notification;
 
 /// Sentry's cap on "recently active members" mailed when an issue has no
@@ -41,6 +41,36 @@ impl Batch<'_> {
         let mut projects: HashMap<ProjectId, Option<ProjectRules>> = HashMap::new();
         let mut recorded = 0;
         for delivery in deliveries {
+            // The header first: most messages trigger no rule, and their
+            // event is never read.
+            let header: PostProcessHeader = match serde_json::from_slice(&delivery.payload) {
+                Ok(m) => m,
+                Err(e) => {
+                    tracing::warn!(error = %e, "dropping an unreadable post-process message");
+                    continue;
+                }
+            };
+            let rules = match projects.entry(header.project_id) {
+                std::collections::hash_map::Entry::Occupied(known) => known.into_mut(),
+                std::collections::hash_map::Entry::Vacant(new) => {
+                    new.insert(self.load(header.project_id).await?)
+                }
+            };
+            let Some(rules) = rules else {
+                continue;
+            };
+            let happened = Happened {
+                is_new: header.is_new,
+                is_regression: header.is_regression,
+            };
+            let triggered: Vec<&(i64, RuleSpec)> = rules
+                .rules
+                .iter()
+                .filter(|(_, spec)| triggered(spec, happened))
+                .collect();
+            if triggered.is_empty() {
+                continue;
+            }
             let message: PostProcessMessage = match serde_json::from_slice(&delivery.payload) {
                 Ok(m) => m,
                 Err(e) => {
@@ -48,22 +78,10 @@ impl Batch<'_> {
                     continue;
                 }
             };
-            let rules = match projects.entry(message.project_id) {
-                std::collections::hash_map::Entry::Occupied(known) => known.into_mut(),
-                std::collections::hash_map::Entry::Vacant(new) => {
-                    new.insert(self.load(message.project_id).await?)
-                }
-            };
-            let Some(rules) = rules else {
+            let Some(group) = self.meta.group(header.group_id).await? else {
                 continue;
             };
-            if rules.rules.is_empty() {
-                continue;
-            }
-            let Some(group) = self.meta.group(message.group_id).await? else {
-                continue;
-            };
-            recorded += self.evaluate(rules, &group, &message).await?;
+            recorded += self.evaluate(rules, &triggered, &group, &message).await?;
         }
         Ok(recorded)
     }
@@ -106,23 +124,26 @@ impl Batch<'_> {
         }))
     }
 
+    /// Records the firings of the `triggered` rules whose filters pass.
     async fn evaluate(
         &self,
         rules: &ProjectRules,
+        triggered: &[&(i64, RuleSpec)],
         group: &Group,
         message: &PostProcessMessage,
     ) -> Result<usize> {
         let now = Utc::now();
+        let header = &message.header;
         let subject = Subject {
-            is_new: message.is_new,
-            is_regression: message.is_regression,
+            is_new: header.is_new,
+            is_regression: header.is_regression,
             group,
             event: message.event.as_ref(),
             now,
         };
         let mut recorded = 0;
-        for (rule_id, spec) in &rules.rules {
-            if !fires(spec, &subject) {
+        for (rule_id, spec) in triggered.iter().copied() {
+            if !passes_filters(spec, &subject) {
                 continue;
             }
             let notification = Notification::new(
@@ -139,7 +160,7 @@ impl Batch<'_> {
                 rule_id: *rule_id,
                 project_id: rules.project.id,
                 group_id: group.id,
-                event_id: message.event_id,
+                event_id: header.event_id,
                 now,
                 interval_minutes: spec.frequency_minutes,
                 deliveries,

@@ -18,7 +18,10 @@ pub use decompress::{ContentEncoding, DecompressError, decompress_bounded};
 pub use envelope::{Envelope, EnvelopeError, Item, ItemType};
 pub use event::{Event, Exception, Frame, Level, LogEntry, Stacktrace};
 pub use ids::{EventId, GroupId, OrgId, ProjectId, short_id};
-pub use messages::{IngestHeader, IngestMessage, MessageError, PostProcessMessage, ProcessedEvent};
+pub use messages::{
+    IngestHeader, IngestMessage, MessageError, PostProcessHeader, PostProcessMessage,
+    PostProcessOut, ProcessedEvent,
+};
 pub use normalize::{
     MAX_JSON_DEPTH, NormalizeError, NormalizeOptions, check_event_json, normalize_event,
 };

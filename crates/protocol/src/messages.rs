@@ -77,29 +77,35 @@ pub struct ProcessedEvent {
 /// What the ingest-consumer puts on `post-process` for each grouped event,
 /// and the notifier reads: the issue, what grouping did to it, and the
 /// event the alert rules look at (without its breadcrumbs, extra data and
-/// modules, which no rule reads).
+/// modules, which no rule reads; see [`PostProcessOut`]).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PostProcessMessage {
-    pub project_id: ProjectId,
-    pub group_id: GroupId,
-    pub event_id: EventId,
-    pub is_new: bool,
-    pub is_regression: bool,
+    #[serde(flatten)]
+    pub header: PostProcessHeader,
     /// Absent in messages queued by releases before the notifier.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub event: Option<Event>,
 }
 
-impl PostProcessMessage {
-    /// The event as rules need it: the parts no condition, filter or
-    /// message reads are dropped, so the topic stays small.
-    pub fn trimmed(event: &Event) -> Event {
-        let mut event = event.clone();
-        event.breadcrumbs.clear();
-        event.extra.clear();
-        event.modules.clear();
-        event
-    }
+/// A `post-process` message without its event: all most messages need
+/// read (the notifier reads the event only when a rule is triggered).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PostProcessHeader {
+    pub project_id: ProjectId,
+    pub group_id: GroupId,
+    pub event_id: EventId,
+    pub is_new: bool,
+    pub is_regression: bool,
+}
+
+/// A `post-process` message as written, borrowing the event: the
+/// ingest-consumer takes the parts no rule reads out of the event before,
+/// so nothing is copied.
+#[derive(Debug, Serialize)]
+pub struct PostProcessOut<'a> {
+    #[serde(flatten)]
+    pub header: PostProcessHeader,
+    pub event: &'a Event,
 }
 
 #[cfg(test)]
