@@ -11,7 +11,7 @@ use faultline_storage::{AlertDelivery, AlertStore, AttemptResult};
 use tokio::sync::{Notify, watch};
 
 use crate::email::Mailer;
-use crate::message::Notification;
+use crate::message::Payload;
 
 /// How long a claimed delivery is left to its notifier before another
 /// takes it: longer than a send takes (SMTP's timeout is 20 s a step),
@@ -62,15 +62,14 @@ pub struct Channels {
 
 impl Channels {
     async fn send(&self, delivery: &AlertDelivery) -> Result<(), SendError> {
-        let notification: Notification = serde_json::from_value(delivery.payload.clone())
+        let payload: Payload = serde_json::from_value(delivery.payload.clone())
             .map_err(|e| SendError::Permanent(format!("unreadable notification: {e}")))?;
-        match delivery.channel.as_str() {
-            "email" => {
-                self.mailer
-                    .send_alert(&delivery.target, &notification)
-                    .await
+        match (delivery.channel.as_str(), &payload) {
+            ("email", Payload::Alert(n)) => self.mailer.send_alert(&delivery.target, n).await,
+            ("email", Payload::Summary { summary }) => {
+                self.mailer.send_summary(&delivery.target, summary).await
             }
-            other => Err(SendError::Permanent(format!(
+            (other, _) => Err(SendError::Permanent(format!(
                 "the {other} channel is not available"
             ))),
         }

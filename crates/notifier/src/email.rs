@@ -9,20 +9,24 @@ use lettre::transport::smtp::authentication::Credentials;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
 use crate::deliver::SendError;
-use crate::message::Notification;
+use crate::message::{Notification, Summary};
 
 /// How long the SMTP server may take to answer one step.
 const SMTP_TIMEOUT: Duration = Duration::from_secs(20);
 
-/// Where alert email goes.
-pub enum Mailer {
+/// Where alert email goes, and how its subjects begin.
+pub struct Mailer {
+    transport: Transport,
+    subject_prefix: String,
+}
+
+enum Transport {
     Smtp {
-        transport: Box<AsyncSmtpTransport<Tokio1Executor>>,
+        smtp: Box<AsyncSmtpTransport<Tokio1Executor>>,
         from: Mailbox,
-        subject_prefix: String,
     },
     /// `mail.backend: console`: each message is written to the log.
-    Console { subject_prefix: String },
+    Console,
     /// `mail.backend: dummy`: messages are dropped (and recorded as sent).
     Dummy,
     /// SMTP without `mail.host`: every email delivery fails saying so.
@@ -31,75 +35,73 @@ pub enum Mailer {
 
 impl Mailer {
     pub fn from_config(mail: &Mail) -> Result<Self, String> {
-        let subject_prefix = mail.subject_prefix.clone();
-        Ok(match mail.backend {
-            MailBackend::Console => Mailer::Console { subject_prefix },
-            MailBackend::Dummy => Mailer::Dummy,
-            MailBackend::Smtp => {
-                let Some(host) = &mail.host else {
-                    return Ok(Mailer::Unconfigured);
-                };
-                let builder = if mail.use_ssl {
-                    AsyncSmtpTransport::<Tokio1Executor>::relay(host)
-                        .map_err(|e| format!("mail.host: {e}"))?
-                } else if mail.use_tls {
-                    AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(host)
-                        .map_err(|e| format!("mail.host: {e}"))?
-                } else {
-                    AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host)
-                };
-                let mut builder = builder.port(mail.port).timeout(Some(SMTP_TIMEOUT));
-                if let Some(user) = &mail.username {
-                    let password = mail
-                        .password
-                        .as_ref()
-                        .map(|p| p.expose().to_owned())
-                        .unwrap_or_default();
-                    builder = builder.credentials(Credentials::new(user.clone(), password));
-                }
-                let from = mail
-                    .from
-                    .parse::<Mailbox>()
-                    .map_err(|e| format!("mail.from: {e}"))?;
-                Mailer::Smtp {
-                    transport: Box::new(builder.build()),
-                    from,
-                    subject_prefix,
-                }
-            }
+        let transport = match mail.backend {
+            MailBackend::Console => Transport::Console,
+            MailBackend::Dummy => Transport::Dummy,
+            MailBackend::Smtp => match &mail.host {
+                None => Transport::Unconfigured,
+                Some(host) => smtp(mail, host)?,
+            },
+        };
+        Ok(Mailer {
+            transport,
+            subject_prefix: mail.subject_prefix.clone(),
         })
     }
 
     /// Sends one alert to `to`.
     pub async fn send_alert(&self, to: &str, n: &Notification) -> Result<(), SendError> {
-        let subject = |prefix: &str| subject(prefix, n);
-        match self {
-            Mailer::Smtp {
-                transport,
-                from,
-                subject_prefix,
-            } => {
+        let subject = subject(&self.subject_prefix, &n.short_id, &n.title);
+        self.deliver(to, &subject, text(n), html(n)).await
+    }
+
+    /// Sends the note that a project's alerts are held back for a while.
+    pub async fn send_summary(&self, to: &str, s: &Summary) -> Result<(), SendError> {
+        let subject = subject(
+            &self.subject_prefix,
+            &s.project_slug.to_ascii_uppercase(),
+            &format!("more than {} alerts in one minute", s.limit),
+        );
+        self.deliver(to, &subject, summary_text(s), summary_html(s))
+            .await
+    }
+
+    async fn deliver(
+        &self,
+        to: &str,
+        subject: &str,
+        text: String,
+        html: String,
+    ) -> Result<(), SendError> {
+        match &self.transport {
+            Transport::Smtp { smtp, from } => {
+                let to = to
+                    .parse::<Mailbox>()
+                    .map_err(|e| SendError::Permanent(format!("recipient {to}: {e}")))?;
                 let message = Message::builder()
                     .from(from.clone())
-                    .to(to
-                        .parse::<Mailbox>()
-                        .map_err(|e| SendError::Permanent(format!("recipient {to}: {e}")))?)
-                    .subject(subject(subject_prefix))
-                    .multipart(MultiPart::alternative_plain_html(text(n), html(n)))
+                    .to(to)
+                    .subject(subject)
+                    .multipart(MultiPart::alternative_plain_html(text, html))
                     .map_err(|e| SendError::Permanent(format!("cannot build the message: {e}")))?;
-                send(transport, message).await
+                match smtp.send(message).await {
+                    Ok(_) => Ok(()),
+                    // A 5xx answer will not change by asking again.
+                    Err(e) if e.is_permanent() => Err(SendError::Permanent(e.to_string())),
+                    Err(e) => Err(SendError::Transient(e.to_string())),
+                }
             }
-            Mailer::Console { subject_prefix } => {
+            Transport::Console => {
                 tracing::info!(
                     to,
-                    subject = subject(subject_prefix),
-                    body = text(n),
+                    subject,
+                    body = text,
                     "alert email (mail.backend: console)"
                 );
                 Ok(())
             }
-            Mailer::Dummy => Ok(()),
-            Mailer::Unconfigured => Err(SendError::Permanent(
+            Transport::Dummy => Ok(()),
+            Transport::Unconfigured => Err(SendError::Permanent(
                 "mail.host is not set, so no email can be sent".into(),
             )),
         }
@@ -107,43 +109,56 @@ impl Mailer {
 
     /// Sends the admin page's test message and reports the server's answer.
     pub async fn send_test(&self, to: &str) -> Result<String, String> {
-        match self {
-            Mailer::Smtp {
-                transport,
-                from,
-                subject_prefix,
-            } => {
+        match &self.transport {
+            Transport::Smtp { smtp, from } => {
                 let to = to
                     .parse::<Mailbox>()
                     .map_err(|e| format!("recipient: {e}"))?;
                 let message = Message::builder()
                     .from(from.clone())
                     .to(to)
-                    .subject(format!("{subject_prefix} Test email"))
+                    .subject(format!("{} Test email", self.subject_prefix))
                     .body("This is a test email from Faultline: mail is set up.".to_owned())
                     .map_err(|e| e.to_string())?;
-                match transport.send(message).await {
+                match smtp.send(message).await {
                     Ok(response) => Ok(response_text(&response)),
                     Err(e) => Err(e.to_string()),
                 }
             }
-            Mailer::Console { .. } => Ok("written to the log (mail.backend: console)".into()),
-            Mailer::Dummy => Ok("dropped (mail.backend: dummy)".into()),
-            Mailer::Unconfigured => Err("mail.host is not set".into()),
+            Transport::Console => Ok("written to the log (mail.backend: console)".into()),
+            Transport::Dummy => Ok("dropped (mail.backend: dummy)".into()),
+            Transport::Unconfigured => Err("mail.host is not set".into()),
         }
     }
 }
 
-async fn send(
-    transport: &AsyncSmtpTransport<Tokio1Executor>,
-    message: Message,
-) -> Result<(), SendError> {
-    match transport.send(message).await {
-        Ok(_) => Ok(()),
-        // A 5xx answer will not change by asking again.
-        Err(e) if e.is_permanent() => Err(SendError::Permanent(e.to_string())),
-        Err(e) => Err(SendError::Transient(e.to_string())),
+/// The SMTP transport of `mail.*`: implicit TLS, STARTTLS or plain.
+fn smtp(mail: &Mail, host: &str) -> Result<Transport, String> {
+    let builder = if mail.use_ssl {
+        AsyncSmtpTransport::<Tokio1Executor>::relay(host).map_err(|e| format!("mail.host: {e}"))?
+    } else if mail.use_tls {
+        AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(host)
+            .map_err(|e| format!("mail.host: {e}"))?
+    } else {
+        AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host)
+    };
+    let mut builder = builder.port(mail.port).timeout(Some(SMTP_TIMEOUT));
+    if let Some(user) = &mail.username {
+        let password = mail
+            .password
+            .as_ref()
+            .map(|p| p.expose().to_owned())
+            .unwrap_or_default();
+        builder = builder.credentials(Credentials::new(user.clone(), password));
     }
+    let from = mail
+        .from
+        .parse::<Mailbox>()
+        .map_err(|e| format!("mail.from: {e}"))?;
+    Ok(Transport::Smtp {
+        smtp: Box::new(builder.build()),
+        from,
+    })
 }
 
 fn response_text(response: &lettre::transport::smtp::response::Response) -> String {
@@ -153,11 +168,33 @@ fn response_text(response: &lettre::transport::smtp::response::Response) -> Stri
 
 /// `[Faultline] WEB-1 - ZeroDivisionError: division by zero`, as Sentry's
 /// alert subjects read.
-pub fn subject(prefix: &str, n: &Notification) -> String {
-    let title: String = n.title.chars().filter(|c| !c.is_control()).collect();
-    format!("{} {} - {}", prefix.trim_end(), n.short_id, title)
+pub fn subject(prefix: &str, short_id: &str, title: &str) -> String {
+    let title: String = title.chars().filter(|c| !c.is_control()).collect();
+    format!("{} {short_id} - {title}", prefix.trim_end())
         .trim_start()
         .to_owned()
+}
+
+const HELD_BACK: &str = "so the rest are held back until it calms down: one email like this \
+                         one per minute instead of one per issue";
+
+pub fn summary_text(s: &Summary) -> String {
+    format!(
+        "More than {} alerts fired for the project {} ({}) within a minute, {HELD_BACK}.\n\nSee the new issues: {}\n",
+        s.limit, s.project_name, s.project_slug, s.link
+    )
+}
+
+pub fn summary_html(s: &Summary) -> String {
+    format!(
+        "<!DOCTYPE html><html><body style=\"font-family: sans-serif\"><p>More than {} alerts \
+         fired for the project {} ({}) within a minute, {HELD_BACK}.</p>\
+         <p><a href=\"{}\">See the new issues</a></p></body></html>",
+        s.limit,
+        escape(&s.project_name),
+        escape(&s.project_slug),
+        escape(&s.link)
+    )
 }
 
 pub fn text(n: &Notification) -> String {
@@ -285,7 +322,7 @@ mod tests {
     fn alert_mail_says_what_happened_and_escapes_the_event() {
         let n = notification();
         assert_eq!(
-            subject("[Faultline]", &n),
+            subject("[Faultline]", &n.short_id, &n.title),
             "[Faultline] WEB-7 - TypeError: <script>alert(1)</script>"
         );
         let text = text(&n);
@@ -310,6 +347,6 @@ mod tests {
     fn subjects_carry_no_line_breaks() {
         let mut n = notification();
         n.title = "a\r\nBcc: x@example.com".into();
-        assert!(!subject("[F]", &n).contains('\n'));
+        assert!(!subject("[F]", &n.short_id, &n.title).contains('\n'));
     }
 }

@@ -15,7 +15,11 @@ use faultline_storage::{
 };
 
 use crate::evaluate::{Happened, Subject, passes_filters, triggered};
-use crate::message::Notification;
+use crate::message::{Notification, Payload, Summary};
+
+/// Firings per project and minute past which alerts are held back and
+/// one summary a minute is sent instead.
+pub const MAX_FIRES_PER_MINUTE: u64 = 30;
 
 /// Sentry's cap on "recently active members" mailed when an issue has no
 /// owner.
@@ -155,7 +159,30 @@ impl Batch<'_> {
                 self.url_prefix,
             );
             let payload = serde_json::to_value(&notification).expect("plain data serialises");
-            let deliveries = deliveries_for(spec, group, &rules.members, &payload);
+            let mut deliveries = deliveries_for(spec, group, &rules.members, &payload);
+            // A burst (a bad deploy opening thousands of issues) is told
+            // in one summary a minute, not one message per issue: past the
+            // limit, firings are recorded without deliveries of their own.
+            let window = now - chrono::Duration::minutes(1);
+            let burst =
+                self.alerts.fires_since(rules.project.id, window).await? >= MAX_FIRES_PER_MINUTE;
+            let summary = burst.then(|| {
+                let summary = Summary::new(
+                    MAX_FIRES_PER_MINUTE,
+                    &rules.project,
+                    &rules.org,
+                    self.url_prefix,
+                );
+                let payload = serde_json::to_value(Payload::Summary { summary })
+                    .expect("plain data serialises");
+                std::mem::take(&mut deliveries)
+                    .into_iter()
+                    .map(|d| NewDelivery {
+                        payload: payload.clone(),
+                        ..d
+                    })
+                    .collect::<Vec<_>>()
+            });
             let fire = NewFire {
                 rule_id: *rule_id,
                 project_id: rules.project.id,
@@ -167,6 +194,17 @@ impl Batch<'_> {
             };
             match self.alerts.record_fire(&fire).await? {
                 FireOutcome::Recorded(id) => {
+                    if let Some(summary) = &summary
+                        && self
+                            .alerts
+                            .queue_summary(rules.project.id, window, now, summary)
+                            .await?
+                    {
+                        tracing::warn!(
+                            project = rules.project.id.0,
+                            "more than {MAX_FIRES_PER_MINUTE} alerts in a minute: holding the rest back"
+                        );
+                    }
                     tracing::info!(
                         rule = rule_id,
                         fire = id,

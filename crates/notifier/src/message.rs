@@ -115,3 +115,39 @@ fn top_frames(event: &Event) -> Vec<String> {
         })
         .collect()
 }
+
+/// What a project's summary says when its alerts are held back: more than
+/// `limit` firings within a minute (a bad deploy opening thousands of
+/// issues must not send thousands of emails).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Summary {
+    pub limit: u64,
+    pub project_slug: String,
+    pub project_name: String,
+    /// The project's issues, newest first, on the dashboard.
+    pub link: String,
+}
+
+impl Summary {
+    pub fn new(limit: u64, project: &Project, org: &Organization, url_prefix: &str) -> Self {
+        Summary {
+            limit,
+            project_slug: project.slug.clone(),
+            project_name: project.name.clone(),
+            link: format!(
+                "{}/organizations/{}/issues/?project={}&sort=new",
+                url_prefix.trim_end_matches('/'),
+                org.slug,
+                project.id.0
+            ),
+        }
+    }
+}
+
+/// A delivery's payload: a project's summary or one issue's alert.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Payload {
+    Summary { summary: Summary },
+    Alert(Box<Notification>),
+}

@@ -4,10 +4,10 @@ use chrono::{DateTime, Duration, Utc};
 use faultline_protocol::{EventId, GroupId, ProjectId};
 use serde_json::Value;
 
-use super::driver::{Pools, Row};
+use super::driver::{Pools, Row, Tx};
 use faultline_storage::{
-    AlertDelivery, AlertRule, AttemptResult, DeliveryStatus, FireOutcome, NewFire, Result,
-    RuleFire, RuleRecord, RuleStatus, StorageError, UserId, from_millis, to_millis,
+    AlertDelivery, AlertRule, AttemptResult, DeliveryStatus, FireOutcome, NewDelivery, NewFire,
+    Result, RuleFire, RuleRecord, RuleStatus, StorageError, UserId, from_millis, to_millis,
 };
 
 fn json(text: &str) -> Result<Value> {
@@ -189,32 +189,7 @@ pub(super) async fn record_fire(pools: &Pools, fire: &NewFire) -> Result<FireOut
         .fetch_scalar()
         .await?
         .ok_or(StorageError::NotFound)?;
-    if !fire.deliveries.is_empty() {
-        let mut insert = tx.query(
-            "INSERT INTO alert_deliveries (fire_id, project_id, channel, target, payload, \
-             status, next_attempt, date_created, date_updated) VALUES ",
-        );
-        insert.push_rows(&fire.deliveries, |q, d| {
-            q.push_bind(id)
-                .push(", ")
-                .push_bind(fire.project_id.0)
-                .push(", ")
-                .push_bind(d.channel.as_str())
-                .push(", ")
-                .push_bind(d.target.as_str())
-                .push(", ")
-                .push_bind(d.payload.to_string())
-                .push(", ")
-                .push_bind(DeliveryStatus::Pending.as_str())
-                .push(", ")
-                .push_bind(now)
-                .push(", ")
-                .push_bind(now)
-                .push(", ")
-                .push_bind(now);
-        });
-        insert.execute().await?;
-    }
+    insert_deliveries(&mut tx, Some(id), fire.project_id, &fire.deliveries, now).await?;
     tx.query("UPDATE alert_rules SET last_triggered = ? WHERE id = ?")
         .bind(now)
         .bind(fire.rule_id)
@@ -222,6 +197,72 @@ pub(super) async fn record_fire(pools: &Pools, fire: &NewFire) -> Result<FireOut
         .await?;
     tx.commit().await?;
     Ok(FireOutcome::Recorded(id))
+}
+
+/// Writes `deliveries` as pending, due at `now`.
+async fn insert_deliveries(
+    tx: &mut Tx,
+    fire_id: Option<i64>,
+    project: ProjectId,
+    deliveries: &[NewDelivery],
+    now: i64,
+) -> Result<()> {
+    if deliveries.is_empty() {
+        return Ok(());
+    }
+    let mut insert = tx.query(
+        "INSERT INTO alert_deliveries (fire_id, project_id, channel, target, payload, \
+         status, next_attempt, date_created, date_updated) VALUES ",
+    );
+    insert.push_rows(deliveries, |q, d| {
+        q.push_bind(fire_id)
+            .push(", ")
+            .push_bind(project.0)
+            .push(", ")
+            .push_bind(d.channel.as_str())
+            .push(", ")
+            .push_bind(d.target.as_str())
+            .push(", ")
+            .push_bind(d.payload.to_string())
+            .push(", ")
+            .push_bind(DeliveryStatus::Pending.as_str())
+            .push(", ")
+            .push_bind(now)
+            .push(", ")
+            .push_bind(now)
+            .push(", ")
+            .push_bind(now);
+    });
+    insert.execute().await?;
+    Ok(())
+}
+
+pub(super) async fn queue_summary(
+    pools: &Pools,
+    project: ProjectId,
+    since: DateTime<Utc>,
+    now: DateTime<Utc>,
+    deliveries: &[NewDelivery],
+) -> Result<bool> {
+    let mut tx = pools.begin().await?;
+    if let Some(lock) = tx.dialect().lock_project() {
+        tx.query(lock).bind(project.0).fetch_optional().await?;
+    }
+    let queued: Option<i64> = tx
+        .query(
+            "SELECT id FROM alert_deliveries WHERE project_id = ? AND fire_id IS NULL \
+             AND date_created > ? LIMIT 1",
+        )
+        .bind(project.0)
+        .bind(to_millis(since))
+        .fetch_scalar()
+        .await?;
+    if queued.is_some() {
+        return Ok(false);
+    }
+    insert_deliveries(&mut tx, None, project, deliveries, to_millis(now)).await?;
+    tx.commit().await?;
+    Ok(true)
 }
 
 pub(super) async fn claim_deliveries(

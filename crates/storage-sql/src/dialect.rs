@@ -71,6 +71,15 @@ impl Dialect {
         }
     }
 
+    /// A statement locking one project row (binding its id) until the
+    /// transaction ends, so two notifiers queue one summary between them.
+    pub(crate) fn lock_project(self) -> Option<&'static str> {
+        match self {
+            Dialect::Sqlite => None,
+            Dialect::Postgres => Some("SELECT id FROM projects WHERE id = ? FOR UPDATE"),
+        }
+    }
+
     /// What lets concurrent claims of queued rows pass over the rows another
     /// transaction has locked instead of waiting for them; SQLite has no
     /// row locks (its one writer claims alone).

@@ -392,4 +392,14 @@ impl AlertStore for SqlMetaStore {
     async fn fires_since(&self, project: ProjectId, since: DateTime<Utc>) -> Result<u64> {
         alerts::fires_since(&self.pools, project, since).await
     }
+
+    async fn queue_summary(
+        &self,
+        project: ProjectId,
+        since: DateTime<Utc>,
+        now: DateTime<Utc>,
+        deliveries: &[NewDelivery],
+    ) -> Result<bool> {
+        alerts::queue_summary(&self.pools, project, since, now, deliveries).await
+    }
 }

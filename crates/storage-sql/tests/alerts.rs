@@ -282,13 +282,55 @@ async fn firings_and_deliveries(store: Arc<SqlMetaStore>) {
     );
     assert_eq!(first.deliveries[1].attempts, 2);
 
-    store.delete_rule(web, rule.id).await.unwrap();
-    assert!(store.rule_history(rule.id, 10).await.unwrap().is_empty());
+    // One summary per project and window, however many ask for it.
+    let summary = vec![NewDelivery {
+        channel: "email".into(),
+        target: "a@example.com".into(),
+        payload: json!({"summary": {}}),
+    }];
+    let window = after_interval - Duration::minutes(1);
     assert!(
         store
-            .claim_deliveries(lease + Duration::hours(1), lease + Duration::hours(2), 100)
+            .queue_summary(web, window, after_interval, &summary)
             .await
             .unwrap()
-            .is_empty()
+    );
+    assert!(
+        !store
+            .queue_summary(web, window, after_interval, &summary)
+            .await
+            .unwrap()
+    );
+    let later_window = after_interval + Duration::minutes(2);
+    assert!(
+        store
+            .queue_summary(
+                web,
+                later_window,
+                later_window + Duration::seconds(1),
+                &summary
+            )
+            .await
+            .unwrap()
+    );
+    let due = store
+        .claim_deliveries(
+            later_window + Duration::minutes(30),
+            later_window + Duration::hours(1),
+            100,
+        )
+        .await
+        .unwrap();
+    assert_eq!(due.iter().filter(|d| d.fire_id.is_none()).count(), 2);
+
+    store.delete_rule(web, rule.id).await.unwrap();
+    assert!(store.rule_history(rule.id, 10).await.unwrap().is_empty());
+    let left = store
+        .claim_deliveries(lease + Duration::hours(1), lease + Duration::hours(2), 100)
+        .await
+        .unwrap();
+    assert!(
+        left.iter().all(|d| d.fire_id.is_none()),
+        "a rule's deliveries go with it; only the project's summaries stay"
     );
 }

@@ -211,4 +211,14 @@ pub trait AlertStore: Send + Sync + 'static {
     async fn rule_history(&self, rule_id: i64, limit: usize) -> Result<Vec<RuleFire>>;
     /// How many firings of the project's rules happened since `since`.
     async fn fires_since(&self, project: ProjectId, since: DateTime<Utc>) -> Result<u64>;
+    /// Queues `deliveries` as the project's one summary (deliveries of no
+    /// firing) since `since`, unless one was queued since then (decided in
+    /// the same transaction); returns whether these were queued.
+    async fn queue_summary(
+        &self,
+        project: ProjectId,
+        since: DateTime<Utc>,
+        now: DateTime<Utc>,
+        deliveries: &[NewDelivery],
+    ) -> Result<bool>;
 }

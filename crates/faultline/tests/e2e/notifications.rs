@@ -464,3 +464,46 @@ fn a_notifier_killed_while_sending_sends_each_alert_once_after_restart() {
     );
     assert_eq!(fired[0]["deliveries"].as_array().unwrap().len(), 1);
 }
+
+#[test]
+#[ignore = "needs the Python sentry-sdk and aiosmtpd: run with cargo xtask test"]
+fn a_burst_of_new_issues_sends_one_summary_instead_of_an_email_each() {
+    let smtp = SmtpServer::start(free_port(), &[]);
+    let server = start_with(&mail_env(smtp.port));
+    // A bad deploy: 45 new issues within seconds.
+    for i in 0..45 {
+        server.send_event(&json!({
+            "message": format!("Deploy broke checkout step {i}"),
+            "level": "error",
+            "fingerprint": [format!("burst-{i}")],
+        }));
+    }
+    server.wait_for_total(45);
+    let rule = rule_id(&server, DEFAULT_RULE);
+    server.wait_for("every issue's firing", |s| {
+        (history(s, &rule).len() == 45).then_some(())
+    });
+    let mails = smtp.wait_for_mails(31, &server);
+    std::thread::sleep(Duration::from_secs(3));
+    let mails_now = smtp.mails();
+    assert_eq!(
+        mails_now.len(),
+        31,
+        "30 alerts and one summary, not 45 emails"
+    );
+    let summaries: Vec<&Mail> = mails_now
+        .iter()
+        .filter(|m| m.text.contains("more than 30 alerts in one minute"))
+        .collect();
+    assert_eq!(summaries.len(), 1, "{}", mails[0].text);
+    assert!(
+        summaries[0]
+            .text
+            .contains("Subject: [Faultline] DEFAULT - more than 30 alerts in one minute")
+    );
+    assert!(
+        summaries[0]
+            .text
+            .contains("/organizations/faultline/issues/?project=")
+    );
+}
