@@ -26,6 +26,9 @@
 //! relay with latency percentiles, end-to-end events/s until the issue counts
 //! catch up, and the devserver's peak RSS; see the `bench` module.
 //!
+//! `cargo xtask bench notify` times the notifier's evaluation of 50 alert
+//! rules per post-process message, in process.
+//!
 //! `cargo xtask bench web [--events N] [--issues K] [--requests R] [--clients C]
 //! [--release-binary PATH] [--fixture PATH]` seeds a release devserver with
 //! N events (default 100,000) in K issues (default 1,000) spread over the last
@@ -84,6 +87,8 @@ commands:
   stack up [--release-binary PATH] | down | status
                    run the compose topology natively (PostgreSQL, ClickHouse, tansu,
                    nginx on :9000, each service its own process), state in target/stack
+  bench notify     time the notifier's evaluation of 50 alert rules per post-process
+                   message (header and conditions; whole message and filters), in process
   bench web [--events N] [--issues K] [--requests R] [--clients C] [--release-binary PATH]
             [--fixture PATH]
                    start a release devserver, seed it from C (default 32) keep-alive clients
@@ -128,11 +133,37 @@ fn run() -> Result<ExitCode> {
     }
 }
 
+/// `cargo xtask bench notify`: the notifier's rule evaluation, in process
+/// (crates/notifier/examples/bench_evaluate.rs, release build).
+fn bench_notify(args: &[String]) -> Result<ExitCode> {
+    if !args.is_empty() {
+        bail!("bench notify takes no arguments");
+    }
+    let cargo = env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let status = Command::new(cargo)
+        .args([
+            "run",
+            "--release",
+            "--locked",
+            "-p",
+            "faultline-notifier",
+            "--example",
+            "bench_evaluate",
+        ])
+        .current_dir(workspace_root())
+        .status()
+        .context("could not run the notify benchmark")?;
+    Ok(ExitCode::from(
+        u8::try_from(status.code().unwrap_or(1)).unwrap_or(1),
+    ))
+}
+
 /// `cargo xtask bench <name> ...`
 fn bench(args: &[String]) -> Result<ExitCode> {
     match args.first().map(String::as_str) {
         Some("ingest") => bench::ingest(&args[1..]),
         Some("web") => bench_web::web(&args[1..]),
+        Some("notify") => bench_notify(&args[1..]),
         Some(other) => bail!("unknown benchmark `{other}`\n{USAGE}"),
         None => bail!("which benchmark?\n{USAGE}"),
     }
