@@ -17,7 +17,7 @@ mod spec;
 
 pub use items::{
     Action, AgeComparison, AssigneeTarget, Condition, EmailTarget, Fallthrough, Filter, Interval,
-    LevelMatch, TimeUnit, ValueMatch,
+    LevelMatch, SERVICES, TimeUnit, ValueMatch,
 };
 pub use spec::{FieldErrors, Match, RuleSpec};
 

@@ -86,6 +86,36 @@ fn dashboard_flow_in_headless_chromium(server: Devserver) {
     );
 }
 
+/// The Alerts pages in headless Chromium: create a rule from the form, see
+/// it fire for an SDK error in its history, disable and delete it.
+#[test]
+#[ignore = "needs Chromium, chromedriver and the test venv (selenium, sentry-sdk): run with cargo xtask test"]
+fn alert_rules_in_headless_chromium() {
+    let server = Devserver::start_with_env(&[("FAULTLINE_MAIL_BACKEND", "dummy")]);
+    let shots = workspace_root().join("target/browser-screenshots/alerts");
+    let out = Command::new(test_python())
+        .arg(workspace_root().join("tests/browser/alerts.py"))
+        .args([
+            &server.url,
+            "admin@faultline.local",
+            &server.password,
+            &server.dsn,
+        ])
+        .arg(&shots)
+        .current_dir(workspace_root().join("tests/browser"))
+        .env("SE_AVOID_STATS", "true")
+        .output()
+        .expect("the browser script runs");
+    assert!(
+        out.status.success(),
+        "alerts browser flow failed (screenshots in {}):\n{}\n{}\nlog:\n{}",
+        shots.display(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+        server.log()
+    );
+}
+
 /// The test venv's Python, with Selenium for the browser scripts.
 pub(crate) fn test_python() -> std::path::PathBuf {
     std::env::var_os("FAULTLINE_TEST_PYTHON")

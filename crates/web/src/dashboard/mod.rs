@@ -6,6 +6,7 @@
 //! (`error.rs`), which renders the page that answers it; the rules of what
 //! they change are in `ops`.
 
+mod alerts;
 mod browser;
 mod csrf;
 mod error;
@@ -59,6 +60,22 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route(
             "/organizations/{org}/issues/{id}/",
             web::post().to(pages::issue_action),
+        )
+        .route(
+            "/organizations/{org}/alerts/rules/",
+            web::get().to(alerts::list),
+        )
+        .route(
+            "/organizations/{org}/alerts/rules/",
+            web::post().to(alerts::update_list),
+        )
+        .route(
+            "/organizations/{org}/alerts/rules/{project}/{id}/details/",
+            web::get().to(alerts::detail),
+        )
+        .route(
+            "/organizations/{org}/alerts/rules/{project}/{id}/details/",
+            web::post().to(alerts::update),
         )
         .route("/settings/account/", web::get().to(settings::account))
         .route(

@@ -1,0 +1,113 @@
+"""Drives the dashboard's Alerts pages in headless Chromium.
+
+Usage: python alerts.py BASE_URL EMAIL PASSWORD DSN SCREENSHOT_DIR
+
+Signs in, creates an alert rule from the Alerts page's form (a new issue,
+error level or above, email the team), sends an error with the official
+Python SDK to DSN, and waits for the rule's page to show the issue in its
+history with its delivery; then disables and deletes the rule from the list.
+Exits non-zero with a message on the first failed expectation. Uses Debian's
+chromium and chromedriver; nothing is downloaded and nothing phones home.
+"""
+
+import os
+import sys
+import time
+
+os.environ.setdefault("SE_AVOID_STATS", "true")
+
+import sentry_sdk  # noqa: E402
+from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.support import expected_conditions as EC  # noqa: E402
+from selenium.webdriver.support.ui import Select, WebDriverWait  # noqa: E402
+
+from dashboard import browser  # noqa: E402
+
+
+def send_error(dsn):
+    sentry_sdk.init(dsn=dsn, default_integrations=False)
+    try:
+        {}["browser-alert-key"]
+    except KeyError as e:
+        sentry_sdk.capture_exception(e)
+    sentry_sdk.flush(10)
+
+
+def main():
+    base, email, password, dsn, shots = sys.argv[1:6]
+    os.makedirs(shots, exist_ok=True)
+    driver = browser()
+    wait = WebDriverWait(driver, 15)
+    step = [0]
+
+    def shot(name):
+        step[0] += 1
+        driver.save_screenshot(os.path.join(shots, f"alerts-{step[0]:02d}-{name}.png"))
+
+    def expect(condition, message):
+        if not condition:
+            shot("failure")
+            raise SystemExit(f"FAILED: {message} (at {driver.current_url})")
+
+    try:
+        driver.get(f"{base}/organizations/faultline/alerts/rules/")
+        wait.until(EC.presence_of_element_located((By.ID, "email")))
+        driver.find_element(By.ID, "email").send_keys(email)
+        driver.find_element(By.ID, "password").send_keys(password)
+        driver.find_element(By.ID, "sign-in").click()
+        wait.until(EC.presence_of_element_located((By.ID, "rules")))
+        shot("list")
+        rows = driver.find_elements(By.CSS_SELECTOR, "#rules .rule")
+        expect(any("Send a notification for new issues" in r.text for r in rows),
+               "the project's default rule is listed")
+
+        # Create a rule from the form, in Sentry's words.
+        form = driver.find_element(By.ID, "create-rule")
+        form.find_element(By.NAME, "name").send_keys("Browser rule")
+        form.find_element(By.NAME, "first_seen").click()
+        Select(form.find_element(By.NAME, "level")).select_by_visible_text("error")
+        Select(form.find_element(By.NAME, "email")).select_by_visible_text("All Project Members")
+        form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+        wait.until(EC.presence_of_element_located((By.ID, "rule-summary")))
+        shot("created")
+        summary = driver.find_element(By.ID, "rule-summary").text
+        expect(driver.find_element(By.ID, "rule-name").text == "Browser rule", "the new rule's page")
+        expect("A new issue is created" in summary, f"trigger in Sentry's words: {summary}")
+        expect("The event's level is greater than or equal to error" in summary, f"filter: {summary}")
+        expect("All Project Members" in summary, f"action: {summary}")
+        expect(driver.find_elements(By.ID, "no-history"), "no history yet")
+
+        # An error arrives: the rule fires and its history shows it.
+        send_error(dsn)
+        deadline = time.time() + 30
+        while True:
+            driver.refresh()
+            fires = driver.find_elements(By.CSS_SELECTOR, "#history .fire")
+            if fires and fires[0].find_elements(By.CSS_SELECTOR, ".delivery[data-status=sent]"):
+                break
+            expect(time.time() < deadline, "the rule fired and its delivery was sent")
+            time.sleep(0.5)
+        shot("history")
+        expect("KeyError" in fires[0].text, f"the issue in the history: {fires[0].text}")
+        expect(email in fires[0].text, f"the recipient in the history: {fires[0].text}")
+
+        # Disable, then delete, from the list.
+        driver.get(f"{base}/organizations/faultline/alerts/rules/")
+        row = next(r for r in driver.find_elements(By.CSS_SELECTOR, "#rules .rule") if "Browser rule" in r.text)
+        row.find_element(By.CSS_SELECTOR, "button[value=disable]").click()
+        wait.until(EC.presence_of_element_located((By.ID, "rules")))
+        row = next(r for r in driver.find_elements(By.CSS_SELECTOR, "#rules .rule") if "Browser rule" in r.text)
+        expect("disabled" in row.text, f"the rule is disabled: {row.text}")
+        row.find_element(By.CSS_SELECTOR, "button[value=delete]").click()
+        wait.until(EC.presence_of_element_located((By.ID, "rules")))
+        shot("deleted")
+        names = [r.text for r in driver.find_elements(By.CSS_SELECTOR, "#rules .rule")]
+        expect(not any("Browser rule" in n for n in names), f"the rule is gone: {names}")
+        errors = [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
+        expect(not errors, f"console errors: {errors}")
+    finally:
+        driver.quit()
+
+
+if __name__ == "__main__":
+    main()
