@@ -64,7 +64,8 @@ def main():
         # Create a rule from the form, in Sentry's words.
         form = driver.find_element(By.ID, "create-rule")
         form.find_element(By.NAME, "name").send_keys("Browser rule")
-        form.find_element(By.NAME, "first_seen").click()
+        first_seen = form.find_element(By.NAME, "first_seen")
+        expect(first_seen.is_selected(), "a new rule starts with the new-issue trigger ticked")
         Select(form.find_element(By.NAME, "level")).select_by_visible_text("error")
         Select(form.find_element(By.NAME, "email")).select_by_visible_text("All Project Members")
         form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
@@ -76,6 +77,14 @@ def main():
         expect("The event's level is greater than or equal to error" in summary, f"filter: {summary}")
         expect("All Project Members" in summary, f"action: {summary}")
         expect(driver.find_elements(By.ID, "no-history"), "no history yet")
+        # The edit form shows the rule as it is.
+        edit = driver.find_element(By.ID, "edit-rule")
+        expect(edit.find_element(By.NAME, "first_seen").is_selected(), "edit form: trigger ticked")
+        expect(not edit.find_element(By.NAME, "regression").is_selected(), "edit form: others not")
+        level = Select(edit.find_element(By.NAME, "level")).first_selected_option.text
+        expect(level == "error", f"edit form: level {level}")
+        fallthrough = Select(edit.find_element(By.NAME, "email")).first_selected_option.text
+        expect(fallthrough == "All Project Members", f"edit form: fallthrough {fallthrough}")
 
         # An error arrives: the rule fires and its history shows it.
         send_error(dsn)

@@ -6,7 +6,7 @@
 
 use actix_web::{HttpRequest, web};
 use askama::Template;
-use faultline_rules::{Interval, SERVICES, ids};
+use faultline_rules::{Action, Condition, Filter, Interval, LevelMatch, RuleSpec, SERVICES, ids};
 use faultline_storage::{AlertRule, Project};
 use serde_json::{Value, json};
 
@@ -69,11 +69,106 @@ fn rule_row(rule: &AlertRule, project: &Project) -> RuleRow {
     }
 }
 
+/// The values a rule form shows: a new rule's defaults, or the rule's own
+/// when editing it (the parts the form can express).
+#[derive(Default)]
+pub struct FormValues {
+    pub first_seen: bool,
+    pub regression: bool,
+    pub reappeared: bool,
+    pub events_value: String,
+    pub events_interval: String,
+    pub users_value: String,
+    pub users_interval: String,
+    pub action_match: String,
+    pub level_match: String,
+    pub level: String,
+    pub tag_key: String,
+    pub tag_match: String,
+    pub tag_value: String,
+    pub environment: String,
+    pub email: String,
+    pub service: String,
+    pub frequency: u32,
+}
+
+impl FormValues {
+    fn new_rule() -> Self {
+        FormValues {
+            first_seen: true,
+            action_match: "any".into(),
+            level_match: "gte".into(),
+            email: "ActiveMembers".into(),
+            frequency: 30,
+            ..FormValues::default()
+        }
+    }
+
+    fn of(data: &Value) -> Self {
+        let Ok(spec) = RuleSpec::from_json(data) else {
+            return FormValues::new_rule();
+        };
+        let mut v = FormValues {
+            action_match: spec.action_match.as_str().to_owned(),
+            level_match: "gte".into(),
+            environment: spec.environment.clone().unwrap_or_default(),
+            frequency: spec.frequency_minutes,
+            ..FormValues::default()
+        };
+        for condition in &spec.conditions {
+            match condition {
+                Condition::FirstSeen => v.first_seen = true,
+                Condition::Regression => v.regression = true,
+                Condition::Reappeared => v.reappeared = true,
+                Condition::EventFrequency { value, interval } => {
+                    v.events_value = value.to_string();
+                    v.events_interval = interval.as_str().to_owned();
+                }
+                Condition::UniqueUserFrequency { value, interval } => {
+                    v.users_value = value.to_string();
+                    v.users_interval = interval.as_str().to_owned();
+                }
+            }
+        }
+        for filter in &spec.filters {
+            match filter {
+                Filter::Level { matcher, level } => {
+                    v.level_match = match matcher {
+                        LevelMatch::Equal => "eq",
+                        LevelMatch::GreaterOrEqual => "gte",
+                        LevelMatch::LessOrEqual => "lte",
+                    }
+                    .to_owned();
+                    v.level = level.to_string();
+                }
+                Filter::TaggedEvent {
+                    key,
+                    matcher,
+                    value,
+                } => {
+                    v.tag_key = key.clone();
+                    v.tag_match = matcher.as_str().to_owned();
+                    v.tag_value = value.clone();
+                }
+                _ => {}
+            }
+        }
+        for action in &spec.actions {
+            match action {
+                Action::Email { fallthrough, .. } => v.email = fallthrough.as_str().to_owned(),
+                Action::Service { service } => v.service = service.clone(),
+                Action::AllLegacy => {}
+            }
+        }
+        v
+    }
+}
+
 /// What the create and edit forms offer, in Sentry's words.
 pub struct FormChoices {
     pub projects: Vec<String>,
     pub intervals: Vec<(&'static str, &'static str)>,
-    pub services: Vec<&'static str>,
+    pub services: Vec<String>,
 }
 
 fn choices(projects: &[Project]) -> FormChoices {
@@ -83,7 +178,11 @@ fn choices(projects: &[Project]) -> FormChoices {
             .iter()
             .map(|i| (i.as_str(), i.label()))
             .collect(),
-        services: SERVICES.iter().copied().filter(|s| *s != "mail").collect(),
+        services: SERVICES
+            .iter()
+            .filter(|s| **s != "mail")
+            .map(|s| (*s).to_owned())
+            .collect(),
     }
 }
 
@@ -93,6 +192,7 @@ pub struct AlertsPage {
     pub nav: Nav,
     pub rules: Vec<RuleRow>,
     pub choices: FormChoices,
+    pub values: FormValues,
     pub can_edit: bool,
     pub error: Option<String>,
 }
@@ -119,6 +219,7 @@ pub struct RulePage {
     pub rule: RuleRow,
     pub fires: Vec<FireRow>,
     pub choices: FormChoices,
+    pub values: FormValues,
     pub can_edit: bool,
     pub error: Option<String>,
 }
@@ -189,6 +290,7 @@ async fn list_page(state: &WebState, ctx: Ctx, error: Option<String>) -> PageRes
     let page = AlertsPage {
         rules: rows(state, &projects).await?,
         choices: choices(&projects),
+        values: FormValues::new_rule(),
         can_edit: ctx.member.allows(scopes::ALERTS_WRITE),
         error: error.clone(),
         nav: ctx.nav,
@@ -297,6 +399,7 @@ async fn rule_page(
     }
     let projects = meta.projects(member.org.id).await?;
     let page = RulePage {
+        values: FormValues::of(&rule.data),
         rule: rule_row(&rule, &project),
         fires,
         choices: choices(&projects),
@@ -373,6 +476,29 @@ mod tests {
         assert_eq!(rule.actions.len(), 2);
         assert_eq!(rule.frequency_minutes, 60);
         assert_eq!(rule.environment.as_deref(), Some("production"));
+        // The edit form shows what the rule holds.
+        let values = FormValues::of(&rule.to_json());
+        assert!(values.first_seen && values.regression && !values.reappeared);
+        assert_eq!(
+            (
+                values.events_value.as_str(),
+                values.events_interval.as_str()
+            ),
+            ("100", "1h")
+        );
+        assert_eq!(
+            (values.level_match.as_str(), values.level.as_str()),
+            ("gte", "40")
+        );
+        assert_eq!(
+            (values.email.as_str(), values.service.as_str()),
+            ("ActiveMembers", "slack")
+        );
+        assert_eq!(
+            (values.frequency, values.action_match.as_str()),
+            (60, "any")
+        );
+        assert_eq!(values.environment, "production");
         // Nothing ticked: the rule's own refusal, field by field.
         let empty =
             RuleSpec::from_json(&rule_body(&form(&[("name", "x"), ("action_match", "all")])));
