@@ -109,15 +109,18 @@ impl Batch<'_> {
                 }
             }
         }
+        // Who may be emailed: active members who did not turn this
+        // project's alert emails off.
         let members = if rules.is_empty() {
             Vec::new()
         } else {
+            let opted_out = self.alerts.alert_email_opt_outs(project_id).await?;
             self.meta
                 .members(org.id)
                 .await?
                 .into_iter()
                 .map(|(user, _)| user)
-                .filter(|u| u.is_active)
+                .filter(|u| u.is_active && !opted_out.contains(&u.id))
                 .collect()
         };
         Ok(Some(ProjectRules {

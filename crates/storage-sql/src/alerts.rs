@@ -377,3 +377,33 @@ pub(super) async fn fires_since(
         .await?;
     Ok(count.unwrap_or(0).max(0) as u64)
 }
+
+pub(super) async fn set_alert_emails(
+    pools: &Pools,
+    user: UserId,
+    project: ProjectId,
+    on: bool,
+) -> Result<()> {
+    let sql = if on {
+        "DELETE FROM alert_email_opt_outs WHERE user_id = ? AND project_id = ?"
+    } else {
+        "INSERT INTO alert_email_opt_outs (user_id, project_id) VALUES (?, ?) \
+         ON CONFLICT DO NOTHING"
+    };
+    pools
+        .write(sql)
+        .bind(user.0)
+        .bind(project.0)
+        .execute()
+        .await?;
+    Ok(())
+}
+
+pub(super) async fn alert_email_opt_outs(pools: &Pools, project: ProjectId) -> Result<Vec<UserId>> {
+    let rows = pools
+        .read("SELECT user_id FROM alert_email_opt_outs WHERE project_id = ? ORDER BY user_id")
+        .bind(project.0)
+        .fetch_all()
+        .await?;
+    rows.iter().map(|r| Ok(UserId(r.get("user_id")?))).collect()
+}

@@ -393,6 +393,14 @@ impl AlertStore for SqlMetaStore {
         alerts::fires_since(&self.pools, project, since).await
     }
 
+    async fn set_alert_emails(&self, user: UserId, project: ProjectId, on: bool) -> Result<()> {
+        alerts::set_alert_emails(&self.pools, user, project, on).await
+    }
+
+    async fn alert_email_opt_outs(&self, project: ProjectId) -> Result<Vec<UserId>> {
+        alerts::alert_email_opt_outs(&self.pools, project).await
+    }
+
     async fn queue_summary(
         &self,
         project: ProjectId,

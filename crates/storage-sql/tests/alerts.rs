@@ -70,6 +70,14 @@ async fn rules_are_kept_per_project(store: Arc<SqlMetaStore>) {
         [second.id, first.id]
     );
     assert!(store.rules(api).await.unwrap().is_empty());
+    // Alert emails are on until a member turns them off, per project.
+    assert!(store.alert_email_opt_outs(web).await.unwrap().is_empty());
+    store.set_alert_emails(user.id, web, false).await.unwrap();
+    store.set_alert_emails(user.id, web, false).await.unwrap();
+    assert_eq!(store.alert_email_opt_outs(web).await.unwrap(), [user.id]);
+    assert!(store.alert_email_opt_outs(api).await.unwrap().is_empty());
+    store.set_alert_emails(user.id, web, true).await.unwrap();
+    assert!(store.alert_email_opt_outs(web).await.unwrap().is_empty());
     assert_eq!(store.rule(api, first.id).await.unwrap(), None);
 
     let changed = store

@@ -211,6 +211,11 @@ pub trait AlertStore: Send + Sync + 'static {
     async fn rule_history(&self, rule_id: i64, limit: usize) -> Result<Vec<RuleFire>>;
     /// How many firings of the project's rules happened since `since`.
     async fn fires_since(&self, project: ProjectId, since: DateTime<Utc>) -> Result<u64>;
+    /// Turns `user`'s alert emails for `project` on or off (Sentry's
+    /// per-project alert notification setting).
+    async fn set_alert_emails(&self, user: UserId, project: ProjectId, on: bool) -> Result<()>;
+    /// The users who turned alert emails off for `project`.
+    async fn alert_email_opt_outs(&self, project: ProjectId) -> Result<Vec<UserId>>;
     /// Queues `deliveries` as the project's one summary (deliveries of no
     /// firing) since `since`, unless one was queued since then (decided in
     /// the same transaction); returns whether these were queued.

@@ -507,3 +507,58 @@ fn a_burst_of_new_issues_sends_one_summary_instead_of_an_email_each() {
             .contains("/organizations/faultline/issues/?project=")
     );
 }
+
+#[test]
+#[ignore = "needs the Python sentry-sdk and aiosmtpd: run with cargo xtask test"]
+fn a_member_who_turned_alert_emails_off_gets_none() {
+    use crate::dashboard::{csrf_token, page, post_form, sign_in};
+    let smtp = SmtpServer::start(free_port(), &[]);
+    let server = start_with(&mail_env(smtp.port));
+    let cookie = sign_in(&server, &server.url);
+    let settings = page(&server, &cookie, "/settings/account/notifications/");
+    assert!(settings.contains("faultline / default"), "{settings}");
+    let project = server.get("/api/0/projects/faultline/default/").1["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let body = format!(
+        "csrf_token={}&project={project}&alert_emails=off",
+        csrf_token(&settings)
+    );
+    let (status, _) = post_form(
+        &server,
+        "/settings/account/notifications/",
+        &cookie,
+        Some(&server.url),
+        &body,
+    );
+    assert_eq!(status, 303);
+    let settings = page(&server, &cookie, "/settings/account/notifications/");
+    assert!(settings.contains("Turn on"), "alert emails shown as off");
+
+    // The default rule fires, with nobody to email.
+    python_sdk(&server.dsn, &["exception"]);
+    let rule = rule_id(&server, DEFAULT_RULE);
+    server.wait_for("the firing", |s| {
+        (!history(s, &rule).is_empty()).then_some(())
+    });
+    std::thread::sleep(Duration::from_secs(3));
+    assert!(
+        smtp.mails().is_empty(),
+        "no email for a member who turned them off"
+    );
+    assert_eq!(history(&server, &rule)[0]["deliveries"], json!([]));
+    // Another project's form cannot be used on one the user is not in.
+    let body = format!(
+        "csrf_token={}&project=999999&alert_emails=off",
+        csrf_token(&settings)
+    );
+    let (status, _) = post_form(
+        &server,
+        "/settings/account/notifications/",
+        &cookie,
+        Some(&server.url),
+        &body,
+    );
+    assert_eq!(status, 404);
+}

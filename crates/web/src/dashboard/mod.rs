@@ -83,6 +83,14 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             web::post().to(settings::update_account),
         )
         .route(
+            "/settings/account/notifications/",
+            web::get().to(settings::notifications),
+        )
+        .route(
+            "/settings/account/notifications/",
+            web::post().to(settings::update_notifications),
+        )
+        .route(
             "/settings/account/api/auth-tokens/",
             web::get().to(settings::tokens),
         )

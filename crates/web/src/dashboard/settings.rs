@@ -1,4 +1,5 @@
-//! Account settings: time zone, password, and API tokens.
+//! Account settings: time zone, password, API tokens, and alert emails per
+//! project.
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -10,7 +11,10 @@ use super::form_value;
 use super::pages::nav;
 use super::session::{COOKIE, current, redirect};
 use super::throttle::Limit;
-use super::views::{AccountPage, Nav, TIMEZONES, TokenRow, TokensPage, iso, render_status};
+use super::views::{
+    AccountPage, AlertEmailRow, Nav, NotificationsPage, TIMEZONES, TokenRow, TokensPage, iso,
+    render_status,
+};
 use crate::WebState;
 use crate::auth::hash_token;
 use crate::ops::{self, tokens::TokenScopes};
@@ -222,4 +226,47 @@ pub async fn update_tokens(
         }
         _ => Ok(redirect("/settings/account/api/auth-tokens/")),
     }
+}
+
+/// `GET /settings/account/notifications/`: alert emails on or off, per
+/// project of each of the user's organizations.
+pub async fn notifications(req: HttpRequest, state: web::Data<WebState>) -> PageResult {
+    let (_, user, nav) = signed_in(&req, &state).await?;
+    let mut projects = Vec::new();
+    for org in state.meta.organizations_for_user(&user).await? {
+        for project in state.meta.projects(org.id).await? {
+            let off = state.alerts.alert_email_opt_outs(project.id).await?;
+            projects.push(AlertEmailRow {
+                project_id: project.id.0,
+                project: project.slug,
+                org: org.slug.clone(),
+                on: !off.contains(&user.id),
+            });
+        }
+    }
+    Ok(render_status(
+        StatusCode::OK,
+        &NotificationsPage { nav, projects },
+    ))
+}
+
+pub async fn update_notifications(
+    req: HttpRequest,
+    form: web::Form<Vec<(String, String)>>,
+    state: web::Data<WebState>,
+) -> PageResult {
+    let (session, user, _) = signed_in(&req, &state).await?;
+    check(&req, &state, &session, &form)?;
+    let project = form_value(&form, "project").unwrap_or("");
+    let on = form_value(&form, "alert_emails") == Some("on");
+    let caller = ops::Caller::signed_in(user);
+    ops::rules::set_alert_emails(
+        state.meta.as_ref(),
+        state.alerts.as_ref(),
+        &caller,
+        project,
+        on,
+    )
+    .await?;
+    Ok(redirect("/settings/account/notifications/"))
 }

@@ -81,6 +81,21 @@ pub struct AccountPage {
     pub error: Option<String>,
 }
 
+/// One project on the alert email settings.
+pub struct AlertEmailRow {
+    pub project_id: i64,
+    pub project: String,
+    pub org: String,
+    pub on: bool,
+}
+
+#[derive(Template)]
+#[template(path = "notifications.html")]
+pub struct NotificationsPage {
+    pub nav: Nav,
+    pub projects: Vec<AlertEmailRow>,
+}
+
 #[derive(Template)]
 #[template(path = "tokens.html")]
 pub struct TokensPage {

@@ -7,7 +7,9 @@ use faultline_rules::{Action, EmailTarget, RuleSpec, default_rule};
 use faultline_storage::{AlertRule, AlertStore, MetaStore, Project, RuleRecord, RuleStatus};
 use serde_json::Value;
 
-use super::{Member, OpError, OpResult};
+use faultline_protocol::ProjectId;
+
+use super::{Caller, Member, OpError, OpResult};
 use crate::scopes;
 
 /// Most rules one project may have: every post-process message evaluates
@@ -128,6 +130,30 @@ pub async fn create_default(alerts: &dyn AlertStore, project: &Project) -> OpRes
         data: &data,
     };
     Ok(alerts.create_rule(project.id, &record, None).await?)
+}
+
+/// Turns the caller's alert emails for the project `project_id` on or
+/// off; a project of an organization they are not in is not found.
+pub async fn set_alert_emails(
+    meta: &dyn MetaStore,
+    alerts: &dyn AlertStore,
+    caller: &Caller,
+    project_id: &str,
+    on: bool,
+) -> OpResult<()> {
+    let id: i64 = project_id.parse().map_err(|_| OpError::NotFound)?;
+    let project = meta
+        .project_by_id(ProjectId(id))
+        .await?
+        .ok_or(OpError::NotFound)?;
+    let org = meta
+        .organization_by_id(project.org_id)
+        .await?
+        .ok_or(OpError::NotFound)?;
+    let member = caller.member(meta, org, scopes::PROJECT_READ).await?;
+    Ok(alerts
+        .set_alert_emails(member.user.id, project.id, on)
+        .await?)
 }
 
 /// The `status` field, if the body has one.
