@@ -73,6 +73,11 @@ pub struct WebState {
     pub allow_registration: bool,
     /// Shared with relay, which caches project keys there.
     pub cache: Arc<dyn Cache>,
+    /// `mail.*`, shown on the admin's mail page.
+    pub mail: faultline_config::Mail,
+    /// The notifier's mailer for the admin's test email, or why the mail
+    /// settings make none.
+    pub mailer: Result<faultline_notifier::Mailer, String>,
 }
 
 impl WebState {
@@ -90,6 +95,8 @@ impl WebState {
             trusted_proxies: config.system.trusted_proxies.clone(),
             allow_registration: config.auth.allow_registration,
             cache: stores.cache.clone(),
+            mail: config.mail.clone(),
+            mailer: faultline_notifier::Mailer::from_config(&config.mail),
         }
     }
 }

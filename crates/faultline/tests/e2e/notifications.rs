@@ -562,3 +562,58 @@ fn a_member_who_turned_alert_emails_off_gets_none() {
     );
     assert_eq!(status, 404);
 }
+
+#[test]
+#[ignore = "needs the Python sentry-sdk and aiosmtpd: run with cargo xtask test"]
+fn the_admin_mail_page_shows_the_settings_and_the_servers_answer_to_a_test() {
+    use crate::dashboard::{csrf_token, page, post_form, sign_in};
+    let smtp = SmtpServer::start(free_port(), &[]);
+    let server = start_with(&mail_env(smtp.port));
+    let cookie = sign_in(&server, &server.url);
+    let html = page(&server, &cookie, "/manage/status/mail/");
+    assert!(
+        html.contains("127.0.0.1") && html.contains(&smtp.port.to_string()),
+        "{html}"
+    );
+    assert!(html.contains("alerts@faultline.test"));
+    let body = format!("csrf_token={}", csrf_token(&html));
+    let (status, html) = post_form(
+        &server,
+        "/manage/status/mail/",
+        &cookie,
+        Some(&server.url),
+        &body,
+    );
+    assert_eq!(status, 200, "{html}");
+    assert!(html.contains("the server answered 250"), "{html}");
+    let mails = smtp.wait_for_mails(1, &server);
+    assert!(
+        mails[0].text.contains("Subject: [Faultline] Test email"),
+        "{}",
+        mails[0].text
+    );
+    assert_eq!(mails[0].to, ["admin@faultline.local"]);
+
+    // A server that refuses: its answer, word for word.
+    let refusing = SmtpServer::start(free_port(), &["--reject", "550"]);
+    let mut env = mail_env(refusing.port);
+    env.push(("FAULTLINE_MAIL_PASSWORD", "never-shown-secret".to_owned()));
+    let server = start_with(&env);
+    let cookie = sign_in(&server, &server.url);
+    let html = page(&server, &cookie, "/manage/status/mail/");
+    assert!(html.contains("(set, hidden)") && !html.contains("never-shown-secret"));
+    let body = format!("csrf_token={}", csrf_token(&html));
+    let (status, html) = post_form(
+        &server,
+        "/manage/status/mail/",
+        &cookie,
+        Some(&server.url),
+        &body,
+    );
+    assert_eq!(status, 502);
+    assert!(
+        html.contains("550") && html.contains("Mailbox unavailable"),
+        "{html}"
+    );
+    assert!(refusing.mails().is_empty());
+}

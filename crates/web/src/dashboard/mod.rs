@@ -10,6 +10,7 @@ mod alerts;
 mod browser;
 mod csrf;
 mod error;
+mod manage;
 mod members;
 mod pages;
 mod projects;
@@ -77,6 +78,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             "/organizations/{org}/alerts/rules/{project}/{id}/details/",
             web::post().to(alerts::update),
         )
+        .route("/manage/status/mail/", web::get().to(manage::mail))
+        .route("/manage/status/mail/", web::post().to(manage::send_test))
         .route("/settings/account/", web::get().to(settings::account))
         .route(
             "/settings/account/",
