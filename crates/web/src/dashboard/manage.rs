@@ -7,11 +7,8 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, web};
 use askama::Template;
 
-use super::csrf;
 use super::error::{PageError, PageResult};
-use super::form_value;
-use super::pages::nav;
-use super::session::current;
+use super::settings::{check, signed_in_at};
 use super::views::{Nav, render_status};
 use crate::WebState;
 
@@ -52,18 +49,11 @@ async fn admin(
     req: &HttpRequest,
     state: &WebState,
 ) -> Result<(faultline_storage::Session, faultline_storage::User, Nav), PageError> {
-    let Some((session, user)) = current(req, state).await else {
-        return Err(PageError::SignIn {
-            location: "/auth/login/?next=/manage/status/mail/".into(),
-        });
-    };
-    if !user.is_superuser {
+    let signed_in = signed_in_at(req, state, "/manage/status/mail/").await?;
+    if !signed_in.1.is_superuser {
         return Err(PageError::NotFound);
     }
-    let orgs = state.meta.organizations_for_user(&user).await?;
-    let org_slug = orgs.first().map(|o| o.slug.clone()).unwrap_or_default();
-    let nav = nav(&org_slug, &user, &session);
-    Ok((session, user, nav))
+    Ok(signed_in)
 }
 
 pub async fn mail(req: HttpRequest, state: web::Data<WebState>) -> PageResult {
@@ -85,9 +75,7 @@ pub async fn send_test(
     state: web::Data<WebState>,
 ) -> PageResult {
     let (session, user, nav) = admin(&req, &state).await?;
-    csrf::check_origin(&req, &state.trusted_origins)
-        .and_then(|()| csrf::check_token(&session.csrf_token, form_value(&form, "csrf_token")))
-        .map_err(PageError::Csrf)?;
+    check(&req, &state, &session, &form)?;
     let result = match &state.mailer {
         Ok(mailer) => match mailer.send_test(&user.email).await {
             Ok(answer) => (

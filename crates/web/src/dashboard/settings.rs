@@ -23,9 +23,18 @@ use crate::scopes;
 
 /// The signed-in user with navigation for their first organization.
 async fn signed_in(req: &HttpRequest, state: &WebState) -> Result<(Session, User, Nav), PageError> {
+    signed_in_at(req, state, "/settings/account/").await
+}
+
+/// [`signed_in`], returning to `page` after signing in.
+pub(super) async fn signed_in_at(
+    req: &HttpRequest,
+    state: &WebState,
+    page: &str,
+) -> Result<(Session, User, Nav), PageError> {
     let Some((session, user)) = current(req, state).await else {
         return Err(PageError::SignIn {
-            location: "/auth/login/?next=/settings/account/".into(),
+            location: format!("/auth/login/?next={page}"),
         });
     };
     let orgs = state.meta.organizations_for_user(&user).await?;
@@ -35,7 +44,7 @@ async fn signed_in(req: &HttpRequest, state: &WebState) -> Result<(Session, User
 }
 
 /// A form post's origin, and its token against the session's.
-fn check(
+pub(super) fn check(
     req: &HttpRequest,
     state: &WebState,
     session: &Session,
