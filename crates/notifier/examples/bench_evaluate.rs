@@ -119,8 +119,6 @@ fn main() {
     for _ in 0..rounds {
         let full: PostProcessMessage = serde_json::from_slice(black_box(&message)).unwrap();
         let subject = Subject {
-            is_new: true,
-            is_regression: false,
             group: &group,
             event: full.event.as_ref(),
             now: Utc::now(),

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use chrono::Utc;
 use faultline_storage::{AlertDelivery, AlertStore, AttemptResult};
+use serde::Deserialize;
 use tokio::sync::{Notify, watch};
 
 use crate::email::Mailer;
@@ -62,7 +63,7 @@ pub struct Channels {
 
 impl Channels {
     async fn send(&self, delivery: &AlertDelivery) -> Result<(), SendError> {
-        let payload: Payload = serde_json::from_value(delivery.payload.clone())
+        let payload = Payload::deserialize(&delivery.payload)
             .map_err(|e| SendError::Permanent(format!("unreadable notification: {e}")))?;
         match (delivery.channel.as_str(), &payload) {
             ("email", Payload::Alert(n)) => self.mailer.send_alert(&delivery.target, n).await,

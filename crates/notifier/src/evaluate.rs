@@ -1,7 +1,10 @@
 //! Whether a rule fires for one event of an issue: its conditions (what
 //! happened to the issue) combined by `actionMatch`, then its filters (what
 //! the event and the issue are like) combined by `filterMatch`, as Sentry's
-//! rule processor does. Pure: everything is handed in.
+//! rule processor does. Pure: everything is handed in. Conditions need only
+//! what happened ([`Happened`], a message's header), filters the issue and
+//! the event ([`Subject`]): most messages trigger nothing and are done with
+//! before the issue is read.
 
 use chrono::{DateTime, Utc};
 use faultline_protocol::{Event, Level};
@@ -11,10 +14,8 @@ use faultline_rules::{
 use faultline_storage::{Group, UserId};
 use serde_json::Value;
 
-/// What a rule is evaluated against.
+/// What a rule's filters are evaluated against.
 pub struct Subject<'a> {
-    pub is_new: bool,
-    pub is_regression: bool,
     pub group: &'a Group,
     pub event: Option<&'a Event>,
     pub now: DateTime<Utc>,
@@ -28,18 +29,9 @@ pub struct Happened {
     pub is_regression: bool,
 }
 
-/// Whether `rule` fires for `subject`.
-pub fn fires(rule: &RuleSpec, subject: &Subject<'_>) -> bool {
-    let happened = Happened {
-        is_new: subject.is_new,
-        is_regression: subject.is_regression,
-    };
-    triggered(rule, happened) && passes_filters(rule, subject)
-}
-
-/// Whether the rule's conditions are met: the cheap half of [`fires`],
+/// Whether the rule's conditions are met: the cheap half of a rule,
 /// which needs neither the issue nor the event, so most messages are done
-/// with after it.
+/// with after it. A rule fires when this and [`passes_filters`] hold.
 pub fn triggered(rule: &RuleSpec, happened: Happened) -> bool {
     // `none` of the conditions firing is not a trigger: a rule fires on
     // something that happened (Sentry treats it alike).
@@ -340,14 +332,23 @@ mod tests {
         RuleSpec::from_json(&body).unwrap()
     }
 
-    fn subject<'a>(group: &'a Group, event: &'a Event, is_new: bool) -> Subject<'a> {
-        Subject {
+    /// A new (or not) issue's event, as a rule sees it.
+    fn subject<'a>(group: &'a Group, event: &'a Event, is_new: bool) -> (Happened, Subject<'a>) {
+        let happened = Happened {
             is_new,
             is_regression: false,
+        };
+        let subject = Subject {
             group,
             event: Some(event),
             now: Utc::now(),
-        }
+        };
+        (happened, subject)
+    }
+
+    /// Whether the rule fires: both halves, as the notifier checks them.
+    fn fires(rule: &RuleSpec, (happened, subject): &(Happened, Subject<'_>)) -> bool {
+        triggered(rule, *happened) && passes_filters(rule, subject)
     }
 
     const EMAIL: &str = "sentry.mail.actions.NotifyEmailAction";
@@ -357,10 +358,13 @@ mod tests {
         let (g, e) = (group(), event());
         assert!(fires(&default_rule(), &subject(&g, &e, true)));
         assert!(!fires(&default_rule(), &subject(&g, &e, false)));
-        let regression = Subject {
-            is_regression: true,
-            ..subject(&g, &e, false)
-        };
+        let regression = (
+            Happened {
+                is_new: false,
+                is_regression: true,
+            },
+            subject(&g, &e, false).1,
+        );
         let rule = rule(json!({
             "name": "r", "actionMatch": "any",
             "conditions": [{"id": faultline_rules::ids::FIRST_SEEN}, {"id": faultline_rules::ids::REGRESSION}],

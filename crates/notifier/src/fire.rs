@@ -142,8 +142,6 @@ impl Batch<'_> {
         let now = Utc::now();
         let header = &message.header;
         let subject = Subject {
-            is_new: header.is_new,
-            is_regression: header.is_regression,
             group,
             event: message.event.as_ref(),
             now,

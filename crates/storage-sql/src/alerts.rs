@@ -119,14 +119,6 @@ pub(super) async fn update_rule(
 
 pub(super) async fn delete_rule(pools: &Pools, project: ProjectId, id: i64) -> Result<()> {
     let mut tx = pools.begin().await?;
-    // The history goes first: SQLite enforces no foreign keys unless told.
-    tx.query(
-        "DELETE FROM alert_deliveries WHERE fire_id IN \
-         (SELECT id FROM rule_fires WHERE rule_id = ?)",
-    )
-    .bind(id)
-    .execute()
-    .await?;
     let deleted = tx
         .query("DELETE FROM alert_rules WHERE project_id = ? AND id = ?")
         .bind(project.0)
@@ -136,6 +128,15 @@ pub(super) async fn delete_rule(pools: &Pools, project: ProjectId, id: i64) -> R
     if deleted == 0 {
         return Err(StorageError::NotFound);
     }
+    // Its history goes with it, by hand: SQLite enforces no foreign keys
+    // unless told.
+    tx.query(
+        "DELETE FROM alert_deliveries WHERE fire_id IN \
+         (SELECT id FROM rule_fires WHERE rule_id = ?)",
+    )
+    .bind(id)
+    .execute()
+    .await?;
     tx.query("DELETE FROM rule_fires WHERE rule_id = ?")
         .bind(id)
         .execute()

@@ -274,10 +274,14 @@ pub fn rule_body(form: &[(String, String)]) -> Value {
     })
 }
 
-async fn rows(state: &WebState, projects: &[Project]) -> Result<Vec<RuleRow>, crate::ops::OpError> {
+async fn rows(
+    state: &WebState,
+    member: &ops::Member,
+    projects: &[Project],
+) -> Result<Vec<RuleRow>, ops::OpError> {
     let mut out = Vec::new();
     for project in projects {
-        for rule in state.alerts.rules(project.id).await? {
+        for rule in ops::rules::list(state.alerts.as_ref(), member, project).await? {
             out.push(rule_row(&rule, project));
         }
     }
@@ -285,10 +289,11 @@ async fn rows(state: &WebState, projects: &[Project]) -> Result<Vec<RuleRow>, cr
 }
 
 async fn list_page(state: &WebState, ctx: Ctx, error: Option<String>) -> PageResult {
-    let projects = state.meta.projects(ctx.member.org.id).await?;
+    // Checked before anything is read, even with no project to list.
     ctx.member.require(scopes::ALERTS_READ)?;
+    let projects = state.meta.projects(ctx.member.org.id).await?;
     let page = AlertsPage {
-        rules: rows(state, &projects).await?,
+        rules: rows(state, &ctx.member, &projects).await?,
         choices: choices(&projects),
         values: FormValues::new_rule(),
         can_edit: ctx.member.allows(scopes::ALERTS_WRITE),
