@@ -21,7 +21,7 @@ from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support import expected_conditions as EC  # noqa: E402
 from selenium.webdriver.support.ui import Select, WebDriverWait  # noqa: E402
 
-from dashboard import browser  # noqa: E402
+from dashboard import browser, sign_in  # noqa: E402
 
 
 def send_error(dsn):
@@ -51,11 +51,7 @@ def main():
 
     try:
         driver.get(f"{base}/organizations/faultline/alerts/rules/")
-        wait.until(EC.presence_of_element_located((By.ID, "email")))
-        driver.find_element(By.ID, "email").send_keys(email)
-        driver.find_element(By.ID, "password").send_keys(password)
-        driver.find_element(By.ID, "sign-in").click()
-        wait.until(EC.presence_of_element_located((By.ID, "rules")))
+        sign_in(driver, wait, email, password, "rules")
         shot("list")
         rows = driver.find_elements(By.CSS_SELECTOR, "#rules .rule")
         expect(any("Send a notification for new issues" in r.text for r in rows),

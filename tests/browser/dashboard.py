@@ -33,6 +33,16 @@ def browser():
     return webdriver.Chrome(service=Service(executable_path="/usr/bin/chromedriver"), options=options)
 
 
+def sign_in(driver, wait, email, password, then):
+    """Fills in the sign-in form the browser is on, then waits for the
+    element with id `then` on the page it leads to."""
+    wait.until(EC.presence_of_element_located((By.ID, "email")))
+    driver.find_element(By.ID, "email").send_keys(email)
+    driver.find_element(By.ID, "password").send_keys(password)
+    driver.find_element(By.ID, "sign-in").click()
+    wait.until(EC.presence_of_element_located((By.ID, then)))
+
+
 def main():
     base, email, password, shots = sys.argv[1:5]
     os.makedirs(shots, exist_ok=True)

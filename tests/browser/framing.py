@@ -20,7 +20,7 @@ from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support import expected_conditions as EC  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
-from dashboard import browser  # noqa: E402
+from dashboard import browser, sign_in  # noqa: E402
 
 
 def attacker_site(target):
@@ -54,11 +54,7 @@ def main():
     wait = WebDriverWait(driver, 15)
     try:
         driver.get(f"{base}/auth/login/")
-        wait.until(EC.presence_of_element_located((By.ID, "email")))
-        driver.find_element(By.ID, "email").send_keys(email)
-        driver.find_element(By.ID, "password").send_keys(password)
-        driver.find_element(By.ID, "sign-in").click()
-        wait.until(EC.presence_of_element_located((By.ID, "issues")))
+        sign_in(driver, wait, email, password, "issues")
         # Signed in: the page itself shows its Resolve button.
         driver.get(base + path)
         wait.until(EC.presence_of_element_located((By.ID, "resolve")))

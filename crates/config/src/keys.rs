@@ -48,6 +48,7 @@ pub const KEYS: &[Key] = &[
     key("mail.use-ssl", Value("false")),
     key("mail.from", Value("faultline@localhost")),
     key("mail.subject-prefix", Value("[Faultline]")),
+    key("notifications.allow-private-targets", Value("false")),
     key("database.url", Unset),
     key("clickhouse.url", Unset),
     key("kafka.brokers", Unset),

@@ -23,7 +23,7 @@ mod suggest;
 mod system;
 
 pub use limits::Limits;
-pub use mail::{Mail, MailBackend};
+pub use mail::{Mail, MailBackend, Notifications};
 pub use net::IpNet;
 pub use raw::{RawConfig, UnknownKey, UnknownVariable};
 pub use services::{Listener, Query, Retention};
@@ -107,6 +107,7 @@ impl fmt::Debug for Secret {
 pub struct Config {
     pub system: System,
     pub mail: Mail,
+    pub notifications: Notifications,
     pub database: Database,
     pub clickhouse: ClickHouse,
     pub kafka: Kafka,
@@ -129,6 +130,7 @@ impl Config {
         Ok(Config {
             system: System::from_raw(raw)?,
             mail: Mail::from_raw(raw)?,
+            notifications: Notifications::from_raw(raw)?,
             database: Database::from_raw(raw)?,
             clickhouse: ClickHouse::from_raw(raw)?,
             kafka: Kafka::from_raw(raw)?,

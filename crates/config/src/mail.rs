@@ -1,5 +1,6 @@
 //! `mail.*`: where the notifier's mail goes (`mail.backend`) and the SMTP
-//! server it goes through, under Sentry's key names.
+//! server it goes through, under Sentry's key names; `notifications.*`:
+//! where its chat and webhook requests may go.
 
 use crate::{ConfigError, RawConfig, Secret};
 
@@ -95,6 +96,23 @@ impl Mail {
                 .text("mail.subject-prefix")
                 .expect("mail.subject-prefix has a default")
                 .to_owned(),
+        })
+    }
+}
+
+/// `notifications.*`: the notifier's outbound HTTP requests.
+#[derive(Debug, Clone, Default)]
+pub struct Notifications {
+    /// `notifications.allow-private-targets`: whether a webhook may point
+    /// at a loopback or link-local address (this machine, or a cloud
+    /// metadata endpoint). Private LAN ranges are always allowed.
+    pub allow_private_targets: bool,
+}
+
+impl Notifications {
+    pub(crate) fn from_raw(raw: &RawConfig) -> Result<Self, ConfigError> {
+        Ok(Notifications {
+            allow_private_targets: raw.flag("notifications.allow-private-targets")?,
         })
     }
 }

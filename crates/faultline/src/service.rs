@@ -134,6 +134,7 @@ pub async fn build(
             faultline_notifier::NotifierOptions {
                 url_prefix: config.system.url_prefix_for(addr),
                 mail: config.mail.clone(),
+                notifications: config.notifications.clone(),
             },
             shutdown,
         )?,

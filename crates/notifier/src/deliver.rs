@@ -7,15 +7,19 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
-use faultline_storage::{AlertDelivery, AlertStore, AttemptResult};
+use faultline_rules::Plugin;
+use faultline_storage::{AlertDelivery, AlertStore, AttemptResult, ProjectPlugin};
 use serde::Deserialize;
 use tokio::sync::{Notify, watch};
 
+use crate::channels;
 use crate::email::Mailer;
+use crate::http::HttpClient;
 use crate::message::Payload;
 
 /// How long a claimed delivery is left to its notifier before another
-/// takes it: longer than a send takes (SMTP's timeout is 20 s a step),
+/// takes it: longer than a send takes (SMTP's timeout is 20 s a step, a
+/// webhook's 10 s in all),
 /// short enough that a notifier killed while sending is made up for
 /// within a minute.
 const LEASE: Duration = Duration::from_secs(60);
@@ -59,22 +63,75 @@ pub fn after_failure(error: SendError, attempt: u32) -> AttemptResult {
 
 pub struct Channels {
     pub mailer: Mailer,
+    pub http: HttpClient,
 }
 
 impl Channels {
-    async fn send(&self, delivery: &AlertDelivery) -> Result<(), SendError> {
+    async fn send(
+        &self,
+        alerts: &dyn AlertStore,
+        delivery: &AlertDelivery,
+    ) -> Result<(), SendError> {
         let payload = Payload::deserialize(&delivery.payload)
             .map_err(|e| SendError::Permanent(format!("unreadable notification: {e}")))?;
-        match (delivery.channel.as_str(), &payload) {
-            ("email", Payload::Alert(n)) => self.mailer.send_alert(&delivery.target, n).await,
-            ("email", Payload::Summary { summary }) => {
-                self.mailer.send_summary(&delivery.target, summary).await
-            }
-            (other, _) => Err(SendError::Permanent(format!(
-                "the {other} channel is not available"
-            ))),
+        if delivery.channel == "email" {
+            return match &payload {
+                Payload::Alert(n) => self.mailer.send_alert(&delivery.target, n).await,
+                Payload::Summary { summary } => {
+                    self.mailer.send_summary(&delivery.target, summary).await
+                }
+            };
         }
+        let plugin = Plugin::parse(&delivery.channel).ok_or_else(|| {
+            SendError::Permanent(format!("the {} channel is not available", delivery.channel))
+        })?;
+        // The settings as they are now: a webhook URL corrected after a
+        // failure is what the retry uses.
+        let settings = alerts
+            .plugins(delivery.project_id)
+            .await
+            .map_err(|e| SendError::Transient(format!("cannot read the plugin settings: {e}")))?
+            .into_iter()
+            .find(|p| p.slug == delivery.channel);
+        let config = plugin_config(plugin, settings.as_ref())?;
+        let targets = plugin.targets(config);
+        let target = match plugin {
+            // Each callback URL is its own delivery; one no longer listed
+            // is not posted to.
+            Plugin::Webhooks => {
+                targets
+                    .iter()
+                    .find(|t| **t == delivery.target)
+                    .ok_or_else(|| {
+                        SendError::Permanent(format!(
+                            "{} is no longer one of the WebHooks plugin's callback URLs",
+                            delivery.target
+                        ))
+                    })?
+            }
+            _ => &targets[0],
+        };
+        channels::send(&self.http, plugin, config, target, &payload).await
     }
+}
+
+/// A plugin's settings, if it is enabled and configured: otherwise why
+/// nothing can be sent (shown in the rule's history).
+pub fn plugin_config(
+    plugin: Plugin,
+    settings: Option<&ProjectPlugin>,
+) -> Result<&serde_json::Map<String, serde_json::Value>, SendError> {
+    let title = plugin.title();
+    let settings = settings.filter(|s| s.enabled).ok_or_else(|| {
+        SendError::Permanent(format!(
+            "the {title} plugin is not enabled for this project"
+        ))
+    })?;
+    let config = settings
+        .config
+        .as_object()
+        .filter(|c| plugin.is_configured(c));
+    config.ok_or_else(|| SendError::Permanent(format!("the {title} plugin has no webhook URL")))
 }
 
 /// Runs until `shutdown`; `wake` is notified when new deliveries are due.
@@ -102,7 +159,7 @@ pub async fn run(
             continue;
         }
         for delivery in claimed {
-            let result = match channels.send(&delivery).await {
+            let result = match channels.send(alerts.as_ref(), &delivery).await {
                 Ok(()) => AttemptResult::Sent,
                 Err(e) => after_failure(e, delivery.attempts + 1),
             };

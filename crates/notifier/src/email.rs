@@ -315,6 +315,7 @@ mod tests {
             user_count: 2,
             link: "https://faultline.example.com/organizations/acme/issues/7/?referrer=alert"
                 .into(),
+            event: None,
         }
     }
 

@@ -7,11 +7,11 @@
 use std::collections::HashMap;
 
 use chrono::Utc;
-use faultline_protocol::{PostProcessHeader, PostProcessMessage, ProjectId};
-use faultline_rules::{Action, EmailTarget, Fallthrough, RuleSpec};
+use faultline_protocol::{Event, PostProcessHeader, PostProcessMessage, ProjectId};
+use faultline_rules::{Action, EmailTarget, Fallthrough, Plugin, RuleSpec};
 use faultline_storage::{
     AlertStore, Delivery, FireOutcome, Group, MetaStore, NewDelivery, NewFire, Organization,
-    Project, Result, RuleStatus, User,
+    Project, ProjectPlugin, Result, RuleStatus, User,
 };
 
 use crate::evaluate::{Happened, Subject, passes_filters, triggered};
@@ -31,6 +31,7 @@ struct ProjectRules {
     org: Organization,
     rules: Vec<(i64, RuleSpec)>,
     members: Vec<User>,
+    plugins: Vec<ProjectPlugin>,
 }
 
 pub struct Batch<'a> {
@@ -111,23 +112,26 @@ impl Batch<'_> {
         }
         // Who may be emailed: active members who did not turn this
         // project's alert emails off.
-        let members = if rules.is_empty() {
-            Vec::new()
+        let (members, plugins) = if rules.is_empty() {
+            (Vec::new(), Vec::new())
         } else {
             let opted_out = self.alerts.alert_email_opt_outs(project_id).await?;
-            self.meta
+            let members = self
+                .meta
                 .members(org.id)
                 .await?
                 .into_iter()
                 .map(|(user, _)| user)
                 .filter(|u| u.is_active && !opted_out.contains(&u.id))
-                .collect()
+                .collect();
+            (members, self.alerts.plugins(project_id).await?)
         };
         Ok(Some(ProjectRules {
             project,
             org,
             rules,
             members,
+            plugins,
         }))
     }
 
@@ -159,8 +163,8 @@ impl Batch<'_> {
                 &rules.org,
                 self.url_prefix,
             );
-            let payload = serde_json::to_value(&notification).expect("plain data serialises");
-            let mut deliveries = deliveries_for(spec, group, &rules.members, &payload);
+            let mut deliveries =
+                deliveries_for(spec, group, rules, &notification, message.event.as_ref());
             // A burst (a bad deploy opening thousands of issues) is told
             // in one summary a minute, not one message per issue: past the
             // limit, firings are recorded without deliveries of their own.
@@ -221,38 +225,113 @@ impl Batch<'_> {
     }
 }
 
-/// One delivery per email recipient and per plugin a rule's actions name.
+/// One delivery per email recipient, per chat plugin and per webhook URL
+/// the rule's actions name. A plugin named but not enabled still gets its
+/// delivery, which fails saying so: the rule's history shows why nothing
+/// arrived.
 fn deliveries_for(
     spec: &RuleSpec,
     group: &Group,
-    members: &[User],
-    payload: &serde_json::Value,
+    rules: &ProjectRules,
+    notification: &Notification,
+    event: Option<&Event>,
 ) -> Vec<NewDelivery> {
     let mut emails: Vec<String> = Vec::new();
+    let mut plugins: Vec<Plugin> = Vec::new();
+    let mut add_emails = |found: Vec<String>| {
+        for email in found {
+            if !emails.contains(&email) {
+                emails.push(email);
+            }
+        }
+    };
     for action in &spec.actions {
         match action {
             Action::Email {
                 target,
                 fallthrough,
-            } => {
-                for email in email_recipients(target, *fallthrough, group, members) {
-                    if !emails.contains(&email) {
-                        emails.push(email);
+            } => add_emails(email_recipients(
+                target,
+                *fallthrough,
+                group,
+                &rules.members,
+            )),
+            // Sentry's legacy mail plugin mails the project's members.
+            Action::Service { service } if service == "mail" => add_emails(email_recipients(
+                &EmailTarget::IssueOwners,
+                Fallthrough::ActiveMembers,
+                group,
+                &rules.members,
+            )),
+            Action::Service { service } => {
+                if let Some(plugin) = Plugin::parse(service)
+                    && !plugins.contains(&plugin)
+                {
+                    plugins.push(plugin);
+                }
+            }
+            // Every enabled plugin with settings.
+            Action::AllLegacy => {
+                for settings in &rules.plugins {
+                    if let Some(plugin) = Plugin::parse(&settings.slug)
+                        && settings.enabled
+                        && settings
+                            .config
+                            .as_object()
+                            .is_some_and(|c| plugin.is_configured(c))
+                        && !plugins.contains(&plugin)
+                    {
+                        plugins.push(plugin);
                     }
                 }
             }
-            // Chat and webhook plugins are not delivered yet.
-            Action::Service { .. } | Action::AllLegacy => {}
         }
     }
-    emails
+    let payload = serde_json::to_value(notification).expect("plain data serialises");
+    let mut out: Vec<NewDelivery> = emails
         .into_iter()
         .map(|email| NewDelivery {
             channel: "email".into(),
             target: email,
             payload: payload.clone(),
         })
-        .collect()
+        .collect();
+    for plugin in plugins {
+        let config = rules
+            .plugins
+            .iter()
+            .find(|p| p.slug == plugin.slug())
+            .and_then(|p| p.config.as_object());
+        let channel = plugin.slug().to_owned();
+        match plugin {
+            Plugin::Webhooks => {
+                let urls = config.map(|c| plugin.targets(c)).unwrap_or_default();
+                // Sentry's webhook carries the event: only these
+                // deliveries store it.
+                let mut with_event = notification.clone();
+                with_event.event = event.and_then(|e| serde_json::to_value(e).ok());
+                let payload = serde_json::to_value(&with_event).expect("plain data serialises");
+                if urls.is_empty() {
+                    out.push(NewDelivery {
+                        channel: channel.clone(),
+                        target: String::new(),
+                        payload: payload.clone(),
+                    });
+                }
+                out.extend(urls.into_iter().map(|url| NewDelivery {
+                    channel: channel.clone(),
+                    target: url,
+                    payload: payload.clone(),
+                }));
+            }
+            _ => out.push(NewDelivery {
+                channel,
+                target: String::new(),
+                payload: payload.clone(),
+            }),
+        }
+    }
+    out
 }
 
 /// Sentry's target types: the issue's owners (its assignee, as Faultline

@@ -9,10 +9,12 @@
 //! message fires nothing new; a notifier killed while sending leaves its
 //! claims to expire and be sent by the next one.
 
+pub mod channels;
 pub mod deliver;
 pub mod email;
 pub mod evaluate;
 mod fire;
+pub mod http;
 pub mod message;
 
 use std::sync::Arc;
@@ -24,6 +26,7 @@ use faultline_storage::{
 use tokio::sync::{Notify, watch};
 
 pub use email::Mailer;
+pub use http::HttpClient;
 
 /// The consumer group on `post-process`.
 pub const GROUP: &str = "notifier";
@@ -34,6 +37,8 @@ pub enum NotifierError {
     Storage(#[from] StorageError),
     #[error("mail settings: {0}")]
     Mail(String),
+    #[error("HTTP client: {0}")]
+    Http(String),
 }
 
 /// The stores the notifier uses: it consumes `post-process`, reads issues,
@@ -59,6 +64,7 @@ pub struct NotifierOptions {
     /// `system.url-prefix`: links in notifications point there.
     pub url_prefix: String,
     pub mail: faultline_config::Mail,
+    pub notifications: faultline_config::Notifications,
 }
 
 /// The notifier as the runner starts it, alone or in the devserver.
@@ -69,7 +75,9 @@ pub fn service(
 ) -> Result<faultline_service::Service, NotifierError> {
     let mailer = Mailer::from_config(&options.mail).map_err(NotifierError::Mail)?;
     let wake = Arc::new(Notify::new());
-    let channels = deliver::Channels { mailer };
+    let http = HttpClient::new(options.notifications.allow_private_targets)
+        .map_err(NotifierError::Http)?;
+    let channels = deliver::Channels { mailer, http };
     Ok(faultline_service::Service::new("notifier", stores.probes())
         .with_work(
             "notifier deliveries",

@@ -32,6 +32,9 @@ pub struct Notification {
     pub user_count: i64,
     /// The issue on the dashboard, under `system.url-prefix`.
     pub link: String,
+    /// The whole event, for the webhooks plugin's payload only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event: Option<serde_json::Value>,
 }
 
 /// `text` cut to [`MAX_LINE`] characters.
@@ -76,6 +79,36 @@ impl Notification {
                 org.slug,
                 group.id.0
             ),
+            event: None,
+        }
+    }
+
+    /// What a plugin's "send test" sends: a made-up issue of `project`,
+    /// linking to the project's issues.
+    pub fn example(project: &Project, org: &Organization, url_prefix: &str) -> Self {
+        Notification {
+            rules: vec!["Test notification".to_owned()],
+            group_id: 0,
+            short_id: format!("{}-TEST", project.slug.to_ascii_uppercase()),
+            event_id: "00000000000000000000000000000000".to_owned(),
+            title: "This is an example notification from Faultline".to_owned(),
+            culprit: "faultline.plugins in send_test".to_owned(),
+            level: "error".to_owned(),
+            project_slug: project.slug.clone(),
+            project_name: project.name.clone(),
+            organization_slug: org.slug.clone(),
+            environment: Some("production".to_owned()),
+            release: None,
+            frames: vec!["send_test (faultline/plugins.py:1)".to_owned()],
+            count: 1,
+            user_count: 1,
+            link: format!(
+                "{}/organizations/{}/issues/?project={}",
+                url_prefix.trim_end_matches('/'),
+                org.slug,
+                project.id.0
+            ),
+            event: None,
         }
     }
 }

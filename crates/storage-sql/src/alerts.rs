@@ -7,7 +7,8 @@ use serde_json::Value;
 use super::driver::{Pools, Row, Tx};
 use faultline_storage::{
     AlertDelivery, AlertRule, AttemptResult, DeliveryStatus, FireOutcome, NewDelivery, NewFire,
-    Result, RuleFire, RuleRecord, RuleStatus, StorageError, UserId, from_millis, to_millis,
+    ProjectPlugin, Result, RuleFire, RuleRecord, RuleStatus, StorageError, UserId, from_millis,
+    to_millis,
 };
 
 fn json(text: &str) -> Result<Value> {
@@ -407,4 +408,64 @@ pub(super) async fn alert_email_opt_outs(pools: &Pools, project: ProjectId) -> R
         .fetch_all()
         .await?;
     rows.iter().map(|r| Ok(UserId(r.get("user_id")?))).collect()
+}
+
+fn plugin(row: &Row) -> Result<ProjectPlugin> {
+    Ok(ProjectPlugin {
+        slug: row.get("slug")?,
+        enabled: row.get("enabled")?,
+        config: json(&row.get::<String>("config")?)?,
+    })
+}
+
+pub(super) async fn plugins(pools: &Pools, project: ProjectId) -> Result<Vec<ProjectPlugin>> {
+    let rows = pools
+        .read(
+            "SELECT slug, enabled, config FROM project_plugins WHERE project_id = ? ORDER BY slug",
+        )
+        .bind(project.0)
+        .fetch_all()
+        .await?;
+    rows.iter().map(plugin).collect()
+}
+
+pub(super) async fn save_plugin_config(
+    pools: &Pools,
+    project: ProjectId,
+    slug: &str,
+    config: &Value,
+) -> Result<ProjectPlugin> {
+    let row = pools
+        .write(
+            "INSERT INTO project_plugins (project_id, slug, enabled, config) VALUES (?, ?, ?, ?) \
+             ON CONFLICT (project_id, slug) DO UPDATE SET config = excluded.config \
+             RETURNING slug, enabled, config",
+        )
+        .bind(project.0)
+        .bind(slug)
+        .bind(false)
+        .bind(config.to_string())
+        .fetch_one()
+        .await?;
+    plugin(&row)
+}
+
+pub(super) async fn set_plugin_enabled(
+    pools: &Pools,
+    project: ProjectId,
+    slug: &str,
+    enabled: bool,
+) -> Result<ProjectPlugin> {
+    let row = pools
+        .write(
+            "INSERT INTO project_plugins (project_id, slug, enabled, config) VALUES (?, ?, ?, '{}') \
+             ON CONFLICT (project_id, slug) DO UPDATE SET enabled = excluded.enabled \
+             RETURNING slug, enabled, config",
+        )
+        .bind(project.0)
+        .bind(slug)
+        .bind(enabled)
+        .fetch_one()
+        .await?;
+    plugin(&row)
 }

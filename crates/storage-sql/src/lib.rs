@@ -401,6 +401,28 @@ impl AlertStore for SqlMetaStore {
         alerts::alert_email_opt_outs(&self.pools, project).await
     }
 
+    async fn plugins(&self, project: ProjectId) -> Result<Vec<ProjectPlugin>> {
+        alerts::plugins(&self.pools, project).await
+    }
+
+    async fn save_plugin_config(
+        &self,
+        project: ProjectId,
+        slug: &str,
+        config: &serde_json::Value,
+    ) -> Result<ProjectPlugin> {
+        alerts::save_plugin_config(&self.pools, project, slug, config).await
+    }
+
+    async fn set_plugin_enabled(
+        &self,
+        project: ProjectId,
+        slug: &str,
+        enabled: bool,
+    ) -> Result<ProjectPlugin> {
+        alerts::set_plugin_enabled(&self.pools, project, slug, enabled).await
+    }
+
     async fn queue_summary(
         &self,
         project: ProjectId,

@@ -14,7 +14,11 @@ use faultline_storage::{
 use faultline_storage_sql::SqlMetaStore;
 use serde_json::json;
 
-on_every_backend!(rules_are_kept_per_project, firings_and_deliveries);
+on_every_backend!(
+    rules_are_kept_per_project,
+    firings_and_deliveries,
+    plugins_keep_settings_and_enabled_apart
+);
 
 async fn project(store: &SqlMetaStore, slug: &str) -> ProjectId {
     let org = match store.organization_by_slug("acme").await.unwrap() {
@@ -341,4 +345,33 @@ async fn firings_and_deliveries(store: Arc<SqlMetaStore>) {
         left.iter().all(|d| d.fire_id.is_none()),
         "a rule's deliveries go with it; only the project's summaries stay"
     );
+}
+
+async fn plugins_keep_settings_and_enabled_apart(store: Arc<SqlMetaStore>) {
+    let web = project(&store, "web").await;
+    let api = project(&store, "api").await;
+    assert!(store.plugins(web).await.unwrap().is_empty());
+    // Enabling before configuring, then configuring, keeps both.
+    let on = store.set_plugin_enabled(web, "slack", true).await.unwrap();
+    assert_eq!((on.enabled, on.config.clone()), (true, json!({})));
+    let hook = json!({"webhook": "https://hooks.slack.com/services/T/B/x"});
+    let saved = store.save_plugin_config(web, "slack", &hook).await.unwrap();
+    assert_eq!((saved.enabled, saved.config), (true, hook.clone()));
+    // Configured but never enabled stays off; disabling keeps settings.
+    let wecom = json!({"webhook": "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=k"});
+    store
+        .save_plugin_config(web, "wecom", &wecom)
+        .await
+        .unwrap();
+    let off = store.set_plugin_enabled(web, "slack", false).await.unwrap();
+    assert_eq!((off.enabled, off.config), (false, hook));
+    let listed = store.plugins(web).await.unwrap();
+    assert_eq!(
+        listed
+            .iter()
+            .map(|p| (p.slug.as_str(), p.enabled))
+            .collect::<Vec<_>>(),
+        [("slack", false), ("wecom", false)]
+    );
+    assert!(store.plugins(api).await.unwrap().is_empty(), "per project");
 }

@@ -155,6 +155,16 @@ pub enum FireOutcome {
     TooSoon,
 }
 
+/// A project's settings for one of its plugins (the chat and webhook
+/// channels). A plugin without a row is disabled and unconfigured.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProjectPlugin {
+    pub slug: String,
+    pub enabled: bool,
+    /// The plugin's settings, an object of its fields.
+    pub config: Value,
+}
+
 /// What an attempt at a delivery came to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AttemptResult {
@@ -216,6 +226,24 @@ pub trait AlertStore: Send + Sync + 'static {
     async fn set_alert_emails(&self, user: UserId, project: ProjectId, on: bool) -> Result<()>;
     /// The users who turned alert emails off for `project`.
     async fn alert_email_opt_outs(&self, project: ProjectId) -> Result<Vec<UserId>>;
+    // Plugins.
+    /// The plugins the project has settings for, by slug.
+    async fn plugins(&self, project: ProjectId) -> Result<Vec<ProjectPlugin>>;
+    /// Saves a plugin's settings, leaving it enabled or not as it was.
+    async fn save_plugin_config(
+        &self,
+        project: ProjectId,
+        slug: &str,
+        config: &Value,
+    ) -> Result<ProjectPlugin>;
+    /// Turns a plugin on or off, keeping its settings.
+    async fn set_plugin_enabled(
+        &self,
+        project: ProjectId,
+        slug: &str,
+        enabled: bool,
+    ) -> Result<ProjectPlugin>;
+
     /// Queues `deliveries` as the project's one summary (deliveries of no
     /// firing) since `since`, unless one was queued since then (decided in
     /// the same transaction); returns whether these were queued.

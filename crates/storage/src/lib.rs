@@ -26,7 +26,7 @@ pub mod queue;
 
 pub use alerts::{
     AlertDelivery, AlertRule, AlertStore, AttemptResult, DeliveryStatus, FireOutcome, NewDelivery,
-    NewFire, RuleFire, RuleRecord, RuleStatus,
+    NewFire, ProjectPlugin, RuleFire, RuleRecord, RuleStatus,
 };
 pub use cache::{Cache, MemoryCache, cache_keys};
 pub use consume::{BatchHandler, BatchPolicy, consume};

@@ -39,6 +39,7 @@ impl From<OpError> for ApiError {
             }
             OpError::Conflict(message) => ApiError::Conflict(message),
             OpError::Fields(errors) => ApiError::Fields(errors.to_json()),
+            OpError::PluginConfig(errors) => ApiError::Fields(errors.to_json()),
             e @ (OpError::Invalid { .. } | OpError::LastOwner) => {
                 ApiError::BadRequest(e.to_string())
             }

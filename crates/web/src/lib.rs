@@ -78,6 +78,9 @@ pub struct WebState {
     /// The notifier's mailer for the admin's test email, or why the mail
     /// settings make none.
     pub mailer: Result<faultline_notifier::Mailer, String>,
+    /// The notifier's HTTP client, for the plugins' "send test" (the same
+    /// timeouts and address checks as deliveries).
+    pub http: Result<faultline_notifier::HttpClient, String>,
 }
 
 impl WebState {
@@ -97,6 +100,7 @@ impl WebState {
             cache: stores.cache.clone(),
             mail: config.mail.clone(),
             mailer: faultline_notifier::Mailer::from_config(&config.mail),
+            http: faultline_notifier::HttpClient::new(config.notifications.allow_private_targets),
         }
     }
 }

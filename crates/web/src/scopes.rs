@@ -93,6 +93,7 @@ pub const ORG_READ: Need = &["org:read"];
 pub const ORG_WRITE: Need = &["org:write"];
 pub const PROJECT_READ: Need = &["project:read"];
 pub const PROJECT_WRITE: Need = &["project:write"];
+pub const PROJECT_ADMIN: Need = &["project:admin"];
 pub const EVENT_READ: Need = &["event:read"];
 pub const EVENT_WRITE: Need = &["event:write"];
 /// Reading alert rules, as Sentry's rule endpoints accept it.

@@ -116,13 +116,6 @@ fn alert_rules_in_headless_chromium() {
     );
 }
 
-/// The test venv's Python, with Selenium for the browser scripts.
-pub(crate) fn test_python() -> std::path::PathBuf {
-    std::env::var_os("FAULTLINE_TEST_PYTHON")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| workspace_root().join("target/sdk/venv/bin/python"))
-}
-
 /// Signs in as the admin over HTTP; returns the session cookie.
 pub(crate) fn sign_in(server: &Devserver, origin: &str) -> String {
     sign_in_from(server, origin, "admin@faultline.local", &server.password)

@@ -7,7 +7,7 @@
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
-use crate::dashboard::{csrf_token, page, post_form, sign_in, sign_in_as, test_python};
+use crate::dashboard::{csrf_token, page, post_form, sign_in, sign_in_as};
 use crate::harness::*;
 
 /// What a request got back: status, `Location` exactly as sent (it may

@@ -352,16 +352,20 @@ fn run_sdk(mut cmd: Command, dsn: &str) -> Vec<String> {
 
 /// Runs tests/sdk/python/send.py with the real `sentry-sdk`; returns event ids.
 pub fn python_sdk(dsn: &str, args: &[&str]) -> Vec<String> {
-    let python = std::env::var_os("FAULTLINE_TEST_PYTHON")
+    let mut cmd = Command::new(test_python());
+    cmd.arg(workspace_root().join("tests/sdk/python/send.py"))
+        .args(args);
+    run_sdk(cmd, dsn)
+}
+
+/// The Python with tests/requirements.txt installed (sentry-sdk, aiosmtpd).
+pub fn test_python() -> PathBuf {
+    std::env::var_os("FAULTLINE_TEST_PYTHON")
         .map(PathBuf::from)
         .or_else(|| {
             Some(workspace_root().join("target/sdk/venv/bin/python")).filter(|p| p.exists())
         })
-        .expect("no Python with sentry-sdk: run the tests with `cargo xtask test`");
-    let mut cmd = Command::new(python);
-    cmd.arg(workspace_root().join("tests/sdk/python/send.py"))
-        .args(args);
-    run_sdk(cmd, dsn)
+        .expect("no Python with sentry-sdk: run the tests with `cargo xtask test`")
 }
 
 /// Runs tests/sdk/node/send.js with the real `@sentry/node`; returns event ids.

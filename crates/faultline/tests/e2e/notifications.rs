@@ -12,15 +12,6 @@ use serde_json::{Value, json};
 
 use crate::harness::*;
 
-fn python() -> PathBuf {
-    std::env::var_os("FAULTLINE_TEST_PYTHON")
-        .map(PathBuf::from)
-        .or_else(|| {
-            Some(workspace_root().join("target/sdk/venv/bin/python")).filter(|p| p.exists())
-        })
-        .expect("no Python with aiosmtpd: run the tests with `cargo xtask test`")
-}
-
 /// One message as the SMTP server received it.
 struct Mail {
     from: String,
@@ -41,7 +32,7 @@ struct SmtpServer {
 impl SmtpServer {
     fn start(port: u16, args: &[&str]) -> Self {
         let out = tempfile::tempdir().unwrap();
-        let mut child = Command::new(python())
+        let mut child = Command::new(test_python())
             .arg(workspace_root().join("tests/smtp/server.py"))
             .args(["--port", &port.to_string(), "--out"])
             .arg(out.path())

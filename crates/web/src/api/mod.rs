@@ -3,6 +3,7 @@
 mod events;
 mod issues;
 mod orgs;
+mod plugins;
 mod rules;
 
 use actix_web::web;
@@ -87,6 +88,26 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route(
             "/api/0/projects/{org}/{project}/rules/{id}/group-history/",
             web::get().to(rules::group_history),
+        )
+        .route(
+            "/api/0/projects/{org}/{project}/plugins/",
+            web::get().to(plugins::list),
+        )
+        .route(
+            "/api/0/projects/{org}/{project}/plugins/{slug}/",
+            web::get().to(plugins::detail),
+        )
+        .route(
+            "/api/0/projects/{org}/{project}/plugins/{slug}/",
+            web::put().to(plugins::configure),
+        )
+        .route(
+            "/api/0/projects/{org}/{project}/plugins/{slug}/",
+            web::post().to(plugins::post),
+        )
+        .route(
+            "/api/0/projects/{org}/{project}/plugins/{slug}/",
+            web::delete().to(plugins::disable),
         )
         .route(
             "/api/0/projects/{org}/{project}/issues/",

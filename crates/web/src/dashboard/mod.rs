@@ -13,6 +13,7 @@ mod error;
 mod manage;
 mod members;
 mod pages;
+mod plugins;
 mod projects;
 mod session;
 mod settings;
@@ -124,6 +125,18 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route(
             "/settings/{org}/projects/{project}/",
             web::get().to(projects::settings),
+        )
+        .route(
+            "/settings/{org}/projects/{project}/plugins/",
+            web::get().to(plugins::list),
+        )
+        .route(
+            "/settings/{org}/projects/{project}/plugins/{slug}/",
+            web::get().to(plugins::detail),
+        )
+        .route(
+            "/settings/{org}/projects/{project}/plugins/{slug}/",
+            web::post().to(plugins::update),
         )
         .route(
             "/settings/{org}/projects/{project}/",

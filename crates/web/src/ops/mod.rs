@@ -18,6 +18,7 @@ pub mod issues;
 pub mod keys;
 pub mod members;
 pub mod organizations;
+pub mod plugins;
 pub mod projects;
 pub mod rules;
 pub mod teams;
@@ -64,6 +65,9 @@ pub enum OpError {
     /// An alert rule body refused field by field, as Sentry answers it.
     #[error("{0}")]
     Fields(faultline_rules::FieldErrors),
+    /// A plugin's settings refused field by field, as Sentry answers it.
+    #[error("{0}")]
+    PluginConfig(faultline_rules::ConfigErrors),
     #[error("storage failed: {0}")]
     Storage(StorageError),
 }
@@ -85,6 +89,7 @@ impl OpError {
             self,
             OpError::Invalid { .. }
                 | OpError::Fields(_)
+                | OpError::PluginConfig(_)
                 | OpError::Conflict(_)
                 | OpError::OwnersOnly(_)
                 | OpError::LastOwner
