@@ -27,7 +27,8 @@
 //! catch up, and the devserver's peak RSS; see the `bench` module.
 //!
 //! `cargo xtask bench notify` times the notifier's evaluation of 50 alert
-//! rules per post-process message, in process.
+//! rules per post-process message, in process, and its delivery throughput
+//! from the outbox to a webhook receiver on 127.0.0.1.
 //!
 //! `cargo xtask bench web [--events N] [--issues K] [--requests R] [--clients C]
 //! [--release-binary PATH] [--fixture PATH]` seeds a release devserver with
@@ -88,7 +89,8 @@ commands:
                    run the compose topology natively (PostgreSQL, ClickHouse, tansu,
                    nginx on :9000, each service its own process), state in target/stack
   bench notify     time the notifier's evaluation of 50 alert rules per post-process
-                   message (header and conditions; whole message and filters), in process
+                   message (header and conditions; whole message and filters), in process,
+                   and deliveries/s from a SQLite outbox to a local webhook receiver
   bench web [--events N] [--issues K] [--requests R] [--clients C] [--release-binary PATH]
             [--fixture PATH]
                    start a release devserver, seed it from C (default 32) keep-alive clients
@@ -134,28 +136,35 @@ fn run() -> Result<ExitCode> {
 }
 
 /// `cargo xtask bench notify`: the notifier's rule evaluation, in process
-/// (crates/notifier/examples/bench_evaluate.rs, release build).
+/// (crates/notifier/examples/bench_evaluate.rs), then its delivery
+/// throughput to a local webhook receiver (bench_deliver.rs); release
+/// builds.
 fn bench_notify(args: &[String]) -> Result<ExitCode> {
     if !args.is_empty() {
         bail!("bench notify takes no arguments");
     }
     let cargo = env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let status = Command::new(cargo)
-        .args([
-            "run",
-            "--release",
-            "--locked",
-            "-p",
-            "faultline-notifier",
-            "--example",
-            "bench_evaluate",
-        ])
-        .current_dir(workspace_root())
-        .status()
-        .context("could not run the notify benchmark")?;
-    Ok(ExitCode::from(
-        u8::try_from(status.code().unwrap_or(1)).unwrap_or(1),
-    ))
+    for example in ["bench_evaluate", "bench_deliver"] {
+        let status = Command::new(&cargo)
+            .args([
+                "run",
+                "--release",
+                "--locked",
+                "-p",
+                "faultline-notifier",
+                "--example",
+                example,
+            ])
+            .current_dir(workspace_root())
+            .status()
+            .context("could not run the notify benchmark")?;
+        if !status.success() {
+            return Ok(ExitCode::from(
+                u8::try_from(status.code().unwrap_or(1)).unwrap_or(1),
+            ));
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// `cargo xtask bench <name> ...`

@@ -141,6 +141,7 @@ pub async fn run(
     wake: Arc<Notify>,
     mut shutdown: watch::Receiver<bool>,
 ) -> Result<(), std::convert::Infallible> {
+    let channels = Arc::new(channels);
     while !*shutdown.borrow() {
         let now = Utc::now();
         let claimed = match alerts.claim_deliveries(now, now + LEASE, CLAIM).await {
@@ -158,39 +159,49 @@ pub async fn run(
             }
             continue;
         }
+        // Sent side by side: a target that times out holds up no other,
+        // and a batch takes one send's time, well within the lease.
+        let mut sends = tokio::task::JoinSet::new();
         for delivery in claimed {
-            let result = match channels.send(alerts.as_ref(), &delivery).await {
-                Ok(()) => AttemptResult::Sent,
-                Err(e) => after_failure(e, delivery.attempts + 1),
-            };
-            match &result {
-                AttemptResult::Sent => {
-                    tracing::info!(
-                        id = delivery.id,
-                        channel = delivery.channel,
-                        "notification sent"
-                    )
-                }
-                AttemptResult::Retry { error, at } => {
-                    tracing::warn!(id = delivery.id, channel = delivery.channel, error, retry_at = %at, "notification failed; will retry")
-                }
-                AttemptResult::Failed { error } => {
-                    tracing::error!(
-                        id = delivery.id,
-                        channel = delivery.channel,
-                        error,
-                        "notification failed"
-                    )
-                }
-            }
-            // If this write is lost, the claim runs out and the delivery
-            // is sent again: at least once, never silently dropped.
-            if let Err(e) = alerts.finish_delivery(delivery.id, &result).await {
-                tracing::error!(error = %e, id = delivery.id, "cannot record a delivery's outcome");
-            }
+            let (alerts, channels) = (alerts.clone(), channels.clone());
+            sends.spawn(async move { deliver(alerts.as_ref(), &channels, &delivery).await });
         }
+        while sends.join_next().await.is_some() {}
     }
     Ok(())
+}
+
+/// Sends one claimed delivery and records how it went.
+pub async fn deliver(alerts: &dyn AlertStore, channels: &Channels, delivery: &AlertDelivery) {
+    let result = match channels.send(alerts, delivery).await {
+        Ok(()) => AttemptResult::Sent,
+        Err(e) => after_failure(e, delivery.attempts + 1),
+    };
+    match &result {
+        AttemptResult::Sent => {
+            tracing::info!(
+                id = delivery.id,
+                channel = delivery.channel,
+                "notification sent"
+            )
+        }
+        AttemptResult::Retry { error, at } => {
+            tracing::warn!(id = delivery.id, channel = delivery.channel, error, retry_at = %at, "notification failed; will retry")
+        }
+        AttemptResult::Failed { error } => {
+            tracing::error!(
+                id = delivery.id,
+                channel = delivery.channel,
+                error,
+                "notification failed"
+            )
+        }
+    }
+    // If this write is lost, the claim runs out and the delivery is sent
+    // again: at least once, never silently dropped.
+    if let Err(e) = alerts.finish_delivery(delivery.id, &result).await {
+        tracing::error!(error = %e, id = delivery.id, "cannot record a delivery's outcome");
+    }
 }
 
 #[cfg(test)]
