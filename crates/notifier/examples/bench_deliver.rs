@@ -195,6 +195,27 @@ async fn main() {
         DELIVERIES as f64 / elapsed.as_secs_f64(),
         cpu.as_micros() as f64 / DELIVERIES as f64
     );
+    // What frequency conditions add to a batch: its counts written, then
+    // read back once per issue (100 messages over 10 issues a batch).
+    let (batches, per_batch, issues) = (500u32, 100u64, 10i64);
+    let started = Instant::now();
+    for _ in 0..batches {
+        let counts: Vec<(GroupId, u64)> = (1..=issues)
+            .map(|g| (GroupId(g), per_batch / issues as u64))
+            .collect();
+        store.add_event_counts(&counts, Utc::now()).await.unwrap();
+        for g in 1..=issues {
+            store
+                .events_within(GroupId(g), &[5, 60], Utc::now())
+                .await
+                .unwrap();
+        }
+    }
+    println!(
+        "frequency counts (SQLite): {:.1} µs per message (batches of {per_batch} messages over {issues} issues, two windows)",
+        started.elapsed().as_micros() as f64 / f64::from(batches) / per_batch as f64
+    );
+
     let unsent = store
         .claim_deliveries(Utc::now(), Utc::now(), 1)
         .await

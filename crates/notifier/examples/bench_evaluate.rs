@@ -9,12 +9,12 @@ use std::hint::black_box;
 use std::time::Instant;
 
 use chrono::Utc;
-use faultline_notifier::evaluate::{Happened, Subject, passes_filters, triggered};
+use faultline_notifier::evaluate::{Counts, Happened, Subject, passes_filters, triggered};
 use faultline_protocol::{
     EventId, GroupId, Level, NormalizeOptions, PostProcessHeader, PostProcessMessage,
     PostProcessOut, ProjectId, normalize::normalize_event,
 };
-use faultline_rules::{RuleSpec, ids};
+use faultline_rules::{Interval, RuleSpec, ids};
 use faultline_storage::{Group, GroupStatus};
 use faultline_testkit::envelope::OneEvent;
 use faultline_testkit::fixtures;
@@ -94,6 +94,12 @@ fn main() {
         assignee: None,
     };
 
+    // The hour, below the frequency rules' 100 events.
+    let counts = Counts {
+        events: vec![(Interval::Hour, 40)],
+        users: Vec::new(),
+    };
+
     // Every message: the header, then each rule's conditions.
     let started = Instant::now();
     let mut hits = 0usize;
@@ -102,6 +108,7 @@ fn main() {
         let happened = Happened {
             is_new: header.is_new,
             is_regression: header.is_regression,
+            counts: &counts,
         };
         hits += rules.iter().filter(|r| triggered(r, happened)).count();
     }
@@ -126,6 +133,7 @@ fn main() {
         let happened = Happened {
             is_new: true,
             is_regression: false,
+            counts: &counts,
         };
         passed += rules
             .iter()

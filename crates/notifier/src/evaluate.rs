@@ -9,7 +9,8 @@
 use chrono::{DateTime, Utc};
 use faultline_protocol::{Event, Level};
 use faultline_rules::{
-    AgeComparison, AssigneeTarget, Condition, Filter, LevelMatch, Match, RuleSpec, ValueMatch,
+    AgeComparison, AssigneeTarget, Condition, Filter, Interval, LevelMatch, Match, RuleSpec,
+    ValueMatch,
 };
 use faultline_storage::{Group, UserId};
 use serde_json::Value;
@@ -22,17 +23,62 @@ pub struct Subject<'a> {
 }
 
 /// What happened to the issue: all that conditions look at, known from a
-/// message's header alone.
+/// message's header and the issue's counts.
 #[derive(Debug, Clone, Copy)]
-pub struct Happened {
+pub struct Happened<'a> {
     pub is_new: bool,
     pub is_regression: bool,
+    /// Within the windows the project's frequency conditions ask about.
+    pub counts: &'a Counts,
+}
+
+/// An issue's events and distinct users within the windows of a
+/// project's frequency conditions (kept by the notifier as messages pass,
+/// so no event is read again to count).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Counts {
+    pub events: Vec<(Interval, u64)>,
+    pub users: Vec<(Interval, u64)>,
+}
+
+/// No counts: what a project without frequency conditions has.
+pub static NO_COUNTS: Counts = Counts {
+    events: Vec::new(),
+    users: Vec::new(),
+};
+
+impl Counts {
+    fn within(list: &[(Interval, u64)], interval: Interval) -> u64 {
+        list.iter()
+            .find(|(i, _)| *i == interval)
+            .map_or(0, |(_, n)| *n)
+    }
+}
+
+/// The windows `rules` count over: (events, users), each once.
+pub fn windows<'a>(
+    rules: impl IntoIterator<Item = &'a RuleSpec>,
+) -> (Vec<Interval>, Vec<Interval>) {
+    let (mut events, mut users) = (Vec::new(), Vec::new());
+    for rule in rules {
+        for condition in &rule.conditions {
+            let (list, interval) = match condition {
+                Condition::EventFrequency { interval, .. } => (&mut events, *interval),
+                Condition::UniqueUserFrequency { interval, .. } => (&mut users, *interval),
+                _ => continue,
+            };
+            if !list.contains(&interval) {
+                list.push(interval);
+            }
+        }
+    }
+    (events, users)
 }
 
 /// Whether the rule's conditions are met: the cheap half of a rule,
 /// which needs neither the issue nor the event, so most messages are done
 /// with after it. A rule fires when this and [`passes_filters`] hold.
-pub fn triggered(rule: &RuleSpec, happened: Happened) -> bool {
+pub fn triggered(rule: &RuleSpec, happened: Happened<'_>) -> bool {
     // `none` of the conditions firing is not a trigger: a rule fires on
     // something that happened (Sentry treats it alike).
     match rule.action_match {
@@ -52,16 +98,21 @@ pub fn passes_filters(rule: &RuleSpec, subject: &Subject<'_>) -> bool {
         .combine(rule.filters.iter().map(|f| filter(f, subject)))
 }
 
-fn condition(condition: &Condition, happened: Happened) -> bool {
+fn condition(condition: &Condition, happened: Happened<'_>) -> bool {
     match condition {
         Condition::FirstSeen => happened.is_new,
         Condition::Regression => happened.is_regression,
         // Ignoring is forever in Faultline so far: an ignored issue does
         // not come back by itself.
         Condition::Reappeared => false,
-        // Frequency conditions need counts per interval, which the
-        // notifier does not keep yet: they never trigger.
-        Condition::EventFrequency { .. } | Condition::UniqueUserFrequency { .. } => false,
+        // "Seen more than {value} times in {interval}", the event at hand
+        // counted.
+        Condition::EventFrequency { value, interval } => {
+            Counts::within(&happened.counts.events, *interval) > *value
+        }
+        Condition::UniqueUserFrequency { value, interval } => {
+            Counts::within(&happened.counts.users, *interval) > *value
+        }
     }
 }
 
@@ -333,10 +384,15 @@ mod tests {
     }
 
     /// A new (or not) issue's event, as a rule sees it.
-    fn subject<'a>(group: &'a Group, event: &'a Event, is_new: bool) -> (Happened, Subject<'a>) {
+    fn subject<'a>(
+        group: &'a Group,
+        event: &'a Event,
+        is_new: bool,
+    ) -> (Happened<'static>, Subject<'a>) {
         let happened = Happened {
             is_new,
             is_regression: false,
+            counts: &NO_COUNTS,
         };
         let subject = Subject {
             group,
@@ -347,7 +403,7 @@ mod tests {
     }
 
     /// Whether the rule fires: both halves, as the notifier checks them.
-    fn fires(rule: &RuleSpec, (happened, subject): &(Happened, Subject<'_>)) -> bool {
+    fn fires(rule: &RuleSpec, (happened, subject): &(Happened<'_>, Subject<'_>)) -> bool {
         triggered(rule, *happened) && passes_filters(rule, subject)
     }
 
@@ -362,6 +418,7 @@ mod tests {
             Happened {
                 is_new: false,
                 is_regression: true,
+                counts: &NO_COUNTS,
             },
             subject(&g, &e, false).1,
         );
@@ -371,6 +428,40 @@ mod tests {
             "actions": [{"id": EMAIL, "targetType": "IssueOwners"}]
         }));
         assert!(fires(&rule, &regression));
+    }
+
+    #[test]
+    fn frequency_conditions_compare_the_counts_of_their_window() {
+        let (g, e) = (group(), event());
+        let spike = rule(json!({
+            "name": "spike", "actionMatch": "any",
+            "conditions": [
+                {"id": faultline_rules::ids::EVENT_FREQUENCY, "value": 10, "interval": "5m"},
+                {"id": faultline_rules::ids::UNIQUE_USER_FREQUENCY, "value": 2, "interval": "1h"}
+            ],
+            "actions": [{"id": EMAIL, "targetType": "IssueOwners"}]
+        }));
+        assert_eq!(
+            windows([&spike]),
+            (vec![Interval::FiveMinutes], vec![Interval::Hour])
+        );
+        let at = |events: u64, users: u64| Counts {
+            events: vec![(Interval::FiveMinutes, events), (Interval::Hour, 99)],
+            users: vec![(Interval::Hour, users)],
+        };
+        let (_, s) = subject(&g, &e, false);
+        let fires_with = |counts: &Counts| {
+            let happened = Happened {
+                is_new: false,
+                is_regression: false,
+                counts,
+            };
+            triggered(&spike, happened) && passes_filters(&spike, &s)
+        };
+        assert!(!fires_with(&at(10, 2)), "more than, not as many as");
+        assert!(fires_with(&at(11, 0)));
+        assert!(fires_with(&at(0, 3)));
+        assert!(!fires_with(&NO_COUNTS));
     }
 
     #[test]

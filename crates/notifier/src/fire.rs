@@ -6,15 +6,15 @@
 
 use std::collections::HashMap;
 
-use chrono::Utc;
-use faultline_protocol::{Event, PostProcessHeader, PostProcessMessage, ProjectId};
-use faultline_rules::{Action, EmailTarget, Fallthrough, Plugin, RuleSpec};
+use chrono::{DateTime, Utc};
+use faultline_protocol::{Event, GroupId, PostProcessHeader, PostProcessMessage, ProjectId};
+use faultline_rules::{Action, EmailTarget, Fallthrough, Interval, Plugin, RuleSpec};
 use faultline_storage::{
     AlertStore, Delivery, FireOutcome, Group, MetaStore, NewDelivery, NewFire, Organization,
     Project, ProjectPlugin, Result, RuleStatus, User,
 };
 
-use crate::evaluate::{Happened, Subject, passes_filters, triggered};
+use crate::evaluate::{Counts, Happened, Subject, passes_filters, triggered, windows};
 use crate::message::{Notification, Payload, Summary};
 
 /// Firings per project and minute past which alerts are held back and
@@ -32,6 +32,9 @@ struct ProjectRules {
     rules: Vec<(i64, RuleSpec)>,
     members: Vec<User>,
     plugins: Vec<ProjectPlugin>,
+    /// The windows the rules' frequency conditions count over.
+    event_windows: Vec<Interval>,
+    user_windows: Vec<Interval>,
 }
 
 pub struct Batch<'a> {
@@ -43,11 +46,16 @@ pub struct Batch<'a> {
 impl Batch<'_> {
     /// Evaluates and records; returns how many firings were recorded.
     pub async fn run(&self, deliveries: &[Delivery]) -> Result<usize> {
+        let now = Utc::now();
         let mut projects: HashMap<ProjectId, Option<ProjectRules>> = HashMap::new();
-        let mut recorded = 0;
+        // First every header (most messages trigger no rule, and their
+        // event is never read), counting the events and users of projects
+        // with frequency conditions, so the counts include this batch.
+        let mut messages: Vec<(PostProcessHeader, &Delivery)> =
+            Vec::with_capacity(deliveries.len());
+        let mut events: HashMap<GroupId, u64> = HashMap::new();
+        let mut users: Vec<(GroupId, String)> = Vec::new();
         for delivery in deliveries {
-            // The header first: most messages trigger no rule, and their
-            // event is never read.
             let header: PostProcessHeader = match serde_json::from_slice(&delivery.payload) {
                 Ok(m) => m,
                 Err(e) => {
@@ -64,9 +72,37 @@ impl Batch<'_> {
             let Some(rules) = rules else {
                 continue;
             };
+            if !rules.event_windows.is_empty() {
+                *events.entry(header.group_id).or_default() += 1;
+            }
+            if !rules.user_windows.is_empty()
+                && let Ok(message) = serde_json::from_slice::<PostProcessMessage>(&delivery.payload)
+                && let Some(user) = message.event.as_ref().and_then(user_key)
+            {
+                users.push((header.group_id, user));
+            }
+            messages.push((header, delivery));
+        }
+        let events: Vec<(GroupId, u64)> = events.into_iter().collect();
+        self.alerts.add_event_counts(&events, now).await?;
+        self.alerts.add_issue_users(&users, now).await?;
+
+        let mut counts: HashMap<GroupId, Counts> = HashMap::new();
+        let mut recorded = 0;
+        for (header, delivery) in messages {
+            let Some(Some(rules)) = projects.get(&header.project_id) else {
+                continue;
+            };
+            let counts = match counts.entry(header.group_id) {
+                std::collections::hash_map::Entry::Occupied(known) => known.into_mut(),
+                std::collections::hash_map::Entry::Vacant(new) => {
+                    new.insert(self.counts(rules, header.group_id, now).await?)
+                }
+            };
             let happened = Happened {
                 is_new: header.is_new,
                 is_regression: header.is_regression,
+                counts,
             };
             let triggered: Vec<&(i64, RuleSpec)> = rules
                 .rules
@@ -89,6 +125,37 @@ impl Batch<'_> {
             recorded += self.evaluate(rules, &triggered, &group, &message).await?;
         }
         Ok(recorded)
+    }
+
+    /// The issue's counts in the windows the project's rules ask about.
+    async fn counts(
+        &self,
+        rules: &ProjectRules,
+        group: GroupId,
+        now: DateTime<Utc>,
+    ) -> Result<Counts> {
+        let minutes = |windows: &[Interval]| -> Vec<u32> {
+            windows
+                .iter()
+                .map(|i| u32::try_from(i.seconds() / 60).unwrap_or(u32::MAX))
+                .collect()
+        };
+        let mut counts = Counts::default();
+        if !rules.event_windows.is_empty() {
+            let found = self
+                .alerts
+                .events_within(group, &minutes(&rules.event_windows), now)
+                .await?;
+            counts.events = rules.event_windows.iter().copied().zip(found).collect();
+        }
+        if !rules.user_windows.is_empty() {
+            let found = self
+                .alerts
+                .users_within(group, &minutes(&rules.user_windows), now)
+                .await?;
+            counts.users = rules.user_windows.iter().copied().zip(found).collect();
+        }
+        Ok(counts)
     }
 
     async fn load(&self, project_id: ProjectId) -> Result<Option<ProjectRules>> {
@@ -126,12 +193,15 @@ impl Batch<'_> {
                 .collect();
             (members, self.alerts.plugins(project_id).await?)
         };
+        let (event_windows, user_windows) = windows(rules.iter().map(|(_, spec)| spec));
         Ok(Some(ProjectRules {
             project,
             org,
             rules,
             members,
             plugins,
+            event_windows,
+            user_windows,
         }))
     }
 
@@ -368,4 +438,27 @@ fn email_recipients(
             }
         }
     }
+}
+
+/// Longest user key kept (an id or email longer than this is cut).
+const MAX_USER_KEY: usize = 200;
+
+/// Who the event's user is, as Sentry's `sentry:user` tag names them: the
+/// first of id, email, username and IP address.
+fn user_key(event: &Event) -> Option<String> {
+    let user = event.user.as_ref()?;
+    ["id", "email", "username", "ip_address"]
+        .into_iter()
+        .find_map(|field| {
+            let value = match user.get(field)? {
+                serde_json::Value::String(s) if !s.is_empty() => s.clone(),
+                serde_json::Value::Number(n) => n.to_string(),
+                _ => return None,
+            };
+            let key = if field == "ip_address" { "ip" } else { field };
+            Some(format!(
+                "{key}:{}",
+                value.chars().take(MAX_USER_KEY).collect::<String>()
+            ))
+        })
 }

@@ -103,6 +103,7 @@ async fn run(
         stores,
         url_prefix,
         wake,
+        pruned: None,
     };
     consume(
         queue.as_ref(),
@@ -120,7 +121,12 @@ struct Evaluate {
     stores: Stores,
     url_prefix: String,
     wake: Arc<Notify>,
+    /// When the frequency counts were last pruned.
+    pruned: Option<std::time::Instant>,
 }
+
+/// How often counts that no window reaches any more are removed.
+const PRUNE_EVERY: std::time::Duration = std::time::Duration::from_secs(600);
 
 #[async_trait::async_trait]
 impl BatchHandler for Evaluate {
@@ -134,6 +140,14 @@ impl BatchHandler for Evaluate {
         };
         if batch.run(deliveries).await? > 0 {
             self.wake.notify_one();
+        }
+        if self.pruned.is_none_or(|at| at.elapsed() >= PRUNE_EVERY) {
+            self.pruned = Some(std::time::Instant::now());
+            match self.stores.alerts.prune_counts(chrono::Utc::now()).await {
+                Ok(removed) => tracing::debug!(removed, "pruned frequency counts"),
+                // Counts no window reaches cost space, not correctness.
+                Err(e) => tracing::warn!(error = %e, "cannot prune frequency counts"),
+            }
         }
         Ok(())
     }

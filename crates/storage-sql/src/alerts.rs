@@ -469,3 +469,160 @@ pub(super) async fn set_plugin_enabled(
         .await?;
     plugin(&row)
 }
+
+const MINUTE_MS: i64 = 60_000;
+const HOUR_MS: i64 = 3_600_000;
+/// Rows a counting statement writes at most (bounded bind counts).
+const COUNT_CHUNK: usize = 400;
+
+pub(super) async fn add_event_counts(
+    pools: &Pools,
+    counts: &[(GroupId, u64)],
+    now: DateTime<Utc>,
+) -> Result<()> {
+    // One row per issue and width: the statement may not touch a row twice.
+    let mut merged: std::collections::BTreeMap<i64, i64> = Default::default();
+    for (group, n) in counts {
+        *merged.entry(group.0).or_default() += i64::try_from(*n).unwrap_or(i64::MAX);
+    }
+    if merged.is_empty() {
+        return Ok(());
+    }
+    let ms = to_millis(now);
+    let (minute, hour) = (ms.div_euclid(MINUTE_MS), ms.div_euclid(HOUR_MS));
+    let rows: Vec<(i64, i64, i64, i64)> = merged
+        .into_iter()
+        .flat_map(|(group, n)| [(group, 1, minute, n), (group, 60, hour, n)])
+        .collect();
+    let mut tx = pools.begin().await?;
+    for chunk in rows.chunks(COUNT_CHUNK) {
+        let mut insert =
+            tx.query("INSERT INTO alert_event_counts (group_id, width, bucket, events) VALUES ");
+        insert.push_rows(chunk, |q, (group, width, bucket, n)| {
+            q.push_bind(*group)
+                .push(", ")
+                .push_bind(*width)
+                .push(", ")
+                .push_bind(*bucket)
+                .push(", ")
+                .push_bind(*n);
+        });
+        insert.push(
+            " ON CONFLICT (group_id, width, bucket) \
+             DO UPDATE SET events = alert_event_counts.events + excluded.events",
+        );
+        insert.execute().await?;
+    }
+    tx.commit().await
+}
+
+pub(super) async fn add_issue_users(
+    pools: &Pools,
+    seen: &[(GroupId, String)],
+    now: DateTime<Utc>,
+) -> Result<()> {
+    let unique: std::collections::BTreeSet<(i64, &str)> =
+        seen.iter().map(|(g, u)| (g.0, u.as_str())).collect();
+    if unique.is_empty() {
+        return Ok(());
+    }
+    let rows: Vec<(i64, &str)> = unique.into_iter().collect();
+    let ms = to_millis(now);
+    let mut tx = pools.begin().await?;
+    for chunk in rows.chunks(COUNT_CHUNK) {
+        let mut insert =
+            tx.query("INSERT INTO alert_group_users (group_id, user_key, last_seen) VALUES ");
+        insert.push_rows(chunk, |q, (group, user)| {
+            q.push_bind(*group)
+                .push(", ")
+                .push_bind(*user)
+                .push(", ")
+                .push_bind(ms);
+        });
+        insert
+            .push(" ON CONFLICT (group_id, user_key) DO UPDATE SET last_seen = excluded.last_seen");
+        insert.execute().await?;
+    }
+    tx.commit().await
+}
+
+/// The window `(now - minutes, now]` in buckets: one-minute buckets up to
+/// an hour, one-hour buckets beyond (the oldest partial hour left out).
+fn window(minutes: u32, now: DateTime<Utc>) -> (i64, i64) {
+    let ms = to_millis(now);
+    if minutes <= 60 {
+        (1, ms.div_euclid(MINUTE_MS) - i64::from(minutes))
+    } else {
+        (60, ms.div_euclid(HOUR_MS) - i64::from(minutes / 60))
+    }
+}
+
+pub(super) async fn events_within(
+    pools: &Pools,
+    group: GroupId,
+    windows: &[u32],
+    now: DateTime<Utc>,
+) -> Result<Vec<u64>> {
+    let mut out = Vec::with_capacity(windows.len());
+    for minutes in windows {
+        let (width, after) = window(*minutes, now);
+        let sum: Option<Option<i64>> = pools
+            .read(
+                "SELECT CAST(SUM(events) AS BIGINT) FROM alert_event_counts \
+                 WHERE group_id = ? AND width = ? AND bucket > ?",
+            )
+            .bind(group.0)
+            .bind(width)
+            .bind(after)
+            .fetch_scalar()
+            .await?;
+        out.push(sum.flatten().unwrap_or(0).max(0) as u64);
+    }
+    Ok(out)
+}
+
+pub(super) async fn users_within(
+    pools: &Pools,
+    group: GroupId,
+    windows: &[u32],
+    now: DateTime<Utc>,
+) -> Result<Vec<u64>> {
+    let mut out = Vec::with_capacity(windows.len());
+    for minutes in windows {
+        let since = now - Duration::minutes(i64::from(*minutes));
+        let count: Option<i64> = pools
+            .read("SELECT COUNT(*) FROM alert_group_users WHERE group_id = ? AND last_seen > ?")
+            .bind(group.0)
+            .bind(to_millis(since))
+            .fetch_scalar()
+            .await?;
+        out.push(count.unwrap_or(0).max(0) as u64);
+    }
+    Ok(out)
+}
+
+pub(super) async fn prune_counts(pools: &Pools, now: DateTime<Utc>) -> Result<u64> {
+    let ms = to_millis(now);
+    // Kept a little past the longest window of each width.
+    let minute_cutoff = ms.div_euclid(MINUTE_MS) - 120;
+    let hour_cutoff = ms.div_euclid(HOUR_MS) - 24 * 31;
+    let users_cutoff = ms - 31 * 24 * HOUR_MS;
+    let mut removed = 0;
+    for (sql, cutoff) in [
+        (
+            "DELETE FROM alert_event_counts WHERE width = 1 AND bucket < ?",
+            minute_cutoff,
+        ),
+        (
+            "DELETE FROM alert_event_counts WHERE width = 60 AND bucket < ?",
+            hour_cutoff,
+        ),
+        (
+            "DELETE FROM alert_group_users WHERE last_seen < ?",
+            users_cutoff,
+        ),
+    ] {
+        removed += pools.write(sql).bind(cutoff).execute().await?;
+    }
+    Ok(removed)
+}

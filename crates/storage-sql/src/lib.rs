@@ -401,6 +401,36 @@ impl AlertStore for SqlMetaStore {
         alerts::alert_email_opt_outs(&self.pools, project).await
     }
 
+    async fn add_event_counts(&self, counts: &[(GroupId, u64)], now: DateTime<Utc>) -> Result<()> {
+        alerts::add_event_counts(&self.pools, counts, now).await
+    }
+
+    async fn add_issue_users(&self, seen: &[(GroupId, String)], now: DateTime<Utc>) -> Result<()> {
+        alerts::add_issue_users(&self.pools, seen, now).await
+    }
+
+    async fn events_within(
+        &self,
+        group: GroupId,
+        minutes: &[u32],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<u64>> {
+        alerts::events_within(&self.pools, group, minutes, now).await
+    }
+
+    async fn users_within(
+        &self,
+        group: GroupId,
+        minutes: &[u32],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<u64>> {
+        alerts::users_within(&self.pools, group, minutes, now).await
+    }
+
+    async fn prune_counts(&self, now: DateTime<Utc>) -> Result<u64> {
+        alerts::prune_counts(&self.pools, now).await
+    }
+
     async fn plugins(&self, project: ProjectId) -> Result<Vec<ProjectPlugin>> {
         alerts::plugins(&self.pools, project).await
     }

@@ -41,6 +41,10 @@ const META: &[(&str, &str)] = &[
         include_str!("../migrations/meta/sqlite/0006_alerts.sql"),
         include_str!("../migrations/meta/postgres/0006_alerts.sql"),
     ),
+    (
+        include_str!("../migrations/meta/sqlite/0007_alert_counts.sql"),
+        include_str!("../migrations/meta/postgres/0007_alert_counts.sql"),
+    ),
 ];
 
 /// The metadata schema's versions in `dialect`.

@@ -17,7 +17,8 @@ use serde_json::json;
 on_every_backend!(
     rules_are_kept_per_project,
     firings_and_deliveries,
-    plugins_keep_settings_and_enabled_apart
+    plugins_keep_settings_and_enabled_apart,
+    frequency_counts_by_window
 );
 
 async fn project(store: &SqlMetaStore, slug: &str) -> ProjectId {
@@ -374,4 +375,63 @@ async fn plugins_keep_settings_and_enabled_apart(store: Arc<SqlMetaStore>) {
         [("slack", false), ("wecom", false)]
     );
     assert!(store.plugins(api).await.unwrap().is_empty(), "per project");
+}
+
+async fn frequency_counts_by_window(store: Arc<SqlMetaStore>) {
+    let (a, b) = (GroupId(1), GroupId(2));
+    let now = Utc::now();
+    let earlier = now - Duration::minutes(10);
+    let yesterday = now - Duration::hours(30);
+    store
+        .add_event_counts(&[(a, 3), (b, 1), (a, 2)], now)
+        .await
+        .unwrap();
+    store.add_event_counts(&[(a, 4)], earlier).await.unwrap();
+    store
+        .add_event_counts(&[(a, 100)], yesterday)
+        .await
+        .unwrap();
+    // The minute, five minutes, an hour, a day, a week.
+    let windows = [1, 5, 60, 1440, 10080];
+    assert_eq!(
+        store.events_within(a, &windows, now).await.unwrap(),
+        [5, 5, 9, 9, 109]
+    );
+    assert_eq!(
+        store.events_within(b, &windows, now).await.unwrap(),
+        [1, 1, 1, 1, 1]
+    );
+
+    let seen = |g: GroupId, u: &str| (g, u.to_owned());
+    store
+        .add_issue_users(&[seen(a, "id:1"), seen(a, "id:2"), seen(a, "id:1")], now)
+        .await
+        .unwrap();
+    store
+        .add_issue_users(&[seen(a, "id:3")], earlier)
+        .await
+        .unwrap();
+    store
+        .add_issue_users(&[seen(a, "id:4")], yesterday)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.users_within(a, &windows, now).await.unwrap(),
+        [2, 2, 3, 3, 4]
+    );
+    assert_eq!(store.users_within(b, &[60], now).await.unwrap(), [0]);
+
+    // Pruning now drops only yesterday's minute bucket, which no window
+    // reads (a day's window reads hours); a month on, nothing is kept.
+    assert_eq!(store.prune_counts(now).await.unwrap(), 1);
+    assert_eq!(
+        store.events_within(a, &windows, now).await.unwrap(),
+        [5, 5, 9, 9, 109]
+    );
+    let later = now + Duration::days(40);
+    assert!(store.prune_counts(later).await.unwrap() >= 6);
+    assert_eq!(
+        store.events_within(a, &windows, now).await.unwrap(),
+        [0, 0, 0, 0, 0]
+    );
 }

@@ -244,6 +244,30 @@ pub trait AlertStore: Send + Sync + 'static {
         enabled: bool,
     ) -> Result<ProjectPlugin>;
 
+    // Counts for frequency conditions.
+    /// Adds each issue's events seen at `now`.
+    async fn add_event_counts(&self, counts: &[(GroupId, u64)], now: DateTime<Utc>) -> Result<()>;
+    /// Records that each user (a key such as `id:42` or `ip:…`) was seen
+    /// on each issue at `now`.
+    async fn add_issue_users(&self, seen: &[(GroupId, String)], now: DateTime<Utc>) -> Result<()>;
+    /// The issue's events within each window of `minutes` ending at `now`:
+    /// to the minute for windows up to an hour, to the hour beyond.
+    async fn events_within(
+        &self,
+        group: GroupId,
+        minutes: &[u32],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<u64>>;
+    /// The distinct users seen on the issue within each window.
+    async fn users_within(
+        &self,
+        group: GroupId,
+        minutes: &[u32],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<u64>>;
+    /// Removes counts no window reaches any more; returns how many rows.
+    async fn prune_counts(&self, now: DateTime<Utc>) -> Result<u64>;
+
     /// Queues `deliveries` as the project's one summary (deliveries of no
     /// firing) since `since`, unless one was queued since then (decided in
     /// the same transaction); returns whether these were queued.

@@ -503,3 +503,71 @@ fn alert_channels_in_headless_chromium() {
         "the wrong secret was refused"
     );
 }
+
+/// Frequency conditions, from counts the notifier keeps: "seen more than 2
+/// times in one minute" fires once when the third event comes, and not
+/// again within its action interval however many follow; "more than 1
+/// user in an hour" fires when a second user hits the issue.
+#[test]
+#[ignore = "needs the Python sentry-sdk: run with cargo xtask test"]
+fn frequency_rules_fire_once_per_interval() {
+    let receiver = Receiver::start();
+    let server = start(true);
+    set_up(
+        &server,
+        "webhooks",
+        json!({"urls": receiver.url("/webhooks/spike")}),
+    );
+    let hook = json!({"id": "sentry.rules.actions.notify_event_service.NotifyEventServiceAction", "service": "webhooks"});
+    for (name, condition) in [
+        (
+            "Spike",
+            json!({"id": "sentry.rules.conditions.event_frequency.EventFrequencyCondition", "value": 2, "interval": "1m"}),
+        ),
+        (
+            "Users",
+            json!({"id": "sentry.rules.conditions.event_frequency.EventUniqueUserFrequencyCondition", "value": 1, "interval": "1h"}),
+        ),
+    ] {
+        let (status, body) = server.send_json(
+            "POST",
+            RULES,
+            json!({"name": name, "actionMatch": "all", "frequency": 30, "conditions": [condition], "actions": [hook]}),
+        );
+        assert_eq!(status, 200, "{body}");
+    }
+    let fired = |rule: &str| -> Vec<Value> {
+        receiver
+            .of("webhooks")
+            .into_iter()
+            .filter(|r| r["body"]["triggering_rules"][0] == rule)
+            .collect()
+    };
+
+    // Two events of one user: neither rule.
+    python_sdk(&server.dsn, &["exception", "--user", "1", "--count", "2"]);
+    server.wait_for_total(2);
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    assert!(
+        receiver.of("webhooks").is_empty(),
+        "{:?}",
+        receiver.requests()
+    );
+    // The third: more than two in the minute.
+    python_sdk(&server.dsn, &["exception", "--user", "1"]);
+    server.wait_for("the spike rule fired", |_| {
+        (fired("Spike").len() == 1).then_some(())
+    });
+    // Three more: within its action interval, it does not fire again.
+    python_sdk(&server.dsn, &["exception", "--user", "1", "--count", "3"]);
+    server.wait_for_total(6);
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    assert_eq!(fired("Spike").len(), 1, "once per interval");
+    assert!(fired("Users").is_empty(), "one user so far");
+    // A second user: more than one user in the hour.
+    python_sdk(&server.dsn, &["exception", "--user", "2"]);
+    server.wait_for("the users rule fired", |_| {
+        (fired("Users").len() == 1).then_some(())
+    });
+    assert_eq!(fired("Spike").len(), 1);
+}
