@@ -51,6 +51,7 @@ pub async fn process_batch(stores: &Stores, deliveries: &[Delivery]) -> Result<(
                 event_id: grouped.event_id,
                 is_new: outcome.new_group,
                 is_regression: outcome.regression,
+                is_reappeared: outcome.reappeared,
             },
             event: &processed.event,
         };

@@ -66,6 +66,7 @@ fn main() {
         event_id: EventId::new_random(),
         is_new: false,
         is_regression: false,
+        is_reappeared: false,
     };
     let message = serde_json::to_vec(&PostProcessOut {
         header,
@@ -108,6 +109,7 @@ fn main() {
         let happened = Happened {
             is_new: header.is_new,
             is_regression: header.is_regression,
+            is_reappeared: false,
             counts: &counts,
         };
         hits += rules.iter().filter(|r| triggered(r, happened)).count();
@@ -133,6 +135,7 @@ fn main() {
         let happened = Happened {
             is_new: true,
             is_regression: false,
+            is_reappeared: false,
             counts: &counts,
         };
         passed += rules

@@ -28,6 +28,8 @@ pub struct Subject<'a> {
 pub struct Happened<'a> {
     pub is_new: bool,
     pub is_regression: bool,
+    /// An ignored issue came back (its snooze ran out).
+    pub is_reappeared: bool,
     /// Within the windows the project's frequency conditions ask about.
     pub counts: &'a Counts,
 }
@@ -102,9 +104,7 @@ fn condition(condition: &Condition, happened: Happened<'_>) -> bool {
     match condition {
         Condition::FirstSeen => happened.is_new,
         Condition::Regression => happened.is_regression,
-        // Ignoring is forever in Faultline so far: an ignored issue does
-        // not come back by itself.
-        Condition::Reappeared => false,
+        Condition::Reappeared => happened.is_reappeared,
         // "Seen more than {value} times in {interval}", the event at hand
         // counted.
         Condition::EventFrequency { value, interval } => {
@@ -392,6 +392,7 @@ mod tests {
         let happened = Happened {
             is_new,
             is_regression: false,
+            is_reappeared: false,
             counts: &NO_COUNTS,
         };
         let subject = Subject {
@@ -418,6 +419,7 @@ mod tests {
             Happened {
                 is_new: false,
                 is_regression: true,
+                is_reappeared: false,
                 counts: &NO_COUNTS,
             },
             subject(&g, &e, false).1,
@@ -454,6 +456,7 @@ mod tests {
             let happened = Happened {
                 is_new: false,
                 is_regression: false,
+                is_reappeared: false,
                 counts,
             };
             triggered(&spike, happened) && passes_filters(&spike, &s)

@@ -102,6 +102,7 @@ impl Batch<'_> {
             let happened = Happened {
                 is_new: header.is_new,
                 is_regression: header.is_regression,
+                is_reappeared: header.is_reappeared,
                 counts,
             };
             let triggered: Vec<&(i64, RuleSpec)> = rules

@@ -96,6 +96,10 @@ pub struct PostProcessHeader {
     pub event_id: EventId,
     pub is_new: bool,
     pub is_regression: bool,
+    /// An issue ignored until a time, a count or a number of users came
+    /// back (absent in messages queued before snoozes existed).
+    #[serde(default)]
+    pub is_reappeared: bool,
 }
 
 /// A `post-process` message as written, borrowing the event: the

@@ -46,6 +46,9 @@ pub(crate) struct IssueState {
     pub(crate) group_id: GroupId,
     /// Resolved before this batch: its first new event reopens it.
     pub(crate) was_resolved: bool,
+    /// Ignored until something that has happened: its first new event
+    /// brings it back.
+    pub(crate) reappears: bool,
     /// Created for this batch: its first new event reports a new issue.
     pub(crate) created: bool,
 }
@@ -57,6 +60,8 @@ pub(crate) struct IssueDelta<'a> {
     pub(crate) count: i64,
     pub(crate) first_seen: i64,
     pub(crate) last_seen: i64,
+    /// The issue comes back from its snooze with this batch.
+    pub(crate) reappears: bool,
     /// The newest event (the latest of equal times): the issue's title,
     /// culprit, level and metadata follow it, as in Sentry.
     pub(crate) latest: &'a GroupedEvent,
@@ -136,6 +141,7 @@ pub(crate) fn fold<'a>(
                     count: 0,
                     first_seen: ts,
                     last_seen: ts,
+                    reappears: state.reappears,
                     latest: event,
                 });
                 // Only the issue's first new event creates or reopens it.
@@ -158,6 +164,7 @@ pub(crate) fn fold<'a>(
                     duplicate: false,
                     new_group: first && state.created,
                     regression: first && state.was_resolved,
+                    reappeared: first && state.reappears,
                 };
                 seen.push((event, outcome));
                 outcome
@@ -207,6 +214,7 @@ mod tests {
         IssueState {
             group_id: GroupId(id),
             was_resolved,
+            reappears: false,
             created,
         }
     }
@@ -287,6 +295,7 @@ mod tests {
             duplicate: false,
             new_group: true,
             regression: false,
+            reappeared: false,
         };
         let earlier = Earlier::from([((old.project_id, old.event_id), stored)]);
         let events = [old];

@@ -10,7 +10,7 @@ use super::driver::{Pools, Query, Tx};
 use super::fold::{self, Earlier, IssueState};
 use super::rows;
 use faultline_storage::{
-    Group, GroupQuery, GroupSort, GroupStatus, GroupedEvent, RecordOutcome, UserId,
+    Group, GroupQuery, GroupSort, GroupStatus, GroupedEvent, RecordOutcome, Snooze, UserId,
 };
 use faultline_storage::{Result, StorageError, to_millis};
 
@@ -27,12 +27,13 @@ pub(super) async fn record_events(
     let mut tx = pools.begin().await?;
     let earlier = earlier_deliveries(&mut tx, events).await?;
     let plan = fold::plan(events, &earlier);
-    let states = find_or_create_issues(&mut tx, &plan.issues).await?;
+    let states = find_or_create_issues(&mut tx, &plan.issues, Utc::now()).await?;
     let batch = fold::fold(events, &plan, &states);
 
     for chunk in batch.seen.chunks(ROWS_PER_STATEMENT) {
         let mut insert = tx.query(
-            "INSERT INTO seen_events (project_id, event_id, group_id, is_new, regression) VALUES ",
+            "INSERT INTO seen_events (project_id, event_id, group_id, is_new, regression, \
+             reappeared) VALUES ",
         );
         insert.push_rows(chunk, |q, (event, outcome)| {
             q.push_bind(event.project_id.0)
@@ -43,7 +44,9 @@ pub(super) async fn record_events(
                 .push(", ")
                 .push_bind(outcome.new_group)
                 .push(", ")
-                .push_bind(outcome.regression);
+                .push_bind(outcome.regression)
+                .push(", ")
+                .push_bind(outcome.reappeared);
         });
         insert.execute().await?;
     }
@@ -62,7 +65,8 @@ pub(super) async fn record_events(
 
     let dialect = tx.dialect();
     // Title, culprit, metadata and level follow the newest event, as in
-    // Sentry; a resolved issue reopens as regressed.
+    // Sentry; a resolved issue reopens as regressed, one whose snooze ran
+    // out as ongoing.
     let update = format!(
         "UPDATE issues SET count = count + ?, user_count = user_count + ?, \
          first_seen = {least}(first_seen, ?), \
@@ -71,9 +75,13 @@ pub(super) async fn record_events(
          metadata = CASE WHEN ? >= last_seen THEN ? ELSE metadata END, \
          level = CASE WHEN ? >= last_seen THEN ? ELSE level END, \
          last_seen = {greatest}(last_seen, ?), \
-         substatus = CASE WHEN status = 'resolved' THEN 'regressed' ELSE substatus END, \
+         substatus = CASE WHEN status = 'resolved' THEN 'regressed' \
+             WHEN ? THEN 'ongoing' ELSE substatus END, \
          resolved_at = CASE WHEN status = 'resolved' THEN NULL ELSE resolved_at END, \
-         status = CASE WHEN status = 'resolved' THEN 'unresolved' ELSE status END \
+         snooze_until = CASE WHEN ? THEN NULL ELSE snooze_until END, \
+         snooze_count = CASE WHEN ? THEN NULL ELSE snooze_count END, \
+         snooze_users = CASE WHEN ? THEN NULL ELSE snooze_users END, \
+         status = CASE WHEN status = 'resolved' OR ? THEN 'unresolved' ELSE status END \
          WHERE id = ?",
         least = dialect.least(),
         greatest = dialect.greatest(),
@@ -93,6 +101,11 @@ pub(super) async fn record_events(
             .bind(delta.last_seen)
             .bind(latest.level.as_str())
             .bind(delta.last_seen)
+            .bind(delta.reappears)
+            .bind(delta.reappears)
+            .bind(delta.reappears)
+            .bind(delta.reappears)
+            .bind(delta.reappears)
             .bind(delta.group_id.0)
             .execute()
             .await?;
@@ -113,7 +126,8 @@ async fn earlier_deliveries(tx: &mut Tx, events: &[GroupedEvent]) -> Result<Earl
     let mut earlier = Earlier::new();
     for chunk in events.chunks(ROWS_PER_STATEMENT) {
         let mut select = tx.query(
-            "SELECT project_id, event_id, group_id, is_new, regression FROM seen_events \
+            "SELECT project_id, event_id, group_id, is_new, regression, reappeared \
+             FROM seen_events \
              WHERE (project_id, event_id) IN (VALUES ",
         );
         select.push_rows(chunk, |q, event| {
@@ -132,6 +146,7 @@ async fn earlier_deliveries(tx: &mut Tx, events: &[GroupedEvent]) -> Result<Earl
                 duplicate: true,
                 new_group: row.get(3)?,
                 regression: row.get(4)?,
+                reappeared: row.get(5)?,
             };
             earlier.insert((ProjectId(row.get(0)?), event_id), outcome);
         }
@@ -141,11 +156,16 @@ async fn earlier_deliveries(tx: &mut Tx, events: &[GroupedEvent]) -> Result<Earl
 
 /// The issue of each event in `firsts` (one per project and hash), created
 /// from it, in order, where there is none yet.
-async fn find_or_create_issues(tx: &mut Tx, firsts: &[&GroupedEvent]) -> Result<Vec<IssueState>> {
+async fn find_or_create_issues(
+    tx: &mut Tx,
+    firsts: &[&GroupedEvent],
+    now: DateTime<Utc>,
+) -> Result<Vec<IssueState>> {
     let mut existing: HashMap<(ProjectId, String), IssueState> = HashMap::new();
     for chunk in firsts.chunks(ROWS_PER_STATEMENT) {
         let mut select = tx.query(
-            "SELECT id, project_id, hash, status FROM issues WHERE (project_id, hash) IN (VALUES ",
+            "SELECT id, project_id, hash, status, count, user_count, snooze_until, snooze_count, \
+             snooze_users FROM issues WHERE (project_id, hash) IN (VALUES ",
         );
         select.push_rows(chunk, |q, event| {
             q.push_bind(event.project_id.0)
@@ -154,9 +174,20 @@ async fn find_or_create_issues(tx: &mut Tx, firsts: &[&GroupedEvent]) -> Result<
         });
         select.push(")");
         for row in select.fetch_all().await? {
+            let status: String = row.get("status")?;
+            // A snooze runs out at its time, or once the issue has reached
+            // its count or user count (the event at hand counted).
+            let until: Option<i64> = row.get("snooze_until")?;
+            let count: Option<i64> = row.get("snooze_count")?;
+            let users: Option<i64> = row.get("snooze_users")?;
+            let reappears = status == GroupStatus::Ignored.as_str()
+                && (until.is_some_and(|t| t <= to_millis(now))
+                    || count.is_some_and(|c| row.get::<i64>("count").is_ok_and(|n| n + 1 >= c))
+                    || users.is_some_and(|u| row.get::<i64>("user_count").is_ok_and(|n| n >= u)));
             let state = IssueState {
                 group_id: GroupId(row.get("id")?),
-                was_resolved: row.get::<String>("status")? == GroupStatus::Resolved.as_str(),
+                was_resolved: status == GroupStatus::Resolved.as_str(),
+                reappears,
                 created: false,
             };
             existing.insert((ProjectId(row.get("project_id")?), row.get("hash")?), state);
@@ -169,6 +200,7 @@ async fn find_or_create_issues(tx: &mut Tx, firsts: &[&GroupedEvent]) -> Result<
             None => IssueState {
                 group_id: create_issue(tx, event).await?,
                 was_resolved: false,
+                reappears: false,
                 created: true,
             },
         };
@@ -327,10 +359,37 @@ pub(super) async fn set_status(pools: &Pools, ids: &[GroupId], status: GroupStat
     let mut tx = pools.begin().await?;
     for chunk in ids.chunks(ROWS_PER_STATEMENT) {
         let mut update = tx
-            .query("UPDATE issues SET status = ?, resolved_at = ?, substatus = ? WHERE id IN ")
+            .query(
+                "UPDATE issues SET status = ?, resolved_at = ?, substatus = ?, \
+                 snooze_until = NULL, snooze_count = NULL, snooze_users = NULL WHERE id IN ",
+            )
             .bind(status.as_str())
             .bind(resolved_at)
             .bind(substatus);
+        update.push_list(chunk.iter().map(|id| id.0));
+        update.execute().await?;
+    }
+    tx.commit().await
+}
+
+pub(super) async fn snooze(pools: &Pools, ids: &[GroupId], snooze: &Snooze) -> Result<()> {
+    let more = |n: Option<u64>| n.map(|n| i64::try_from(n).unwrap_or(i64::MAX));
+    let (count, users) = (more(snooze.count), more(snooze.user_count));
+    let mut tx = pools.begin().await?;
+    for chunk in ids.chunks(ROWS_PER_STATEMENT) {
+        let mut update = tx
+            .query(
+                "UPDATE issues SET status = 'ignored', substatus = 'archived_until_condition_met', \
+                 resolved_at = NULL, snooze_until = ?, \
+                 snooze_count = CASE WHEN ? IS NULL THEN NULL ELSE count + ? END, \
+                 snooze_users = CASE WHEN ? IS NULL THEN NULL ELSE user_count + ? END \
+                 WHERE id IN ",
+            )
+            .bind(snooze.until.map(to_millis))
+            .bind(count)
+            .bind(count)
+            .bind(users)
+            .bind(users);
         update.push_list(chunk.iter().map(|id| id.0));
         update.execute().await?;
     }

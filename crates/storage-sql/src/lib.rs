@@ -303,6 +303,10 @@ impl MetaStore for SqlMetaStore {
         issues::set_status(&self.pools, ids, status).await
     }
 
+    async fn snooze_groups(&self, ids: &[GroupId], snooze: &Snooze) -> Result<()> {
+        issues::snooze(&self.pools, ids, snooze).await
+    }
+
     async fn set_assignee(&self, ids: &[GroupId], assignee: Option<UserId>) -> Result<()> {
         issues::set_assignee(&self.pools, ids, assignee).await
     }

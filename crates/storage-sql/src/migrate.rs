@@ -45,6 +45,10 @@ const META: &[(&str, &str)] = &[
         include_str!("../migrations/meta/sqlite/0007_alert_counts.sql"),
         include_str!("../migrations/meta/postgres/0007_alert_counts.sql"),
     ),
+    (
+        include_str!("../migrations/meta/sqlite/0008_snoozes.sql"),
+        include_str!("../migrations/meta/postgres/0008_snoozes.sql"),
+    ),
 ];
 
 /// The metadata schema's versions in `dialect`.

@@ -63,7 +63,7 @@ async fn postgres_database_of_an_earlier_release_opens() {
             .fetch_all(&pool)
             .await
             .unwrap();
-    assert_eq!(versions, [1, 2, 3, 4, 5, 6]);
+    assert_eq!(versions, [1, 2, 3, 4, 5, 6, 7, 8]);
     let org = store.create_organization("old", "Old").await.unwrap();
     let team = store.create_team(org.id, "t", "T").await.unwrap();
     assert_eq!(store.teams(org.id).await.unwrap(), [team]);
@@ -663,6 +663,49 @@ async fn grouping_counts_and_searches(store: Arc<dyn MetaStore>) {
         (GroupStatus::Unresolved, Some("regressed"), 4)
     );
 
+    // Ignored until two more events: the second brings it back, once.
+    let snooze = faultline_storage::Snooze {
+        count: Some(2),
+        ..Default::default()
+    };
+    store.snooze_groups(&[group.id], &snooze).await.unwrap();
+    let next = || event(project, "h1", "KeyError: 'd'", None, 0);
+    let first = store.record_events(&[next()]).await.unwrap();
+    assert!(!first[0].reappeared);
+    let stored = store.group(group.id).await.unwrap().unwrap();
+    assert_eq!(
+        (stored.status, stored.substatus.as_deref()),
+        (GroupStatus::Ignored, Some("archived_until_condition_met"))
+    );
+    let back = next();
+    let second = store.record_events(std::slice::from_ref(&back)).await.unwrap();
+    assert!(second[0].reappeared && !second[0].regression);
+    let stored = store.group(group.id).await.unwrap().unwrap();
+    assert_eq!(
+        (stored.status, stored.substatus.as_deref()),
+        (GroupStatus::Unresolved, Some("ongoing"))
+    );
+    // A redelivery reports what the first delivery did.
+    assert!(store.record_events(&[back]).await.unwrap()[0].reappeared);
+    assert!(!store.record_events(&[next()]).await.unwrap()[0].reappeared);
+    // Ignored until a time that has passed; ignored forever stays so.
+    let past = faultline_storage::Snooze {
+        until: Some(chrono::Utc::now() - chrono::Duration::seconds(1)),
+        ..Default::default()
+    };
+    store.snooze_groups(&[group.id], &past).await.unwrap();
+    assert!(store.record_events(&[next()]).await.unwrap()[0].reappeared);
+    store
+        .set_group_status(&[group.id], GroupStatus::Ignored)
+        .await
+        .unwrap();
+    assert!(!store.record_events(&[next()]).await.unwrap()[0].reappeared);
+    store
+        .set_group_status(&[group.id], GroupStatus::Unresolved)
+        .await
+        .unwrap();
+    let group = store.group(group.id).await.unwrap().unwrap();
+
     let query = |text: &[&str], statuses: &[GroupStatus], sort: GroupSort| GroupQuery {
         project_ids: vec![project],
         statuses: statuses.to_vec(),
@@ -677,7 +720,7 @@ async fn grouping_counts_and_searches(store: Arc<dyn MetaStore>) {
         .unwrap();
     assert_eq!(
         by_events.iter().map(|g| g.count).collect::<Vec<_>>(),
-        vec![4, 1]
+        vec![9, 1]
     );
     assert_eq!(
         store

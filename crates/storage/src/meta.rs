@@ -233,6 +233,20 @@ pub struct RecordOutcome {
     pub new_group: bool,
     /// A resolved issue was reopened by this event.
     pub regression: bool,
+    /// An issue ignored until a time, a count or a number of users came
+    /// back with this event.
+    pub reappeared: bool,
+}
+
+/// What an ignored issue waits for before it comes back (Sentry's
+/// snooze); all unset is ignoring forever.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Snooze {
+    pub until: Option<DateTime<Utc>>,
+    /// This many more events.
+    pub count: Option<u64>,
+    /// This many more distinct users.
+    pub user_count: Option<u64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -378,7 +392,11 @@ pub trait MetaStore: Send + Sync + 'static {
     /// How many issues [`Self::groups`] would return for `query` (within
     /// its offset and limit), counted without reading them.
     async fn count_groups(&self, query: &GroupQuery) -> Result<usize>;
+    /// Sets the status; any snooze is cleared.
     async fn set_group_status(&self, ids: &[GroupId], status: GroupStatus) -> Result<()>;
+    /// Ignores the issues until the snooze runs out; the first event after
+    /// that brings each back (`RecordOutcome::reappeared`).
+    async fn snooze_groups(&self, ids: &[GroupId], snooze: &Snooze) -> Result<()>;
     async fn set_assignee(&self, ids: &[GroupId], assignee: Option<UserId>) -> Result<()>;
     /// Deletes issues last seen before `cutoff` with what hangs off them
     /// (seen event ids, users), returning how many issues went; then gives

@@ -571,3 +571,90 @@ fn frequency_rules_fire_once_per_interval() {
     });
     assert_eq!(fired("Spike").len(), 1);
 }
+
+/// The reappeared condition: an issue ignored "until it happens 2 more
+/// times" comes back (unresolved) with the second event and fires the
+/// rule; ignored for a while, it comes back once the time has passed;
+/// ignored forever, it stays ignored and fires nothing.
+#[test]
+#[ignore = "needs the Python sentry-sdk: run with cargo xtask test"]
+fn an_ignored_issue_that_comes_back_fires_the_reappeared_rule() {
+    let receiver = Receiver::start();
+    let server = start(true);
+    set_up(
+        &server,
+        "webhooks",
+        json!({"urls": receiver.url("/webhooks/back")}),
+    );
+    let (status, body) = server.send_json(
+        "POST",
+        RULES,
+        json!({
+            "name": "Back again",
+            "actionMatch": "all",
+            "frequency": 5,
+            "conditions": [{"id": "sentry.rules.conditions.reappeared_event.ReappearedEventCondition"}],
+            "actions": [{"id": "sentry.rules.actions.notify_event_service.NotifyEventServiceAction", "service": "webhooks"}],
+        }),
+    );
+    assert_eq!(status, 200, "{body}");
+    let ignore = |id: &str, details: Value| {
+        let (status, body) = server.send_json(
+            "PUT",
+            &format!("/api/0/issues/{id}/"),
+            json!({"status": "ignored", "statusDetails": details}),
+        );
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["status"], "ignored");
+        body
+    };
+    let status_of = |id: &str| server.get(&format!("/api/0/issues/{id}/")).1["status"].clone();
+
+    python_sdk(&server.dsn, &["exception"]);
+    let id = server.wait_for_total(1)[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let body = ignore(&id, json!({"ignoreCount": 2}));
+    assert_eq!(body["statusDetails"]["ignoreCount"], 2);
+    python_sdk(&server.dsn, &["exception"]);
+    server.wait_for_total(2);
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    assert_eq!(status_of(&id), "ignored", "one more event is not two");
+    assert!(receiver.of("webhooks").is_empty());
+    python_sdk(&server.dsn, &["exception"]);
+    server.wait_for("the reappeared rule fired", |_| {
+        (receiver.of("webhooks").len() == 1).then_some(())
+    });
+    assert_eq!(status_of(&id), "unresolved");
+    assert_eq!(
+        receiver.of("webhooks")[0]["body"]["triggering_rules"],
+        json!(["Back again"])
+    );
+
+    // Ignored forever: events do not bring it back.
+    ignore(&id, json!({}));
+    python_sdk(&server.dsn, &["exception", "--count", "2"]);
+    server.wait_for_total(5);
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    assert_eq!(status_of(&id), "ignored");
+    assert_eq!(receiver.of("webhooks").len(), 1);
+
+    // Ignored until a moment that has passed: the next event brings it
+    // back (the rule's action interval keeps this one quiet).
+    let soon = (chrono::Utc::now() + chrono::Duration::seconds(1)).to_rfc3339();
+    ignore(&id, json!({"ignoreUntil": soon}));
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    python_sdk(&server.dsn, &["exception"]);
+    server.wait_for("the issue back", |_| {
+        (status_of(&id) == "unresolved").then_some(())
+    });
+
+    // Hostile details are refused.
+    let (status, _) = server.send_json(
+        "PUT",
+        &format!("/api/0/issues/{id}/"),
+        json!({"status": "ignored", "statusDetails": {"ignoreDuration": 0}}),
+    );
+    assert_eq!(status, 400);
+}

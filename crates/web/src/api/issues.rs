@@ -5,7 +5,9 @@ use std::collections::HashMap;
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{Duration, Utc};
 use faultline_protocol::ProjectId;
-use faultline_storage::{Group, GroupSort, GroupStatus, Organization, Project, User, UserId};
+use faultline_storage::{
+    Group, GroupSort, GroupStatus, Organization, Project, Snooze, User, UserId,
+};
 use serde::Deserialize;
 
 use super::orgs::resolve_project;
@@ -160,15 +162,24 @@ async fn group_response(
     project: &Project,
     org: &Organization,
 ) -> ApiResult<HttpResponse> {
+    Ok(HttpResponse::Ok().json(group_json(state, group, project, org).await?))
+}
+
+async fn group_json(
+    state: &WebState,
+    group: &Group,
+    project: &Project,
+    org: &Organization,
+) -> ApiResult<serde_json::Value> {
     let users = assignees(state, std::slice::from_ref(group)).await?;
     let assigned = group.assignee.and_then(|id| users.get(&id));
-    Ok(HttpResponse::Ok().json(serialize::group(
+    Ok(serialize::group(
         group,
         project,
         org,
         &state.url_prefix,
         assigned,
-    )))
+    ))
 }
 
 /// The issue `id` and its project and organization, if the caller is a
@@ -208,9 +219,68 @@ pub async fn org_detail(
 #[serde(rename_all = "camelCase")]
 pub struct IssueUpdate {
     status: Option<String>,
+    /// With `"status": "ignored"`: until when (Sentry's snooze).
+    #[serde(default)]
+    status_details: Option<StatusDetails>,
     /// Absent: unchanged; null or "": unassign.
     #[serde(default, deserialize_with = "present")]
     assigned_to: Option<Option<String>>,
+}
+
+/// Sentry's `statusDetails` of an ignore: for `ignoreDuration` minutes,
+/// until `ignoreUntil`, or until `ignoreCount` more events or
+/// `ignoreUserCount` more users (their windows are not kept).
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct StatusDetails {
+    ignore_duration: Option<u64>,
+    ignore_until: Option<chrono::DateTime<Utc>>,
+    ignore_count: Option<u64>,
+    ignore_user_count: Option<u64>,
+}
+
+/// Longest snooze and largest thresholds taken.
+const MAX_IGNORE_MINUTES: u64 = 366 * 24 * 60;
+const MAX_IGNORE_COUNT: u64 = 1_000_000_000;
+
+/// The snooze an update asks for, if it ignores with conditions.
+fn parse_snooze(update: &IssueUpdate) -> ApiResult<Option<Snooze>> {
+    let Some(details) = &update.status_details else {
+        return Ok(None);
+    };
+    if update.status.as_deref() != Some("ignored") {
+        return Ok(None);
+    }
+    let bounded = |n: Option<u64>, name: &str| match n {
+        Some(n) if n == 0 || n > MAX_IGNORE_COUNT => Err(ApiError::BadRequest(format!(
+            "{name} must be between 1 and {MAX_IGNORE_COUNT}"
+        ))),
+        n => Ok(n),
+    };
+    let until = match (details.ignore_duration, details.ignore_until) {
+        (Some(minutes), _) if minutes == 0 || minutes > MAX_IGNORE_MINUTES => {
+            return Err(ApiError::BadRequest(format!(
+                "ignoreDuration must be between 1 and {MAX_IGNORE_MINUTES} minutes"
+            )));
+        }
+        (Some(minutes), _) => Some(Utc::now() + Duration::minutes(minutes as i64)),
+        (None, until) => until,
+    };
+    let snooze = Snooze {
+        until,
+        count: bounded(details.ignore_count, "ignoreCount")?,
+        user_count: bounded(details.ignore_user_count, "ignoreUserCount")?,
+    };
+    Ok((snooze != Snooze::default()).then_some(snooze))
+}
+
+/// Sentry's `statusDetails` of an issue ignored with `snooze`.
+fn snooze_details(snooze: &Snooze) -> serde_json::Value {
+    serde_json::json!({
+        "ignoreUntil": snooze.until.map(serialize::iso),
+        "ignoreCount": snooze.count,
+        "ignoreUserCount": snooze.user_count,
+    })
 }
 
 fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
@@ -259,15 +329,22 @@ async fn apply_update(
 ) -> ApiResult<HttpResponse> {
     let meta = state.meta.as_ref();
     let status = parse_status(body)?;
+    let snooze = parse_snooze(body)?;
     if let Some(assigned_to) = &body.assigned_to {
         let assignee = assigned_to.as_deref().unwrap_or("");
         ops::issues::assign(meta, member, &group, &project, assignee).await?;
     }
-    if let Some(status) = status {
-        ops::issues::set_status(meta, member, &[group.id], status).await?;
+    match (status, &snooze) {
+        (_, Some(snooze)) => ops::issues::snooze(meta, member, &[group.id], snooze).await?,
+        (Some(status), None) => ops::issues::set_status(meta, member, &[group.id], status).await?,
+        (None, None) => {}
     }
     let group = meta.group(group.id).await?.ok_or(ApiError::NotFound)?;
-    group_response(state, &group, &project, &member.org).await
+    let mut json = group_json(state, &group, &project, &member.org).await?;
+    if let Some(snooze) = &snooze {
+        json["statusDetails"] = snooze_details(snooze);
+    }
+    Ok(HttpResponse::Ok().json(json))
 }
 
 pub async fn project_bulk_update(
@@ -336,11 +413,18 @@ async fn bulk_update(
         return Ok(HttpResponse::NoContent().finish());
     }
     let status = parse_status(body)?;
-    if let Some(status) = status {
-        ops::issues::set_status(state.meta.as_ref(), member, &allowed, status).await?;
+    let snooze = parse_snooze(body)?;
+    match (status, &snooze) {
+        (_, Some(snooze)) => {
+            ops::issues::snooze(state.meta.as_ref(), member, &allowed, snooze).await?
+        }
+        (Some(status), None) => {
+            ops::issues::set_status(state.meta.as_ref(), member, &allowed, status).await?
+        }
+        (None, None) => {}
     }
     Ok(HttpResponse::Ok().json(serde_json::json!({
         "status": status.map(GroupStatus::as_str),
-        "statusDetails": {},
+        "statusDetails": snooze.as_ref().map_or(serde_json::json!({}), snooze_details),
     })))
 }

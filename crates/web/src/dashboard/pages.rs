@@ -366,6 +366,11 @@ pub async fn issue_action(
             let assignee = form_field(&form, "assignee").unwrap_or("");
             ops::issues::assign(meta, &ctx.member, &group, &project, assignee).await?;
         }
+        // Ignored until a time or a count comes back by itself
+        // (the reappeared condition of alert rules).
+        Some("ignored") if let Some(snooze) = ignore_for(&form) => {
+            ops::issues::snooze(meta, &ctx.member, &[group.id], &snooze).await?;
+        }
         _ => {
             if let Some(status) = parse_action(&form) {
                 ops::issues::set_status(meta, &ctx.member, &[group.id], status).await?;
@@ -376,6 +381,21 @@ pub async fn issue_action(
         "/organizations/{}/issues/{}/",
         ctx.member.org.slug, group.id
     )))
+}
+
+/// The issue page's "Ignore" choice: `minutes:N`, `count:N` or `users:N`;
+/// empty (or anything else) is forever.
+fn ignore_for(form: &[(String, String)]) -> Option<faultline_storage::Snooze> {
+    let (kind, n) = form_field(form, "ignore_for")?.split_once(':')?;
+    let n: u64 = n.parse().ok().filter(|n| (1..=100_000).contains(n))?;
+    let mut snooze = faultline_storage::Snooze::default();
+    match kind {
+        "minutes" => snooze.until = Some(chrono::Utc::now() + chrono::Duration::minutes(n as i64)),
+        "count" => snooze.count = Some(n),
+        "users" => snooze.user_count = Some(n),
+        _ => return None,
+    }
+    Some(snooze)
 }
 
 /// The stored event as JSON, served as data (never as HTML).

@@ -2,7 +2,7 @@
 //! assignee, who must be a member of the issue's organization.
 
 use faultline_protocol::GroupId;
-use faultline_storage::{Group, GroupStatus, MetaStore, Project, UserId};
+use faultline_storage::{Group, GroupStatus, MetaStore, Project, Snooze, UserId};
 
 use super::{Member, OpError, OpResult};
 use crate::scopes;
@@ -20,6 +20,21 @@ pub async fn set_status(
         return Ok(());
     }
     Ok(meta.set_group_status(ids, status).await?)
+}
+
+/// Ignores `ids` until `snooze` runs out (Sentry's "ignore for 30
+/// minutes", "until it happens 100 more times").
+pub async fn snooze(
+    meta: &dyn MetaStore,
+    member: &Member,
+    ids: &[GroupId],
+    snooze: &Snooze,
+) -> OpResult<()> {
+    member.require(scopes::EVENT_WRITE)?;
+    if ids.is_empty() {
+        return Ok(());
+    }
+    Ok(meta.snooze_groups(ids, snooze).await?)
 }
 
 /// Those of `ids` that are issues of `projects` (projects of `member`'s
