@@ -131,6 +131,7 @@ fn main() {
             group: &group,
             event: full.event.as_ref(),
             now: Utc::now(),
+            latest_release: None,
         };
         let happened = Happened {
             is_new: true,

@@ -20,6 +20,9 @@ pub struct Subject<'a> {
     pub group: &'a Group,
     pub event: Option<&'a Event>,
     pub now: DateTime<Utc>,
+    /// The project's newest release (first seen last), for the
+    /// latest-release filter.
+    pub latest_release: Option<&'a str>,
 }
 
 /// What happened to the issue: all that conditions look at, known from a
@@ -174,7 +177,12 @@ fn filter(filter: &Filter, subject: &Subject<'_>) -> bool {
             AssigneeTarget::Team(_) => false,
         },
         // Releases are not modelled yet: no event is from "the latest".
-        Filter::LatestRelease => false,
+        // "The event is from the latest release": a release the project
+        // has, named by the event.
+        Filter::LatestRelease => {
+            subject.latest_release.is_some()
+                && subject.event.and_then(|e| e.release.as_deref()) == subject.latest_release
+        }
         Filter::EventAttribute {
             attribute,
             matcher,
@@ -367,6 +375,7 @@ mod tests {
             "level": "error",
             "platform": "python",
             "environment": "production",
+            "release": "web@2.0",
             "tags": [["browser", "Chrome 120"], ["server_name", "web-1"]],
             "user": {"id": 42, "email": "jane@example.com"},
         }))
@@ -399,6 +408,7 @@ mod tests {
             group,
             event: Some(event),
             now: Utc::now(),
+            latest_release: Some("web@2.0"),
         };
         (happened, subject)
     }
@@ -517,6 +527,14 @@ mod tests {
         let seen = |v: u64| json!({"id": faultline_rules::ids::ISSUE_OCCURRENCES, "value": v});
         assert!(fires(&with(json!([seen(3)]), "all"), &s));
         assert!(!fires(&with(json!([seen(4)]), "all"), &s));
+        let latest = json!({"id": faultline_rules::ids::LATEST_RELEASE});
+        assert!(fires(&with(json!([latest.clone()]), "all"), &s));
+        let mut older = event();
+        older.release = Some("web@1.0".into());
+        assert!(!fires(
+            &with(json!([latest]), "all"),
+            &subject(&g, &older, true)
+        ));
         let unassigned =
             json!({"id": faultline_rules::ids::ASSIGNED_TO, "targetType": "Unassigned"});
         assert!(fires(&with(json!([unassigned]), "all"), &s));

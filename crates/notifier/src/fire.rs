@@ -35,6 +35,9 @@ struct ProjectRules {
     /// The windows the rules' frequency conditions count over.
     event_windows: Vec<Interval>,
     user_windows: Vec<Interval>,
+    /// Whether a rule has the latest-release filter: the project's
+    /// releases are then kept as its events name them.
+    tracks_releases: bool,
 }
 
 pub struct Batch<'a> {
@@ -55,6 +58,7 @@ impl Batch<'_> {
             Vec::with_capacity(deliveries.len());
         let mut events: HashMap<GroupId, u64> = HashMap::new();
         let mut users: Vec<(GroupId, String)> = Vec::new();
+        let mut releases: Vec<(ProjectId, String)> = Vec::new();
         for delivery in deliveries {
             let header: PostProcessHeader = match serde_json::from_slice(&delivery.payload) {
                 Ok(m) => m,
@@ -75,17 +79,33 @@ impl Batch<'_> {
             if !rules.event_windows.is_empty() {
                 *events.entry(header.group_id).or_default() += 1;
             }
-            if !rules.user_windows.is_empty()
+            // The event is read only for projects whose rules count users
+            // or compare releases.
+            if (!rules.user_windows.is_empty() || rules.tracks_releases)
                 && let Ok(message) = serde_json::from_slice::<PostProcessMessage>(&delivery.payload)
-                && let Some(user) = message.event.as_ref().and_then(user_key)
+                && let Some(event) = &message.event
             {
-                users.push((header.group_id, user));
+                if let Some(user) = user_key(event).filter(|_| !rules.user_windows.is_empty()) {
+                    users.push((header.group_id, user));
+                }
+                if let Some(release) = event.release.clone().filter(|_| rules.tracks_releases) {
+                    releases.push((header.project_id, release));
+                }
             }
             messages.push((header, delivery));
         }
         let events: Vec<(GroupId, u64)> = events.into_iter().collect();
         self.alerts.add_event_counts(&events, now).await?;
         self.alerts.add_issue_users(&users, now).await?;
+        self.alerts.add_releases(&releases, now).await?;
+        let mut latest: HashMap<ProjectId, Option<String>> = HashMap::new();
+        for (id, rules) in &projects {
+            if let Some(rules) = rules
+                && rules.tracks_releases
+            {
+                latest.insert(*id, self.alerts.latest_release(*id).await?);
+            }
+        }
 
         let mut counts: HashMap<GroupId, Counts> = HashMap::new();
         let mut recorded = 0;
@@ -123,7 +143,10 @@ impl Batch<'_> {
             let Some(group) = self.meta.group(header.group_id).await? else {
                 continue;
             };
-            recorded += self.evaluate(rules, &triggered, &group, &message).await?;
+            let latest = latest.get(&header.project_id).cloned().flatten();
+            recorded += self
+                .evaluate(rules, &triggered, &group, &message, latest.as_deref())
+                .await?;
         }
         Ok(recorded)
     }
@@ -195,6 +218,10 @@ impl Batch<'_> {
             (members, self.alerts.plugins(project_id).await?)
         };
         let (event_windows, user_windows) = windows(rules.iter().map(|(_, spec)| spec));
+        let tracks_releases = rules.iter().any(|(_, spec)| {
+            spec.filters
+                .contains(&faultline_rules::Filter::LatestRelease)
+        });
         Ok(Some(ProjectRules {
             project,
             org,
@@ -203,6 +230,7 @@ impl Batch<'_> {
             plugins,
             event_windows,
             user_windows,
+            tracks_releases,
         }))
     }
 
@@ -213,6 +241,7 @@ impl Batch<'_> {
         triggered: &[&(i64, RuleSpec)],
         group: &Group,
         message: &PostProcessMessage,
+        latest_release: Option<&str>,
     ) -> Result<usize> {
         let now = Utc::now();
         let header = &message.header;
@@ -220,6 +249,7 @@ impl Batch<'_> {
             group,
             event: message.event.as_ref(),
             now,
+            latest_release,
         };
         let mut recorded = 0;
         for (rule_id, spec) in triggered.iter().copied() {

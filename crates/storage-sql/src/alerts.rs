@@ -626,3 +626,43 @@ pub(super) async fn prune_counts(pools: &Pools, now: DateTime<Utc>) -> Result<u6
     }
     Ok(removed)
 }
+
+pub(super) async fn add_releases(
+    pools: &Pools,
+    seen: &[(ProjectId, String)],
+    now: DateTime<Utc>,
+) -> Result<()> {
+    let unique: std::collections::BTreeSet<(i64, &str)> =
+        seen.iter().map(|(p, v)| (p.0, v.as_str())).collect();
+    if unique.is_empty() {
+        return Ok(());
+    }
+    let rows: Vec<(i64, &str)> = unique.into_iter().collect();
+    let ms = to_millis(now);
+    let mut tx = pools.begin().await?;
+    for chunk in rows.chunks(COUNT_CHUNK) {
+        let mut insert =
+            tx.query("INSERT INTO seen_releases (project_id, version, first_seen) VALUES ");
+        insert.push_rows(chunk, |q, (project, version)| {
+            q.push_bind(*project)
+                .push(", ")
+                .push_bind(*version)
+                .push(", ")
+                .push_bind(ms);
+        });
+        insert.push(" ON CONFLICT (project_id, version) DO NOTHING");
+        insert.execute().await?;
+    }
+    tx.commit().await
+}
+
+pub(super) async fn latest_release(pools: &Pools, project: ProjectId) -> Result<Option<String>> {
+    pools
+        .read(
+            "SELECT version FROM seen_releases WHERE project_id = ? \
+             ORDER BY first_seen DESC, version DESC LIMIT 1",
+        )
+        .bind(project.0)
+        .fetch_scalar()
+        .await
+}

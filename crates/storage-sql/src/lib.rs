@@ -431,6 +431,14 @@ impl AlertStore for SqlMetaStore {
         alerts::users_within(&self.pools, group, minutes, now).await
     }
 
+    async fn add_releases(&self, seen: &[(ProjectId, String)], now: DateTime<Utc>) -> Result<()> {
+        alerts::add_releases(&self.pools, seen, now).await
+    }
+
+    async fn latest_release(&self, project: ProjectId) -> Result<Option<String>> {
+        alerts::latest_release(&self.pools, project).await
+    }
+
     async fn prune_counts(&self, now: DateTime<Utc>) -> Result<u64> {
         alerts::prune_counts(&self.pools, now).await
     }

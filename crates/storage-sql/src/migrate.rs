@@ -49,6 +49,10 @@ const META: &[(&str, &str)] = &[
         include_str!("../migrations/meta/sqlite/0008_snoozes.sql"),
         include_str!("../migrations/meta/postgres/0008_snoozes.sql"),
     ),
+    (
+        include_str!("../migrations/meta/sqlite/0009_seen_releases.sql"),
+        include_str!("../migrations/meta/postgres/0009_seen_releases.sql"),
+    ),
 ];
 
 /// The metadata schema's versions in `dialect`.

@@ -18,7 +18,8 @@ on_every_backend!(
     rules_are_kept_per_project,
     firings_and_deliveries,
     plugins_keep_settings_and_enabled_apart,
-    frequency_counts_by_window
+    frequency_counts_by_window,
+    the_latest_release_is_the_one_first_seen_last
 );
 
 async fn project(store: &SqlMetaStore, slug: &str) -> ProjectId {
@@ -433,5 +434,34 @@ async fn frequency_counts_by_window(store: Arc<SqlMetaStore>) {
     assert_eq!(
         store.events_within(a, &windows, now).await.unwrap(),
         [0, 0, 0, 0, 0]
+    );
+}
+
+async fn the_latest_release_is_the_one_first_seen_last(store: Arc<SqlMetaStore>) {
+    let web = project(&store, "web").await;
+    let api = project(&store, "api").await;
+    assert_eq!(store.latest_release(web).await.unwrap(), None);
+    let now = Utc::now();
+    let seen = |p: ProjectId, v: &str| (p, v.to_owned());
+    store
+        .add_releases(
+            &[seen(web, "1.0"), seen(web, "1.0"), seen(api, "9.9")],
+            now - Duration::hours(2),
+        )
+        .await
+        .unwrap();
+    store.add_releases(&[seen(web, "1.1")], now).await.unwrap();
+    // Seen again later, 1.0 keeps its first sighting.
+    store
+        .add_releases(&[seen(web, "1.0")], now + Duration::hours(1))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.latest_release(web).await.unwrap().as_deref(),
+        Some("1.1")
+    );
+    assert_eq!(
+        store.latest_release(api).await.unwrap().as_deref(),
+        Some("9.9")
     );
 }

@@ -63,7 +63,7 @@ async fn postgres_database_of_an_earlier_release_opens() {
             .fetch_all(&pool)
             .await
             .unwrap();
-    assert_eq!(versions, [1, 2, 3, 4, 5, 6, 7, 8]);
+    assert_eq!(versions, [1, 2, 3, 4, 5, 6, 7, 8, 9]);
     let org = store.create_organization("old", "Old").await.unwrap();
     let team = store.create_team(org.id, "t", "T").await.unwrap();
     assert_eq!(store.teams(org.id).await.unwrap(), [team]);
@@ -678,7 +678,10 @@ async fn grouping_counts_and_searches(store: Arc<dyn MetaStore>) {
         (GroupStatus::Ignored, Some("archived_until_condition_met"))
     );
     let back = next();
-    let second = store.record_events(std::slice::from_ref(&back)).await.unwrap();
+    let second = store
+        .record_events(std::slice::from_ref(&back))
+        .await
+        .unwrap();
     assert!(second[0].reappeared && !second[0].regression);
     let stored = store.group(group.id).await.unwrap().unwrap();
     assert_eq!(

@@ -265,6 +265,11 @@ pub trait AlertStore: Send + Sync + 'static {
         minutes: &[u32],
         now: DateTime<Utc>,
     ) -> Result<Vec<u64>>;
+    /// Records the releases the projects' events named at `now` (a release
+    /// already known keeps its first sighting).
+    async fn add_releases(&self, seen: &[(ProjectId, String)], now: DateTime<Utc>) -> Result<()>;
+    /// The project's release first seen last, if any.
+    async fn latest_release(&self, project: ProjectId) -> Result<Option<String>>;
     /// Removes counts no window reaches any more; returns how many rows.
     async fn prune_counts(&self, now: DateTime<Utc>) -> Result<u64>;
 

@@ -658,3 +658,50 @@ fn an_ignored_issue_that_comes_back_fires_the_reappeared_rule() {
     );
     assert_eq!(status, 400);
 }
+
+/// The latest-release filter: a rule for new issues "from the latest
+/// release" fires for an issue first seen in the newest release, not for
+/// one from a release that is no longer the newest.
+#[test]
+#[ignore = "needs the Python sentry-sdk: run with cargo xtask test"]
+fn the_latest_release_filter_passes_only_the_newest_release() {
+    let receiver = Receiver::start();
+    let server = start(true);
+    set_up(
+        &server,
+        "webhooks",
+        json!({"urls": receiver.url("/webhooks/latest")}),
+    );
+    let (status, body) = server.send_json(
+        "POST",
+        RULES,
+        json!({
+            "name": "Latest only",
+            "actionMatch": "all",
+            "conditions": [{"id": "sentry.rules.conditions.first_seen_event.FirstSeenEventCondition"}],
+            "filters": [{"id": "sentry.rules.filters.latest_release.LatestReleaseFilter"}],
+            "actions": [{"id": "sentry.rules.actions.notify_event_service.NotifyEventServiceAction", "service": "webhooks"}],
+        }),
+    );
+    assert_eq!(status, 200, "{body}");
+    // The first release seen is the latest: its new issue passes.
+    python_sdk(&server.dsn, &["exception", "--release", "shop@1.0"]);
+    server.wait_for("the first issue's webhook", |_| {
+        (receiver.of("webhooks").len() == 1).then_some(())
+    });
+    // shop@2.0 comes out; a new issue still on shop@1.0 does not pass.
+    python_sdk(&server.dsn, &["message", "--release", "shop@2.0"]);
+    server.wait_for("shop@2.0's issue announced", |_| {
+        (receiver.of("webhooks").len() == 2).then_some(())
+    });
+    python_sdk(&server.dsn, &["key-error", "--release", "shop@1.0"]);
+    server.wait_for_total(3);
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    let hooks = receiver.of("webhooks");
+    assert_eq!(
+        hooks.len(),
+        2,
+        "the old release's new issue is filtered out"
+    );
+    assert_eq!(hooks[1]["body"]["event"]["release"], "shop@2.0");
+}
