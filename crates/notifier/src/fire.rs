@@ -11,7 +11,7 @@ use faultline_protocol::{Event, GroupId, PostProcessHeader, PostProcessMessage, 
 use faultline_rules::{Action, EmailTarget, Fallthrough, Interval, Plugin, RuleSpec};
 use faultline_storage::{
     AlertStore, Delivery, FireOutcome, Group, MetaStore, NewDelivery, NewFire, Organization,
-    Project, ProjectPlugin, Result, RuleStatus, User,
+    Project, ProjectPlugin, Result, RuleStatus, User, UserId,
 };
 
 use crate::evaluate::{Counts, Happened, Subject, passes_filters, triggered, windows};
@@ -31,6 +31,8 @@ struct ProjectRules {
     org: Organization,
     rules: Vec<(i64, RuleSpec)>,
     members: Vec<User>,
+    /// The members of each team an email action names.
+    teams: HashMap<i64, Vec<UserId>>,
     plugins: Vec<ProjectPlugin>,
     /// The windows the rules' frequency conditions count over.
     event_windows: Vec<Interval>,
@@ -203,6 +205,19 @@ impl Batch<'_> {
         }
         // Who may be emailed: active members who did not turn this
         // project's alert emails off.
+        let mut teams = HashMap::new();
+        for (_, spec) in &rules {
+            for action in &spec.actions {
+                if let Action::Email {
+                    target: EmailTarget::Team(team),
+                    ..
+                } = action
+                    && !teams.contains_key(team)
+                {
+                    teams.insert(*team, self.meta.team_members(*team).await?);
+                }
+            }
+        }
         let (members, plugins) = if rules.is_empty() {
             (Vec::new(), Vec::new())
         } else {
@@ -227,6 +242,7 @@ impl Batch<'_> {
             org,
             rules,
             members,
+            teams,
             plugins,
             event_windows,
             user_windows,
@@ -351,18 +367,13 @@ fn deliveries_for(
             Action::Email {
                 target,
                 fallthrough,
-            } => add_emails(email_recipients(
-                target,
-                *fallthrough,
-                group,
-                &rules.members,
-            )),
+            } => add_emails(email_recipients(target, *fallthrough, group, rules)),
             // Sentry's legacy mail plugin mails the project's members.
             Action::Service { service } if service == "mail" => add_emails(email_recipients(
                 &EmailTarget::IssueOwners,
                 Fallthrough::ActiveMembers,
                 group,
-                &rules.members,
+                rules,
             )),
             Action::Service { service } => {
                 if let Some(plugin) = Plugin::parse(service)
@@ -437,14 +448,15 @@ fn deliveries_for(
 
 /// Sentry's target types: the issue's owners (its assignee, as Faultline
 /// has no ownership rules yet) or, when it has none, the fallthrough; a
-/// team (every member, as Faultline keeps no team membership yet); or one
-/// member.
+/// team's members; or one member. Only active members who did not turn
+/// the project's alert emails off are ever mailed.
 fn email_recipients(
     target: &EmailTarget,
     fallthrough: Fallthrough,
     group: &Group,
-    members: &[User],
+    rules: &ProjectRules,
 ) -> Vec<String> {
+    let members = &rules.members;
     let all = || members.iter().map(|u| u.email.clone());
     match target {
         EmailTarget::Member(id) => members
@@ -452,7 +464,14 @@ fn email_recipients(
             .filter(|u| u.id.0 == *id)
             .map(|u| u.email.clone())
             .collect(),
-        EmailTarget::Team(_) => all().collect(),
+        EmailTarget::Team(team) => {
+            let on_team = rules.teams.get(team).map(Vec::as_slice).unwrap_or(&[]);
+            members
+                .iter()
+                .filter(|u| on_team.contains(&u.id))
+                .map(|u| u.email.clone())
+                .collect()
+        }
         EmailTarget::IssueOwners => {
             let owners: Vec<String> = members
                 .iter()

@@ -232,6 +232,18 @@ impl MetaStore for SqlMetaStore {
         projects::teams_of(&self.pools, project).await
     }
 
+    async fn add_team_member(&self, team: i64, user: UserId) -> Result<()> {
+        projects::add_team_member(&self.pools, team, user).await
+    }
+
+    async fn remove_team_member(&self, team: i64, user: UserId) -> Result<()> {
+        projects::remove_team_member(&self.pools, team, user).await
+    }
+
+    async fn team_members(&self, team: i64) -> Result<Vec<UserId>> {
+        projects::team_members(&self.pools, team).await
+    }
+
     async fn create_project(
         &self,
         org: OrgId,

@@ -53,6 +53,10 @@ const META: &[(&str, &str)] = &[
         include_str!("../migrations/meta/sqlite/0009_seen_releases.sql"),
         include_str!("../migrations/meta/postgres/0009_seen_releases.sql"),
     ),
+    (
+        include_str!("../migrations/meta/sqlite/0010_team_members.sql"),
+        include_str!("../migrations/meta/postgres/0010_team_members.sql"),
+    ),
 ];
 
 /// The metadata schema's versions in `dialect`.

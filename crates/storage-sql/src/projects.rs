@@ -6,7 +6,7 @@ use faultline_protocol::{OrgId, ProjectId};
 use super::driver::Pools;
 use super::error::conflict;
 use super::rows;
-use faultline_storage::{KeyUpdate, Project, ProjectKey, Team};
+use faultline_storage::{KeyUpdate, Project, ProjectKey, Team, UserId};
 use faultline_storage::{Result, to_millis};
 
 pub(super) async fn create(
@@ -144,6 +144,38 @@ pub(super) async fn teams_of(pools: &Pools, project: ProjectId) -> Result<Vec<Te
         .fetch_all()
         .await?;
     rows::all(&found, rows::team)
+}
+
+pub(super) async fn add_team_member(pools: &Pools, team: i64, user: UserId) -> Result<()> {
+    pools
+        .write("INSERT INTO team_members (team_id, user_id) VALUES (?, ?) ON CONFLICT DO NOTHING")
+        .bind(team)
+        .bind(user.0)
+        .execute()
+        .await?;
+    Ok(())
+}
+
+pub(super) async fn remove_team_member(pools: &Pools, team: i64, user: UserId) -> Result<()> {
+    pools
+        .write("DELETE FROM team_members WHERE team_id = ? AND user_id = ?")
+        .bind(team)
+        .bind(user.0)
+        .execute()
+        .await?;
+    Ok(())
+}
+
+pub(super) async fn team_members(pools: &Pools, team: i64) -> Result<Vec<UserId>> {
+    let found = pools
+        .read("SELECT user_id FROM team_members WHERE team_id = ? ORDER BY user_id")
+        .bind(team)
+        .fetch_all()
+        .await?;
+    found
+        .iter()
+        .map(|r| Ok(UserId(r.get("user_id")?)))
+        .collect()
 }
 
 /// A project key part: 32 hex digits from a v4 UUID's 122 random bits.

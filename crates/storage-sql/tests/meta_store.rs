@@ -63,7 +63,7 @@ async fn postgres_database_of_an_earlier_release_opens() {
             .fetch_all(&pool)
             .await
             .unwrap();
-    assert_eq!(versions, [1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    assert_eq!(versions, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
     let org = store.create_organization("old", "Old").await.unwrap();
     let team = store.create_team(org.id, "t", "T").await.unwrap();
     assert_eq!(store.teams(org.id).await.unwrap(), [team]);
@@ -248,6 +248,18 @@ async fn organizations_projects_keys_teams(store: Arc<dyn MetaStore>) {
         .await
         .unwrap();
     assert_eq!(store.team_projects(team.id).await.unwrap().len(), 1);
+    // Team members: added once, removed, and per team.
+    assert!(store.team_members(team.id).await.unwrap().is_empty());
+    store.add_team_member(team.id, member.id).await.unwrap();
+    store.add_team_member(team.id, member.id).await.unwrap();
+    store.add_team_member(team.id, owner.id).await.unwrap();
+    assert_eq!(
+        store.team_members(team.id).await.unwrap(),
+        [owner.id, member.id]
+    );
+    store.remove_team_member(team.id, owner.id).await.unwrap();
+    store.remove_team_member(team.id, owner.id).await.unwrap();
+    assert_eq!(store.team_members(team.id).await.unwrap(), [member.id]);
     assert_eq!(
         store.project_teams(project.id).await.unwrap()[0].slug,
         "backend"

@@ -361,6 +361,13 @@ pub trait MetaStore: Send + Sync + 'static {
     async fn team_projects(&self, team: i64) -> Result<Vec<Project>>;
     /// The teams a project belongs to.
     async fn project_teams(&self, project: ProjectId) -> Result<Vec<Team>>;
+    /// Puts a user on a team (already on it is no change).
+    async fn add_team_member(&self, team: i64, user: UserId) -> Result<()>;
+    /// Takes a user off a team (not on it is no change).
+    async fn remove_team_member(&self, team: i64, user: UserId) -> Result<()>;
+    /// The users on a team, by id; callers keep those still members of
+    /// the team's organization.
+    async fn team_members(&self, team: i64) -> Result<Vec<UserId>>;
 
     // Projects and keys.
     async fn create_project(

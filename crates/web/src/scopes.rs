@@ -102,6 +102,12 @@ pub const ALERTS_READ: Need = &["project:read", "alerts:read"];
 pub const ALERTS_WRITE: Need = &["project:write", "alerts:write"];
 /// Creating a team: Sentry accepts `team:write` as well as `org:write`.
 pub const TEAM_CREATE: Need = &["org:write", "team:write"];
+/// Putting someone else on a team or taking them off it (Sentry's
+/// member-team endpoint takes any of these).
+pub const TEAM_WRITE: Need = &["team:write", "org:write", "member:write"];
+/// Seeing a team's members, and joining or leaving a team oneself
+/// (Sentry's open membership).
+pub const TEAM_READ: Need = &["team:read", "org:read"];
 /// Inviting, changing and removing members, for a token (the role rule is
 /// Faultline's own: admins manage members, see `ops::access`).
 pub const MEMBER_WRITE: Need = &["member:write"];

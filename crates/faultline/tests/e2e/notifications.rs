@@ -608,3 +608,84 @@ fn the_admin_mail_page_shows_the_settings_and_the_servers_answer_to_a_test() {
     );
     assert!(refusing.mails().is_empty());
 }
+
+/// A rule that emails a team mails the members on that team and nobody
+/// else; who is on it is set through Sentry's member-team endpoints.
+#[test]
+#[ignore = "needs the Python sentry-sdk and aiosmtpd: run with cargo xtask test"]
+fn a_team_target_emails_the_members_on_the_team() {
+    let smtp = SmtpServer::start(free_port(), &[]);
+    let server = start_with(&mail_env(smtp.port));
+    let (ok, out, err) = faultline_cli(
+        &[
+            "createuser",
+            "--email",
+            "oncall@example.com",
+            "--password",
+            "on-call-password",
+            "--no-input",
+        ],
+        server.dir.path(),
+    );
+    assert!(ok, "{out} {err}");
+    let (status, team) = server.send_json(
+        "POST",
+        "/api/0/organizations/faultline/teams/",
+        json!({"name": "On call"}),
+    );
+    assert_eq!(status, 201, "{team}");
+    let slug = team["slug"].as_str().unwrap().to_owned();
+    let (_, members) = server.get("/api/0/organizations/faultline/members/");
+    let id_of = |email: &str| {
+        members
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["email"] == email)
+            .unwrap_or_else(|| panic!("{email} in {members}"))["id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let (admin, oncall) = (id_of("admin@faultline.local"), id_of("oncall@example.com"));
+    // The admin who made the team is on it; swap them for the on-call user.
+    let membership =
+        |member: &str| format!("/api/0/organizations/faultline/members/{member}/teams/{slug}/");
+    assert_eq!(
+        server.send_json("POST", &membership(&oncall), json!({})).0,
+        201
+    );
+    assert_eq!(server.delete(&membership(&admin)).0, 200);
+    let (_, on_team) = server.get(&format!("/api/0/teams/faultline/{slug}/members/"));
+    let emails: Vec<&str> = on_team
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["email"].as_str().unwrap())
+        .collect();
+    assert_eq!(emails, ["oncall@example.com"]);
+
+    // Only the team rule: the default one would mail everyone.
+    let default = rule_id(&server, DEFAULT_RULE);
+    server.send_json(
+        "PUT",
+        &format!("{RULES}{default}/"),
+        json!({"status": "disabled"}),
+    );
+    let (status, body) = server.send_json(
+        "POST",
+        RULES,
+        json!({
+            "name": "Page the on-call team",
+            "actionMatch": "all",
+            "conditions": [{"id": "sentry.rules.conditions.first_seen_event.FirstSeenEventCondition"}],
+            "actions": [{"id": "sentry.mail.actions.NotifyEmailAction", "targetType": "Team", "targetIdentifier": team["id"]}],
+        }),
+    );
+    assert_eq!(status, 200, "{body}");
+    python_sdk(&server.dsn, &["exception"]);
+    let mails = smtp.wait_for_mails(1, &server);
+    assert_eq!(mails[0].to, ["oncall@example.com"]);
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(smtp.mails().len(), 1, "nobody else was mailed");
+}

@@ -5,6 +5,7 @@ mod issues;
 mod orgs;
 mod plugins;
 mod rules;
+mod teams;
 
 use actix_web::web;
 
@@ -40,6 +41,22 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route(
             "/api/0/teams/{org}/{team}/projects/",
             web::get().to(orgs::team_projects),
+        )
+        .route(
+            "/api/0/organizations/{org}/members/",
+            web::get().to(teams::members),
+        )
+        .route(
+            "/api/0/organizations/{org}/members/{member}/teams/{team}/",
+            web::post().to(teams::join),
+        )
+        .route(
+            "/api/0/organizations/{org}/members/{member}/teams/{team}/",
+            web::delete().to(teams::leave),
+        )
+        .route(
+            "/api/0/teams/{org}/{team}/members/",
+            web::get().to(teams::team_members),
         )
         .route(
             "/api/0/organizations/{org}/teams/",

@@ -178,18 +178,29 @@ pub async fn teams(
 async fn teams_page(state: &WebState, ctx: Ctx, error: Option<String>) -> PageResult {
     let teams = state.meta.teams(ctx.member.org.id).await?;
     let mut rows = Vec::with_capacity(teams.len());
-    for team in teams {
+    for team in &teams {
         let projects = state.meta.team_projects(team.id).await?;
+        let members = ops::teams::members(state.meta.as_ref(), &ctx.member, team).await?;
         rows.push(TeamRow {
-            slug: team.slug,
-            name: team.name,
+            slug: team.slug.clone(),
+            name: team.name.clone(),
             projects: projects.into_iter().map(|p| p.slug).collect(),
+            members: members.into_iter().map(|u| (u.id.0, u.email)).collect(),
         });
     }
+    let mut org_members: Vec<(i64, String)> = state
+        .meta
+        .members(ctx.member.org.id)
+        .await?
+        .into_iter()
+        .map(|(u, _)| (u.id.0, u.email))
+        .collect();
+    org_members.sort_by(|a, b| a.1.cmp(&b.1));
     Ok(render_status(
         form_status(&error),
         &TeamsPage {
             teams: rows,
+            org_members,
             can_admin: ctx.can_admin(),
             error,
             nav: ctx.nav,
@@ -204,6 +215,24 @@ pub async fn create_team(
     state: web::Data<WebState>,
 ) -> PageResult {
     let ctx = form_context(&req, &state, &path, &form).await?;
+    // Putting a member on a team, or taking them off.
+    if let Some(action @ ("add_member" | "remove_member")) = form_field(&form, "action") {
+        let meta = state.meta.as_ref();
+        let team =
+            ops::teams::find(meta, &ctx.member, form_field(&form, "team").unwrap_or("")).await?;
+        let user = form_field(&form, "user").unwrap_or("");
+        let on = action == "add_member";
+        return match ops::teams::set_membership(meta, &ctx.member, &team, user, on)
+            .await
+            .or_show()?
+        {
+            Ok(_) => Ok(redirect(&format!(
+                "/settings/{}/teams/",
+                ctx.member.org.slug
+            ))),
+            Err(refusal) => teams_page(&state, ctx, Some(refusal)).await,
+        };
+    }
     let name = form_field(&form, "name");
     match ops::teams::create(state.meta.as_ref(), &ctx.member, name, None)
         .await

@@ -575,6 +575,8 @@ pub struct TeamRow {
     pub name: String,
     /// Project slugs.
     pub projects: Vec<String>,
+    /// (user id, email) of those on the team.
+    pub members: Vec<(i64, String)>,
 }
 
 #[derive(Template)]
@@ -582,6 +584,8 @@ pub struct TeamRow {
 pub struct TeamsPage {
     pub nav: Nav,
     pub teams: Vec<TeamRow>,
+    /// (user id, email) of the organization's members, for "Add".
+    pub org_members: Vec<(i64, String)>,
     pub can_admin: bool,
     pub error: Option<String>,
 }
