@@ -705,3 +705,57 @@ fn the_latest_release_filter_passes_only_the_newest_release() {
     );
     assert_eq!(hooks[1]["body"]["event"]["release"], "shop@2.0");
 }
+
+/// The notifier on the production topology (`faultline run notifier`,
+/// post-process on the Kafka-protocol broker, rules and the outbox in
+/// PostgreSQL): a real SDK error is mailed through aiosmtpd and posted to
+/// a webhook, once each.
+#[test]
+#[ignore = "needs PostgreSQL, ClickHouse, Redis, tansu, nginx, sentry-sdk and aiosmtpd: run with cargo xtask test"]
+fn the_stack_notifier_mails_and_posts_an_sdk_error_once() {
+    use crate::notifications::SmtpServer;
+    let smtp_port = free_port();
+    let smtp = SmtpServer::start(smtp_port, &[]);
+    let receiver = Receiver::start();
+    let server = Devserver::start_stack_with(&format!(
+        "mail.host: 127.0.0.1\nmail.port: {smtp_port}\nmail.from: alerts@faultline.test\n\
+         notifications.allow-private-targets: true\n"
+    ));
+    set_up(
+        &server,
+        "slack",
+        json!({"webhook": receiver.url("/slack/services/T/B/stack")}),
+    );
+    let (status, body) = server.send_json(
+        "POST",
+        RULES,
+        json!({
+            "name": "Stack chat",
+            "actionMatch": "all",
+            "conditions": [{"id": "sentry.rules.conditions.first_seen_event.FirstSeenEventCondition"}],
+            "actions": [{"id": "sentry.rules.actions.notify_event_service.NotifyEventServiceAction", "service": "slack"}],
+        }),
+    );
+    assert_eq!(status, 200, "{body}");
+    python_sdk(&server.dsn, &["exception"]);
+    let mails = smtp.wait_for_mails(1, &server);
+    assert_eq!(mails[0].to, ["admin@faultline.local"]);
+    assert!(
+        mails[0]
+            .text
+            .contains("ZeroDivisionError: division by zero"),
+        "{}",
+        mails[0].text
+    );
+    server.wait_for("the Slack message", |_| {
+        (receiver.of("slack").len() == 1).then_some(())
+    });
+    let slack = &receiver.of("slack")[0];
+    assert_eq!(slack["ok"], true, "{}", slack["problem"]);
+    assert!(said(slack).contains(&format!("{}/organizations/faultline/issues/", server.url)));
+    // A repeat sends nothing more.
+    python_sdk(&server.dsn, &["exception"]);
+    server.wait_for_total(2);
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    assert_eq!(receiver.of("slack").len(), 1);
+}

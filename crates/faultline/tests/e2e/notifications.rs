@@ -13,24 +13,24 @@ use serde_json::{Value, json};
 use crate::harness::*;
 
 /// One message as the SMTP server received it.
-struct Mail {
+pub(crate) struct Mail {
     from: String,
-    to: Vec<String>,
+    pub(crate) to: Vec<String>,
     tls: bool,
     authenticated: bool,
     /// Headers unfolded, quoted-printable undone: what a reader sees.
-    text: String,
+    pub(crate) text: String,
 }
 
 /// aiosmtpd on 127.0.0.1, writing what it accepts to a directory.
-struct SmtpServer {
+pub(crate) struct SmtpServer {
     port: u16,
     out: tempfile::TempDir,
     child: Child,
 }
 
 impl SmtpServer {
-    fn start(port: u16, args: &[&str]) -> Self {
+    pub(crate) fn start(port: u16, args: &[&str]) -> Self {
         let out = tempfile::tempdir().unwrap();
         let mut child = Command::new(test_python())
             .arg(workspace_root().join("tests/smtp/server.py"))
@@ -62,7 +62,7 @@ impl SmtpServer {
 
     /// Waits up to two minutes: a delivery claimed by a notifier that was
     /// killed is taken over when its one-minute lease runs out.
-    fn wait_for_mails(&self, n: usize, server: &Devserver) -> Vec<Mail> {
+    pub(crate) fn wait_for_mails(&self, n: usize, server: &Devserver) -> Vec<Mail> {
         let deadline = Instant::now() + Duration::from_secs(120);
         loop {
             let mails = self.mails();

@@ -170,6 +170,12 @@ impl Devserver {
     /// The production topology, fresh: its own PostgreSQL database,
     /// ClickHouse database and broker.
     pub fn start_stack() -> Self {
+        Self::start_stack_with("")
+    }
+
+    /// The production topology with `extra` lines (`key: value`) added to
+    /// its config.yml.
+    pub fn start_stack_with(extra: &str) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let name = format!("faultline_test_{}", new_event_id());
         let postgres_admin = env("FAULTLINE_TEST_POSTGRES_URL");
@@ -210,7 +216,7 @@ impl Devserver {
         let secret = "e2e-stack-secret-key-of-at-least-32-characters";
         std::fs::write(
             &stack.config,
-            testkit::stack_config(&urls, &stack.ports, public_port, secret),
+            testkit::stack_config(&urls, &stack.ports, public_port, secret) + extra,
         )
         .expect("config.yml");
         faultline(&stack.config, &["upgrade", "--noinput"]);
