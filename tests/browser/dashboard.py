@@ -33,6 +33,25 @@ def browser():
     return webdriver.Chrome(service=Service(executable_path="/usr/bin/chromedriver"), options=options)
 
 
+def recorder(driver, shots, prefix):
+    """The `shot(name)` and `expect(condition, message)` of a browser flow:
+    numbered screenshots in `shots`, and a failed expectation that leaves
+    a screenshot and stops the script."""
+    os.makedirs(shots, exist_ok=True)
+    step = [0]
+
+    def shot(name):
+        step[0] += 1
+        driver.save_screenshot(os.path.join(shots, f"{prefix}-{step[0]:02d}-{name}.png"))
+
+    def expect(condition, message):
+        if not condition:
+            shot("failure")
+            raise SystemExit(f"FAILED: {message} (at {driver.current_url})")
+
+    return shot, expect
+
+
 def sign_in(driver, wait, email, password, then):
     """Fills in the sign-in form the browser is on, then waits for the
     element with id `then` on the page it leads to."""

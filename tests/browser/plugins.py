@@ -19,24 +19,14 @@ from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support import expected_conditions as EC  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
-from dashboard import browser, sign_in  # noqa: E402
+from dashboard import browser, recorder, sign_in  # noqa: E402
 
 
 def main():
     base, email, password, receiver, shots = sys.argv[1:6]
-    os.makedirs(shots, exist_ok=True)
     driver = browser()
     wait = WebDriverWait(driver, 15)
-    step = [0]
-
-    def shot(name):
-        step[0] += 1
-        driver.save_screenshot(os.path.join(shots, f"plugins-{step[0]:02d}-{name}.png"))
-
-    def expect(condition, message):
-        if not condition:
-            shot("failure")
-            raise SystemExit(f"FAILED: {message} (at {driver.current_url})")
+    shot, expect = recorder(driver, shots, "plugins")
 
     def result():
         return wait.until(EC.presence_of_element_located((By.ID, "plugin-result")))

@@ -184,3 +184,33 @@ pub enum Payload {
     Summary { summary: Summary },
     Alert(Box<Notification>),
 }
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// A notification as the channel and email tests use it, with a title
+    /// that tries markup, links and mentions.
+    pub fn notification() -> Notification {
+        Notification {
+            rules: vec!["Send a notification for new issues".into()],
+            group_id: 7,
+            short_id: "WEB-7".into(),
+            event_id: "0123456789abcdef0123456789abcdef".into(),
+            title: "TypeError: see [here](https://evil.example) @everyone <b>".into(),
+            culprit: "app.views in checkout".into(),
+            level: "error".into(),
+            project_slug: "web".into(),
+            project_name: "Web".into(),
+            organization_slug: "acme".into(),
+            environment: Some("production".into()),
+            release: Some("web@1.2.3".into()),
+            frames: vec!["checkout (app/views.py:42)".into()],
+            count: 3,
+            user_count: 2,
+            link: "https://faultline.example.com/organizations/acme/issues/7/?referrer=alert"
+                .into(),
+            event: None,
+        }
+    }
+}

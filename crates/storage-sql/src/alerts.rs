@@ -521,27 +521,47 @@ pub(super) async fn add_issue_users(
     seen: &[(GroupId, String)],
     now: DateTime<Utc>,
 ) -> Result<()> {
-    let unique: std::collections::BTreeSet<(i64, &str)> =
-        seen.iter().map(|(g, u)| (g.0, u.as_str())).collect();
-    if unique.is_empty() {
+    let rows = seen.iter().map(|(g, u)| (g.0, u.as_str()));
+    insert_sightings(
+        pools,
+        "INSERT INTO alert_group_users (group_id, user_key, last_seen) VALUES ",
+        " ON CONFLICT (group_id, user_key) DO UPDATE SET last_seen = excluded.last_seen",
+        rows,
+        now,
+    )
+    .await
+}
+
+/// Writes each distinct (id, key) of `rows` with `now`, by `insert` (the
+/// statement up to its VALUES) and `on_conflict`; one statement may not
+/// touch a row twice, so repeats are dropped first.
+async fn insert_sightings<'a>(
+    pools: &Pools,
+    insert: &str,
+    on_conflict: &str,
+    rows: impl Iterator<Item = (i64, &'a str)>,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    let rows: Vec<(i64, &str)> = rows
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    if rows.is_empty() {
         return Ok(());
     }
-    let rows: Vec<(i64, &str)> = unique.into_iter().collect();
     let ms = to_millis(now);
     let mut tx = pools.begin().await?;
     for chunk in rows.chunks(COUNT_CHUNK) {
-        let mut insert =
-            tx.query("INSERT INTO alert_group_users (group_id, user_key, last_seen) VALUES ");
-        insert.push_rows(chunk, |q, (group, user)| {
-            q.push_bind(*group)
+        let mut statement = tx.query(insert);
+        statement.push_rows(chunk, |q, (id, key)| {
+            q.push_bind(*id)
                 .push(", ")
-                .push_bind(*user)
+                .push_bind(*key)
                 .push(", ")
                 .push_bind(ms);
         });
-        insert
-            .push(" ON CONFLICT (group_id, user_key) DO UPDATE SET last_seen = excluded.last_seen");
-        insert.execute().await?;
+        statement.push(on_conflict);
+        statement.execute().await?;
     }
     tx.commit().await
 }
@@ -632,28 +652,15 @@ pub(super) async fn add_releases(
     seen: &[(ProjectId, String)],
     now: DateTime<Utc>,
 ) -> Result<()> {
-    let unique: std::collections::BTreeSet<(i64, &str)> =
-        seen.iter().map(|(p, v)| (p.0, v.as_str())).collect();
-    if unique.is_empty() {
-        return Ok(());
-    }
-    let rows: Vec<(i64, &str)> = unique.into_iter().collect();
-    let ms = to_millis(now);
-    let mut tx = pools.begin().await?;
-    for chunk in rows.chunks(COUNT_CHUNK) {
-        let mut insert =
-            tx.query("INSERT INTO seen_releases (project_id, version, first_seen) VALUES ");
-        insert.push_rows(chunk, |q, (project, version)| {
-            q.push_bind(*project)
-                .push(", ")
-                .push_bind(*version)
-                .push(", ")
-                .push_bind(ms);
-        });
-        insert.push(" ON CONFLICT (project_id, version) DO NOTHING");
-        insert.execute().await?;
-    }
-    tx.commit().await
+    let rows = seen.iter().map(|(p, v)| (p.0, v.as_str()));
+    insert_sightings(
+        pools,
+        "INSERT INTO seen_releases (project_id, version, first_seen) VALUES ",
+        " ON CONFLICT (project_id, version) DO NOTHING",
+        rows,
+        now,
+    )
+    .await
 }
 
 pub(super) async fn latest_release(pools: &Pools, project: ProjectId) -> Result<Option<String>> {

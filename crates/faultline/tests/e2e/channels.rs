@@ -7,7 +7,7 @@
 //! a redirect to another host that is not followed, and loopback targets
 //! refused unless `notifications.allow-private-targets` is set.
 
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 
 use serde_json::{Value, json};
 
@@ -27,21 +27,14 @@ struct Receiver {
 impl Receiver {
     fn start() -> Self {
         let port = free_port();
-        let mut child = Command::new(test_python())
-            .arg(workspace_root().join("tests/webhooks/receiver.py"))
-            .args(["--port", &port.to_string()])
-            .args(["--dingtalk-secret", DINGTALK_SECRET])
-            .args(["--feishu-secret", FEISHU_SECRET])
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("the receiver starts");
-        let mut ready = String::new();
-        std::io::BufRead::read_line(
-            &mut std::io::BufReader::new(child.stdout.take().unwrap()),
-            &mut ready,
-        )
-        .unwrap();
-        assert_eq!(ready.trim(), "ready", "the receiver did not start");
+        let child = spawn_ready(
+            Command::new(test_python())
+                .arg(workspace_root().join("tests/webhooks/receiver.py"))
+                .args(["--port", &port.to_string()])
+                .args(["--dingtalk-secret", DINGTALK_SECRET])
+                .args(["--feishu-secret", FEISHU_SECRET]),
+            "the webhook receiver",
+        );
         Receiver { port, child }
     }
 

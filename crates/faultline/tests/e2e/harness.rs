@@ -358,6 +358,23 @@ pub fn python_sdk(dsn: &str, args: &[&str]) -> Vec<String> {
     run_sdk(cmd, dsn)
 }
 
+/// Starts a test peer (tests/smtp/server.py, tests/webhooks/receiver.py)
+/// and waits for the `ready` line it prints once it listens.
+pub fn spawn_ready(cmd: &mut Command, what: &str) -> Child {
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{what} does not start: {e}"));
+    let mut ready = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.stdout.take().expect("piped stdout")),
+        &mut ready,
+    )
+    .unwrap_or_else(|e| panic!("{what}: {e}"));
+    assert_eq!(ready.trim(), "ready", "{what} did not start");
+    child
+}
+
 /// The Python with tests/requirements.txt installed (sentry-sdk, aiosmtpd).
 pub fn test_python() -> PathBuf {
     std::env::var_os("FAULTLINE_TEST_PYTHON")

@@ -32,21 +32,14 @@ pub(crate) struct SmtpServer {
 impl SmtpServer {
     pub(crate) fn start(port: u16, args: &[&str]) -> Self {
         let out = tempfile::tempdir().unwrap();
-        let mut child = Command::new(test_python())
-            .arg(workspace_root().join("tests/smtp/server.py"))
-            .args(["--port", &port.to_string(), "--out"])
-            .arg(out.path())
-            .args(args)
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("the SMTP server starts");
-        let mut ready = String::new();
-        std::io::BufRead::read_line(
-            &mut std::io::BufReader::new(child.stdout.take().unwrap()),
-            &mut ready,
-        )
-        .unwrap();
-        assert_eq!(ready.trim(), "ready", "the SMTP server did not start");
+        let child = spawn_ready(
+            Command::new(test_python())
+                .arg(workspace_root().join("tests/smtp/server.py"))
+                .args(["--port", &port.to_string(), "--out"])
+                .arg(out.path())
+                .args(args),
+            "the SMTP server",
+        );
         SmtpServer { port, out, child }
     }
 

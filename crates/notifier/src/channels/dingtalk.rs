@@ -10,7 +10,7 @@ use hmac::{Hmac, Mac};
 use serde_json::{Value, json};
 use sha2::Sha256;
 
-use super::{Brief, code_error, markdown_lines};
+use super::{Brief, errcode_check, markdown_lines};
 use crate::deliver::SendError;
 use crate::http::Answer;
 
@@ -55,18 +55,7 @@ pub fn body(brief: &Brief) -> Value {
 }
 
 pub fn check(answer: &Answer) -> Result<(), SendError> {
-    let Some(json) = answer.json() else {
-        return Ok(());
-    };
-    match json["errcode"].as_i64() {
-        None | Some(0) => Ok(()),
-        Some(code) => Err(code_error(
-            "DingTalk",
-            code,
-            json["errmsg"].as_str().unwrap_or(""),
-            RATE_LIMITED,
-        )),
-    }
+    errcode_check("DingTalk", answer, RATE_LIMITED)
 }
 
 #[cfg(test)]

@@ -181,6 +181,23 @@ fn code_error(service: &str, code: i64, message: &str, rate_limited: &[i64]) -> 
     }
 }
 
+/// The answer of the services that say `{"errcode": 0, "errmsg": "ok"}`
+/// (DingTalk, WeCom): any other code is the reason it was refused.
+fn errcode_check(service: &str, answer: &Answer, rate_limited: &[i64]) -> Result<(), SendError> {
+    let Some(json) = answer.json() else {
+        return Ok(());
+    };
+    match json["errcode"].as_i64() {
+        None | Some(0) => Ok(()),
+        Some(code) => Err(code_error(
+            service,
+            code,
+            json["errmsg"].as_str().unwrap_or(""),
+            rate_limited,
+        )),
+    }
+}
+
 /// `text` with CommonMark's punctuation escaped, so it shows as written.
 pub fn markdown_escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len() + 8);
@@ -225,28 +242,7 @@ fn markdown_lines(brief: &Brief) -> Vec<String> {
 pub(crate) mod tests {
     use super::*;
 
-    pub fn notification() -> Notification {
-        Notification {
-            rules: vec!["Send a notification for new issues".into()],
-            group_id: 7,
-            short_id: "WEB-7".into(),
-            event_id: "0123456789abcdef0123456789abcdef".into(),
-            title: "TypeError: see [here](https://evil.example) @everyone <b>".into(),
-            culprit: "app.views in checkout".into(),
-            level: "error".into(),
-            project_slug: "web".into(),
-            project_name: "Web".into(),
-            organization_slug: "acme".into(),
-            environment: Some("production".into()),
-            release: Some("web@1.2.3".into()),
-            frames: vec!["checkout (app/views.py:42)".into()],
-            count: 3,
-            user_count: 2,
-            link: "https://faultline.example.com/organizations/acme/issues/7/?referrer=alert"
-                .into(),
-            event: None,
-        }
-    }
+    pub use crate::message::tests::notification;
 
     #[test]
     fn markdown_from_the_event_cannot_make_links() {

@@ -5,7 +5,7 @@
 
 use serde_json::{Value, json};
 
-use super::{Brief, code_error, markdown_lines};
+use super::{Brief, errcode_check, markdown_lines};
 use crate::deliver::SendError;
 use crate::http::Answer;
 
@@ -40,18 +40,7 @@ pub fn body(brief: &Brief) -> Value {
 }
 
 pub fn check(answer: &Answer) -> Result<(), SendError> {
-    let Some(json) = answer.json() else {
-        return Ok(());
-    };
-    match json["errcode"].as_i64() {
-        None | Some(0) => Ok(()),
-        Some(code) => Err(code_error(
-            "WeCom",
-            code,
-            json["errmsg"].as_str().unwrap_or(""),
-            RATE_LIMITED,
-        )),
-    }
+    errcode_check("WeCom", answer, RATE_LIMITED)
 }
 
 #[cfg(test)]
