@@ -469,24 +469,7 @@ fn a_failing_webhook_is_retried_and_a_disabled_plugin_says_so() {
 fn alert_channels_in_headless_chromium() {
     let receiver = Receiver::start();
     let server = start(true);
-    let shots = workspace_root().join("target/browser-screenshots/plugins");
-    let out = Command::new(test_python())
-        .arg(workspace_root().join("tests/browser/plugins.py"))
-        .args([&server.url, "admin@faultline.local", &server.password])
-        .arg(receiver.url(""))
-        .arg(&shots)
-        .current_dir(workspace_root().join("tests/browser"))
-        .env("SE_AVOID_STATS", "true")
-        .output()
-        .expect("the browser script runs");
-    assert!(
-        out.status.success(),
-        "alert channels browser flow failed (screenshots in {}):\n{}\n{}\nlog:\n{}",
-        shots.display(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr),
-        server.log()
-    );
+    crate::dashboard::browser_flow(&server, "plugins", &[&receiver.url("")]);
     let slack = receiver.of("slack");
     assert_eq!(slack.len(), 1, "the test message reached the receiver");
     assert_eq!(slack[0]["ok"], true, "{}", slack[0]["problem"]);

@@ -92,15 +92,19 @@ fn dashboard_flow_in_headless_chromium(server: Devserver) {
 #[ignore = "needs Chromium, chromedriver and the test venv (selenium, sentry-sdk): run with cargo xtask test"]
 fn alert_rules_in_headless_chromium() {
     let server = Devserver::start_with_env(&[("FAULTLINE_MAIL_BACKEND", "dummy")]);
-    let shots = workspace_root().join("target/browser-screenshots/alerts");
+    browser_flow(&server, "alerts", &[&server.dsn]);
+}
+
+/// Runs tests/browser/{name}.py against `server` as its admin, with
+/// `extra` arguments before the screenshot folder
+/// (target/browser-screenshots/{name}); fails with its output and the
+/// server's log unless it succeeds.
+pub(crate) fn browser_flow(server: &Devserver, name: &str, extra: &[&str]) {
+    let shots = workspace_root().join("target/browser-screenshots").join(name);
     let out = Command::new(test_python())
-        .arg(workspace_root().join("tests/browser/alerts.py"))
-        .args([
-            &server.url,
-            "admin@faultline.local",
-            &server.password,
-            &server.dsn,
-        ])
+        .arg(workspace_root().join(format!("tests/browser/{name}.py")))
+        .args([&server.url, "admin@faultline.local", &server.password])
+        .args(extra)
         .arg(&shots)
         .current_dir(workspace_root().join("tests/browser"))
         .env("SE_AVOID_STATS", "true")
@@ -108,7 +112,7 @@ fn alert_rules_in_headless_chromium() {
         .expect("the browser script runs");
     assert!(
         out.status.success(),
-        "alerts browser flow failed (screenshots in {}):\n{}\n{}\nlog:\n{}",
+        "{name} browser flow failed (screenshots in {}):\n{}\n{}\nlog:\n{}",
         shots.display(),
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr),
