@@ -2,12 +2,13 @@
 
 Usage::
 
-    python server.py --port PORT --out DIR [--starttls CERT KEY] [--auth USER:PASSWORD]
+    python server.py --port PORT --out DIR [--starttls CERT KEY | --tls CERT KEY] [--auth USER:PASSWORD]
                      [--reject CODE] [--delay-rcpt SECONDS]
 
 Each message it accepts is written to DIR as NNNN.json: the envelope sender,
 the recipients and the raw message (RFC 5322 text). ``--starttls`` offers
-STARTTLS with the given certificate and requires it before MAIL;
+STARTTLS with the given certificate and requires it before MAIL; ``--tls``
+speaks TLS from the first byte instead (SMTPS, implicit TLS);
 ``--auth`` requires AUTH (PLAIN or LOGIN) with that user and password, over
 TLS when ``--starttls`` is given; ``--reject CODE`` answers every DATA with
 that status (``550`` for a permanent refusal); ``--delay-rcpt`` waits that
@@ -29,8 +30,10 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 
 
 class Recorder:
-    def __init__(self, out, reject, delay_rcpt):
+    def __init__(self, out, reject, delay_rcpt, implicit_tls=False):
         self.out = out
+        # Over SMTPS every conversation is TLS from its first byte.
+        self.implicit_tls = implicit_tls
         self.reject = reject
         self.delay_rcpt = delay_rcpt
         self.numbers = itertools.count(1)
@@ -48,7 +51,7 @@ class Recorder:
         record = {
             "from": envelope.mail_from,
             "to": list(envelope.rcpt_tos),
-            "tls": session.ssl is not None,
+            "tls": session.ssl is not None or self.implicit_tls,
             "authenticated": bool(session.authenticated),
             "message": envelope.content.decode("utf-8", "replace"),
         }
@@ -76,6 +79,7 @@ def main(argv):
     p.add_argument("--port", type=int, required=True)
     p.add_argument("--out", required=True)
     p.add_argument("--starttls", nargs=2, metavar=("CERT", "KEY"))
+    p.add_argument("--tls", nargs=2, metavar=("CERT", "KEY"))
     p.add_argument("--auth", metavar="USER:PASSWORD")
     p.add_argument("--reject", type=int)
     p.add_argument("--delay-rcpt", type=float, default=0)
@@ -87,16 +91,22 @@ def main(argv):
         context.load_cert_chain(*args.starttls)
         kwargs["tls_context"] = context
         kwargs["require_starttls"] = True
+    if args.tls:
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(*args.tls)
+        kwargs["ssl_context"] = context
     if args.auth:
         user, password = args.auth.split(":", 1)
         kwargs["authenticator"] = authenticator(user, password)
         kwargs["auth_required"] = True
         # Without TLS the test checks AUTH over a plain connection on
         # 127.0.0.1 only.
+        # aiosmtpd counts only STARTTLS as TLS; over SMTPS (--tls) the whole
+        # connection is TLS already, so AUTH is offered there too.
         kwargs["auth_require_tls"] = bool(args.starttls)
 
     controller = Controller(
-        Recorder(args.out, args.reject, args.delay_rcpt),
+        Recorder(args.out, args.reject, args.delay_rcpt, implicit_tls=bool(args.tls)),
         hostname="127.0.0.1",
         port=args.port,
         server_hostname="localhost",

@@ -411,6 +411,35 @@ fn alert_email_goes_over_starttls_with_auth() {
 
 #[test]
 #[ignore = "needs the Python sentry-sdk and aiosmtpd: run with cargo xtask test"]
+fn alert_email_goes_over_implicit_tls_with_auth() {
+    let certs = tempfile::tempdir().unwrap();
+    let (ca, cert, key) = certificates(certs.path());
+    let smtp = SmtpServer::start(
+        free_port(),
+        &[
+            "--tls",
+            cert.to_str().unwrap(),
+            key.to_str().unwrap(),
+            "--auth",
+            "alerts:s3cret-pass",
+        ],
+    );
+    let mut env = mail_env(smtp.port);
+    env.extend([
+        ("FAULTLINE_MAIL_USE_SSL", "true".to_owned()),
+        ("FAULTLINE_MAIL_USERNAME", "alerts".to_owned()),
+        ("FAULTLINE_MAIL_PASSWORD", "s3cret-pass".to_owned()),
+        ("SSL_CERT_FILE", ca.to_str().unwrap().to_owned()),
+    ]);
+    let server = start_with(&env);
+    python_sdk(&server.dsn, &["exception"]);
+    let mails = smtp.wait_for_mails(1, &server);
+    assert!(mails[0].tls && mails[0].authenticated);
+    assert!(mails[0].text.contains("ZeroDivisionError"));
+}
+
+#[test]
+#[ignore = "needs the Python sentry-sdk and aiosmtpd: run with cargo xtask test"]
 fn a_notifier_killed_while_sending_sends_each_alert_once_after_restart() {
     // A slow server: the devserver is killed while it waits for RCPT.
     let smtp = SmtpServer::start(free_port(), &["--delay-rcpt", "4"]);
