@@ -17,8 +17,8 @@ mod plugins;
 mod spec;
 
 pub use items::{
-    Action, AgeComparison, AssigneeTarget, Condition, EmailTarget, Fallthrough, Filter, Interval,
-    LevelMatch, SERVICES, TimeUnit, ValueMatch,
+    ATTRIBUTES, Action, AgeComparison, AssigneeTarget, Condition, EmailTarget, Fallthrough, Filter,
+    Interval, LevelMatch, SERVICES, TimeUnit, ValueMatch,
 };
 pub use plugins::{
     ConfigErrors, FieldKind, MAX_SECRET_LEN, MAX_URL_LEN, MAX_WEBHOOK_URLS, Plugin, PluginField,

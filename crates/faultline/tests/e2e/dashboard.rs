@@ -100,7 +100,9 @@ fn alert_rules_in_headless_chromium() {
 /// (target/browser-screenshots/{name}); fails with its output and the
 /// server's log unless it succeeds.
 pub(crate) fn browser_flow(server: &Devserver, name: &str, extra: &[&str]) {
-    let shots = workspace_root().join("target/browser-screenshots").join(name);
+    let shots = workspace_root()
+        .join("target/browser-screenshots")
+        .join(name);
     let out = Command::new(test_python())
         .arg(workspace_root().join(format!("tests/browser/{name}.py")))
         .args([&server.url, "admin@faultline.local", &server.password])
