@@ -21,7 +21,7 @@ from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support import expected_conditions as EC  # noqa: E402
 from selenium.webdriver.support.ui import Select, WebDriverWait  # noqa: E402
 
-from dashboard import browser, recorder, sign_in  # noqa: E402
+from dashboard import browser, recorder, sign_in, submit  # noqa: E402
 
 
 def send_error(dsn):
@@ -54,7 +54,7 @@ def main():
         expect(first_seen.is_selected(), "a new rule starts with the new-issue trigger ticked")
         Select(form.find_element(By.NAME, "level")).select_by_visible_text("error")
         Select(form.find_element(By.NAME, "email")).select_by_visible_text("All Project Members")
-        form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+        submit(driver, wait, form.find_element(By.CSS_SELECTOR, "button[type=submit]"))
         wait.until(EC.presence_of_element_located((By.ID, "rule-summary")))
         shot("created")
         summary = driver.find_element(By.ID, "rule-summary").text
@@ -89,11 +89,11 @@ def main():
         # Disable, then delete, from the list.
         driver.get(f"{base}/organizations/faultline/alerts/rules/")
         row = next(r for r in driver.find_elements(By.CSS_SELECTOR, "#rules .rule") if "Browser rule" in r.text)
-        row.find_element(By.CSS_SELECTOR, "button[value=disable]").click()
+        submit(driver, wait, row.find_element(By.CSS_SELECTOR, "button[value=disable]"))
         wait.until(EC.presence_of_element_located((By.ID, "rules")))
         row = next(r for r in driver.find_elements(By.CSS_SELECTOR, "#rules .rule") if "Browser rule" in r.text)
         expect("disabled" in row.text, f"the rule is disabled: {row.text}")
-        row.find_element(By.CSS_SELECTOR, "button[value=delete]").click()
+        submit(driver, wait, row.find_element(By.CSS_SELECTOR, "button[value=delete]"))
         wait.until(EC.presence_of_element_located((By.ID, "rules")))
         shot("deleted")
         names = [r.text for r in driver.find_elements(By.CSS_SELECTOR, "#rules .rule")]

@@ -52,6 +52,14 @@ def recorder(driver, shots, prefix):
     return shot, expect
 
 
+def submit(driver, wait, button):
+    """Clicks a form's button and waits for the page it answers with: the
+    old page must be gone before anything is read from the new one."""
+    old = driver.find_element(By.TAG_NAME, "html")
+    button.click()
+    wait.until(EC.staleness_of(old))
+
+
 def sign_in(driver, wait, email, password, then):
     """Fills in the sign-in form the browser is on, then waits for the
     element with id `then` on the page it leads to."""

@@ -19,7 +19,7 @@ from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support import expected_conditions as EC  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
-from dashboard import browser, recorder, sign_in  # noqa: E402
+from dashboard import browser, recorder, sign_in, submit  # noqa: E402
 
 
 def main():
@@ -33,7 +33,7 @@ def main():
 
     def press(form, value=None):
         selector = f"#{form} button" + (f"[value='{value}']" if value else "")
-        driver.find_element(By.CSS_SELECTOR, selector).click()
+        submit(driver, wait, driver.find_element(By.CSS_SELECTOR, selector))
 
     try:
         driver.get(f"{base}/settings/faultline/projects/default/")
