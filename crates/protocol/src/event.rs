@@ -59,6 +59,31 @@ impl LogEntry {
     }
 }
 
+/// One image of Sentry's `debug_meta`: a source map's debug id for a
+/// bundle (`type: sourcemap`, `code_file`), or a native module. What
+/// symbolication looks frames up by.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct DebugImage {
+    #[serde(rename = "type")]
+    pub ty: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub debug_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub debug_file: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code_file: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image_addr: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image_size: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image_vmaddr: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arch: Option<String>,
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Frame {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -162,6 +187,9 @@ pub struct Event {
     pub modules: Map<String, Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fingerprint: Option<Vec<String>>,
+    /// `debug_meta.images`, kept for symbolication.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub debug_images: Vec<DebugImage>,
 }
 
 impl Event {

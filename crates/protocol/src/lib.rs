@@ -16,7 +16,7 @@ pub mod normalize;
 pub use auth::{AuthError, Dsn, SentryAuth};
 pub use decompress::{ContentEncoding, DecompressError, decompress_bounded};
 pub use envelope::{Envelope, EnvelopeError, Item, ItemType};
-pub use event::{Event, Exception, Frame, Level, LogEntry, Stacktrace};
+pub use event::{DebugImage, Event, Exception, Frame, Level, LogEntry, Stacktrace};
 pub use ids::{EventId, GroupId, OrgId, ProjectId, short_id};
 pub use messages::{
     IngestHeader, IngestMessage, MessageError, PostProcessHeader, PostProcessMessage,

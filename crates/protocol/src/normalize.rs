@@ -9,7 +9,7 @@ use chrono::{DateTime, Duration, NaiveDateTime, TimeZone, Utc};
 use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
 
-use crate::event::{Event, Exception, Frame, Level, LogEntry, Stacktrace};
+use crate::event::{DebugImage, Event, Exception, Frame, Level, LogEntry, Stacktrace};
 use crate::ids::EventId;
 
 /// Why an event payload cannot be kept. relay answers these as its 400's
@@ -45,6 +45,8 @@ pub mod caps {
     pub const EXCEPTIONS: usize = 25;
     pub const FRAMES: usize = 250;
     pub const CONTEXT_LINES: usize = 10;
+    /// `debug_meta.images` kept (native apps load a few hundred modules).
+    pub const DEBUG_IMAGES: usize = 1000;
 }
 
 #[derive(Debug, Clone)]
@@ -379,9 +381,46 @@ pub fn normalize_object(mut raw: Map<String, Value>, opts: &NormalizeOptions) ->
         sdk: raw.remove("sdk").filter(Value::is_object),
         modules: object(raw.remove("modules")),
         fingerprint: fingerprint.filter(|f| !f.is_empty()),
+        debug_images: normalize_debug_images(raw.get("debug_meta")),
     };
     event.tags = build_tags(raw.get("tags"), &event);
     event
+}
+
+/// `debug_meta.images`: objects with a `type`, their known fields only,
+/// strings cut to [`caps::SHORT_STRING`], at most [`caps::DEBUG_IMAGES`].
+fn normalize_debug_images(debug_meta: Option<&Value>) -> Vec<DebugImage> {
+    let Some(images) = debug_meta
+        .and_then(|m| m.get("images"))
+        .and_then(Value::as_array)
+    else {
+        return Vec::new();
+    };
+    images
+        .iter()
+        .filter_map(Value::as_object)
+        .filter_map(|image| {
+            let text = |key: &str| {
+                image
+                    .get(key)
+                    .and_then(scalar_to_string)
+                    .map(|s| truncate(s.trim(), caps::SHORT_STRING))
+                    .filter(|s| !s.is_empty())
+            };
+            Some(DebugImage {
+                ty: text("type")?,
+                debug_id: text("debug_id"),
+                debug_file: text("debug_file"),
+                code_id: text("code_id"),
+                code_file: text("code_file"),
+                image_addr: text("image_addr"),
+                image_size: image.get("image_size").and_then(Value::as_u64),
+                image_vmaddr: text("image_vmaddr"),
+                arch: text("arch"),
+            })
+        })
+        .take(caps::DEBUG_IMAGES)
+        .collect()
 }
 
 fn str_field<'a>(raw: &'a Map<String, Value>, key: &str) -> Option<&'a str> {
@@ -894,6 +933,36 @@ mod tests {
         assert_eq!(ev.tag("handled"), Some("no"));
         assert_eq!(ev.tag("user"), Some("id:42"));
         assert_eq!(ev.tag("environment"), Some("production"));
+    }
+
+    #[test]
+    fn debug_meta_images_are_kept_bounded() {
+        let mut images = vec![
+            json!({"type": "sourcemap", "code_file": "app:///bundle.min.js", "debug_id": "c941d872-b1a4-4b16-8f6b-1b7ac5f3c0a1"}),
+            json!({"type": "elf", "code_file": "/usr/lib/libc.so.6", "debug_id": "a1b2", "image_addr": "0x7f00", "image_size": 4096, "arch": "x86_64", "extra": "dropped"}),
+            json!({"code_file": "no type"}),
+            json!("not an object"),
+        ];
+        images.extend(
+            (0..2000).map(|i| json!({"type": "sourcemap", "code_file": format!("f{i}.js")})),
+        );
+        let ev = norm(json!({"message": "m", "debug_meta": {"images": images}}));
+        assert_eq!(ev.debug_images.len(), caps::DEBUG_IMAGES);
+        assert_eq!(ev.debug_images[0].ty, "sourcemap");
+        assert_eq!(
+            ev.debug_images[0].debug_id.as_deref(),
+            Some("c941d872-b1a4-4b16-8f6b-1b7ac5f3c0a1")
+        );
+        assert_eq!(ev.debug_images[1].image_size, Some(4096));
+        assert_eq!(ev.debug_images[1].image_addr.as_deref(), Some("0x7f00"));
+        assert_eq!(ev.debug_images[2].code_file.as_deref(), Some("f0.js"));
+        // Absent or malformed: nothing, and nothing fails.
+        assert!(norm(json!({"message": "m"})).debug_images.is_empty());
+        assert!(
+            norm(json!({"message": "m", "debug_meta": {"images": 7}}))
+                .debug_images
+                .is_empty()
+        );
     }
 
     #[test]

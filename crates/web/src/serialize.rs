@@ -261,6 +261,10 @@ pub fn event_detail(stored: &ProcessedEvent, grouping_hash: Option<&str>) -> Val
     if let Some(request) = &event.request {
         entries.push(json!({"type": "request", "data": request_entry(request)}));
     }
+    if !event.debug_images.is_empty() {
+        // Sentry's `debugmeta` interface: the images frames are looked up by.
+        entries.push(json!({"type": "debugmeta", "data": {"images": event.debug_images}}));
+    }
     let fields = detail.as_object_mut().expect("summary is an object");
     fields.insert("entries".into(), Value::Array(entries));
     fields.insert("contexts".into(), Value::Object(event.contexts.clone()));

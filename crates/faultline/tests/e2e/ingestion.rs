@@ -480,4 +480,31 @@ crate::on_devserver_and_stack!(
     bad_input_gets_the_right_status_and_loses_nothing_accepted,
     a_key_only_writes_to_its_own_project,
     disabled_keys_are_refused_and_rate_limits_answer_429,
+    debug_meta_images_reach_the_event,
 );
+
+/// The SDK's `debug_meta` images (what `sentry-cli sourcemaps inject` puts
+/// in browser and Node events: each bundle's debug id) are kept on the way
+/// in and shown as Sentry's `debugmeta` entry, for symbolication.
+fn debug_meta_images_reach_the_event(server: Devserver) {
+    let debug_id = "c941d872-b1a4-4b16-8f6b-1b7ac5f3c0a1";
+    let id = server.send_event(&json!({
+        "platform": "node",
+        "exception": {"values": [{"type": "TypeError", "value": "o is not a function",
+            "stacktrace": {"frames": [{"abs_path": "app:///dist/app.min.js", "filename": "app:///dist/app.min.js", "function": "r", "lineno": 1, "colno": 278}]}}]},
+        "debug_meta": {"images": [
+            {"type": "sourcemap", "code_file": "app:///dist/app.min.js", "debug_id": debug_id},
+            {"no": "type"}
+        ]}
+    }));
+    let event = server.wait_for("the event", |s| s.event(&id));
+    let entries = event["entries"].as_array().unwrap();
+    let debugmeta = entries
+        .iter()
+        .find(|e| e["type"] == "debugmeta")
+        .unwrap_or_else(|| panic!("no debugmeta entry in {event}"));
+    assert_eq!(
+        debugmeta["data"]["images"],
+        json!([{"type": "sourcemap", "code_file": "app:///dist/app.min.js", "debug_id": debug_id}])
+    );
+}
