@@ -44,6 +44,7 @@ mod issues;
 pub(crate) mod migrate;
 mod orgs;
 mod projects;
+mod releases;
 mod rows;
 mod sessions;
 pub mod sqlite;
@@ -230,6 +231,56 @@ impl MetaStore for SqlMetaStore {
 
     async fn project_teams(&self, project: ProjectId) -> Result<Vec<Team>> {
         projects::teams_of(&self.pools, project).await
+    }
+
+    async fn upsert_release(
+        &self,
+        org: OrgId,
+        version: &str,
+        change: &ReleaseChange,
+    ) -> Result<(Release, bool)> {
+        releases::upsert(&self.pools, org, version, change).await
+    }
+
+    async fn release(&self, org: OrgId, version: &str) -> Result<Option<Release>> {
+        releases::get(&self.pools, org, version).await
+    }
+
+    async fn releases(
+        &self,
+        org: OrgId,
+        project: Option<ProjectId>,
+        limit: usize,
+    ) -> Result<Vec<Release>> {
+        releases::list(&self.pools, org, project, limit).await
+    }
+
+    async fn delete_release(&self, org: OrgId, version: &str) -> Result<()> {
+        releases::delete(&self.pools, org, version).await
+    }
+
+    async fn set_release_commits(&self, release: i64, commits: &[Commit]) -> Result<()> {
+        releases::set_commits(&self.pools, release, commits).await
+    }
+
+    async fn release_commits(&self, release: i64) -> Result<Vec<Commit>> {
+        releases::commits(&self.pools, release).await
+    }
+
+    async fn create_deploy(&self, release: i64, deploy: &NewDeploy) -> Result<Deploy> {
+        releases::create_deploy(&self.pools, release, deploy).await
+    }
+
+    async fn deploys(&self, release: i64) -> Result<Vec<Deploy>> {
+        releases::deploys(&self.pools, release).await
+    }
+
+    async fn release_issue_stats(
+        &self,
+        projects: &[ProjectId],
+        version: &str,
+    ) -> Result<(u64, Option<DateTime<Utc>>, Option<DateTime<Utc>>)> {
+        releases::issue_stats(&self.pools, projects, version).await
     }
 
     async fn add_team_member(&self, team: i64, user: UserId) -> Result<()> {

@@ -57,6 +57,10 @@ const META: &[(&str, &str)] = &[
         include_str!("../migrations/meta/sqlite/0010_team_members.sql"),
         include_str!("../migrations/meta/postgres/0010_team_members.sql"),
     ),
+    (
+        include_str!("../migrations/meta/sqlite/0011_releases.sql"),
+        include_str!("../migrations/meta/postgres/0011_releases.sql"),
+    ),
 ];
 
 /// The metadata schema's versions in `dialect`.

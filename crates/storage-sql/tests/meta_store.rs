@@ -33,8 +33,138 @@ on_every_backend!(
     grouping_counts_and_searches,
     organizations_keep_an_owner,
     only_owners_touch_owners,
-    invitations_are_used_once
+    invitations_are_used_once,
+    releases_deploys_and_commits
 );
+
+async fn releases_deploys_and_commits(store: Arc<dyn MetaStore>) {
+    use faultline_storage::{Commit, NewDeploy, ReleaseChange, ReleaseStatus};
+    let org = store.create_organization("rel", "Rel").await.unwrap();
+    let other = store.create_organization("other", "Other").await.unwrap();
+    let web = store
+        .create_project(org.id, "web", "Web", None)
+        .await
+        .unwrap();
+    let api = store
+        .create_project(org.id, "api", "API", None)
+        .await
+        .unwrap();
+    let started = chrono::Utc::now() - chrono::Duration::hours(1);
+    let (created, new) = store
+        .upsert_release(
+            org.id,
+            "shop@1.0",
+            &ReleaseChange {
+                date_started: Some(started),
+                projects: vec![web.id],
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert!(new);
+    assert_eq!(
+        (created.status, created.projects.clone()),
+        (ReleaseStatus::Open, vec![web.id])
+    );
+    assert_eq!(created.date_released, None);
+    // Again: the same release, a project added, archived; nothing unset.
+    let (again, new) = store
+        .upsert_release(
+            org.id,
+            "shop@1.0",
+            &ReleaseChange {
+                status: Some(ReleaseStatus::Archived),
+                projects: vec![api.id, web.id],
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert!(!new);
+    assert_eq!(again.id, created.id);
+    assert_eq!(again.status, ReleaseStatus::Archived);
+    assert_eq!(again.date_started, created.date_started);
+    assert_eq!(again.projects.len(), 2);
+    store
+        .upsert_release(
+            org.id,
+            "shop@2.0",
+            &ReleaseChange {
+                projects: vec![api.id],
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let all = store.releases(org.id, None, 10).await.unwrap();
+    assert_eq!(
+        all.iter().map(|r| r.version.as_str()).collect::<Vec<_>>(),
+        ["shop@2.0", "shop@1.0"]
+    );
+    assert_eq!(
+        store
+            .releases(org.id, Some(web.id), 10)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    assert!(store.releases(other.id, None, 10).await.unwrap().is_empty());
+    assert_eq!(store.release(other.id, "shop@1.0").await.unwrap(), None);
+
+    let commits = vec![
+        Commit {
+            id: "abc".into(),
+            message: Some("second".into()),
+            author_email: Some("a@b".into()),
+            ..Default::default()
+        },
+        Commit {
+            id: "def".into(),
+            repository: Some("origin".into()),
+            ..Default::default()
+        },
+    ];
+    store
+        .set_release_commits(created.id, &commits)
+        .await
+        .unwrap();
+    store
+        .set_release_commits(created.id, &commits)
+        .await
+        .unwrap();
+    assert_eq!(store.release_commits(created.id).await.unwrap(), commits);
+    let deploy = store
+        .create_deploy(
+            created.id,
+            &NewDeploy {
+                environment: "production".into(),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(store.deploys(created.id).await.unwrap(), [deploy]);
+    assert_eq!(
+        store
+            .release_issue_stats(&[web.id], "shop@1.0")
+            .await
+            .unwrap()
+            .0,
+        0
+    );
+
+    store.delete_release(org.id, "shop@1.0").await.unwrap();
+    assert!(matches!(
+        store.delete_release(org.id, "shop@1.0").await,
+        Err(StorageError::NotFound)
+    ));
+    assert!(
+        store.deploys(created.id).await.unwrap().is_empty(),
+        "its deploys went with it"
+    );
+}
 
 /// A database of the releases whose PostgreSQL schema was one version
 /// (SQLite's five in one) opens as it is: versions 2 to 5 count as done,
@@ -63,7 +193,7 @@ async fn postgres_database_of_an_earlier_release_opens() {
             .fetch_all(&pool)
             .await
             .unwrap();
-    assert_eq!(versions, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    assert_eq!(versions, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
     let org = store.create_organization("old", "Old").await.unwrap();
     let team = store.create_team(org.id, "t", "T").await.unwrap();
     assert_eq!(store.teams(org.id).await.unwrap(), [team]);

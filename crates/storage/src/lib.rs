@@ -23,6 +23,7 @@ pub mod events;
 pub mod health;
 pub mod meta;
 pub mod queue;
+pub mod releases;
 
 pub use alerts::{
     AlertDelivery, AlertRule, AlertStore, AttemptResult, DeliveryStatus, FireOutcome, NewDelivery,
@@ -34,6 +35,7 @@ pub use events::{EventReader, EventRecord, EventStore, StoredEvent, TagFilter, T
 pub use health::Probe;
 pub use meta::*;
 pub use queue::{Delivery, EventQueue, Message, QueueConsumer, Topic, poll_batch};
+pub use releases::{Commit, Deploy, NewDeploy, Release, ReleaseChange, ReleaseStatus};
 
 /// Every storage error a backend can report, typed so callers can map them
 /// (to HTTP statuses, retries) in one place.

@@ -361,6 +361,41 @@ pub trait MetaStore: Send + Sync + 'static {
     async fn team_projects(&self, team: i64) -> Result<Vec<Project>>;
     /// The teams a project belongs to.
     async fn project_teams(&self, project: ProjectId) -> Result<Vec<Team>>;
+    // Releases.
+    /// Creates the release `version` of `org` with `change`, or applies
+    /// `change` to it; returns it and whether it was created.
+    async fn upsert_release(
+        &self,
+        org: OrgId,
+        version: &str,
+        change: &crate::ReleaseChange,
+    ) -> Result<(crate::Release, bool)>;
+    async fn release(&self, org: OrgId, version: &str) -> Result<Option<crate::Release>>;
+    /// The organization's releases (of `project` only, if given), newest
+    /// first, at most `limit`.
+    async fn releases(
+        &self,
+        org: OrgId,
+        project: Option<ProjectId>,
+        limit: usize,
+    ) -> Result<Vec<crate::Release>>;
+    /// `NotFound` unless `org` has the release.
+    async fn delete_release(&self, org: OrgId, version: &str) -> Result<()>;
+    /// Replaces the release's commits.
+    async fn set_release_commits(&self, release: i64, commits: &[crate::Commit]) -> Result<()>;
+    async fn release_commits(&self, release: i64) -> Result<Vec<crate::Commit>>;
+    async fn create_deploy(&self, release: i64, deploy: &crate::NewDeploy)
+    -> Result<crate::Deploy>;
+    /// The release's deploys, newest first.
+    async fn deploys(&self, release: i64) -> Result<Vec<crate::Deploy>>;
+    /// Issues of `projects` first seen in `version`: (how many, the first
+    /// one's first event, the latest last event among them).
+    async fn release_issue_stats(
+        &self,
+        projects: &[ProjectId],
+        version: &str,
+    ) -> Result<(u64, Option<DateTime<Utc>>, Option<DateTime<Utc>>)>;
+
     /// Puts a user on a team (already on it is no change).
     async fn add_team_member(&self, team: i64, user: UserId) -> Result<()>;
     /// Takes a user off a team (not on it is no change).

@@ -100,6 +100,11 @@ pub const EVENT_WRITE: Need = &["event:write"];
 pub const ALERTS_READ: Need = &["project:read", "alerts:read"];
 /// Creating, changing and deleting alert rules.
 pub const ALERTS_WRITE: Need = &["project:write", "alerts:write"];
+/// Reading releases, their commits and deploys.
+pub const RELEASES_READ: Need = &["project:read", "project:releases"];
+/// Creating, changing and deleting releases and deploys (what sentry-cli's
+/// default token scope `project:releases` is for).
+pub const RELEASES_WRITE: Need = &["project:write", "project:releases"];
 /// Creating a team: Sentry accepts `team:write` as well as `org:write`.
 pub const TEAM_CREATE: Need = &["org:write", "team:write"];
 /// Putting someone else on a team or taking them off it (Sentry's

@@ -37,6 +37,7 @@ mod hardening_session;
 mod harness;
 mod ingestion;
 mod notifications;
+mod releases;
 mod sdks;
 mod stack;
 mod topology;

@@ -4,6 +4,7 @@ mod events;
 mod issues;
 mod orgs;
 mod plugins;
+mod releases;
 mod rules;
 mod teams;
 
@@ -41,6 +42,66 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route(
             "/api/0/teams/{org}/{team}/projects/",
             web::get().to(orgs::team_projects),
+        )
+        .route(
+            "/api/0/organizations/{org}/releases/",
+            web::get().to(releases::org_list),
+        )
+        .route(
+            "/api/0/organizations/{org}/releases/",
+            web::post().to(releases::org_create),
+        )
+        .route(
+            "/api/0/organizations/{org}/releases/{version}/",
+            web::get().to(releases::detail),
+        )
+        .route(
+            "/api/0/organizations/{org}/releases/{version}/",
+            web::put().to(releases::update),
+        )
+        .route(
+            "/api/0/organizations/{org}/releases/{version}/",
+            web::delete().to(releases::delete),
+        )
+        .route(
+            "/api/0/organizations/{org}/releases/{version}/deploys/",
+            web::get().to(releases::deploys),
+        )
+        .route(
+            "/api/0/organizations/{org}/releases/{version}/deploys/",
+            web::post().to(releases::create_deploy),
+        )
+        .route(
+            "/api/0/organizations/{org}/releases/{version}/commits/",
+            web::get().to(releases::commits),
+        )
+        .route(
+            "/api/0/organizations/{org}/releases/{version}/previous-with-commits/",
+            web::get().to(releases::previous_with_commits),
+        )
+        .route(
+            "/api/0/organizations/{org}/repos/",
+            web::get().to(releases::repos),
+        )
+        .route(
+            "/api/0/projects/{org}/{project}/releases/",
+            web::get().to(releases::project_list),
+        )
+        .route(
+            "/api/0/projects/{org}/{project}/releases/",
+            web::post().to(releases::project_create),
+        )
+        .route(
+            "/api/0/projects/{org}/{project}/releases/{version}/",
+            web::get().to(releases::detail),
+        )
+        .route(
+            "/api/0/projects/{org}/{project}/releases/{version}/",
+            web::put().to(releases::update),
+        )
+        .route(
+            "/api/0/projects/{org}/{project}/releases/{version}/",
+            web::delete().to(releases::delete),
         )
         .route(
             "/api/0/organizations/{org}/members/",

@@ -20,6 +20,7 @@ pub mod members;
 pub mod organizations;
 pub mod plugins;
 pub mod projects;
+pub mod releases;
 pub mod rules;
 pub mod teams;
 pub mod tokens;

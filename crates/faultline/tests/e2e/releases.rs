@@ -1,0 +1,209 @@
+//! Releases and deploys with the real `sentry-cli` (the test venv's pinned
+//! binary), on the devserver and the production topology: `releases new`,
+//! `finalize`, `list`, `info`, `set-commits --local` in a git repository,
+//! `archive`, `restore`, `deploys new` and `list`, `delete`, each checked
+//! through the REST API in Sentry's shapes.
+
+use std::path::Path;
+use std::process::Command;
+
+use serde_json::json;
+
+use crate::harness::*;
+
+/// Runs sentry-cli in `dir` against `server`; returns its stdout.
+fn sentry_cli(server: &Devserver, dir: &Path, args: &[&str]) -> String {
+    let cli = test_python().with_file_name("sentry-cli");
+    let out = Command::new(&cli)
+        .args(args)
+        .current_dir(dir)
+        .env("SENTRY_URL", &server.url)
+        .env("SENTRY_AUTH_TOKEN", &server.token)
+        .env("SENTRY_ORG", "faultline")
+        .env("SENTRY_PROJECT", "default")
+        .env("SENTRY_DISABLE_UPDATE_CHECK", "true")
+        .env("SENTRY_LOAD_DOTENV", "0")
+        .output()
+        .unwrap_or_else(|e| panic!("{} runs: {e}", cli.display()));
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "sentry-cli {args:?} failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+/// A git repository with two commits.
+fn git_repo() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let git = |args: &[&str]| {
+        let status = Command::new("git")
+            .args(args)
+            .current_dir(dir.path())
+            .env("GIT_AUTHOR_NAME", "Jane Doe")
+            .env("GIT_AUTHOR_EMAIL", "jane@example.com")
+            .env("GIT_COMMITTER_NAME", "Jane Doe")
+            .env("GIT_COMMITTER_EMAIL", "jane@example.com")
+            .status()
+            .expect("git runs");
+        assert!(status.success(), "git {args:?}");
+    };
+    git(&["init", "-q"]);
+    git(&["commit", "-q", "--allow-empty", "-m", "Add the checkout"]);
+    git(&["commit", "-q", "--allow-empty", "-m", "Fix the ratio"]);
+    dir
+}
+
+const RELEASE: &str = "/api/0/organizations/faultline/releases/shop@1.0+build.7/";
+
+fn releases_with_sentry_cli(server: Devserver) {
+    let repo = git_repo();
+    let cli = |args: &[&str]| sentry_cli(&server, repo.path(), args);
+    // `+` travels percent-encoded; the version comes back as written.
+    assert!(
+        cli(&["releases", "new", "shop@1.0+build.7"]).contains("Created release shop@1.0+build.7")
+    );
+    let (status, release) =
+        server.get("/api/0/organizations/faultline/releases/shop%401.0%2Bbuild.7/");
+    assert_eq!(status, 200, "{release}");
+    assert_eq!(release["version"], "shop@1.0+build.7");
+    assert_eq!(release["status"], "open");
+    assert!(release["dateCreated"].is_string() && release["dateStarted"].is_string());
+    assert_eq!(release["dateReleased"], serde_json::Value::Null);
+    assert_eq!(release["projects"][0]["slug"], "default");
+    assert_eq!(release["newGroups"], 0);
+
+    cli(&["releases", "finalize", "shop@1.0+build.7"]);
+    assert!(server.get(RELEASE).1["dateReleased"].is_string());
+    let list = cli(&["releases", "list"]);
+    assert!(list.contains("shop@1.0+build.7"), "{list}");
+    let info = cli(&["releases", "info", "shop@1.0+build.7"]);
+    assert!(info.contains("shop@1.0+build.7"), "{info}");
+
+    // No repository integrations: the commits of the local tree.
+    cli(&["releases", "set-commits", "shop@1.0+build.7", "--local"]);
+    let (_, commits) = server.get(&format!("{RELEASE}commits/"));
+    let messages: Vec<&str> = commits
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["message"].as_str().unwrap().trim())
+        .collect();
+    assert_eq!(messages, ["Fix the ratio", "Add the checkout"], "{commits}");
+    assert_eq!(commits[0]["author"]["email"], "jane@example.com");
+    assert_eq!(server.get(RELEASE).1["commitCount"], 2);
+
+    cli(&[
+        "deploys",
+        "new",
+        "-r",
+        "shop@1.0+build.7",
+        "-e",
+        "production",
+        "-n",
+        "first",
+    ]);
+    let deploys = cli(&["deploys", "list", "-r", "shop@1.0+build.7"]);
+    assert!(deploys.contains("production"), "{deploys}");
+    let release = server.get(RELEASE).1;
+    assert_eq!(release["deployCount"], 1);
+    assert_eq!(release["lastDeploy"]["environment"], "production");
+    assert_eq!(release["lastDeploy"]["name"], "first");
+
+    cli(&["releases", "archive", "shop@1.0+build.7"]);
+    assert_eq!(server.get(RELEASE).1["status"], "archived");
+    cli(&["releases", "restore", "shop@1.0+build.7"]);
+    assert_eq!(server.get(RELEASE).1["status"], "open");
+
+    cli(&["releases", "delete", "shop@1.0+build.7"]);
+    assert_eq!(server.get(RELEASE).0, 404);
+}
+
+fn releases_api_refuses_what_sentry_refuses(server: Devserver) {
+    let releases = "/api/0/organizations/faultline/releases/";
+    for version in [
+        "",
+        "latest",
+        "a/b",
+        "two\nlines",
+        " padded",
+        &"x".repeat(201),
+    ] {
+        let (status, body) = server.send_json(
+            "POST",
+            releases,
+            json!({"version": version, "projects": ["default"]}),
+        );
+        assert_eq!(status, 400, "{version:?}: {body}");
+    }
+    let (status, _) = server.send_json(
+        "POST",
+        releases,
+        json!({"version": "ok@1", "projects": ["nope"]}),
+    );
+    assert_eq!(status, 400, "an unknown project");
+    let (status, body) = server.send_json(
+        "POST",
+        releases,
+        json!({"version": "ok@1", "projects": ["default"]}),
+    );
+    assert_eq!(status, 201, "{body}");
+    let (status, _) = server.send_json(
+        "POST",
+        releases,
+        json!({"version": "ok@1", "projects": ["default"]}),
+    );
+    assert_eq!(
+        status, 208,
+        "an existing release is Already Reported, as Sentry answers"
+    );
+    let (status, _) = server.send_json(
+        "POST",
+        "/api/0/organizations/faultline/releases/ok@1/deploys/",
+        json!({"environment": "a/b"}),
+    );
+    assert_eq!(status, 400);
+    let (status, _) = server.send_json(
+        "PUT",
+        "/api/0/organizations/faultline/releases/ok@1/",
+        json!({"commits": [{"message": "no id"}]}),
+    );
+    assert_eq!(status, 400);
+    assert_eq!(
+        server
+            .get("/api/0/organizations/faultline/releases/nope/")
+            .0,
+        404
+    );
+    assert_eq!(
+        server.get("/api/0/organizations/faultline/repos/").1,
+        json!([])
+    );
+    // Scopes: a token without project:releases or project:write cannot write.
+    let (ok, token, _) = faultline_cli(
+        &[
+            "token",
+            "create",
+            "--email",
+            "admin@faultline.local",
+            "--scope",
+            "event:read",
+        ],
+        server.dir.path(),
+    );
+    assert!(ok, "a token is made");
+    let (status, _) = server.send_as(
+        token.trim(),
+        "POST",
+        releases,
+        Some(&json!({"version": "x@1"})),
+    );
+    assert_eq!(status, 403);
+}
+
+crate::on_devserver_and_stack!(
+    #[ignore = "needs sentry-cli (the test venv): run with cargo xtask test"]
+    releases_with_sentry_cli,
+    releases_api_refuses_what_sentry_refuses,
+);
