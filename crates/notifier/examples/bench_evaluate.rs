@@ -91,6 +91,7 @@ fn main() {
         first_seen: Utc::now(),
         last_seen: Utc::now(),
         first_release: None,
+        last_release: None,
         resolved_at: None,
         assignee: None,
     };

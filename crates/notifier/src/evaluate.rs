@@ -362,6 +362,7 @@ mod tests {
             first_seen: now - chrono::Duration::hours(2),
             last_seen: now,
             first_release: None,
+            last_release: None,
             resolved_at: None,
             assignee: None,
         }

@@ -74,6 +74,8 @@ pub(super) async fn record_events(
          culprit = CASE WHEN ? >= last_seen THEN ? ELSE culprit END, \
          metadata = CASE WHEN ? >= last_seen THEN ? ELSE metadata END, \
          level = CASE WHEN ? >= last_seen THEN ? ELSE level END, \
+         last_release = CASE WHEN ? >= last_seen THEN COALESCE(?, last_release) \
+             ELSE last_release END, \
          last_seen = {greatest}(last_seen, ?), \
          substatus = CASE WHEN status = 'resolved' THEN 'regressed' \
              WHEN ? THEN 'ongoing' ELSE substatus END, \
@@ -101,6 +103,8 @@ pub(super) async fn record_events(
             .bind(delta.last_seen)
             .bind(latest.level.as_str())
             .bind(delta.last_seen)
+            .bind(latest.release.as_deref())
+            .bind(delta.last_seen)
             .bind(delta.reappears)
             .bind(delta.reappears)
             .bind(delta.reappears)
@@ -109,6 +113,38 @@ pub(super) async fn record_events(
             .bind(delta.group_id.0)
             .execute()
             .await?;
+    }
+    // Releases seen in events are created on the fly, in the project, as
+    // Sentry does (only versions Sentry would accept).
+    let mut releases: Vec<(ProjectId, &str)> = batch
+        .seen
+        .iter()
+        .filter_map(|(event, _)| Some((event.project_id, event.release.as_deref()?)))
+        .filter(|(_, version)| faultline_storage::is_valid_version(version))
+        .collect();
+    releases.sort_unstable();
+    releases.dedup();
+    let now = to_millis(Utc::now());
+    for (project, version) in releases {
+        tx.query(
+            "INSERT INTO releases (org_id, version, status, date_created) \
+             SELECT org_id, ?, 'open', ? FROM projects WHERE id = ? \
+             ON CONFLICT (org_id, version) DO NOTHING",
+        )
+        .bind(version)
+        .bind(now)
+        .bind(project.0)
+        .execute()
+        .await?;
+        tx.query(
+            "INSERT INTO release_projects (release_id, project_id) \
+             SELECT r.id, p.id FROM releases r JOIN projects p ON p.org_id = r.org_id \
+             WHERE p.id = ? AND r.version = ? ON CONFLICT DO NOTHING",
+        )
+        .bind(project.0)
+        .bind(version)
+        .execute()
+        .await?;
     }
     for &(project, first) in &batch.first_events {
         tx.query("UPDATE projects SET first_event = ? WHERE id = ? AND first_event IS NULL")
@@ -339,6 +375,9 @@ fn push_page(sql: &mut Query<'_, '_>, query: &GroupQuery) {
     }
     if let Some(after) = query.last_seen_after {
         sql.push(" AND last_seen >= ").push_bind(to_millis(after));
+    }
+    if let Some(release) = &query.first_release {
+        sql.push(" AND first_release = ").push_bind(release.clone());
     }
     sql.push(match query.sort {
         GroupSort::LastSeen => " ORDER BY last_seen DESC, id DESC",

@@ -61,6 +61,10 @@ const META: &[(&str, &str)] = &[
         include_str!("../migrations/meta/sqlite/0011_releases.sql"),
         include_str!("../migrations/meta/postgres/0011_releases.sql"),
     ),
+    (
+        include_str!("../migrations/meta/sqlite/0012_last_release.sql"),
+        include_str!("../migrations/meta/postgres/0012_last_release.sql"),
+    ),
 ];
 
 /// The metadata schema's versions in `dialect`.

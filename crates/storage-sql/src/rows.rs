@@ -109,6 +109,7 @@ pub(crate) fn group(row: &Row) -> Result<Group> {
         first_seen: from_millis(row.get("first_seen")?),
         last_seen: from_millis(row.get("last_seen")?),
         first_release: row.get("first_release")?,
+        last_release: row.get("last_release")?,
         resolved_at: row.get::<Option<i64>>("resolved_at")?.map(from_millis),
         assignee: row.get::<Option<i64>>("assignee_id")?.map(UserId),
     })

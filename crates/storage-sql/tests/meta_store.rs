@@ -155,6 +155,45 @@ async fn releases_deploys_and_commits(store: Arc<dyn MetaStore>) {
         0
     );
 
+    // Events name their release: it is created in the project on the fly
+    // (only versions Sentry accepts), and issues carry first and last.
+    let at = |release: Option<&str>, minutes_ago: i64| {
+        let mut e = event(web.id, "rel-h", "ReleaseError", None, minutes_ago);
+        e.release = release.map(str::to_owned);
+        e
+    };
+    let outcomes = store
+        .record_events(&[at(Some("shop@3.0"), 5), at(Some("bad/version"), 4)])
+        .await
+        .unwrap();
+    store
+        .record_events(&[at(Some("shop@3.1"), 1)])
+        .await
+        .unwrap();
+    let issue = store.group(outcomes[0].group_id).await.unwrap().unwrap();
+    assert_eq!(issue.first_release.as_deref(), Some("shop@3.0"));
+    assert_eq!(issue.last_release.as_deref(), Some("shop@3.1"));
+    let seen = store.release(org.id, "shop@3.0").await.unwrap().unwrap();
+    assert_eq!(seen.projects, [web.id]);
+    assert!(store.release(org.id, "shop@3.1").await.unwrap().is_some());
+    assert_eq!(store.release(org.id, "bad/version").await.unwrap(), None);
+    let (issues, first, _) = store
+        .release_issue_stats(&[web.id], "shop@3.0")
+        .await
+        .unwrap();
+    assert_eq!(issues, 1);
+    assert!(first.is_some());
+    let first_seen_in = store
+        .groups(&faultline_storage::GroupQuery {
+            project_ids: vec![web.id],
+            first_release: Some("shop@3.0".into()),
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(first_seen_in.len(), 1);
+
     store.delete_release(org.id, "shop@1.0").await.unwrap();
     assert!(matches!(
         store.delete_release(org.id, "shop@1.0").await,
@@ -193,7 +232,7 @@ async fn postgres_database_of_an_earlier_release_opens() {
             .fetch_all(&pool)
             .await
             .unwrap();
-    assert_eq!(versions, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
+    assert_eq!(versions, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]);
     let org = store.create_organization("old", "Old").await.unwrap();
     let team = store.create_team(org.id, "t", "T").await.unwrap();
     assert_eq!(store.teams(org.id).await.unwrap(), [team]);

@@ -35,7 +35,9 @@ pub use events::{EventReader, EventRecord, EventStore, StoredEvent, TagFilter, T
 pub use health::Probe;
 pub use meta::*;
 pub use queue::{Delivery, EventQueue, Message, QueueConsumer, Topic, poll_batch};
-pub use releases::{Commit, Deploy, NewDeploy, Release, ReleaseChange, ReleaseStatus};
+pub use releases::{
+    Commit, Deploy, NewDeploy, Release, ReleaseChange, ReleaseStatus, is_valid_version,
+};
 
 /// Every storage error a backend can report, typed so callers can map them
 /// (to HTTP statuses, retries) in one place.

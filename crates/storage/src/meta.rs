@@ -201,6 +201,8 @@ pub struct Group {
     pub first_seen: DateTime<Utc>,
     pub last_seen: DateTime<Utc>,
     pub first_release: Option<String>,
+    /// The release of the newest event.
+    pub last_release: Option<String>,
     pub resolved_at: Option<DateTime<Utc>>,
     pub assignee: Option<UserId>,
 }
@@ -268,6 +270,8 @@ pub struct GroupQuery {
     pub text: Vec<String>,
     /// `Some(true)`: only assigned issues; `Some(false)`: only unassigned.
     pub assigned: Option<bool>,
+    /// Only issues first seen in this release (`firstRelease:`).
+    pub first_release: Option<String>,
     /// Restricts to these issues (the result of tag filters on the event store).
     pub group_ids: Option<Vec<GroupId>>,
     pub last_seen_after: Option<DateTime<Utc>>,

@@ -5,6 +5,22 @@
 use chrono::{DateTime, Utc};
 use faultline_protocol::{OrgId, ProjectId};
 
+/// Sentry's longest version.
+pub const MAX_VERSION: usize = 200;
+
+/// A version as Sentry accepts it: 1 to 200 characters, no `/`, `\`,
+/// line breaks, tabs or surrounding spaces, not `.`, `..` or `latest`.
+/// Events naming another are not made releases.
+pub fn is_valid_version(version: &str) -> bool {
+    !(version.is_empty()
+        || version.chars().count() > MAX_VERSION
+        || version
+            .chars()
+            .any(|c| matches!(c, '/' | '\\') || c.is_control())
+        || matches!(version, "." | ".." | "latest")
+        || version.trim() != version)
+}
+
 /// Whether a release is listed (Sentry's `open`) or archived.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ReleaseStatus {

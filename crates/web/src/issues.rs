@@ -63,6 +63,7 @@ async fn page_query(
         text: parsed.text,
         group_ids,
         assigned: parsed.assigned,
+        first_release: parsed.first_release,
         last_seen_after: search.last_seen_after,
         sort: search.sort,
         offset: search.offset,

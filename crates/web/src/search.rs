@@ -13,6 +13,8 @@ pub struct SearchQuery {
     pub tags: Vec<TagFilter>,
     pub text: Vec<String>,
     pub assigned: Option<bool>,
+    /// `firstRelease:` (or `first-release:`): issues first seen in it.
+    pub first_release: Option<String>,
 }
 
 /// Longest search accepted, in characters: Sentry's search bar stops at
@@ -52,6 +54,9 @@ pub fn parse_search(query: &str) -> Result<SearchQuery, ApiError> {
         };
         let value = unquote(value);
         match key {
+            "firstRelease" | "first-release" | "first_release" if !negated => {
+                out.first_release = Some(value);
+            }
             "is" => match value.as_str() {
                 "unresolved" => out.statuses.push(GroupStatus::Unresolved),
                 "resolved" => out.statuses.push(GroupStatus::Resolved),

@@ -184,6 +184,7 @@ pub fn group(
         "firstSeen": iso(group.first_seen),
         "lastSeen": iso(group.last_seen),
         "firstRelease": group.first_release.as_ref().map(|v| json!({"version": v})),
+        "lastRelease": group.last_release.as_ref().map(|v| json!({"version": v})),
     })
 }
 

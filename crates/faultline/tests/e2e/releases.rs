@@ -206,4 +206,44 @@ crate::on_devserver_and_stack!(
     #[ignore = "needs sentry-cli (the test venv): run with cargo xtask test"]
     releases_with_sentry_cli,
     releases_api_refuses_what_sentry_refuses,
+    releases_come_from_events,
 );
+
+/// Events name their release: the release is created with its project on
+/// the fly, the issue carries `firstRelease` and `lastRelease`, the release
+/// counts the issue as new, and `firstRelease:` and `release:` search.
+fn releases_come_from_events(server: Devserver) {
+    let first = server.send_event(&json!({"message": "checkout failed", "release": "web@2.0"}));
+    server.wait_for("the first event", |s| s.event(&first));
+    let second = server.send_event(&json!({"message": "checkout failed", "release": "web@2.1"}));
+    server.wait_for("the second event", |s| s.event(&second));
+    let issue = server.issues("")[0].clone();
+    assert_eq!(issue["firstRelease"]["version"], "web@2.0", "{issue}");
+    assert_eq!(issue["lastRelease"]["version"], "web@2.1", "{issue}");
+    let (status, release) = server.get("/api/0/organizations/faultline/releases/web@2.0/");
+    assert_eq!(status, 200, "{release}");
+    assert_eq!(release["projects"][0]["slug"], "default");
+    assert_eq!(release["newGroups"], 1);
+    assert!(release["firstEvent"].is_string());
+    let (_, listed) = server.get("/api/0/projects/faultline/default/releases/");
+    let versions: Vec<&str> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["version"].as_str().unwrap())
+        .collect();
+    assert!(
+        versions.contains(&"web@2.0") && versions.contains(&"web@2.1"),
+        "{versions:?}"
+    );
+    assert_eq!(server.issues("firstRelease:web@2.0").len(), 1);
+    assert!(server.issues("firstRelease:web@2.1").is_empty());
+    assert_eq!(server.issues("release:web@2.1").len(), 1);
+    // Issues were first seen in it: it cannot be deleted.
+    assert_eq!(
+        server
+            .delete("/api/0/organizations/faultline/releases/web@2.0/")
+            .0,
+        400
+    );
+}

@@ -11,8 +11,7 @@ use serde_json::Value;
 use super::{Member, OpError, OpResult};
 use crate::scopes;
 
-/// Sentry's longest version.
-pub const MAX_VERSION: usize = 200;
+pub use faultline_storage::releases::MAX_VERSION;
 /// Most commits kept for a release (sentry-cli sends at most a few hundred).
 pub const MAX_COMMITS: usize = 1000;
 /// Longest environment name, as Sentry's.
@@ -23,14 +22,7 @@ const MAX_TEXT: usize = 2048;
 /// A version as Sentry accepts it: 1 to 200 characters, no `/`, `\`, line
 /// breaks or tabs, not `.`, `..`, ` ` or `latest`.
 pub fn check_version(version: &str) -> OpResult<()> {
-    let bad = version.is_empty()
-        || version.chars().count() > MAX_VERSION
-        || version
-            .chars()
-            .any(|c| matches!(c, '/' | '\\') || c.is_control())
-        || matches!(version, "." | ".." | " " | "latest")
-        || version.trim() != version;
-    if bad {
+    if !faultline_storage::is_valid_version(version) {
         return Err(OpError::invalid(
             "version",
             format!(
