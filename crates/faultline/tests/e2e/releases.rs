@@ -111,6 +111,27 @@ fn releases_with_sentry_cli(server: Devserver) {
     assert_eq!(release["lastDeploy"]["environment"], "production");
     assert_eq!(release["lastDeploy"]["name"], "first");
 
+    // The Releases pages show it with its deploy and commits.
+    let cookie = crate::dashboard::sign_in(&server, &server.url);
+    let list = crate::dashboard::page(&server, &cookie, "/organizations/faultline/releases/");
+    assert!(list.contains("shop@1.0+build.7"), "{list}");
+    let page = crate::dashboard::page(
+        &server,
+        &cookie,
+        "/organizations/faultline/releases/shop%401.0%2Bbuild.7/",
+    );
+    for expected in [
+        "shop@1.0+build.7",
+        "production",
+        "Fix the ratio",
+        "Jane Doe",
+    ] {
+        assert!(
+            page.contains(expected),
+            "{expected:?} missing from the release page:\n{page}"
+        );
+    }
+
     cli(&["releases", "archive", "shop@1.0+build.7"]);
     assert_eq!(server.get(RELEASE).1["status"], "archived");
     cli(&["releases", "restore", "shop@1.0+build.7"]);
@@ -239,6 +260,14 @@ fn releases_come_from_events(server: Devserver) {
     assert_eq!(server.issues("firstRelease:web@2.0").len(), 1);
     assert!(server.issues("firstRelease:web@2.1").is_empty());
     assert_eq!(server.issues("release:web@2.1").len(), 1);
+    // The release's page lists the issue first seen in it.
+    let cookie = crate::dashboard::sign_in(&server, &server.url);
+    let page = crate::dashboard::page(
+        &server,
+        &cookie,
+        "/organizations/faultline/releases/web@2.0/",
+    );
+    assert!(page.contains("checkout failed"), "{page}");
     // Issues were first seen in it: it cannot be deleted.
     assert_eq!(
         server

@@ -15,6 +15,7 @@ mod members;
 mod pages;
 mod plugins;
 mod projects;
+mod releases;
 mod session;
 mod settings;
 mod throttle;
@@ -78,6 +79,14 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route(
             "/organizations/{org}/alerts/rules/{project}/{id}/details/",
             web::post().to(alerts::update),
+        )
+        .route(
+            "/organizations/{org}/releases/",
+            web::get().to(releases::list),
+        )
+        .route(
+            "/organizations/{org}/releases/{version}/",
+            web::get().to(releases::detail),
         )
         .route("/manage/status/mail/", web::get().to(manage::mail))
         .route("/manage/status/mail/", web::post().to(manage::send_test))

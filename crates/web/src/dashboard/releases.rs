@@ -1,0 +1,185 @@
+//! The Releases pages: the organization's releases (version, projects,
+//! new issues, when created and released, the last deploy) and each
+//! release's page with the issues first seen in it, its deploys and its
+//! commits.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, web};
+use askama::Template;
+use faultline_storage::{GroupQuery, GroupSort, Release};
+
+use super::error::{PageError, PageResult};
+use super::pages::context;
+use super::views::{Nav, render_status};
+use crate::WebState;
+use crate::ops::{self, Member};
+use crate::scopes;
+use crate::serialize::iso;
+
+/// Most releases and issues a page lists.
+const LIMIT: usize = 100;
+
+pub struct ReleaseRow {
+    pub version: String,
+    /// The version as a URL path segment.
+    pub path: String,
+    pub projects: Vec<String>,
+    pub status: String,
+    pub new_issues: u64,
+    pub date_created: String,
+    pub date_released: Option<String>,
+    pub last_deploy: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "releases.html")]
+pub struct ReleasesPage {
+    pub nav: Nav,
+    pub releases: Vec<ReleaseRow>,
+}
+
+pub struct IssueRow {
+    pub id: i64,
+    pub title: String,
+    pub count: i64,
+}
+
+pub struct DeployRow {
+    pub environment: String,
+    pub name: String,
+    pub date_finished: String,
+}
+
+pub struct CommitRow {
+    pub id: String,
+    pub message: String,
+    pub author: String,
+}
+
+#[derive(Template)]
+#[template(path = "release.html")]
+pub struct ReleasePage {
+    pub nav: Nav,
+    pub release: ReleaseRow,
+    pub issues: Vec<IssueRow>,
+    pub deploys: Vec<DeployRow>,
+    pub commits: Vec<CommitRow>,
+}
+
+fn path_segment(version: &str) -> String {
+    percent_encoding::utf8_percent_encode(version, percent_encoding::NON_ALPHANUMERIC).to_string()
+}
+
+async fn row(
+    state: &WebState,
+    member: &Member,
+    release: &Release,
+) -> Result<ReleaseRow, PageError> {
+    let meta = state.meta.as_ref();
+    let projects = meta.projects(member.org.id).await?;
+    let (new_issues, _, _) = meta
+        .release_issue_stats(&release.projects, &release.version)
+        .await?;
+    let deploys = meta.deploys(release.id).await?;
+    Ok(ReleaseRow {
+        version: release.version.clone(),
+        path: path_segment(&release.version),
+        projects: projects
+            .iter()
+            .filter(|p| release.projects.contains(&p.id))
+            .map(|p| p.slug.clone())
+            .collect(),
+        status: release.status.as_str().to_owned(),
+        new_issues,
+        date_created: iso(release.date_created),
+        date_released: release.date_released.map(iso),
+        last_deploy: deploys
+            .first()
+            .map(|d| format!("{} ({})", d.environment, iso(d.date_finished))),
+    })
+}
+
+/// `GET /organizations/{org}/releases/`
+pub async fn list(
+    req: HttpRequest,
+    path: web::Path<String>,
+    state: web::Data<WebState>,
+) -> PageResult {
+    let ctx = context(&req, &state, &path).await?;
+    ctx.member.require(scopes::RELEASES_READ)?;
+    let releases = state.meta.releases(ctx.member.org.id, None, LIMIT).await?;
+    let mut rows = Vec::with_capacity(releases.len());
+    for release in &releases {
+        rows.push(row(&state, &ctx.member, release).await?);
+    }
+    Ok(render_status(
+        StatusCode::OK,
+        &ReleasesPage {
+            nav: ctx.nav,
+            releases: rows,
+        },
+    ))
+}
+
+/// `GET /organizations/{org}/releases/{version}/`
+pub async fn detail(
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+    state: web::Data<WebState>,
+) -> PageResult {
+    let ctx = context(&req, &state, &path.0).await?;
+    let version = percent_encoding::percent_decode_str(&path.1)
+        .decode_utf8_lossy()
+        .into_owned();
+    let meta = state.meta.as_ref();
+    let release = ops::releases::get(meta, &ctx.member, &version, None).await?;
+    let groups = if release.projects.is_empty() {
+        Vec::new()
+    } else {
+        meta.groups(&GroupQuery {
+            project_ids: release.projects.clone(),
+            first_release: Some(release.version.clone()),
+            sort: GroupSort::FirstSeen,
+            limit: LIMIT,
+            ..GroupQuery::default()
+        })
+        .await?
+    };
+    let deploys = meta.deploys(release.id).await?;
+    let commits = meta.release_commits(release.id).await?;
+    Ok(render_status(
+        StatusCode::OK,
+        &ReleasePage {
+            release: row(&state, &ctx.member, &release).await?,
+            issues: groups
+                .iter()
+                .map(|g| IssueRow {
+                    id: g.id.0,
+                    title: g.title.clone(),
+                    count: g.count,
+                })
+                .collect(),
+            deploys: deploys
+                .iter()
+                .map(|d| DeployRow {
+                    environment: d.environment.clone(),
+                    name: d.name.clone().unwrap_or_default(),
+                    date_finished: iso(d.date_finished),
+                })
+                .collect(),
+            commits: commits
+                .iter()
+                .map(|c| CommitRow {
+                    id: c.id.chars().take(12).collect(),
+                    message: c.message.clone().unwrap_or_default().trim().to_owned(),
+                    author: c
+                        .author_name
+                        .clone()
+                        .or_else(|| c.author_email.clone())
+                        .unwrap_or_default(),
+                })
+                .collect(),
+            nav: ctx.nav,
+        },
+    ))
+}
