@@ -118,28 +118,7 @@ fn health_metrics_and_json_404s() {
 #[ignore = "needs sentry-cli (the test venv): run with cargo xtask test"]
 fn sentry_cli_works_against_faultline() {
     let server = Devserver::start();
-    let python = std::env::var_os("FAULTLINE_TEST_PYTHON")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| workspace_root().join("target/sdk/venv/bin/python"));
-    let cli = python.with_file_name("sentry-cli");
-    let run = |args: &[&str]| {
-        let out = Command::new(&cli)
-            .args(args)
-            .env("SENTRY_URL", &server.url)
-            .env("SENTRY_AUTH_TOKEN", &server.token)
-            .env("SENTRY_DSN", &server.dsn)
-            .env("SENTRY_DISABLE_UPDATE_CHECK", "true")
-            .env("SENTRY_LOAD_DOTENV", "0")
-            .output()
-            .unwrap_or_else(|e| panic!("{} runs: {e}", cli.display()));
-        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-        assert!(
-            out.status.success(),
-            "sentry-cli {args:?} failed:\n{stdout}\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        stdout
-    };
+    let run = |args: &[&str]| sentry_cli(&server, server.dir.path(), args);
     assert!(run(&["info"]).contains("admin@faultline.local"));
     let projects = run(&["projects", "list", "-o", "faultline"]);
     assert!(

@@ -375,6 +375,32 @@ pub fn spawn_ready(cmd: &mut Command, what: &str) -> Child {
     child
 }
 
+/// Runs the test venv's `sentry-cli` in `dir` against `server` (its URL,
+/// token and DSN; organization `faultline`, project `default`); returns its
+/// stdout, failing with its output unless it succeeds.
+pub fn sentry_cli(server: &Devserver, dir: &Path, args: &[&str]) -> String {
+    let cli = test_python().with_file_name("sentry-cli");
+    let out = Command::new(&cli)
+        .args(args)
+        .current_dir(dir)
+        .env("SENTRY_URL", &server.url)
+        .env("SENTRY_AUTH_TOKEN", &server.token)
+        .env("SENTRY_ORG", "faultline")
+        .env("SENTRY_PROJECT", "default")
+        .env("SENTRY_DSN", &server.dsn)
+        .env("SENTRY_DISABLE_UPDATE_CHECK", "true")
+        .env("SENTRY_LOAD_DOTENV", "0")
+        .output()
+        .unwrap_or_else(|e| panic!("{} runs: {e}", cli.display()));
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "sentry-cli {args:?} failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
 /// The Python with tests/requirements.txt installed (sentry-sdk, aiosmtpd).
 pub fn test_python() -> PathBuf {
     std::env::var_os("FAULTLINE_TEST_PYTHON")

@@ -4,35 +4,11 @@
 //! `archive`, `restore`, `deploys new` and `list`, `delete`, each checked
 //! through the REST API in Sentry's shapes.
 
-use std::path::Path;
 use std::process::Command;
 
 use serde_json::json;
 
 use crate::harness::*;
-
-/// Runs sentry-cli in `dir` against `server`; returns its stdout.
-fn sentry_cli(server: &Devserver, dir: &Path, args: &[&str]) -> String {
-    let cli = test_python().with_file_name("sentry-cli");
-    let out = Command::new(&cli)
-        .args(args)
-        .current_dir(dir)
-        .env("SENTRY_URL", &server.url)
-        .env("SENTRY_AUTH_TOKEN", &server.token)
-        .env("SENTRY_ORG", "faultline")
-        .env("SENTRY_PROJECT", "default")
-        .env("SENTRY_DISABLE_UPDATE_CHECK", "true")
-        .env("SENTRY_LOAD_DOTENV", "0")
-        .output()
-        .unwrap_or_else(|e| panic!("{} runs: {e}", cli.display()));
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(
-        out.status.success(),
-        "sentry-cli {args:?} failed:\n{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    stdout
-}
 
 /// A git repository with two commits.
 fn git_repo() -> tempfile::TempDir {

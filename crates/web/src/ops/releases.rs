@@ -138,6 +138,20 @@ pub async fn upsert(
         .and_then(Value::as_str)
         .ok_or_else(|| OpError::invalid("version", "This field is required."))?;
     check_version(version)?;
+    apply(meta, member, version, body, project).await
+}
+
+/// Applies a body's fields (`ref`, `url`, `status`, `dateStarted`,
+/// `dateReleased`, `projects` added, `commits` replaced) to the release
+/// `version`, creating it if need be, all checked before anything is
+/// written.
+async fn apply(
+    meta: &dyn MetaStore,
+    member: &Member,
+    version: &str,
+    body: &Value,
+    project: Option<&Project>,
+) -> OpResult<(Release, bool)> {
     let projects = projects_of(meta, member, body, project).await?;
     let change = ReleaseChange {
         reference: text(body, "ref")?,
@@ -185,23 +199,7 @@ pub async fn update(
 ) -> OpResult<Release> {
     member.require(scopes::RELEASES_WRITE)?;
     let release = get(meta, member, version, project).await?;
-    let projects = projects_of(meta, member, body, None).await?;
-    let change = ReleaseChange {
-        reference: text(body, "ref")?,
-        url: text(body, "url")?,
-        status: status(body)?,
-        date_started: time(body, "dateStarted")?,
-        date_released: time(body, "dateReleased")?,
-        projects: projects.iter().map(|p| p.id).collect(),
-    };
-    let commits = commits(body)?;
-    let (release, _) = meta
-        .upsert_release(member.org.id, &release.version, &change)
-        .await?;
-    if let Some(commits) = commits {
-        meta.set_release_commits(release.id, &commits).await?;
-    }
-    Ok(release)
+    Ok(apply(meta, member, &release.version, body, None).await?.0)
 }
 
 /// Deletes a release, unless issues were first seen in it (Sentry refuses
