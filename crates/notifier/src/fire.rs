@@ -14,7 +14,7 @@ use faultline_storage::{
     Project, ProjectPlugin, Result, RuleStatus, User, UserId,
 };
 
-use crate::evaluate::{Counts, Happened, Subject, passes_filters, triggered, windows};
+use crate::evaluate::{Counts, Happened, NO_COUNTS, Subject, passes_filters, triggered, windows};
 use crate::message::{Notification, Payload, Summary};
 
 /// Firings per project and minute past which alerts are held back and
@@ -56,7 +56,8 @@ impl Batch<'_> {
         // First every header (most messages trigger no rule, and their
         // event is never read), counting the events and users of projects
         // with frequency conditions, so the counts include this batch.
-        let mut messages: Vec<(PostProcessHeader, &Delivery)> =
+        // Each message's header, and the whole message where it was read.
+        let mut messages: Vec<(PostProcessHeader, &Delivery, Option<PostProcessMessage>)> =
             Vec::with_capacity(deliveries.len());
         let mut events: HashMap<GroupId, u64> = HashMap::new();
         let mut users: Vec<(GroupId, String)> = Vec::new();
@@ -81,20 +82,23 @@ impl Batch<'_> {
             if !rules.event_windows.is_empty() {
                 *events.entry(header.group_id).or_default() += 1;
             }
-            // The event is read only for projects whose rules count users
-            // or compare releases.
+            // The event is read now only for projects whose rules count
+            // users or compare releases; it is kept for the evaluation.
+            let mut message = None;
             if (!rules.user_windows.is_empty() || rules.tracks_releases)
-                && let Ok(message) = serde_json::from_slice::<PostProcessMessage>(&delivery.payload)
-                && let Some(event) = &message.event
+                && let Ok(read) = serde_json::from_slice::<PostProcessMessage>(&delivery.payload)
             {
-                if let Some(user) = user_key(event).filter(|_| !rules.user_windows.is_empty()) {
-                    users.push((header.group_id, user));
+                if let Some(event) = &read.event {
+                    if let Some(user) = user_key(event).filter(|_| !rules.user_windows.is_empty()) {
+                        users.push((header.group_id, user));
+                    }
+                    if let Some(release) = event.release.clone().filter(|_| rules.tracks_releases) {
+                        releases.push((header.project_id, release));
+                    }
                 }
-                if let Some(release) = event.release.clone().filter(|_| rules.tracks_releases) {
-                    releases.push((header.project_id, release));
-                }
+                message = Some(read);
             }
-            messages.push((header, delivery));
+            messages.push((header, delivery, message));
         }
         let events: Vec<(GroupId, u64)> = events.into_iter().collect();
         self.alerts.add_event_counts(&events, now).await?;
@@ -111,14 +115,18 @@ impl Batch<'_> {
 
         let mut counts: HashMap<GroupId, Counts> = HashMap::new();
         let mut recorded = 0;
-        for (header, delivery) in messages {
+        for (header, delivery, read) in messages {
             let Some(Some(rules)) = projects.get(&header.project_id) else {
                 continue;
             };
-            let counts = match counts.entry(header.group_id) {
-                std::collections::hash_map::Entry::Occupied(known) => known.into_mut(),
-                std::collections::hash_map::Entry::Vacant(new) => {
-                    new.insert(self.counts(rules, header.group_id, now).await?)
+            let counts = if rules.event_windows.is_empty() && rules.user_windows.is_empty() {
+                &NO_COUNTS
+            } else {
+                match counts.entry(header.group_id) {
+                    std::collections::hash_map::Entry::Occupied(known) => known.into_mut(),
+                    std::collections::hash_map::Entry::Vacant(new) => {
+                        new.insert(self.counts(rules, header.group_id, now).await?)
+                    }
                 }
             };
             let happened = Happened {
@@ -135,12 +143,15 @@ impl Batch<'_> {
             if triggered.is_empty() {
                 continue;
             }
-            let message: PostProcessMessage = match serde_json::from_slice(&delivery.payload) {
-                Ok(m) => m,
-                Err(e) => {
-                    tracing::warn!(error = %e, "dropping an unreadable post-process message");
-                    continue;
-                }
+            let message: PostProcessMessage = match read {
+                Some(m) => m,
+                None => match serde_json::from_slice(&delivery.payload) {
+                    Ok(m) => m,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "dropping an unreadable post-process message");
+                        continue;
+                    }
+                },
             };
             let Some(group) = self.meta.group(header.group_id).await? else {
                 continue;

@@ -53,6 +53,19 @@ fn refusal(host: &str, ip: IpAddr, why: &str) -> String {
     format!("{host} is {ip}, {why}: refused (set notifications.allow-private-targets to allow it)")
 }
 
+/// The resolver's refusal of a name, told apart from lookup failures by
+/// its type (it travels inside reqwest's connect error).
+#[derive(Debug)]
+struct Refused(String);
+
+impl std::fmt::Display for Refused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl StdError for Refused {}
+
 /// Resolves names as the system does, keeping only addresses that may be
 /// posted to.
 struct GuardedResolver;
@@ -69,15 +82,15 @@ impl Resolve for GuardedResolver {
                 .filter(|a| forbidden(a.ip()).is_none())
                 .collect();
             if allowed.is_empty() {
-                let message = match found.first() {
-                    Some(addr) => refusal(
+                let error: Box<dyn StdError + Send + Sync> = match found.first() {
+                    Some(addr) => Box::new(Refused(refusal(
                         &host,
                         addr.ip(),
                         forbidden(addr.ip()).unwrap_or("not allowed"),
-                    ),
-                    None => format!("{host} has no address"),
+                    ))),
+                    None => format!("{host} has no address").into(),
                 };
-                return Err(message.into());
+                return Err(error);
             }
             let addrs: Addrs = Box::new(allowed.into_iter());
             Ok(addrs)
@@ -236,14 +249,14 @@ fn request_error(e: &reqwest::Error) -> SendError {
     let mut message = e.to_string();
     let mut source = e.source();
     while let Some(cause) = source {
+        if let Some(refused) = cause.downcast_ref::<Refused>() {
+            return SendError::Permanent(refused.0.clone());
+        }
         message = cause.to_string();
         source = cause.source();
     }
     if e.is_timeout() {
         return SendError::Transient(format!("no answer within {} seconds", TIMEOUT.as_secs()));
-    }
-    if message.contains("refused (set notifications.allow-private-targets") {
-        return SendError::Permanent(message);
     }
     if e.is_redirect() {
         return SendError::Permanent(format!("redirects: {message}"));

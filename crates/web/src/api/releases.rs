@@ -44,8 +44,18 @@ fn deploy_json(deploy: &Deploy) -> Value {
 
 /// Sentry's release serializer.
 async fn release_json(state: &WebState, member: &Member, release: &Release) -> ApiResult<Value> {
+    let org_projects = state.meta.projects(member.org.id).await?;
+    release_json_in(state, &org_projects, release).await
+}
+
+/// [`release_json`] with the organization's projects already read (a list
+/// reads them once).
+async fn release_json_in(
+    state: &WebState,
+    org_projects: &[Project],
+    release: &Release,
+) -> ApiResult<Value> {
     let meta = state.meta.as_ref();
-    let org_projects = meta.projects(member.org.id).await?;
     let projects: Vec<&Project> = org_projects
         .iter()
         .filter(|p| release.projects.contains(&p.id))
@@ -137,12 +147,13 @@ async fn list_of(
         .meta
         .releases(member.org.id, project.map(|p| p.id), LIST_LIMIT)
         .await?;
+    let org_projects = state.meta.projects(member.org.id).await?;
     let mut out = Vec::with_capacity(releases.len());
     for release in releases
         .iter()
         .filter(|r| r.version.to_lowercase().contains(&query))
     {
-        out.push(release_json(state, member, release).await?);
+        out.push(release_json_in(state, &org_projects, release).await?);
     }
     Ok(HttpResponse::Ok().json(out))
 }

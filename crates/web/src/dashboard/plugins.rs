@@ -3,18 +3,19 @@
 //! disable, and "send test", which shows the service's own answer.
 
 use actix_web::http::StatusCode;
-use actix_web::{HttpRequest, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use faultline_rules::FieldKind;
 
 use super::error::{PageResult, ShowRefusal};
 use super::form_field;
-use super::pages::{context, form_context};
+use super::pages::{Ctx, context, form_context};
 use super::views::{Nav, render_status};
 use crate::WebState;
 use crate::ops;
 use crate::ops::plugins::{PluginState, TEST_OK};
 use crate::scopes;
+use faultline_storage::Project;
 
 pub struct PluginRow {
     pub slug: &'static str,
@@ -132,18 +133,33 @@ pub async fn detail(
         .project(state.meta.as_ref(), &path.1, scopes::PROJECT_READ)
         .await?;
     let plugin = ops::plugins::get(state.alerts.as_ref(), &ctx.member, &project, &path.2).await?;
-    Ok(render_status(
-        StatusCode::OK,
+    Ok(plugin_page(ctx, &project, &plugin, None))
+}
+
+/// The plugin's page, with what the last action came to; 400 when it
+/// did not work.
+fn plugin_page(
+    ctx: Ctx,
+    project: &Project,
+    plugin: &PluginState,
+    result: Option<(bool, String)>,
+) -> HttpResponse {
+    let status = match &result {
+        Some((false, _)) => StatusCode::BAD_REQUEST,
+        _ => StatusCode::OK,
+    };
+    render_status(
+        status,
         &PluginPage {
             can_write: ctx.member.allows(scopes::PROJECT_WRITE),
             nav: ctx.nav,
             project_slug: project.slug.clone(),
             project_name: project.name.clone(),
-            plugin: row(&plugin),
-            fields: fields(&plugin),
-            result: None,
+            plugin: row(plugin),
+            fields: fields(plugin),
+            result,
         },
-    ))
+    )
 }
 
 /// The page's forms: `save` (the fields), `enable`, `disable`, `test`.
@@ -197,21 +213,5 @@ pub async fn update(
     };
     let result = result.unwrap_or_else(|refusal| (false, refusal));
     let plugin = ops::plugins::get(alerts, member, &project, slug).await?;
-    let status = if result.0 {
-        StatusCode::OK
-    } else {
-        StatusCode::BAD_REQUEST
-    };
-    Ok(render_status(
-        status,
-        &PluginPage {
-            can_write: member.allows(scopes::PROJECT_WRITE),
-            nav: ctx.nav,
-            project_slug: project.slug.clone(),
-            project_name: project.name.clone(),
-            plugin: row(&plugin),
-            fields: fields(&plugin),
-            result: Some(result),
-        },
-    ))
+    Ok(plugin_page(ctx, &project, &plugin, Some(result)))
 }

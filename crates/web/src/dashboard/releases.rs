@@ -6,13 +6,13 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, web};
 use askama::Template;
-use faultline_storage::{GroupQuery, GroupSort, Release};
+use faultline_storage::{GroupQuery, GroupSort, Project, Release};
 
 use super::error::{PageError, PageResult};
 use super::pages::context;
 use super::views::{Nav, render_status};
 use crate::WebState;
-use crate::ops::{self, Member};
+use crate::ops;
 use crate::scopes;
 use crate::serialize::iso;
 
@@ -70,13 +70,13 @@ fn path_segment(version: &str) -> String {
     percent_encoding::utf8_percent_encode(version, percent_encoding::NON_ALPHANUMERIC).to_string()
 }
 
+/// A release's row, given the organization's projects.
 async fn row(
     state: &WebState,
-    member: &Member,
+    projects: &[Project],
     release: &Release,
 ) -> Result<ReleaseRow, PageError> {
     let meta = state.meta.as_ref();
-    let projects = meta.projects(member.org.id).await?;
     let (new_issues, _, _) = meta
         .release_issue_stats(&release.projects, &release.version)
         .await?;
@@ -108,9 +108,10 @@ pub async fn list(
     let ctx = context(&req, &state, &path).await?;
     ctx.member.require(scopes::RELEASES_READ)?;
     let releases = state.meta.releases(ctx.member.org.id, None, LIMIT).await?;
+    let projects = state.meta.projects(ctx.member.org.id).await?;
     let mut rows = Vec::with_capacity(releases.len());
     for release in &releases {
-        rows.push(row(&state, &ctx.member, release).await?);
+        rows.push(row(&state, &projects, release).await?);
     }
     Ok(render_status(
         StatusCode::OK,
@@ -150,7 +151,7 @@ pub async fn detail(
     Ok(render_status(
         StatusCode::OK,
         &ReleasePage {
-            release: row(&state, &ctx.member, &release).await?,
+            release: row(&state, &meta.projects(ctx.member.org.id).await?, &release).await?,
             issues: groups
                 .iter()
                 .map(|g| IssueRow {
