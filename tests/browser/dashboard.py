@@ -14,6 +14,7 @@ import sys
 os.environ.setdefault("SE_AVOID_STATS", "true")
 
 from selenium import webdriver  # noqa: E402
+from selenium.common.exceptions import WebDriverException  # noqa: E402
 from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support import expected_conditions as EC  # noqa: E402
@@ -57,7 +58,17 @@ def submit(driver, wait, button):
     old page must be gone before anything is read from the new one."""
     old = driver.find_element(By.TAG_NAME, "html")
     button.click()
-    wait.until(EC.staleness_of(old))
+
+    def gone(_):
+        # Chromium reports a node of a page it has left either as stale or
+        # as "no longer in the document": both mean the new page is there.
+        try:
+            old.is_enabled()
+            return False
+        except WebDriverException:
+            return True
+
+    wait.until(gone)
 
 
 def sign_in(driver, wait, email, password, then):
