@@ -15,6 +15,12 @@ pub struct Limits {
     pub max_decompressed_size: usize,
     /// JSON bodies of the REST API.
     pub max_api_payload_size: usize,
+    /// One file assembled from uploaded chunks (chunk-upload's `maxFileSize`).
+    pub max_upload_file_size: u64,
+    /// Bytes of uploaded chunks and bundles one organization may keep.
+    pub upload_quota: u64,
+    /// One source map or minified file the symbolicator reads.
+    pub max_sourcemap_size: u64,
 }
 
 impl Default for Limits {
@@ -33,6 +39,9 @@ impl Limits {
             max_envelope_size: size("limits.max-envelope-size")?,
             max_decompressed_size: size("limits.max-decompressed-size")?,
             max_api_payload_size: size("limits.max-api-payload-size")?,
+            max_upload_file_size: raw.at_least("limits.max-upload-file-size", 1u64)?,
+            upload_quota: raw.at_least("limits.upload-quota", 0u64)?,
+            max_sourcemap_size: raw.at_least("limits.max-sourcemap-size", 1u64)?,
         })
     }
 }

@@ -1,7 +1,9 @@
 //! cron: the scheduled jobs of the production topology. Today that is
 //! retention: every `interval`, events older than `retention.days` (whole
 //! ClickHouse partitions, or rows in the embedded store) and issues whose
-//! last event is that old are deleted. `faultline cleanup --days N` runs
+//! last event is that old are deleted, with upload chunks never assembled
+//! within a day and artifact bundles no event used within `retention.days`
+//! (their index rows and their files). `faultline cleanup --days N` runs
 //! the same job once, by hand.
 
 use std::sync::{LazyLock, Once};
@@ -10,7 +12,7 @@ use std::time::Duration;
 use chrono::Utc;
 use std::sync::Arc;
 
-use faultline_storage::{EventStore, MetaStore, Probe, StorageError};
+use faultline_storage::{ArtifactStore, BlobDir, EventStore, MetaStore, Probe, StorageError};
 use faultline_telemetry::prometheus_client::metrics::counter::Counter;
 use tokio::sync::watch;
 
@@ -31,7 +33,14 @@ pub struct CronOptions {
 pub struct Deleted {
     pub events: u64,
     pub issues: u64,
+    /// Artifact bundles and left-over upload chunks.
+    pub bundles: u64,
+    pub chunks: u64,
 }
+
+/// How long an uploaded chunk waits to be assembled (sentry-cli assembles
+/// right after uploading; a chunk this old was abandoned).
+const CHUNK_LIFETIME: chrono::Duration = chrono::Duration::hours(24);
 
 static EVENTS_DELETED: LazyLock<Counter> = LazyLock::new(Counter::default);
 static ISSUES_DELETED: LazyLock<Counter> = LazyLock::new(Counter::default);
@@ -59,6 +68,9 @@ fn register_metrics() {
 pub struct Stores {
     pub meta: Arc<dyn MetaStore>,
     pub events: Arc<dyn EventStore>,
+    pub artifacts: Arc<dyn ArtifactStore>,
+    /// Where uploads' files are (the volume web and symbolicator share).
+    pub blobs: BlobDir,
 }
 
 impl Stores {
@@ -85,9 +97,30 @@ pub async fn apply_retention(stores: &Stores, days: u32) -> Result<Deleted, Cron
     let cutoff = Utc::now() - chrono::Duration::days(i64::from(days));
     let events = stores.events.delete_before(cutoff).await?;
     let issues = stores.meta.delete_issues_before(cutoff).await?;
+    let expired = stores
+        .artifacts
+        .expire_artifacts(Utc::now() - CHUNK_LIFETIME, cutoff)
+        .await?;
+    // The rows went first: a file left behind by a crash here is only
+    // space, never a bundle on record without its bytes.
+    let keys = expired
+        .chunks
+        .iter()
+        .map(|(org, checksum)| faultline_artifacts::chunk_key(org.0, checksum))
+        .chain(expired.bundles.iter().cloned());
+    for key in keys {
+        if let Err(e) = stores.blobs.delete(&key) {
+            tracing::warn!(error = %e, key, "cannot delete an expired upload's file");
+        }
+    }
     EVENTS_DELETED.inc_by(events);
     ISSUES_DELETED.inc_by(issues);
-    Ok(Deleted { events, issues })
+    Ok(Deleted {
+        events,
+        issues,
+        bundles: expired.bundles.len() as u64,
+        chunks: expired.chunks.len() as u64,
+    })
 }
 
 /// Runs retention at start and then every `interval` until `shutdown`. A
@@ -115,6 +148,8 @@ pub async fn run(
             Ok(deleted) => tracing::info!(
                 events = deleted.events,
                 issues = deleted.issues,
+                bundles = deleted.bundles,
+                chunks = deleted.chunks,
                 days = options.retention_days,
                 "retention pass done"
             ),

@@ -70,13 +70,21 @@ pub async fn cleanup(data: &DataArgs, days: u32) -> anyhow::Result<()> {
     let stores = faultline_cron::Stores {
         meta: open.meta().await?,
         events: open.event_store().await?,
+        artifacts: open.artifacts().await?,
+        blobs: open.blobs()?,
     };
     let before = dir_size(&settings.data_dir);
     let deleted = faultline_cron::apply_retention(&stores, days).await?;
     let (events, issues) = (deleted.events, deleted.issues);
     let after = dir_size(&settings.data_dir);
+    let uploads = match (deleted.bundles, deleted.chunks) {
+        (0, 0) => String::new(),
+        (bundles, chunks) => {
+            format!(" and {bundles} unused artifact bundles ({chunks} abandoned upload chunks)")
+        }
+    };
     println!(
-        "Deleted {events} events and {issues} issues older than {days} days; {:.1} MB freed",
+        "Deleted {events} events and {issues} issues older than {days} days{uploads}; {:.1} MB freed",
         before.saturating_sub(after) as f64 / 1e6
     );
     Ok(())

@@ -11,7 +11,8 @@ use std::sync::Arc;
 use anyhow::Context;
 use faultline_config::Kafka;
 use faultline_storage::{
-    AlertStore, Cache, EventQueue, EventReader, EventStore, MemoryCache, MetaStore,
+    AlertStore, ArtifactStore, BlobDir, Cache, EventQueue, EventReader, EventStore, MemoryCache,
+    MetaStore,
 };
 use faultline_storage_clickhouse::ClickHouseEventStore;
 use faultline_storage_grpc::RemoteEventReader;
@@ -30,6 +31,9 @@ pub enum EventsAccess {
     Direct,
     ViaQueryService,
 }
+
+/// The blob store's directory inside the data directory.
+pub const BLOB_DIR: &str = "files";
 
 pub struct Stores<'a> {
     settings: &'a Settings,
@@ -95,6 +99,21 @@ impl<'a> Stores<'a> {
     /// Alert rules and their history, kept in the metadata database.
     pub async fn alerts(&self) -> anyhow::Result<Arc<dyn AlertStore>> {
         Ok(self.sql().await?)
+    }
+
+    /// Uploaded chunks and bundles, kept in the metadata database.
+    pub async fn artifacts(&self) -> anyhow::Result<Arc<dyn ArtifactStore>> {
+        Ok(self.sql().await?)
+    }
+
+    /// The blob store: `files/` in the data directory (`storage.dir`; in
+    /// compose, the volume every service mounts).
+    pub fn blobs(&self) -> anyhow::Result<BlobDir> {
+        let dir = &self.settings.data_dir;
+        make_private_dir(dir, self.settings.data_dir_is_own)?;
+        let files = dir.join(BLOB_DIR);
+        make_private_dir(&files, true)?;
+        Ok(BlobDir::new(files))
     }
 
     /// The metadata database, on PostgreSQL at `database.url` or the

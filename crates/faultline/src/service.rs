@@ -95,6 +95,8 @@ pub async fn build(
                 alerts: stores.alerts().await?,
                 events: stores.event_reader().await?,
                 cache: stores.cache().await?,
+                artifacts: stores.artifacts().await?,
+                blobs: stores.blobs()?,
             },
             config.system.url_prefix_for(addr),
             config,
@@ -118,6 +120,8 @@ pub async fn build(
             faultline_cron::Stores {
                 meta: stores.meta().await?,
                 events: stores.event_store().await?,
+                artifacts: stores.artifacts().await?,
+                blobs: stores.blobs()?,
             },
             faultline_cron::CronOptions {
                 retention_days: config.retention.days,

@@ -36,6 +36,7 @@
 //!   `Unavailable`.
 
 mod alerts;
+mod artifacts;
 mod dialect;
 mod driver;
 mod error;
@@ -536,5 +537,88 @@ impl AlertStore for SqlMetaStore {
         deliveries: &[NewDelivery],
     ) -> Result<bool> {
         alerts::queue_summary(&self.pools, project, since, now, deliveries).await
+    }
+}
+
+#[async_trait]
+impl ArtifactStore for SqlMetaStore {
+    async fn record_chunks(
+        &self,
+        org: OrgId,
+        chunks: &[(String, u64)],
+        quota: u64,
+    ) -> Result<ChunkAdmission> {
+        artifacts::record_chunks(&self.pools, org, chunks, quota).await
+    }
+
+    async fn missing_chunks(&self, org: OrgId, checksums: &[String]) -> Result<Vec<String>> {
+        artifacts::missing_chunks(&self.pools, org, checksums).await
+    }
+
+    async fn remove_chunks(&self, org: OrgId, checksums: &[String]) -> Result<()> {
+        artifacts::remove_chunks(&self.pools, org, checksums).await
+    }
+
+    async fn upload_usage(&self, org: OrgId) -> Result<u64> {
+        artifacts::upload_usage(&self.pools, org).await
+    }
+
+    async fn bundle_by_checksum(
+        &self,
+        org: OrgId,
+        checksum: &str,
+    ) -> Result<Option<ArtifactBundle>> {
+        artifacts::bundle_by_checksum(&self.pools, org, checksum).await
+    }
+
+    async fn insert_bundle(&self, bundle: &NewArtifactBundle) -> Result<(ArtifactBundle, bool)> {
+        artifacts::insert_bundle(&self.pools, bundle).await
+    }
+
+    async fn release_bundles(
+        &self,
+        org: OrgId,
+        release: &str,
+    ) -> Result<Vec<(ArtifactBundle, Vec<ArtifactFile>)>> {
+        artifacts::release_bundles(&self.pools, org, release).await
+    }
+
+    async fn bundles(&self, org: OrgId, limit: usize) -> Result<Vec<ArtifactBundle>> {
+        artifacts::bundles(&self.pools, org, limit).await
+    }
+
+    async fn artifact_by_debug_id(
+        &self,
+        project: ProjectId,
+        debug_id: &str,
+        ty: ArtifactType,
+    ) -> Result<Option<FoundArtifact>> {
+        artifacts::by_debug_id(&self.pools, project, debug_id, ty).await
+    }
+
+    async fn artifact_by_url(
+        &self,
+        project: ProjectId,
+        release: &str,
+        dist: Option<&str>,
+        urls: &[String],
+    ) -> Result<Option<FoundArtifact>> {
+        artifacts::by_url(&self.pools, project, release, dist, urls).await
+    }
+
+    async fn artifact_in_bundle(&self, bundle: i64, url: &str) -> Result<Option<ArtifactFile>> {
+        artifacts::in_bundle(&self.pools, bundle, url).await
+    }
+
+    async fn touch_bundles(&self, bundles: &[i64], at: DateTime<Utc>) -> Result<()> {
+        artifacts::touch(&self.pools, bundles, at).await
+    }
+
+    async fn expire_artifacts(
+        &self,
+        chunks_before: DateTime<Utc>,
+        bundles_before: DateTime<Utc>,
+    ) -> Result<ExpiredArtifacts> {
+        artifacts::expire(&self.pools, chunks_before, bundles_before).await
     }
 }

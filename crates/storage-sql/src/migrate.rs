@@ -65,6 +65,10 @@ const META: &[(&str, &str)] = &[
         include_str!("../migrations/meta/sqlite/0012_last_release.sql"),
         include_str!("../migrations/meta/postgres/0012_last_release.sql"),
     ),
+    (
+        include_str!("../migrations/meta/sqlite/0013_artifacts.sql"),
+        include_str!("../migrations/meta/postgres/0013_artifacts.sql"),
+    ),
 ];
 
 /// The metadata schema's versions in `dialect`.

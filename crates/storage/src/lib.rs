@@ -1,10 +1,12 @@
 //! The storage seams every service is written against, and their backends.
 //!
-//! Five small traits: [`EventQueue`] (topics with offsets and consumer
+//! Six small traits: [`EventQueue`] (topics with offsets and consumer
 //! groups), [`MetaStore`] (users, organizations, projects, keys, issues),
 //! [`AlertStore`] (alert rules, their firings and the deliveries owed),
-//! [`EventStore`] (full events, searchable) and [`Cache`] (shared entries
-//! that expire, such as relay's project keys). [`EventReader`] is the
+//! [`ArtifactStore`] (upload chunks and artifact bundles, indexed by debug
+//! id and URL), [`EventStore`] (full events, searchable) and [`Cache`]
+//! (shared entries that expire, such as relay's project keys). Uploaded
+//! files themselves live in a [`BlobDir`], a directory services share. [`EventReader`] is the
 //! reading half of the event store, all a remote store offers. Backends are
 //! chosen once at start-up and each service is handed the stores it
 //! declares, with a [`Probe`] per store its `/health` checks; service code
@@ -17,6 +19,8 @@
 //! a trait. Each backend maps its driver's errors to [`StorageError`].
 
 pub mod alerts;
+pub mod artifacts;
+pub mod blobs;
 pub mod cache;
 pub mod consume;
 pub mod events;
@@ -29,6 +33,11 @@ pub use alerts::{
     AlertDelivery, AlertRule, AlertStore, AttemptResult, DeliveryStatus, FireOutcome, NewDelivery,
     NewFire, ProjectPlugin, RuleFire, RuleRecord, RuleStatus,
 };
+pub use artifacts::{
+    ArtifactBundle, ArtifactFile, ArtifactStore, ArtifactType, ChunkAdmission, ExpiredArtifacts,
+    FoundArtifact, NewArtifactBundle,
+};
+pub use blobs::{BlobDir, BlobWriter};
 pub use cache::{Cache, MemoryCache, cache_keys};
 pub use consume::{BatchHandler, BatchPolicy, consume};
 pub use events::{EventReader, EventRecord, EventStore, StoredEvent, TagFilter, TagValueCount};

@@ -23,6 +23,9 @@ pub enum ApiError {
     /// A body refused field by field: `{"field": ["message"]}`.
     #[error("invalid fields")]
     Fields(serde_json::Value),
+    /// A body, or what it would add, past a limit (413).
+    #[error("{0}")]
+    TooLarge(String),
     #[error("internal error")]
     Storage(#[from] StorageError),
 }
@@ -56,6 +59,7 @@ impl ResponseError for ApiError {
             ApiError::NotFound => StatusCode::NOT_FOUND,
             ApiError::BadRequest(_) | ApiError::Fields(_) => StatusCode::BAD_REQUEST,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Storage(StorageError::NotFound) => StatusCode::NOT_FOUND,
             ApiError::Storage(StorageError::Conflict(_)) => StatusCode::CONFLICT,
             ApiError::Storage(_) => StatusCode::INTERNAL_SERVER_ERROR,

@@ -21,7 +21,7 @@ mod slug;
 use std::sync::Arc;
 
 use actix_web::web;
-use faultline_storage::{AlertStore, Cache, EventReader, MetaStore, Probe};
+use faultline_storage::{AlertStore, ArtifactStore, BlobDir, Cache, EventReader, MetaStore, Probe};
 
 pub use auth::{generate_token, hash_token};
 pub use error::ApiError;
@@ -43,6 +43,17 @@ pub struct Stores {
     pub events: Arc<dyn EventReader>,
     /// Shared with relay, which caches project keys there.
     pub cache: Arc<dyn Cache>,
+    /// Uploaded chunks and bundles (the metadata database).
+    pub artifacts: Arc<dyn ArtifactStore>,
+    /// Where uploads are kept (shared with the symbolicator).
+    pub blobs: BlobDir,
+}
+
+/// The upload limits web applies (`limits.*`).
+#[derive(Debug, Clone, Copy)]
+pub struct UploadLimits {
+    pub max_file_size: u64,
+    pub quota: u64,
 }
 
 impl Stores {
@@ -81,6 +92,9 @@ pub struct WebState {
     /// The notifier's HTTP client, for the plugins' "send test" (the same
     /// timeouts and address checks as deliveries).
     pub http: Result<faultline_notifier::HttpClient, String>,
+    pub artifacts: Arc<dyn ArtifactStore>,
+    pub blobs: BlobDir,
+    pub uploads: UploadLimits,
 }
 
 impl WebState {
@@ -101,6 +115,12 @@ impl WebState {
             mail: config.mail.clone(),
             mailer: faultline_notifier::Mailer::from_config(&config.mail),
             http: faultline_notifier::HttpClient::new(config.notifications.allow_private_targets),
+            artifacts: stores.artifacts.clone(),
+            blobs: stores.blobs.clone(),
+            uploads: UploadLimits {
+                max_file_size: config.limits.max_upload_file_size,
+                quota: config.limits.upload_quota,
+            },
         }
     }
 }

@@ -39,5 +39,6 @@ mod ingestion;
 mod notifications;
 mod releases;
 mod sdks;
+mod sourcemaps;
 mod stack;
 mod topology;

@@ -7,6 +7,7 @@ mod plugins;
 mod releases;
 mod rules;
 mod teams;
+mod uploads;
 
 use actix_web::web;
 
@@ -78,6 +79,18 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route(
             "/api/0/organizations/{org}/releases/{version}/previous-with-commits/",
             web::get().to(releases::previous_with_commits),
+        )
+        .route(
+            "/api/0/organizations/{org}/chunk-upload/",
+            web::get().to(uploads::options),
+        )
+        .route(
+            "/api/0/organizations/{org}/chunk-upload/",
+            web::post().to(uploads::upload),
+        )
+        .route(
+            "/api/0/organizations/{org}/artifactbundle/assemble/",
+            web::post().to(uploads::assemble_bundle),
         )
         .route(
             "/api/0/organizations/{org}/repos/",

@@ -1,7 +1,7 @@
 //! The Releases pages: the organization's releases (version, projects,
 //! new issues, when created and released, the last deploy) and each
-//! release's page with the issues first seen in it, its deploys and its
-//! commits.
+//! release's page with the issues first seen in it, its deploys, its
+//! commits and the source map files uploaded for it.
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, web};
@@ -56,6 +56,15 @@ pub struct CommitRow {
     pub author: String,
 }
 
+/// A file of a bundle uploaded for the release.
+pub struct ArtifactRow {
+    pub url: String,
+    pub kind: &'static str,
+    pub dist: String,
+    pub size: u64,
+    pub debug_id: String,
+}
+
 #[derive(Template)]
 #[template(path = "release.html")]
 pub struct ReleasePage {
@@ -64,6 +73,7 @@ pub struct ReleasePage {
     pub issues: Vec<IssueRow>,
     pub deploys: Vec<DeployRow>,
     pub commits: Vec<CommitRow>,
+    pub artifacts: Vec<ArtifactRow>,
 }
 
 fn path_segment(version: &str) -> String {
@@ -148,6 +158,20 @@ pub async fn detail(
     };
     let deploys = meta.deploys(release.id).await?;
     let commits = meta.release_commits(release.id).await?;
+    let mut artifacts = Vec::new();
+    for (bundle, files) in state
+        .artifacts
+        .release_bundles(ctx.member.org.id, &release.version)
+        .await?
+    {
+        artifacts.extend(files.into_iter().map(|f| ArtifactRow {
+            url: f.url,
+            kind: f.ty.as_str(),
+            dist: bundle.dist.clone().unwrap_or_default(),
+            size: f.size,
+            debug_id: f.debug_id.unwrap_or_default(),
+        }));
+    }
     Ok(render_status(
         StatusCode::OK,
         &ReleasePage {
@@ -180,6 +204,7 @@ pub async fn detail(
                         .unwrap_or_default(),
                 })
                 .collect(),
+            artifacts,
             nav: ctx.nav,
         },
     ))

@@ -24,6 +24,7 @@ pub mod releases;
 pub mod rules;
 pub mod teams;
 pub mod tokens;
+pub mod uploads;
 pub mod users;
 
 pub use access::{Caller, Member};

@@ -1,0 +1,254 @@
+//! Source maps as users ship them: tests/sdk/node/app bundled and minified
+//! by the real esbuild, `sentry-cli sourcemaps inject` and `upload` (the
+//! test venv's pinned binary) against the server, and hostile uploads
+//! through the same endpoints.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::{Value, json};
+
+use crate::harness::*;
+
+/// The tests' node_modules (esbuild, @sentry/node).
+fn node_dir() -> PathBuf {
+    std::env::var_os("FAULTLINE_TEST_NODE_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join("tests/sdk/node"))
+}
+
+/// tests/sdk/node/app copied into a new directory and built into
+/// `dist/app.min.js` with its map, as a user's build would.
+pub fn built_app() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src");
+    std::fs::create_dir(&src).unwrap();
+    for file in ["index.js", "math.js"] {
+        std::fs::copy(
+            workspace_root().join("tests/sdk/node/app/src").join(file),
+            src.join(file),
+        )
+        .unwrap();
+    }
+    let out = Command::new(node_dir().join("node_modules/.bin/esbuild"))
+        .args([
+            "src/index.js",
+            "--bundle",
+            "--minify",
+            "--sourcemap",
+            "--platform=node",
+            "--external:@sentry/node",
+            "--outfile=dist/app.min.js",
+        ])
+        .current_dir(dir.path())
+        .output()
+        .expect("esbuild runs (cargo xtask test installs it)");
+    assert!(
+        out.status.success(),
+        "esbuild: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    dir
+}
+
+/// Runs the built app with the real @sentry/node; returns its event id.
+#[allow(dead_code)] // the symbolication tests of the next slice run it
+pub fn run_app(server: &Devserver, app: &Path, release: Option<(&str, &str)>) -> String {
+    let mut cmd = Command::new("node");
+    cmd.arg("dist/app.min.js")
+        .current_dir(app)
+        .env("NODE_PATH", node_dir().join("node_modules"))
+        .env("SENTRY_DSN", &server.dsn);
+    if let Some((version, dist)) = release {
+        cmd.env("SENTRY_RELEASE", version).env("SENTRY_DIST", dist);
+    }
+    let out = cmd.output().expect("node runs");
+    assert!(
+        out.status.success(),
+        "the app failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
+fn uploads_with_sentry_cli(server: Devserver) {
+    let app = built_app();
+    let cli = |args: &[&str]| sentry_cli(&server, app.path(), args);
+    cli(&["sourcemaps", "inject", "dist"]);
+    let minified = std::fs::read_to_string(app.path().join("dist/app.min.js")).unwrap();
+    assert!(
+        minified.contains("//# debugId="),
+        "inject adds the debug id"
+    );
+    let uploaded = cli(&["sourcemaps", "upload", "dist"]);
+    assert!(uploaded.contains("app.min.js.map"), "{uploaded}");
+    // The same bundle again: the server has it, and says so.
+    cli(&["sourcemaps", "upload", "dist"]);
+    // With a release and dist, the bundle is listed under the release.
+    cli(&["releases", "new", "shop@2.0"]);
+    cli(&[
+        "sourcemaps",
+        "upload",
+        "--release",
+        "shop@2.0",
+        "--dist",
+        "web",
+        "--url-prefix",
+        "~/dist",
+        "dist",
+    ]);
+    let cookie = crate::dashboard::sign_in(&server, &server.url);
+    let page = crate::dashboard::page(
+        &server,
+        &cookie,
+        "/organizations/faultline/releases/shop@2.0/",
+    );
+    assert!(page.contains("~/dist/app.min.js.map"), "{page}");
+}
+
+const CHUNK_UPLOAD: &str = "/api/0/organizations/faultline/chunk-upload/";
+const ASSEMBLE: &str = "/api/0/organizations/faultline/artifactbundle/assemble/";
+
+/// A multipart body of `(field, file name, bytes)` parts.
+fn multipart(parts: &[(&str, &str, &[u8])]) -> (String, Vec<u8>) {
+    let boundary = "------------------------faultline0test";
+    let mut body = Vec::new();
+    for (field, name, bytes) in parts {
+        write!(
+            body,
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"{field}\"; filename=\"{name}\"\r\nContent-Type: application/octet-stream\r\n\r\n"
+        )
+        .unwrap();
+        body.extend_from_slice(bytes);
+        body.extend_from_slice(b"\r\n");
+    }
+    write!(body, "--{boundary}--\r\n").unwrap();
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+fn post_chunks(server: &Devserver, parts: &[(&str, &str, &[u8])]) -> (u16, Value) {
+    let (content_type, body) = multipart(parts);
+    let auth = format!("Bearer {}", server.token);
+    let response = server.request(
+        "POST",
+        CHUNK_UPLOAD,
+        &[("Authorization", &auth), ("Content-Type", &content_type)],
+        &body,
+    );
+    (
+        response.status,
+        serde_json::from_slice(&response.body).unwrap_or(Value::Null),
+    )
+}
+
+/// A sentry-cli style bundle: `SYSB`, version 2, a ZIP of `files`, with a
+/// manifest naming them.
+fn bundle(files: &[(&str, &[u8])], manifest: &Value) -> Vec<u8> {
+    // The ZIP follows the 8-byte header, its offsets counted from the
+    // start of the file, as sentry-cli writes it.
+    let mut file = std::io::Cursor::new(b"SYSB\x02\x00\x00\x00".to_vec());
+    file.set_position(8);
+    let mut zip = zip::ZipWriter::new(file);
+    let options = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated);
+    for (name, bytes) in files {
+        zip.start_file(*name, options).unwrap();
+        zip.write_all(bytes).unwrap();
+    }
+    zip.start_file("manifest.json", options).unwrap();
+    zip.write_all(manifest.to_string().as_bytes()).unwrap();
+    zip.finish().unwrap().into_inner()
+}
+
+/// Uploads `bytes` as one chunk and assembles it: the assemble answer.
+fn upload_bundle(server: &Devserver, bytes: &[u8]) -> Value {
+    let sha = faultline_artifacts::sha1_hex(bytes);
+    let (status, body) = post_chunks(server, &[("file", &sha, bytes)]);
+    assert_eq!(status, 200, "{body}");
+    let (status, answer) = server.send_json(
+        "POST",
+        ASSEMBLE,
+        json!({"checksum": sha, "chunks": [sha], "projects": ["default"]}),
+    );
+    assert_eq!(status, 200, "{answer}");
+    answer
+}
+
+fn hostile_uploads_are_refused(server: Devserver) {
+    // A chunk whose name is not its SHA-1.
+    let wrong = "0".repeat(40);
+    let (status, body) = post_chunks(&server, &[("file", &wrong, b"hello")]);
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body["detail"].as_str().unwrap().contains("checksum"),
+        "{body}"
+    );
+    // A gzip part that does not decompress.
+    let (status, _) = post_chunks(
+        &server,
+        &[(
+            "file_gzip",
+            &faultline_artifacts::sha1_hex(b"x"),
+            b"not gzip",
+        )],
+    );
+    assert_eq!(status, 400);
+    // Assembling chunks never uploaded names them.
+    let absent = "ab".repeat(20);
+    let (_, answer) = server.send_json(
+        "POST",
+        ASSEMBLE,
+        json!({"checksum": absent, "chunks": [absent], "projects": ["default"]}),
+    );
+    assert_eq!(answer["state"], "not_found", "{answer}");
+    assert_eq!(answer["missingChunks"], json!([absent]));
+    // An unknown project is the request's fault.
+    let (status, _) = server.send_json(
+        "POST",
+        ASSEMBLE,
+        json!({"checksum": absent, "chunks": [absent], "projects": ["nope"]}),
+    );
+    assert_eq!(status, 400);
+
+    // Not a bundle at all.
+    let answer = upload_bundle(&server, b"PK\x03\x04 this is not a zip");
+    assert_eq!(answer["state"], "error", "{answer}");
+    assert!(answer["detail"].is_string(), "{answer}");
+    // An entry that climbs out of the bundle.
+    let traversal = bundle(
+        &[("../../etc/passwd", b"root:x:0:0")],
+        &json!({"files": {"../../etc/passwd": {"type": "source", "url": "~/passwd"}}}),
+    );
+    let answer = upload_bundle(&server, &traversal);
+    assert_eq!(answer["state"], "error", "{answer}");
+    // A zip bomb: a small entry that inflates past the manifest's limit.
+    let zeros = vec![b' '; 64 * 1024 * 1024];
+    let bomb = bundle(
+        &[],
+        &json!({"files": {}, "pad": String::from_utf8(zeros).unwrap()}),
+    );
+    assert!(
+        bomb.len() < 1024 * 1024,
+        "the bomb is small: {}",
+        bomb.len()
+    );
+    let answer = upload_bundle(&server, &bomb);
+    assert_eq!(answer["state"], "error", "{answer}");
+    // A well-formed bundle is kept, and kept once.
+    let good = bundle(
+        &[("files/_/_/a.js", b"console.log(1)")],
+        &json!({"files": {"files/_/_/a.js": {"type": "source", "url": "~/a.js"}}}),
+    );
+    assert_eq!(upload_bundle(&server, &good)["state"], "ok");
+    assert_eq!(upload_bundle(&server, &good)["state"], "ok");
+    // Everything still answers.
+    assert_eq!(server.get("/api/0/organizations/faultline/").0, 200);
+}
+
+crate::on_devserver_and_stack!(
+    #[ignore = "needs sentry-cli and esbuild (the test venv, npm): run with cargo xtask test"]
+    uploads_with_sentry_cli,
+    hostile_uploads_are_refused,
+);
