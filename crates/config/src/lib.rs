@@ -26,7 +26,7 @@ pub use limits::Limits;
 pub use mail::{Mail, MailBackend, Notifications};
 pub use net::IpNet;
 pub use raw::{RawConfig, UnknownKey, UnknownVariable};
-pub use services::{Listener, Query, Retention};
+pub use services::{Listener, Query, Retention, Symbolicator};
 pub use stores::{ClickHouse, Database, Kafka, Redis, Storage};
 pub use system::{Auth, Csrf, System};
 
@@ -113,6 +113,7 @@ pub struct Config {
     pub kafka: Kafka,
     pub redis: Redis,
     pub query: Query,
+    pub symbolicator: Symbolicator,
     pub storage: Storage,
     pub retention: Retention,
     pub auth: Auth,
@@ -136,6 +137,7 @@ impl Config {
             kafka: Kafka::from_raw(raw)?,
             redis: Redis::from_raw(raw)?,
             query: Query::from_raw(raw)?,
+            symbolicator: Symbolicator::from_raw(raw)?,
             storage: Storage::from_raw(raw)?,
             retention: Retention::from_raw(raw)?,
             auth: Auth::from_raw(raw)?,

@@ -44,6 +44,30 @@ impl Query {
 }
 
 #[derive(Debug, Clone)]
+pub struct Symbolicator {
+    /// `symbolicator.url`: the gRPC address the ingest-consumer asks; unset,
+    /// it symbolicates in its own process (the devserver).
+    pub url: Option<String>,
+    /// `/health` and `/metrics`.
+    pub bind: String,
+    /// The gRPC API (contracts §1: port 3021).
+    pub grpc_bind: String,
+    /// `symbolicator.cache-size`: bytes of parsed source maps kept.
+    pub cache_size: u64,
+}
+
+impl Symbolicator {
+    pub(crate) fn from_raw(raw: &RawConfig) -> Result<Self, ConfigError> {
+        Ok(Symbolicator {
+            url: raw.url("symbolicator.url", &["http"])?,
+            bind: raw.address("symbolicator.bind")?,
+            grpc_bind: raw.address("symbolicator.grpc-bind")?,
+            cache_size: raw.number_in("symbolicator.cache-size", 1024 * 1024..=1 << 40)?,
+        })
+    }
+}
+
+#[derive(Debug, Clone)]
 pub struct Retention {
     /// `retention.days`: how much data cron keeps.
     pub days: u32,

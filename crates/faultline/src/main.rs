@@ -51,7 +51,7 @@ enum Command {
         /// and /health and /metrics) [default: `<service>.bind`].
         #[arg(long)]
         bind: Option<String>,
-        /// Address for query's gRPC API [default: `query.grpc-bind`, 127.0.0.1:1218].
+        /// Address for the gRPC API of query [default: `query.grpc-bind`, 127.0.0.1:1218] or the symbolicator [`symbolicator.grpc-bind`, 127.0.0.1:3021].
         #[arg(long)]
         grpc_bind: Option<String>,
         #[command(flatten)]

@@ -19,6 +19,8 @@ use faultline_storage_grpc::RemoteEventReader;
 use faultline_storage_kafka::{KafkaOptions, KafkaQueue};
 use faultline_storage_redis::RedisCache;
 use faultline_storage_sql::{SqlMetaStore, sqlite};
+use faultline_symbolicator::grpc::RemoteSymbolicator;
+use faultline_symbolicator::{Symbolicate, Symbolicator, SymbolicatorOptions};
 use tokio::sync::OnceCell;
 
 use crate::settings::{Settings, create_private_file, make_private_dir};
@@ -42,6 +44,7 @@ pub struct Stores<'a> {
     meta: OnceCell<Arc<SqlMetaStore>>,
     events: OnceCell<Arc<dyn EventStore>>,
     cache: OnceCell<Arc<dyn Cache>>,
+    symbolicator: OnceCell<Arc<Symbolicator>>,
 }
 
 impl<'a> Stores<'a> {
@@ -53,6 +56,7 @@ impl<'a> Stores<'a> {
             meta: OnceCell::new(),
             events: OnceCell::new(),
             cache: OnceCell::new(),
+            symbolicator: OnceCell::new(),
         }
     }
 
@@ -114,6 +118,38 @@ impl<'a> Stores<'a> {
         let files = dir.join(BLOB_DIR);
         make_private_dir(&files, true)?;
         Ok(BlobDir::new(files))
+    }
+
+    /// The symbolicator in this process, over the artifact index and the
+    /// blob store: what the symbolicator service serves, and what the
+    /// ingest-consumer calls when `symbolicator.url` is unset.
+    pub async fn local_symbolicator(&self) -> anyhow::Result<Arc<Symbolicator>> {
+        self.symbolicator
+            .get_or_try_init(|| async {
+                let config = &self.settings.config;
+                Ok(Arc::new(Symbolicator::new(
+                    self.artifacts().await?,
+                    self.blobs()?,
+                    SymbolicatorOptions {
+                        max_sourcemap_size: config.limits.max_sourcemap_size,
+                        cache_bytes: config.symbolicator.cache_size,
+                    },
+                )))
+            })
+            .await
+            .cloned()
+    }
+
+    /// What the ingest-consumer symbolicates with: the symbolicator
+    /// service at `symbolicator.url` (the production topology), else the
+    /// one in this process.
+    pub async fn symbolicator(&self) -> anyhow::Result<Arc<dyn Symbolicate>> {
+        Ok(match &self.settings.config.symbolicator.url {
+            Some(url) => {
+                Arc::new(RemoteSymbolicator::connect(url).context("bad symbolicator.url")?)
+            }
+            None => self.local_symbolicator().await?,
+        })
     }
 
     /// The metadata database, on PostgreSQL at `database.url` or the

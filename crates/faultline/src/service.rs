@@ -30,6 +30,8 @@ pub enum ServiceKind {
     Cron,
     /// Evaluates alert rules on `post-process` and sends notifications.
     Notifier,
+    /// Maps JavaScript frames through uploaded source maps, over gRPC (port 3021).
+    Symbolicator,
 }
 
 impl ServiceKind {
@@ -44,6 +46,7 @@ impl ServiceKind {
             ServiceKind::Notifier => &config.notifier.bind,
             ServiceKind::Query => &config.query.bind,
             ServiceKind::Web => &config.web.bind,
+            ServiceKind::Symbolicator => &config.symbolicator.bind,
         }
     }
 
@@ -55,6 +58,7 @@ impl ServiceKind {
             ServiceKind::Web => "web",
             ServiceKind::Cron => "cron",
             ServiceKind::Notifier => "notifier",
+            ServiceKind::Symbolicator => "symbolicator",
         }
     }
 
@@ -70,8 +74,8 @@ impl ServiceKind {
 
 /// Builds `kind` from the stores it declares, as `faultline run` and the
 /// devserver both do. `addr` is where its HTTP side listens (web derives
-/// its default URL prefix from it); `grpc` is the query service's gRPC
-/// listener when it runs alone.
+/// its default URL prefix from it); `grpc` is the query service's or the
+/// symbolicator's gRPC listener when it runs alone.
 pub async fn build(
     kind: ServiceKind,
     stores: &Stores<'_>,
@@ -105,6 +109,7 @@ pub async fn build(
             faultline_ingest_consumer::Stores {
                 queue: stores.queue().await?,
                 meta: stores.meta().await?,
+                symbolicator: stores.symbolicator().await?,
             },
             shutdown,
         ),
@@ -127,6 +132,12 @@ pub async fn build(
                 retention_days: config.retention.days,
                 interval: config.retention.interval,
             },
+            shutdown,
+        ),
+        ServiceKind::Symbolicator => faultline_symbolicator::service::service(
+            stores.local_symbolicator().await?,
+            stores.meta().await?,
+            grpc.context("the symbolicator serves gRPC only on its own")?,
             shutdown,
         ),
         ServiceKind::Notifier => faultline_notifier::service(
@@ -161,15 +172,20 @@ pub async fn run(
         std::net::TcpListener::bind(bind).with_context(|| format!("cannot listen on {bind}"))?;
     let addr = listener.local_addr()?;
     tracing::info!(service = kind.name(), %addr, "starting");
-    let grpc = match kind {
-        ServiceKind::Query => {
-            let grpc_bind = grpc_bind.unwrap_or(&config.query.grpc_bind);
+    let grpc_default = match kind {
+        ServiceKind::Query => Some(&config.query.grpc_bind),
+        ServiceKind::Symbolicator => Some(&config.symbolicator.grpc_bind),
+        _ => None,
+    };
+    let grpc = match grpc_default {
+        Some(default) => {
+            let grpc_bind = grpc_bind.unwrap_or(default);
             Some(
                 std::net::TcpListener::bind(grpc_bind)
                     .with_context(|| format!("cannot listen on {grpc_bind}"))?,
             )
         }
-        _ => None,
+        None => None,
     };
     // Links the notifier sends point at web: without system.url-prefix,
     // at web.bind rather than the notifier's own /metrics port.

@@ -1,6 +1,7 @@
 //! ingest-consumer: turns queued SDK events into issues.
 //!
-//! For each batch from `ingest-events`: decode, normalise, group, record in
+//! For each batch from `ingest-events`: decode, normalise, symbolicate
+//! (JavaScript frames, through the symbolicator), group, record in
 //! the metadata store (one transaction; idempotent on event id), publish the
 //! processed events to `events` and their outcome to `post-process`, and
 //! only then commit the batch's offsets. A crash anywhere before the commit
@@ -26,6 +27,10 @@ pub const GROUP: &str = "ingest-consumer";
 pub enum IngestError {
     #[error(transparent)]
     Storage(#[from] StorageError),
+    /// The batch waits for the symbolicator rather than grouping minified
+    /// frames it would have mapped.
+    #[error(transparent)]
+    Symbolicator(faultline_symbolicator::SymbolicateError),
 }
 
 /// The stores the ingest-consumer uses: it consumes and publishes, and
@@ -34,6 +39,8 @@ pub enum IngestError {
 pub struct Stores {
     pub queue: Arc<dyn EventQueue>,
     pub meta: Arc<dyn MetaStore>,
+    /// In-process in the devserver, the gRPC service in the stack.
+    pub symbolicator: Arc<dyn faultline_symbolicator::Symbolicate>,
 }
 
 impl Stores {

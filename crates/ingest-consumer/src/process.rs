@@ -3,10 +3,11 @@
 use bytes::Bytes;
 use faultline_grouping::group;
 use faultline_protocol::{
-    GroupId, IngestMessage, NormalizeOptions, PostProcessHeader, PostProcessOut, ProcessedEvent,
-    normalize::normalize_event,
+    Event, GroupId, IngestHeader, IngestMessage, NormalizeOptions, PostProcessHeader,
+    PostProcessOut, ProcessedEvent, normalize::normalize_event,
 };
 use faultline_storage::{Delivery, GroupedEvent, Message, Topic};
+use faultline_symbolicator::wants_symbolication;
 
 use crate::metrics::count;
 use crate::{IngestError, Stores};
@@ -14,12 +15,35 @@ use crate::{IngestError, Stores};
 pub async fn process_batch(stores: &Stores, deliveries: &[Delivery]) -> Result<(), IngestError> {
     let payloads: Vec<Bytes> = deliveries.iter().map(|d| d.payload.clone()).collect();
     // Parsing and grouping are CPU work; keep them off the async workers.
-    let prepared = tokio::task::spawn_blocking(move || prepare(&payloads))
+    let decoded = tokio::task::spawn_blocking(move || decode(&payloads))
         .await
-        .expect("prepare does not panic");
-    if prepared.is_empty() {
+        .expect("decode does not panic");
+    if decoded.is_empty() {
         return Ok(());
     }
+    // Before grouping, so that titles, culprits and hashes read the code
+    // that was written, not the minified names of one build.
+    let mut symbolicated = Vec::with_capacity(decoded.len());
+    for (header, event) in decoded {
+        let event = if wants_symbolication(&event) {
+            stores
+                .symbolicator
+                .symbolicate(header.project_id, event)
+                .await
+                .map_err(IngestError::Symbolicator)?
+        } else {
+            event
+        };
+        symbolicated.push((header, event));
+    }
+    let prepared = tokio::task::spawn_blocking(move || {
+        symbolicated
+            .into_iter()
+            .filter_map(|(header, event)| group_one(&header, event))
+            .collect::<Vec<_>>()
+    })
+    .await
+    .expect("grouping does not panic");
     let (grouped, processed): (Vec<GroupedEvent>, Vec<ProcessedEvent>) =
         prepared.into_iter().unzip();
     let outcomes = stores.meta.record_events(&grouped).await?;
@@ -67,16 +91,16 @@ pub async fn process_batch(stores: &Stores, deliveries: &[Delivery]) -> Result<(
     Ok(())
 }
 
-/// Decodes, normalises and groups; messages that cannot be decoded are
-/// logged and dropped (relay validated them, so this means corruption).
-fn prepare(payloads: &[Bytes]) -> Vec<(GroupedEvent, ProcessedEvent)> {
+/// Decodes and normalises; messages that cannot be decoded are logged and
+/// dropped (relay validated them, so this means corruption).
+fn decode(payloads: &[Bytes]) -> Vec<(IngestHeader, Event)> {
     let mut out = Vec::with_capacity(payloads.len());
     let mut dropped = 0;
     for payload in payloads {
         // A bug that panics on one event must cost that event, not stall the
         // queue behind it forever.
-        match std::panic::catch_unwind(|| prepare_one(payload)) {
-            Ok(Some(prepared)) => out.push(prepared),
+        match std::panic::catch_unwind(|| decode_one(payload)) {
+            Ok(Some(decoded)) => out.push(decoded),
             Ok(None) => dropped += 1,
             Err(_) => {
                 tracing::error!("dropping an event whose processing panicked");
@@ -88,7 +112,7 @@ fn prepare(payloads: &[Bytes]) -> Vec<(GroupedEvent, ProcessedEvent)> {
     out
 }
 
-fn prepare_one(payload: &Bytes) -> Option<(GroupedEvent, ProcessedEvent)> {
+fn decode_one(payload: &Bytes) -> Option<(IngestHeader, Event)> {
     let message = match IngestMessage::decode(payload.clone()) {
         Ok(m) => m,
         Err(e) => {
@@ -96,7 +120,7 @@ fn prepare_one(payload: &Bytes) -> Option<(GroupedEvent, ProcessedEvent)> {
             return None;
         }
     };
-    let header = &message.header;
+    let header = message.header;
     let mut opts = NormalizeOptions::new(header.received);
     opts.client_ip = header.remote_addr.clone();
     opts.fallback_event_id = Some(header.event_id);
@@ -109,6 +133,23 @@ fn prepare_one(payload: &Bytes) -> Option<(GroupedEvent, ProcessedEvent)> {
     };
     // Relay answered the SDK with this id; it is the event's identity.
     event.event_id = header.event_id;
+    Some((header, event))
+}
+
+/// Groups one event; a panic in grouping costs that event only.
+fn group_one(header: &IngestHeader, event: Event) -> Option<(GroupedEvent, ProcessedEvent)> {
+    let event_id = event.event_id;
+    match std::panic::catch_unwind(move || prepare_one(header, event)) {
+        Ok(prepared) => Some(prepared),
+        Err(_) => {
+            tracing::error!(%event_id, "dropping an event whose grouping panicked");
+            count("dropped", 1);
+            None
+        }
+    }
+}
+
+fn prepare_one(header: &IngestHeader, event: Event) -> (GroupedEvent, ProcessedEvent) {
     let grouping = group(&event);
     let grouped = GroupedEvent {
         project_id: header.project_id,
@@ -131,5 +172,5 @@ fn prepare_one(payload: &Bytes) -> Option<(GroupedEvent, ProcessedEvent)> {
         culprit: grouping.culprit,
         event,
     };
-    Some((grouped, processed))
+    (grouped, processed)
 }

@@ -118,6 +118,11 @@ pub struct Frame {
     pub instruction_addr: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub symbol: Option<String>,
+    /// Set by symbolication, as Sentry's `data`: whether and how the frame
+    /// was mapped (`symbolicated`, `resolved_with`, `sourcemap`), or why
+    /// not (`unresolved_reason`, `unresolved_detail`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data: Option<Map<String, Value>>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -138,6 +143,10 @@ pub struct Exception {
     pub mechanism: Option<Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stacktrace: Option<Stacktrace>,
+    /// The frames as the SDK sent them, kept when symbolication changed
+    /// any (Sentry's `raw_stacktrace`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub raw_stacktrace: Option<Stacktrace>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub thread_id: Option<Value>,
 }

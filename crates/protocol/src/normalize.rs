@@ -617,6 +617,8 @@ fn normalize_exception(obj: &Map<String, Value>) -> Exception {
             .map(|s| truncate(s, caps::SHORT_STRING)),
         mechanism: obj.get("mechanism").filter(|m| m.is_object()).cloned(),
         stacktrace: obj.get("stacktrace").and_then(normalize_stacktrace),
+        // Symbolication's, never the SDK's.
+        raw_stacktrace: None,
         thread_id: obj
             .get("thread_id")
             .filter(|t| t.is_number() || t.is_string())
@@ -681,6 +683,8 @@ fn normalize_frame(obj: &Map<String, Value>) -> Frame {
         vars: obj.get("vars").filter(|v| v.is_object()).cloned(),
         instruction_addr: s("instruction_addr"),
         symbol: s("symbol"),
+        // What symbolication says about the frame: the server's own.
+        data: None,
     };
     if frame.filename.is_none() {
         frame.filename = frame.abs_path.clone();

@@ -357,6 +357,27 @@ pub(super) async fn by_url(
     }))
 }
 
+pub(super) async fn release_files(
+    pools: &Pools,
+    project: ProjectId,
+    release: &str,
+    dist: Option<&str>,
+    limit: usize,
+) -> Result<Vec<FoundArtifact>> {
+    let mut query = pools.read(FOUND_COLUMNS);
+    query.push("WHERE p.project_id = ").push_bind(project.0);
+    query.push(" AND b.release = ").push_bind(release);
+    match dist {
+        Some(dist) => query.push(" AND b.dist = ").push_bind(dist),
+        None => query.push(" AND b.dist IS NULL"),
+    };
+    query.push(" AND f.file_type IN ('minified_source', 'source_map', 'source')");
+    query.push(" ORDER BY b.date_added DESC, b.id DESC LIMIT ");
+    query.push_bind(i64::try_from(limit).unwrap_or(i64::MAX));
+    let rows = query.fetch_all().await?;
+    rows.iter().map(found).collect()
+}
+
 pub(super) async fn in_bundle(
     pools: &Pools,
     bundle: i64,

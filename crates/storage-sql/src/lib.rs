@@ -606,6 +606,16 @@ impl ArtifactStore for SqlMetaStore {
         artifacts::by_url(&self.pools, project, release, dist, urls).await
     }
 
+    async fn release_files(
+        &self,
+        project: ProjectId,
+        release: &str,
+        dist: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<FoundArtifact>> {
+        artifacts::release_files(&self.pools, project, release, dist, limit).await
+    }
+
     async fn artifact_in_bundle(&self, bundle: i64, url: &str) -> Result<Option<ArtifactFile>> {
         artifacts::in_bundle(&self.pools, bundle, url).await
     }

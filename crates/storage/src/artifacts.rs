@@ -170,6 +170,17 @@ pub trait ArtifactStore: Send + Sync {
         dist: Option<&str>,
         urls: &[String],
     ) -> Result<Option<FoundArtifact>>;
+    /// The files (minified sources, maps, sources) of the bundles of
+    /// `project` for `release` and `dist`, newest bundle first, at most
+    /// `limit`: what a frame's URL is matched against when no exact
+    /// candidate URL is on record.
+    async fn release_files(
+        &self,
+        project: ProjectId,
+        release: &str,
+        dist: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<FoundArtifact>>;
     /// The file at `url` in the bundle `bundle` (a minified file's map).
     async fn artifact_in_bundle(&self, bundle: i64, url: &str) -> Result<Option<ArtifactFile>>;
     /// Notes that bundles were used (retention counts from the last use).

@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, SecondsFormat, Utc};
 pub use faultline_protocol::short_id;
-use faultline_protocol::{Event, Frame, ProcessedEvent};
+use faultline_protocol::{Event, Frame, ProcessedEvent, Stacktrace};
 use faultline_storage::{AlertRule, Group, Organization, Project, ProjectKey, Team, User};
 use serde_json::{Value, json};
 
@@ -304,12 +304,7 @@ fn exception_entry(event: &Event) -> Value {
         .map(|exc| {
             let stacktrace = exc.stacktrace.as_ref().map(|st| {
                 has_system |= st.frames.iter().any(|f| f.in_app != Some(true));
-                json!({
-                    "frames": st.frames.iter().map(frame).collect::<Vec<_>>(),
-                    "framesOmitted": null,
-                    "registers": null,
-                    "hasSystemFrames": st.frames.iter().any(|f| f.in_app != Some(true)),
-                })
+                stacktrace_json(st)
             });
             json!({
                 "type": exc.ty,
@@ -318,11 +313,20 @@ fn exception_entry(event: &Event) -> Value {
                 "mechanism": exc.mechanism,
                 "threadId": exc.thread_id,
                 "stacktrace": stacktrace,
-                "rawStacktrace": null,
+                "rawStacktrace": exc.raw_stacktrace.as_ref().map(stacktrace_json),
             })
         })
         .collect();
     json!({"values": values, "hasSystemFrames": has_system, "excOmitted": null})
+}
+
+fn stacktrace_json(st: &Stacktrace) -> Value {
+    json!({
+        "frames": st.frames.iter().map(frame).collect::<Vec<_>>(),
+        "framesOmitted": null,
+        "registers": null,
+        "hasSystemFrames": st.frames.iter().any(|f| f.in_app != Some(true)),
+    })
 }
 
 /// A frame's source lines with their numbers, and whether each is the
@@ -368,6 +372,8 @@ fn frame(f: &Frame) -> Value {
         "instructionAddr": f.instruction_addr,
         "trust": null,
         "errors": null,
+        // How symbolication resolved the frame, or why it did not.
+        "data": f.data.clone().unwrap_or_default(),
     })
 }
 

@@ -18,6 +18,17 @@ fn node_dir() -> PathBuf {
         .unwrap_or_else(|| workspace_root().join("tests/sdk/node"))
 }
 
+/// A production build: one minified file and its map.
+const ESBUILD_ARGS: &[&str] = &[
+    "src/index.js",
+    "--bundle",
+    "--minify",
+    "--sourcemap",
+    "--platform=node",
+    "--external:@sentry/node",
+    "--outfile=dist/app.min.js",
+];
+
 /// tests/sdk/node/app copied into a new directory and built into
 /// `dist/app.min.js` with its map, as a user's build would.
 pub fn built_app() -> tempfile::TempDir {
@@ -32,15 +43,7 @@ pub fn built_app() -> tempfile::TempDir {
         .unwrap();
     }
     let out = Command::new(node_dir().join("node_modules/.bin/esbuild"))
-        .args([
-            "src/index.js",
-            "--bundle",
-            "--minify",
-            "--sourcemap",
-            "--platform=node",
-            "--external:@sentry/node",
-            "--outfile=dist/app.min.js",
-        ])
+        .args(ESBUILD_ARGS)
         .current_dir(dir.path())
         .output()
         .expect("esbuild runs (cargo xtask test installs it)");
@@ -53,7 +56,6 @@ pub fn built_app() -> tempfile::TempDir {
 }
 
 /// Runs the built app with the real @sentry/node; returns its event id.
-#[allow(dead_code)] // the symbolication tests of the next slice run it
 pub fn run_app(server: &Devserver, app: &Path, release: Option<(&str, &str)>) -> String {
     let mut cmd = Command::new("node");
     cmd.arg("dist/app.min.js")
@@ -106,6 +108,172 @@ fn uploads_with_sentry_cli(server: Devserver) {
         "/organizations/faultline/releases/shop@2.0/",
     );
     assert!(page.contains("~/dist/app.min.js.map"), "{page}");
+}
+
+/// The in-app frames of the event's exception, oldest first.
+fn app_frames(event: &Value) -> Vec<Value> {
+    let exception = event["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["type"] == "exception")
+        .expect("an exception entry");
+    exception["data"]["values"][0]["stacktrace"]["frames"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["inApp"] == true)
+        .cloned()
+        .collect()
+}
+
+/// The frame that threw, checked to be mapped back to src/math.js.
+fn assert_mapped_to_source(event: &Value, resolved_with: &str) {
+    let frames = app_frames(event);
+    let top = frames.last().expect("in-app frames");
+    assert_eq!(top["function"], "validatePrice", "{top:#}");
+    assert_eq!(top["filename"], "src/math.js", "{top:#}");
+    assert_eq!(top["lineNo"], 15, "{top:#}");
+    assert_eq!(top["data"]["symbolicated"], true, "{top:#}");
+    assert_eq!(top["data"]["resolved_with"], resolved_with, "{top:#}");
+    let line = top["context"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l[0] == 15)
+        .expect("the frame's own line in its context");
+    assert!(
+        line[1]
+            .as_str()
+            .unwrap()
+            .contains("throw new Error(`negative price"),
+        "{top:#}"
+    );
+    let names: Vec<&str> = frames
+        .iter()
+        .filter_map(|f| f["function"].as_str())
+        .collect();
+    for original in ["priceOf", "computeTotal", "checkout"] {
+        assert!(names.contains(&original), "{original} in {names:?}");
+    }
+    // The SDK's frames are kept beside them.
+    let raw = &event["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["type"] == "exception")
+        .unwrap()["data"]["values"][0]["rawStacktrace"]["frames"];
+    assert!(
+        raw.as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["filename"].as_str().unwrap_or("").ends_with("app.min.js")),
+        "{raw:#}"
+    );
+}
+
+/// `sourcemaps inject` and `upload`, then @sentry/node throws from the
+/// bundle: the issue shows the code that was written, found by debug id.
+fn frames_are_mapped_by_debug_id(server: Devserver) {
+    let app = built_app();
+    let cli = |args: &[&str]| sentry_cli(&server, app.path(), args);
+    cli(&["sourcemaps", "inject", "dist"]);
+    cli(&["sourcemaps", "upload", "dist"]);
+    let id = run_app(&server, app.path(), None);
+    let event = server.wait_for("the event", |s| s.event(&id));
+    assert_mapped_to_source(&event, "debug-id");
+    let issue = &server.issues("")[0];
+    assert_eq!(issue["title"], "Error: negative price: -1", "{issue}");
+    assert!(
+        issue["culprit"].as_str().unwrap().contains("validatePrice"),
+        "{issue}"
+    );
+
+    // Another build of the same code, its names minified differently (here:
+    // not at all), at other columns: its event lands in the same issue.
+    let other = built_app();
+    rebuild(other.path(), &["--minify-whitespace", "--minify-syntax"]);
+    let cli = |args: &[&str]| sentry_cli(&server, other.path(), args);
+    cli(&["sourcemaps", "inject", "dist"]);
+    cli(&["sourcemaps", "upload", "dist"]);
+    let second = run_app(&server, other.path(), None);
+    let again = server.wait_for("the second event", |s| s.event(&second));
+    assert_mapped_to_source(&again, "debug-id");
+    let raw_name = |event: &Value| {
+        event["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["type"] == "exception")
+            .unwrap()["data"]["values"][0]["rawStacktrace"]["frames"]
+            .as_array()
+            .unwrap()
+            .last()
+            .unwrap()["function"]
+            .clone()
+    };
+    assert_ne!(raw_name(&event), raw_name(&again), "the builds differ");
+    let issues = server.issues("");
+    assert_eq!(issues.len(), 1, "{issues:#?}");
+    assert_eq!(count(&issues[0]), 2);
+}
+
+/// Without debug ids: the release, dist and the file's URL find the map.
+fn frames_are_mapped_by_release_and_dist(server: Devserver) {
+    let app = built_app();
+    let cli = |args: &[&str]| sentry_cli(&server, app.path(), args);
+    let upload = |prefix: &[&str]| {
+        let mut args = vec![
+            "sourcemaps",
+            "upload",
+            "--release",
+            "shop@3.1",
+            "--dist",
+            "eu",
+        ];
+        args.extend(prefix);
+        args.push("dist");
+        cli(&args)
+    };
+    upload(&[]);
+    let id = run_app(&server, app.path(), Some(("shop@3.1", "eu")));
+    let event = server.wait_for("the event", |s| s.event(&id));
+    assert_mapped_to_source(&event, "release");
+
+    // The wrong dist: no map, and every frame says why.
+    let other = run_app(&server, app.path(), Some(("shop@3.1", "us")));
+    let event = server.wait_for("the other event", |s| s.event(&other));
+    let top = app_frames(&event).last().cloned().unwrap();
+    assert_eq!(top["data"]["symbolicated"], false, "{top:#}");
+    assert_eq!(
+        top["data"]["unresolved_reason"], "url_not_in_release",
+        "{top:#}"
+    );
+    assert!(
+        top["data"]["unresolved_detail"]
+            .as_str()
+            .unwrap()
+            .contains("shop@3.1"),
+        "{top:#}"
+    );
+}
+
+/// Builds `dir` again with `minify` in place of `--minify`.
+fn rebuild(dir: &Path, minify: &[&str]) {
+    std::fs::remove_dir_all(dir.join("dist")).unwrap();
+    let args = ESBUILD_ARGS.iter().flat_map(|a| {
+        if *a == "--minify" {
+            minify.to_vec()
+        } else {
+            vec![*a]
+        }
+    });
+    let out = Command::new(node_dir().join("node_modules/.bin/esbuild"))
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
 }
 
 const CHUNK_UPLOAD: &str = "/api/0/organizations/faultline/chunk-upload/";
@@ -250,5 +418,9 @@ fn hostile_uploads_are_refused(server: Devserver) {
 crate::on_devserver_and_stack!(
     #[ignore = "needs sentry-cli and esbuild (the test venv, npm): run with cargo xtask test"]
     uploads_with_sentry_cli,
+    #[ignore = "needs sentry-cli, esbuild and @sentry/node (the test venv, npm): run with cargo xtask test"]
+    frames_are_mapped_by_debug_id,
+    #[ignore = "needs sentry-cli, esbuild and @sentry/node (the test venv, npm): run with cargo xtask test"]
+    frames_are_mapped_by_release_and_dist,
     hostile_uploads_are_refused,
 );

@@ -27,11 +27,9 @@ pub async fn options(
 ) -> ApiResult<HttpResponse> {
     let member = member_of(&req, &state, &path, scopes::RELEASES_WRITE).await?;
     Ok(HttpResponse::Ok().json(json!({
-        "url": format!(
-            "{}/api/0/organizations/{}/chunk-upload/",
-            state.url_prefix.trim_end_matches('/'),
-            member.org.slug
-        ),
+        // A path, not a URL: sentry-cli resolves it against the URL it was
+        // given, so uploads work through any host name or proxy in front.
+        "url": format!("/api/0/organizations/{}/chunk-upload/", member.org.slug),
         "chunkSize": CHUNK_SIZE,
         "chunksPerRequest": CHUNKS_PER_REQUEST,
         "maxFileSize": state.uploads.max_file_size,
