@@ -9,11 +9,12 @@ set -euo pipefail
 
 # The memory budget: the sum of the mem_limit values in compose.yaml
 # (kafka 1024 + clickhouse 1536 + postgres 512 + redis 256 + relay 256 +
-# ingest-consumer 256 + query 384 + web 256 + cron 128 + notifier 128 + nginx 64 MB).
+# ingest-consumer 256 + query 384 + symbolicator 256 + web 256 + cron 128 +
+# notifier 128 + nginx 64 MB).
 # Below it the containers cannot all get their limits, so it is refused;
 # below about twice as much the host's own needs and caches go short.
-MIN_RAM_MB=4800
-RECOMMENDED_RAM_MB=9344
+MIN_RAM_MB=5056
+RECOMMENDED_RAM_MB=10112
 # One CPU works, slowly (Kafka, ClickHouse and the Rust build share it).
 MIN_CPUS=1
 RECOMMENDED_CPUS=2

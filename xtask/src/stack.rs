@@ -125,6 +125,9 @@ pub fn up(
         ports.query_http,
         ports.ingest_consumer,
         ports.cron,
+        ports.notifier,
+        ports.symbolicator_grpc,
+        ports.symbolicator_http,
     ] {
         if testkit::port_open(port) {
             bail!(

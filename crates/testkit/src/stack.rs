@@ -219,6 +219,8 @@ pub struct ServicePorts {
     pub ingest_consumer: u16,
     pub cron: u16,
     pub notifier: u16,
+    pub symbolicator_grpc: u16,
+    pub symbolicator_http: u16,
 }
 
 impl ServicePorts {
@@ -232,6 +234,8 @@ impl ServicePorts {
         ingest_consumer: 3002,
         cron: 3003,
         notifier: 3004,
+        symbolicator_grpc: 3021,
+        symbolicator_http: 3022,
     };
 
     pub fn free() -> ServicePorts {
@@ -243,14 +247,17 @@ impl ServicePorts {
             ingest_consumer: free_port(),
             cron: free_port(),
             notifier: free_port(),
+            symbolicator_grpc: free_port(),
+            symbolicator_http: free_port(),
         }
     }
 }
 
 /// The services of the topology, in start order (query before web, which
-/// asks it).
-pub const SERVICES: [&str; 6] = [
+/// asks it; the symbolicator before the ingest-consumer).
+pub const SERVICES: [&str; 7] = [
     "query",
+    "symbolicator",
     "ingest-consumer",
     "relay",
     "web",
@@ -268,6 +275,7 @@ impl ServicePorts {
             "ingest-consumer" => self.ingest_consumer,
             "cron" => self.cron,
             "notifier" => self.notifier,
+            "symbolicator" => self.symbolicator_http,
             other => panic!("unknown service {other}"),
         }
     }
@@ -288,10 +296,15 @@ pub fn start_service(
         .arg("--config")
         .arg(config)
         .env_remove("FAULTLINE_CONFIG");
-    if service == "query" {
-        cmd.arg("--grpc-bind")
-            .arg(format!("127.0.0.1:{}", ports.query_grpc));
-    }
+    match service {
+        "query" => cmd
+            .arg("--grpc-bind")
+            .arg(format!("127.0.0.1:{}", ports.query_grpc)),
+        "symbolicator" => cmd
+            .arg("--grpc-bind")
+            .arg(format!("127.0.0.1:{}", ports.symbolicator_grpc)),
+        _ => &mut cmd,
+    };
     let log = dir.join(format!("{service}.log"));
     let mut child = spawn_logged(&mut cmd, &log)?;
     wait_for_port(service, ports.http(service), Duration::from_secs(60))?;
@@ -334,11 +347,17 @@ pub fn stack_config(
          kafka.brokers: {}\n\
          redis.url: {}\n\
          query.url: http://127.0.0.1:{}\n\
+         symbolicator.url: http://127.0.0.1:{}\n\
          # tansu 0.6 panics when an idempotent producer from before a\n\
          # restart produces again (its storage: \"more or less than one row\"),\n\
          # after which it answers nothing. Real Kafka keeps it on.\n\
          kafka.idempotence: false\n",
-        urls.postgres, urls.clickhouse, urls.kafka, urls.redis, ports.query_grpc
+        urls.postgres,
+        urls.clickhouse,
+        urls.kafka,
+        urls.redis,
+        ports.query_grpc,
+        ports.symbolicator_grpc
     )
 }
 

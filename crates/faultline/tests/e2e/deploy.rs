@@ -391,7 +391,7 @@ fn deploy_faultline_images_are_targets_of_one_dockerfile() {
         targets.keys().cloned().collect::<Vec<_>>(),
         "one compose service per target"
     );
-    assert_eq!(built.len(), 6, "six Faultline images: {built:?}");
+    assert_eq!(built.len(), 7, "seven Faultline images: {built:?}");
 }
 
 #[test]
