@@ -258,6 +258,46 @@ fn frames_are_mapped_by_release_and_dist(server: Devserver) {
     );
 }
 
+/// The issue page in Chromium: the original frames of a mapped issue, and
+/// for an issue whose event matched no map, why.
+fn the_issue_page_explains_each_frame(server: Devserver) {
+    let app = built_app();
+    sentry_cli(
+        &server,
+        app.path(),
+        &[
+            "sourcemaps",
+            "upload",
+            "--release",
+            "shop@3.1",
+            "--dist",
+            "eu",
+            "dist",
+        ],
+    );
+    sentry_cli(&server, app.path(), &["sourcemaps", "inject", "dist"]);
+    sentry_cli(&server, app.path(), &["sourcemaps", "upload", "dist"]);
+    let mapped = run_app(&server, app.path(), None);
+    server.wait_for("the mapped event", |s| s.event(&mapped));
+    // Built again without debug ids, reported under a dist with no maps.
+    let plain = built_app();
+    let unmapped = run_app(&server, plain.path(), Some(("shop@3.1", "us")));
+    server.wait_for("the unmapped event", |s| s.event(&unmapped));
+    let issues = server.issues("");
+    assert_eq!(issues.len(), 2, "{issues:#?}");
+    let path = |mapped: bool| {
+        let issue = issues
+            .iter()
+            .find(|i| i["culprit"].as_str().unwrap().contains("validatePrice") == mapped)
+            .expect("a mapped and an unmapped issue");
+        format!(
+            "/organizations/faultline/issues/{}/",
+            issue["id"].as_str().unwrap()
+        )
+    };
+    crate::dashboard::browser_flow(&server, "sourcemaps", &[&path(true), &path(false)]);
+}
+
 /// Builds `dir` again with `minify` in place of `--minify`.
 fn rebuild(dir: &Path, minify: &[&str]) {
     std::fs::remove_dir_all(dir.join("dist")).unwrap();
@@ -424,3 +464,11 @@ crate::on_devserver_and_stack!(
     frames_are_mapped_by_release_and_dist,
     hostile_uploads_are_refused,
 );
+
+mod in_the_browser {
+    #[test]
+    #[ignore = "needs Chromium, sentry-cli, esbuild and @sentry/node: run with cargo xtask test"]
+    fn the_issue_page_explains_each_frame() {
+        super::the_issue_page_explains_each_frame(crate::harness::Devserver::start())
+    }
+}

@@ -193,6 +193,39 @@ pub struct FrameView {
     /// (line number, text, is the current line)
     pub context: Vec<(u64, String, bool)>,
     pub vars: Vec<(String, String)>,
+    pub symbolication: Option<SymbolicationNote>,
+}
+
+/// What symbolication said about a frame, shown under it: the first
+/// question of anyone whose uploaded maps are not applied.
+pub struct SymbolicationNote {
+    pub mapped: bool,
+    /// `debug-id` or `release` when mapped; the reason's code otherwise.
+    pub label: String,
+    /// The map used, or why none was.
+    pub detail: String,
+}
+
+impl SymbolicationNote {
+    /// From a frame's `data`; none for frames symbolication never looked
+    /// at, or that are not source (runtime internals).
+    pub fn of(data: Option<&serde_json::Map<String, serde_json::Value>>) -> Option<Self> {
+        let data = data?;
+        let text = |key: &str| data.get(key).and_then(|v| v.as_str()).unwrap_or_default();
+        if data.get("symbolicated").and_then(|v| v.as_bool())? {
+            return Some(SymbolicationNote {
+                mapped: true,
+                label: text("resolved_with").to_owned(),
+                detail: format!("source map {}", text("sourcemap")),
+            });
+        }
+        let reason = text("unresolved_reason");
+        (reason != "not_a_source_frame").then(|| SymbolicationNote {
+            mapped: false,
+            label: reason.replace('_', " "),
+            detail: text("unresolved_detail").to_owned(),
+        })
+    }
 }
 
 pub struct ExceptionView {
@@ -480,6 +513,7 @@ pub fn event_view(
                         open: false,
                         context,
                         vars: pairs(f.vars.as_ref()),
+                        symbolication: SymbolicationNote::of(f.data.as_ref()),
                     }
                 })
                 .collect();
