@@ -30,6 +30,10 @@
 //! rules per post-process message, in process, and its delivery throughput
 //! from the outbox to a webhook receiver on 127.0.0.1.
 //!
+//! `cargo xtask bench symbolicate` times the symbolicator on an event of 30
+//! JavaScript frames against a bundle of about 1 MB, cold and warm, and
+//! reports its peak RSS.
+//!
 //! `cargo xtask bench web [--events N] [--issues K] [--requests R] [--clients C]
 //! [--release-binary PATH] [--fixture PATH]` seeds a release devserver with
 //! N events (default 100,000) in K issues (default 1,000) spread over the last
@@ -91,6 +95,11 @@ commands:
   bench notify     time the notifier's evaluation of 50 alert rules per post-process
                    message (header and conditions; whole message and filters), in process,
                    and deliveries/s from a SQLite outbox to a local webhook receiver
+  bench symbolicate
+                   events/s through the symbolicator for an event of 30 JavaScript frames
+                   against a ~1 MB bundle (synthetic app and source map, SQLite artifact
+                   index): cold (a new symbolicator per event) and warm (map cached),
+                   and the process's RSS
   bench web [--events N] [--issues K] [--requests R] [--clients C] [--release-binary PATH]
             [--fixture PATH]
                    start a release devserver, seed it from C (default 32) keep-alive clients
@@ -143,21 +152,36 @@ fn bench_notify(args: &[String]) -> Result<ExitCode> {
     if !args.is_empty() {
         bail!("bench notify takes no arguments");
     }
+    run_examples("faultline-notifier", &["bench_evaluate", "bench_deliver"])
+}
+
+/// `cargo xtask bench symbolicate`: crates/symbolicator/examples/
+/// bench_symbolicate.rs, a release build.
+fn bench_symbolicate(args: &[String]) -> Result<ExitCode> {
+    if !args.is_empty() {
+        bail!("bench symbolicate takes no arguments");
+    }
+    run_examples("faultline-symbolicator", &["bench_symbolicate"])
+}
+
+/// Runs each of `package`'s `examples` in a release build, in order,
+/// stopping at the first that fails.
+fn run_examples(package: &str, examples: &[&str]) -> Result<ExitCode> {
     let cargo = env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    for example in ["bench_evaluate", "bench_deliver"] {
+    for example in examples {
         let status = Command::new(&cargo)
             .args([
                 "run",
                 "--release",
                 "--locked",
                 "-p",
-                "faultline-notifier",
+                package,
                 "--example",
                 example,
             ])
             .current_dir(workspace_root())
             .status()
-            .context("could not run the notify benchmark")?;
+            .with_context(|| format!("could not run the {example} benchmark"))?;
         if !status.success() {
             return Ok(ExitCode::from(
                 u8::try_from(status.code().unwrap_or(1)).unwrap_or(1),
@@ -173,6 +197,7 @@ fn bench(args: &[String]) -> Result<ExitCode> {
         Some("ingest") => bench::ingest(&args[1..]),
         Some("web") => bench_web::web(&args[1..]),
         Some("notify") => bench_notify(&args[1..]),
+        Some("symbolicate") => bench_symbolicate(&args[1..]),
         Some(other) => bail!("unknown benchmark `{other}`\n{USAGE}"),
         None => bail!("which benchmark?\n{USAGE}"),
     }

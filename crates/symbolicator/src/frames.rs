@@ -51,7 +51,9 @@ pub fn map_frame(frame: &mut Frame, url: &str, loaded: &LoadedMap) -> Result<Map
         .as_deref()
         .map(|f| f.rsplit('.').next().unwrap_or(f));
     let scope_name = match (&loaded.minified, minified_name) {
-        (Some(view), Some(name)) => view.get_original_function_name(token, name),
+        (Some(source), Some(name)) => {
+            crate::scope::original_function_name(&loaded.map, source, token, name)
+        }
         _ => None,
     };
     let mapped = Mapped {
@@ -62,7 +64,7 @@ pub fn map_frame(frame: &mut Frame, url: &str, loaded: &LoadedMap) -> Result<Map
         frame.function = Some(name.to_owned());
     }
     let src_line = token.get_src_line();
-    let contents = loaded.map.get_source_contents(token.get_src_id());
+    let src_id = token.get_src_id();
 
     frame.abs_path = Some(join(url, &source));
     frame.filename = Some(display_name(&source));
@@ -76,9 +78,13 @@ pub fn map_frame(frame: &mut Frame, url: &str, loaded: &LoadedMap) -> Result<Map
     frame.pre_context.clear();
     frame.context_line = None;
     frame.post_context.clear();
-    if let Some(contents) = contents {
-        set_context(frame, contents, src_line as usize);
-    }
+    let line = src_line as usize;
+    let first = line.saturating_sub(CONTEXT_LINES);
+    set_context(
+        frame,
+        &loaded.source_lines(src_id, first, line - first + CONTEXT_LINES + 1),
+        line - first,
+    );
     Ok(mapped)
 }
 
@@ -89,21 +95,15 @@ fn clip(line: &str) -> String {
     }
 }
 
-/// Five lines above and below `line` (zero-based) of `contents`; none when
-/// the map points past its end.
-fn set_context(frame: &mut Frame, contents: &str, line: usize) {
-    let first = line.saturating_sub(CONTEXT_LINES);
-    let lines: Vec<&str> = contents
-        .lines()
-        .skip(first)
-        .take(line - first + CONTEXT_LINES + 1)
-        .collect();
-    let Some(current) = lines.get(line - first) else {
+/// The frame's context from `lines`, the frame's own at `at`; none when
+/// the map points past the source's end.
+fn set_context(frame: &mut Frame, lines: &[&str], at: usize) {
+    let Some(current) = lines.get(at) else {
         return;
     };
     frame.context_line = Some(clip(current));
-    frame.pre_context = lines[..line - first].iter().map(|l| clip(l)).collect();
-    frame.post_context = lines[line - first + 1..].iter().map(|l| clip(l)).collect();
+    frame.pre_context = lines[..at].iter().map(|l| clip(l)).collect();
+    frame.post_context = lines[at + 1..].iter().map(|l| clip(l)).collect();
 }
 
 #[cfg(test)]
@@ -111,22 +111,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn context_is_five_lines_either_side_within_the_file() {
-        let contents: String = (1..=20).map(|n| format!("line {n}\n")).collect();
+    fn context_is_the_lines_around_the_frames_own() {
+        let lines = [
+            "line 5", "line 6", "line 7", "line 8", "line 9", "line 10", "line 11",
+        ];
         let mut frame = Frame::default();
-        set_context(&mut frame, &contents, 9);
+        set_context(&mut frame, &lines, 5);
         assert_eq!(frame.context_line.as_deref(), Some("line 10"));
-        assert_eq!(
-            frame.pre_context,
-            ["line 5", "line 6", "line 7", "line 8", "line 9"]
-        );
-        assert_eq!(frame.post_context.len(), 5);
-        let mut top = Frame::default();
-        set_context(&mut top, &contents, 1);
-        assert_eq!(top.pre_context, ["line 1"]);
+        assert_eq!(frame.pre_context, lines[..5]);
+        assert_eq!(frame.post_context, ["line 11"]);
         // A line past the end: no context rather than a wrong one.
         let mut past = Frame::default();
-        set_context(&mut past, &contents, 4_000_000_000);
+        set_context(&mut past, &lines[..2], 5);
         assert_eq!(past.context_line, None);
         assert!(past.pre_context.is_empty());
     }

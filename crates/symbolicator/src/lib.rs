@@ -19,6 +19,7 @@ pub mod grpc;
 pub mod locate;
 pub mod maps;
 pub mod outcome;
+pub mod scope;
 pub mod service;
 pub mod urls;
 

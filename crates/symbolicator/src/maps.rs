@@ -7,15 +7,19 @@ use std::sync::Arc;
 
 use faultline_artifacts::{Bundle, BundleError};
 use faultline_storage::BlobDir;
-use sourcemap::{DecodedMap, SourceMap, SourceView};
+use sourcemap::{DecodedMap, SourceMap};
 
 use crate::outcome::Unresolved;
+use crate::scope::MinifiedSource;
 
 /// A map ready for lookups, with its minified file when the bundle has it
 /// (what original function names are read from).
 pub struct LoadedMap {
     pub map: SourceMap,
-    pub minified: Option<SourceView>,
+    pub minified: Option<MinifiedSource>,
+    /// Per source of the map, where each line of its `sourcesContent`
+    /// starts: context lines without scanning the file for every frame.
+    line_starts: Vec<Vec<usize>>,
     /// What keeping it costs, roughly: the cache's unit.
     cost: u64,
 }
@@ -57,11 +61,47 @@ pub fn load(blobs: &BlobDir, key: &MapKey, limit: u64) -> Loaded {
     let parsed = std::panic::catch_unwind(|| parse(&bytes))
         .unwrap_or_else(|_| Err("the parser gave up on it".into()))
         .map_err(malformed)?;
+    let line_starts = (0..parsed.get_source_count())
+        .map(|id| {
+            parsed
+                .get_source_contents(id)
+                .map_or_else(Vec::new, |text| {
+                    std::iter::once(0)
+                        .chain(text.match_indices('\n').map(|(at, _)| at + 1))
+                        .collect()
+                })
+        })
+        .collect::<Vec<_>>();
+    let cost = cost.saturating_add(line_starts.iter().map(|l| l.len() as u64 * 8).sum::<u64>());
     Ok(Arc::new(LoadedMap {
         map: parsed,
-        minified: minified.map(SourceView::from_string),
+        line_starts,
+        minified: minified.map(MinifiedSource::new),
         cost,
     }))
+}
+
+impl LoadedMap {
+    /// Lines `first..first + count` of source `id`'s contents (fewer at
+    /// its end), without their line breaks.
+    pub fn source_lines(&self, id: u32, first: usize, count: usize) -> Vec<&str> {
+        let (Some(text), Some(starts)) = (
+            self.map.get_source_contents(id),
+            self.line_starts.get(id as usize),
+        ) else {
+            return Vec::new();
+        };
+        starts
+            .iter()
+            .skip(first)
+            .take(count)
+            .map(|&start| {
+                let line = &text[start..];
+                let line = line.split('\n').next().unwrap_or(line);
+                line.strip_suffix('\r').unwrap_or(line)
+            })
+            .collect()
+    }
 }
 
 fn parse(bytes: &[u8]) -> Result<SourceMap, String> {
