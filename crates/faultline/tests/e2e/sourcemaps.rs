@@ -455,6 +455,45 @@ fn hostile_uploads_are_refused(server: Devserver) {
     assert_eq!(server.get("/api/0/organizations/faultline/").0, 200);
 }
 
+/// `limits.upload-quota`: chunks past the organization's quota are refused
+/// with a 413 that says so, and nothing of them is kept.
+#[test]
+fn uploads_past_the_quota_are_refused() {
+    let server = Devserver::start_with_env(&[("FAULTLINE_LIMITS_UPLOAD_QUOTA", "1000")]);
+    let small = vec![b'a'; 600];
+    let sha = faultline_artifacts::sha1_hex(&small);
+    assert_eq!(post_chunks(&server, &[("file", &sha, &small)]).0, 200);
+    let more = vec![b'b'; 600];
+    let more_sha = faultline_artifacts::sha1_hex(&more);
+    let (status, body) = post_chunks(&server, &[("file", &more_sha, &more)]);
+    assert_eq!(status, 413, "{body}");
+    assert!(
+        body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("limits.upload-quota"),
+        "{body}"
+    );
+    // The refused chunk is still missing; the first is not.
+    let (_, answer) = server.send_json(
+        "POST",
+        ASSEMBLE,
+        json!({"checksum": "c".repeat(40), "chunks": [sha, more_sha], "projects": ["default"]}),
+    );
+    assert_eq!(answer["missingChunks"], json!([more_sha]), "{answer}");
+    // The same chunk again costs nothing more.
+    assert_eq!(post_chunks(&server, &[("file", &sha, &small)]).0, 200);
+    // A request larger than chunk-upload's maxRequestSize is refused whole.
+    let (_, options) = server.get(CHUNK_UPLOAD);
+    assert_eq!(
+        options["url"],
+        "/api/0/organizations/faultline/chunk-upload/"
+    );
+    let max = options["maxRequestSize"].as_u64().unwrap() as usize;
+    let (status, _) = post_chunks(&server, &[("file", &sha, &vec![b'x'; max + 1])]);
+    assert_eq!(status, 413);
+}
+
 crate::on_devserver_and_stack!(
     #[ignore = "needs sentry-cli and esbuild (the test venv, npm): run with cargo xtask test"]
     uploads_with_sentry_cli,
