@@ -87,7 +87,7 @@ pub async fn run(stores: Stores, shutdown: watch::Receiver<bool>) -> Result<(), 
 pub async fn serve_grpc(
     events: Arc<dyn EventReader>,
     listener: std::net::TcpListener,
-    mut shutdown: watch::Receiver<bool>,
+    shutdown: watch::Receiver<bool>,
 ) -> Result<(), QueryError> {
     listener.set_nonblocking(true).map_err(QueryError::Listen)?;
     let listener = tokio::net::TcpListener::from_std(listener).map_err(QueryError::Listen)?;
@@ -96,13 +96,7 @@ pub async fn serve_grpc(
         .add_service(faultline_storage_grpc::server::service(events))
         .serve_with_incoming_shutdown(
             tonic::transport::server::TcpIncoming::from(listener),
-            async move {
-                while !*shutdown.borrow() {
-                    if shutdown.changed().await.is_err() {
-                        break;
-                    }
-                }
-            },
+            faultline_service::shutdown_requested(shutdown),
         )
         .await
         .map_err(|e| QueryError::Grpc(e.to_string()))

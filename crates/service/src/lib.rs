@@ -171,6 +171,16 @@ where
     })
 }
 
+/// Resolves once `shutdown` turns true (or its sender is gone): what a
+/// server of the service's own (gRPC) stops on.
+pub async fn shutdown_requested(mut shutdown: tokio::sync::watch::Receiver<bool>) {
+    while !*shutdown.borrow() {
+        if shutdown.changed().await.is_err() {
+            break;
+        }
+    }
+}
+
 /// Resolves on Ctrl-C or SIGTERM (what `docker stop` sends).
 pub async fn shutdown_signal() {
     #[cfg(unix)]

@@ -326,37 +326,6 @@ pub(super) async fn by_debug_id(
         .transpose()
 }
 
-pub(super) async fn by_url(
-    pools: &Pools,
-    project: ProjectId,
-    release: &str,
-    dist: Option<&str>,
-    urls: &[String],
-) -> Result<Option<FoundArtifact>> {
-    if urls.is_empty() {
-        return Ok(None);
-    }
-    let mut query = pools.read(FOUND_COLUMNS);
-    query.push("WHERE p.project_id = ").push_bind(project.0);
-    query.push(" AND b.release = ").push_bind(release);
-    match dist {
-        Some(dist) => query.push(" AND b.dist = ").push_bind(dist),
-        None => query.push(" AND b.dist IS NULL"),
-    };
-    query.push(" AND f.url IN ");
-    query.push_list(urls.iter().map(String::as_str));
-    query.push(" ORDER BY b.date_added DESC, b.id DESC");
-    let rows = query.fetch_all().await?;
-    let candidates: Vec<FoundArtifact> = rows.iter().map(found).collect::<Result<_>>()?;
-    // The first URL in the caller's order wins; among bundles, the newest.
-    Ok(urls.iter().find_map(|url| {
-        candidates
-            .iter()
-            .find(|c| &c.file.url == url && c.file.ty != ArtifactType::Other)
-            .cloned()
-    }))
-}
-
 pub(super) async fn release_files(
     pools: &Pools,
     project: ProjectId,
@@ -376,22 +345,6 @@ pub(super) async fn release_files(
     query.push_bind(i64::try_from(limit).unwrap_or(i64::MAX));
     let rows = query.fetch_all().await?;
     rows.iter().map(found).collect()
-}
-
-pub(super) async fn in_bundle(
-    pools: &Pools,
-    bundle: i64,
-    url: &str,
-) -> Result<Option<ArtifactFile>> {
-    pools
-        .read("SELECT * FROM artifact_bundle_files WHERE bundle_id = ? AND url = ? LIMIT 1")
-        .bind(bundle)
-        .bind(url)
-        .fetch_optional()
-        .await?
-        .as_ref()
-        .map(file)
-        .transpose()
 }
 
 pub(super) async fn touch(pools: &Pools, bundles: &[i64], at: DateTime<Utc>) -> Result<()> {

@@ -596,16 +596,6 @@ impl ArtifactStore for SqlMetaStore {
         artifacts::by_debug_id(&self.pools, project, debug_id, ty).await
     }
 
-    async fn artifact_by_url(
-        &self,
-        project: ProjectId,
-        release: &str,
-        dist: Option<&str>,
-        urls: &[String],
-    ) -> Result<Option<FoundArtifact>> {
-        artifacts::by_url(&self.pools, project, release, dist, urls).await
-    }
-
     async fn release_files(
         &self,
         project: ProjectId,
@@ -614,10 +604,6 @@ impl ArtifactStore for SqlMetaStore {
         limit: usize,
     ) -> Result<Vec<FoundArtifact>> {
         artifacts::release_files(&self.pools, project, release, dist, limit).await
-    }
-
-    async fn artifact_in_bundle(&self, bundle: i64, url: &str) -> Result<Option<ArtifactFile>> {
-        artifacts::in_bundle(&self.pools, bundle, url).await
     }
 
     async fn touch_bundles(&self, bundles: &[i64], at: DateTime<Utc>) -> Result<()> {

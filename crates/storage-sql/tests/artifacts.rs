@@ -142,39 +142,47 @@ async fn bundles_are_found_by_debug_id_and_url(store: Arc<SqlMetaStore>) {
             .unwrap()
             .is_none()
     );
-    // By URL: the first candidate that exists wins, within the release.
-    let urls = vec![
-        "http://example.com/static/app.min.js".to_owned(),
-        "~/static/app.min.js".to_owned(),
-    ];
-    let found = store
-        .artifact_by_url(web, "1.0", None, &urls)
-        .await
-        .unwrap()
-        .expect("found by its ~/ URL");
-    assert_eq!(found.file.ty, ArtifactType::MinifiedSource);
-    assert_eq!(found.file.sourcemap.as_deref(), Some("app.min.js.map"));
-    assert!(
+    // A release's files, for matching frames by URL: the project's, of
+    // that release and dist only.
+    let files = store.release_files(web, "1.0", None, 100).await.unwrap();
+    assert_eq!(files.len(), 2);
+    let minified = files
+        .iter()
+        .find(|f| f.file.ty == ArtifactType::MinifiedSource)
+        .expect("the minified file");
+    assert_eq!(minified.file.url, "~/static/app.min.js");
+    assert_eq!(minified.file.sourcemap.as_deref(), Some("app.min.js.map"));
+    assert_eq!(minified.bundle_id, bundle.id);
+    assert_eq!(
         store
-            .artifact_by_url(web, "2.0", None, &urls)
+            .release_files(web, "1.0", None, 1)
             .await
             .unwrap()
-            .is_none()
+            .len(),
+        1
     );
     assert!(
         store
-            .artifact_by_url(web, "1.0", Some("d1"), &urls)
+            .release_files(web, "2.0", None, 100)
             .await
             .unwrap()
-            .is_none(),
+            .is_empty()
+    );
+    assert!(
+        store
+            .release_files(web, "1.0", Some("d1"), 100)
+            .await
+            .unwrap()
+            .is_empty(),
         "a dist only matches bundles of that dist"
     );
-    let in_bundle = store
-        .artifact_in_bundle(found.bundle_id, "~/static/app.min.js.map")
-        .await
-        .unwrap()
-        .expect("the map beside the file");
-    assert_eq!(in_bundle.ty, ArtifactType::SourceMap);
+    assert!(
+        store
+            .release_files(api, "1.0", None, 100)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 
     let listed = store.release_bundles(org, "1.0").await.unwrap();
     assert_eq!(listed.len(), 1);

@@ -160,16 +160,6 @@ pub trait ArtifactStore: Send + Sync {
         debug_id: &str,
         ty: ArtifactType,
     ) -> Result<Option<FoundArtifact>>;
-    /// The newest file at the first of `urls` (in order) in a bundle of
-    /// `project` for `release` and `dist` (no dist matches bundles
-    /// without one).
-    async fn artifact_by_url(
-        &self,
-        project: ProjectId,
-        release: &str,
-        dist: Option<&str>,
-        urls: &[String],
-    ) -> Result<Option<FoundArtifact>>;
     /// The files (minified sources, maps, sources) of the bundles of
     /// `project` for `release` and `dist`, newest bundle first, at most
     /// `limit`: what a frame's URL is matched against when no exact
@@ -181,8 +171,6 @@ pub trait ArtifactStore: Send + Sync {
         dist: Option<&str>,
         limit: usize,
     ) -> Result<Vec<FoundArtifact>>;
-    /// The file at `url` in the bundle `bundle` (a minified file's map).
-    async fn artifact_in_bundle(&self, bundle: i64, url: &str) -> Result<Option<ArtifactFile>>;
     /// Notes that bundles were used (retention counts from the last use).
     async fn touch_bundles(&self, bundles: &[i64], at: DateTime<Utc>) -> Result<()>;
 

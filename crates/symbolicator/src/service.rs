@@ -46,7 +46,7 @@ async fn serve(
     symbolicator: Arc<Symbolicator>,
     ready: Arc<dyn Ready>,
     listener: std::net::TcpListener,
-    mut shutdown: watch::Receiver<bool>,
+    shutdown: watch::Receiver<bool>,
 ) -> Result<(), ServeError> {
     listener.set_nonblocking(true).map_err(ServeError::Listen)?;
     let listener = tokio::net::TcpListener::from_std(listener).map_err(ServeError::Listen)?;
@@ -55,13 +55,7 @@ async fn serve(
         .add_service(grpc::service(symbolicator, ready))
         .serve_with_incoming_shutdown(
             tonic::transport::server::TcpIncoming::from(listener),
-            async move {
-                while !*shutdown.borrow() {
-                    if shutdown.changed().await.is_err() {
-                        break;
-                    }
-                }
-            },
+            faultline_service::shutdown_requested(shutdown),
         )
         .await
         .map_err(|e| ServeError::Grpc(e.to_string()))

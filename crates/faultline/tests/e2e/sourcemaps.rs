@@ -110,15 +110,19 @@ fn uploads_with_sentry_cli(server: Devserver) {
     assert!(page.contains("~/dist/app.min.js.map"), "{page}");
 }
 
-/// The in-app frames of the event's exception, oldest first.
-fn app_frames(event: &Value) -> Vec<Value> {
-    let exception = event["entries"]
+/// The event's (first) exception, as the event API returns it.
+fn exception(event: &Value) -> &Value {
+    &event["entries"]
         .as_array()
         .unwrap()
         .iter()
         .find(|e| e["type"] == "exception")
-        .expect("an exception entry");
-    exception["data"]["values"][0]["stacktrace"]["frames"]
+        .expect("an exception entry")["data"]["values"][0]
+}
+
+/// The in-app frames of the event's exception, oldest first.
+fn app_frames(event: &Value) -> Vec<Value> {
+    exception(event)["stacktrace"]["frames"]
         .as_array()
         .unwrap()
         .iter()
@@ -157,12 +161,7 @@ fn assert_mapped_to_source(event: &Value, resolved_with: &str) {
         assert!(names.contains(&original), "{original} in {names:?}");
     }
     // The SDK's frames are kept beside them.
-    let raw = &event["entries"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|e| e["type"] == "exception")
-        .unwrap()["data"]["values"][0]["rawStacktrace"]["frames"];
+    let raw = &exception(event)["rawStacktrace"]["frames"];
     assert!(
         raw.as_array()
             .unwrap()
@@ -200,12 +199,7 @@ fn frames_are_mapped_by_debug_id(server: Devserver) {
     let again = server.wait_for("the second event", |s| s.event(&second));
     assert_mapped_to_source(&again, "debug-id");
     let raw_name = |event: &Value| {
-        event["entries"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|e| e["type"] == "exception")
-            .unwrap()["data"]["values"][0]["rawStacktrace"]["frames"]
+        exception(event)["rawStacktrace"]["frames"]
             .as_array()
             .unwrap()
             .last()
