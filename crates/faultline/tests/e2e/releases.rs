@@ -244,6 +244,7 @@ fn releases_come_from_events(server: Devserver) {
         "/organizations/faultline/releases/web@2.0/",
     );
     assert!(page.contains("checkout failed"), "{page}");
+    assert!(page.contains("first event"), "the release's events: {page}");
     // Issues were first seen in it: it cannot be deleted.
     assert_eq!(
         server

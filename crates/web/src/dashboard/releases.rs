@@ -29,6 +29,9 @@ pub struct ReleaseRow {
     pub date_created: String,
     pub date_released: Option<String>,
     pub last_deploy: Option<String>,
+    /// When the issues first seen in it had their first and latest events.
+    pub first_event: Option<String>,
+    pub last_event: Option<String>,
 }
 
 #[derive(Template)]
@@ -87,7 +90,7 @@ async fn row(
     release: &Release,
 ) -> Result<ReleaseRow, PageError> {
     let meta = state.meta.as_ref();
-    let (new_issues, _, _) = meta
+    let (new_issues, first_event, last_event) = meta
         .release_issue_stats(&release.projects, &release.version)
         .await?;
     let deploys = meta.deploys(release.id).await?;
@@ -106,6 +109,8 @@ async fn row(
         last_deploy: deploys
             .first()
             .map(|d| format!("{} ({})", d.environment, iso(d.date_finished))),
+        first_event: first_event.map(iso),
+        last_event: last_event.map(iso),
     })
 }
 
