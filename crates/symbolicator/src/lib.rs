@@ -18,6 +18,7 @@ pub mod frames;
 pub mod grpc;
 pub mod locate;
 pub mod maps;
+mod metrics;
 pub mod outcome;
 pub mod scope;
 pub mod service;
@@ -111,6 +112,7 @@ impl Symbolicator {
         blobs: BlobDir,
         options: SymbolicatorOptions,
     ) -> Self {
+        metrics::register();
         Symbolicator {
             artifacts,
             blobs,
@@ -127,8 +129,10 @@ impl Symbolicator {
 
     async fn load(&self, located: &Located) -> Loaded {
         if let Some(hit) = self.cache.lock().expect("cache lock").get(&located.key) {
+            metrics::map_load("cache");
             return hit;
         }
+        metrics::map_load("bundle");
         let (blobs, key, limit) = (
             self.blobs.clone(),
             located.key.clone(),
@@ -207,18 +211,24 @@ impl Symbolicate for Symbolicator {
             for frame in &mut stacktrace.frames {
                 let (mut call_site, mut from_scope) = (None, false);
                 let Some(url) = source_url(frame) else {
+                    metrics::frame(Unresolved::NotASourceFrame.code());
                     frame.data = Some(outcome::unresolved(&Unresolved::NotASourceFrame, None));
                     call_sites.push(None);
                     scope_named.push(false);
                     continue;
                 };
+                let unmapped = |why: &Unresolved, with| {
+                    metrics::frame(why.code());
+                    outcome::unresolved(why, with)
+                };
                 frame.data = Some(match locator.locate(&url).await? {
-                    Err(why) => outcome::unresolved(&why, None),
+                    Err(why) => unmapped(&why, None),
                     Ok(located) => match self.load(&located).await {
-                        Err(why) => outcome::unresolved(&why, Some(located.with)),
+                        Err(why) => unmapped(&why, Some(located.with)),
                         Ok(loaded) => match frames::map_frame(frame, &url, &loaded) {
-                            Err(why) => outcome::unresolved(&why, Some(located.with)),
+                            Err(why) => unmapped(&why, Some(located.with)),
                             Ok(mapped) => {
+                                metrics::frame("mapped");
                                 changed = true;
                                 used.push(located.bundle);
                                 call_site = mapped.call_site_name;

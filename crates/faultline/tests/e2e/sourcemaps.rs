@@ -210,6 +210,23 @@ fn frames_are_mapped_by_debug_id(server: Devserver) {
     let issues = server.issues("");
     assert_eq!(issues.len(), 1, "{issues:#?}");
     assert_eq!(count(&issues[0]), 2);
+
+    // The symbolicator counts what it did: on the stack on its own port,
+    // in the devserver on the one /metrics.
+    let metrics = match &server.stack {
+        Some(stack) => {
+            assert_eq!(stack.health("symbolicator"), 200);
+            stack.service_get("symbolicator", "/metrics").1
+        }
+        None => {
+            let response = server.request("GET", "/metrics", &[], b"");
+            String::from_utf8(response.body).unwrap()
+        }
+    };
+    assert!(
+        metrics.contains("faultline_symbolicator_frames_total{outcome=\"mapped\"}"),
+        "{metrics}"
+    );
 }
 
 /// Without debug ids: the release, dist and the file's URL find the map.
