@@ -135,6 +135,9 @@ fn configure(cfg: &mut web::ServiceConfig, state: web::Data<WebState>) {
                     ApiError::BadRequest(format!("invalid JSON body: {err}")).into()
                 }),
         )
+        // Raw bodies (`web::Bytes`: releases, plugins, assemble) to the
+        // same limit as JSON ones, not actix's default of 256 KiB.
+        .app_data(web::PayloadConfig::new(max_payload))
         .app_data(
             web::QueryConfig::default()
                 .error_handler(|err, _| ApiError::BadRequest(err.to_string()).into()),

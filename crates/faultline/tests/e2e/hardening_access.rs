@@ -291,7 +291,7 @@ fn page_status(server: &Devserver, cookie: &str, path: &str) -> u16 {
 }
 
 /// `faultline token create` for `email` with `scopes`.
-fn token_with(server: &Devserver, email: &str, scopes: &[&str]) -> String {
+pub(crate) fn token_with(server: &Devserver, email: &str, scopes: &[&str]) -> String {
     let mut args = vec!["token", "create", "--email", email];
     for scope in scopes {
         args.extend(["--scope", scope]);

@@ -505,6 +505,56 @@ fn uploads_past_the_quota_are_refused() {
     assert_eq!(status, 413);
 }
 
+/// As an attacker would try them: a token without `project:releases`, an
+/// organization that is not there, and odd assemble bodies each get a clean
+/// 4xx, never a 500.
+#[test]
+fn upload_endpoints_check_scope_and_input() {
+    let server = Devserver::start();
+    let read =
+        crate::hardening_access::token_with(&server, "admin@faultline.local", &["event:read"]);
+    let sha = faultline_artifacts::sha1_hex(b"x");
+    let body = json!({"checksum": sha, "chunks": [sha], "projects": ["default"]});
+    assert_eq!(server.send_as(&read, "GET", CHUNK_UPLOAD, None).0, 403);
+    assert_eq!(server.send_as(&read, "POST", ASSEMBLE, Some(&body)).0, 403);
+    let (content_type, multipart_body) = multipart(&[("file", &sha, b"x")]);
+    let auth = format!("Bearer {read}");
+    let response = server.request(
+        "POST",
+        CHUNK_UPLOAD,
+        &[("Authorization", &auth), ("Content-Type", &content_type)],
+        &multipart_body,
+    );
+    assert_eq!(response.status, 403);
+    let elsewhere = "/api/0/organizations/not-ours/artifactbundle/assemble/";
+    let status = server.send_json("POST", elsewhere, body.clone()).0;
+    assert!(matches!(status, 403 | 404), "{status}");
+    for odd in [
+        json!({"checksum": "not hex", "chunks": [], "projects": ["default"]}),
+        json!({"checksum": sha, "chunks": ["zz"], "projects": ["default"]}),
+        json!({"checksum": sha, "chunks": vec![sha.clone(); 100_000], "projects": ["default"]}),
+        json!({"checksum": sha, "chunks": [sha], "projects": []}),
+        json!({"checksum": sha, "chunks": [sha], "projects": ["default"], "version": "a/b"}),
+        json!({"checksum": sha, "chunks": [sha], "projects": ["default"], "dist": "x".repeat(65)}),
+        json!({"chunks": 7}),
+    ] {
+        let (status, answer) = server.send_json("POST", ASSEMBLE, odd.clone());
+        assert_eq!(status, 400, "{odd}: {answer}");
+    }
+    // Not multipart at all.
+    let auth = format!("Bearer {}", server.token);
+    let response = server.request(
+        "POST",
+        CHUNK_UPLOAD,
+        &[
+            ("Authorization", &auth),
+            ("Content-Type", "application/json"),
+        ],
+        b"{}",
+    );
+    assert_eq!(response.status, 400);
+}
+
 crate::on_devserver_and_stack!(
     #[ignore = "needs sentry-cli and esbuild (the test venv, npm): run with cargo xtask test"]
     uploads_with_sentry_cli,
