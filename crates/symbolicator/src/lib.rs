@@ -32,7 +32,7 @@ use async_trait::async_trait;
 use faultline_protocol::{Event, Frame, ProjectId};
 use faultline_storage::{ArtifactStore, BlobDir, StorageError};
 
-use crate::locate::{Located, Locator};
+use crate::locate::{EventKeys, Located, Locator};
 use crate::maps::{Loaded, MapCache};
 use crate::outcome::Unresolved;
 
@@ -196,8 +196,19 @@ impl Symbolicate for Symbolicator {
         if !wants_symbolication(&event) {
             return Ok(event);
         }
-        let snapshot = event.clone();
-        let mut locator = Locator::new(self.artifacts.as_ref(), project, &snapshot);
+        // The keys are read while the frames change: taken out of the
+        // event for the while, not a copy of all of it.
+        let images = std::mem::take(&mut event.debug_images);
+        let (release, dist) = (event.release.clone(), event.dist.clone());
+        let mut locator = Locator::new(
+            self.artifacts.as_ref(),
+            project,
+            EventKeys {
+                images: &images,
+                release: release.as_deref(),
+                dist: dist.as_deref(),
+            },
+        );
         let mut used = Vec::new();
         for exception in &mut event.exception {
             let Some(stacktrace) = exception.stacktrace.as_mut() else {
@@ -260,6 +271,8 @@ impl Symbolicate for Symbolicator {
                 exception.raw_stacktrace = Some(raw);
             }
         }
+        drop(locator);
+        event.debug_images = images;
         used.sort_unstable();
         used.dedup();
         if !used.is_empty() {

@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use faultline_protocol::{Event, ProjectId};
+use faultline_protocol::{DebugImage, ProjectId};
 use faultline_storage::{ArtifactStore, ArtifactType, FoundArtifact, StorageError};
 
 use crate::maps::MapKey;
@@ -24,17 +24,25 @@ pub struct Located {
     pub bundle: i64,
 }
 
+/// What of an event finds its maps: its `debug_meta` images, release and
+/// dist.
+pub struct EventKeys<'a> {
+    pub images: &'a [DebugImage],
+    pub release: Option<&'a str>,
+    pub dist: Option<&'a str>,
+}
+
 /// The lookups of one event: each URL once, the release's files once.
 pub struct Locator<'a> {
     store: &'a dyn ArtifactStore,
     project: ProjectId,
-    event: &'a Event,
+    event: EventKeys<'a>,
     release_files: Option<Vec<FoundArtifact>>,
     found: HashMap<String, Result<Located, Unresolved>>,
 }
 
 impl<'a> Locator<'a> {
-    pub fn new(store: &'a dyn ArtifactStore, project: ProjectId, event: &'a Event) -> Self {
+    pub fn new(store: &'a dyn ArtifactStore, project: ProjectId, event: EventKeys<'a>) -> Self {
         Locator {
             store,
             project,
@@ -57,7 +65,7 @@ impl<'a> Locator<'a> {
     async fn find(&mut self, url: &str) -> Result<Result<Located, Unresolved>, StorageError> {
         let debug_id = self
             .event
-            .debug_images
+            .images
             .iter()
             .filter(|image| image.ty == "sourcemap")
             .find(|image| image.code_file.as_deref() == Some(url))
@@ -70,7 +78,7 @@ impl<'a> Locator<'a> {
         if let Some(located) = by_id {
             return Ok(Ok(located));
         }
-        let Some(release) = self.event.release.clone() else {
+        let Some(release) = self.event.release.map(str::to_owned) else {
             return Ok(Err(match debug_id {
                 Some(debug_id) => Unresolved::NoBundleWithDebugId { debug_id },
                 None => Unresolved::MissingDebugId,
@@ -119,12 +127,7 @@ impl<'a> Locator<'a> {
         if self.release_files.is_none() {
             let files = self
                 .store
-                .release_files(
-                    self.project,
-                    release,
-                    self.event.dist.as_deref(),
-                    MAX_RELEASE_FILES,
-                )
+                .release_files(self.project, release, self.event.dist, MAX_RELEASE_FILES)
                 .await?;
             self.release_files = Some(files);
         }

@@ -51,7 +51,8 @@ async fn frames_are_mapped_by_debug_id_with_names_and_context() {
     );
     assert_eq!(top.pre_context.len(), 5);
     assert_eq!(top.post_context.len(), 5);
-    // The SDK's frames are kept.
+    // The event keeps its debug_meta; the SDK's frames are kept.
+    assert_eq!(event.debug_images.len(), 1);
     let raw = event.exception[0].raw_stacktrace.as_ref().unwrap();
     assert_eq!(raw.frames[0].function.as_deref(), Some("f3"));
 }
