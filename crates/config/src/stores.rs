@@ -107,12 +107,24 @@ impl Redis {
 pub struct Storage {
     /// `storage.dir`: the data directory, when config.yml is given by path.
     pub dir: Option<PathBuf>,
+    /// `storage.min-free`: below this many free bytes under the data
+    /// directory, relay refuses events (503) until space returns; 0 turns
+    /// the check off.
+    pub min_free: u64,
+    /// How much the embedded queue keeps of each topic after every consumer
+    /// group has committed past it: at most this many messages…
+    pub queue_replay_messages: u64,
+    /// …and at most this many bytes of them.
+    pub queue_replay_bytes: u64,
 }
 
 impl Storage {
     pub(crate) fn from_raw(raw: &RawConfig) -> Result<Self, ConfigError> {
         Ok(Storage {
             dir: raw.text("storage.dir").map(PathBuf::from),
+            min_free: raw.at_least("storage.min-free", 0u64)?,
+            queue_replay_messages: raw.at_least("storage.queue-replay-messages", 0u64)?,
+            queue_replay_bytes: raw.at_least("storage.queue-replay-bytes", 0u64)?,
         })
     }
 }

@@ -28,7 +28,7 @@ pub struct CronOptions {
     pub interval: Duration,
 }
 
-/// What one retention pass deleted.
+/// What one retention pass deleted, and the bytes each store gave back.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Deleted {
     pub events: u64,
@@ -36,6 +36,32 @@ pub struct Deleted {
     /// Artifact bundles and left-over upload chunks.
     pub bundles: u64,
     pub chunks: u64,
+    pub freed: Freed,
+}
+
+/// Bytes on disk before minus after, per store (0 when a store grew, or
+/// could not say: a pass beside running ingestion may well add more than
+/// it deletes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Freed {
+    pub events: u64,
+    pub metadata: u64,
+    pub files: u64,
+}
+
+impl Freed {
+    pub fn total(&self) -> u64 {
+        self.events + self.metadata + self.files
+    }
+}
+
+/// The stores' sizes, for [`Freed`].
+async fn sizes(stores: &Stores) -> [Option<u64>; 3] {
+    [
+        stores.events.disk_bytes().await.ok(),
+        stores.meta.disk_bytes().await.ok(),
+        Some(stores.blobs.disk_bytes()),
+    ]
 }
 
 /// How long an uploaded chunk waits to be assembled (sentry-cli assembles
@@ -44,6 +70,7 @@ const CHUNK_LIFETIME: chrono::Duration = chrono::Duration::hours(24);
 
 static EVENTS_DELETED: LazyLock<Counter> = LazyLock::new(Counter::default);
 static ISSUES_DELETED: LazyLock<Counter> = LazyLock::new(Counter::default);
+static BYTES_FREED: LazyLock<Counter> = LazyLock::new(Counter::default);
 
 fn register_metrics() {
     static ONCE: Once = Once::new();
@@ -58,6 +85,11 @@ fn register_metrics() {
                 "cron_retention_deleted_issues",
                 "Issues deleted by retention",
                 ISSUES_DELETED.clone(),
+            );
+            r.register(
+                "cron_retention_freed_bytes",
+                "Bytes of disk the stores gave back after retention deleted",
+                BYTES_FREED.clone(),
             );
         });
     });
@@ -95,6 +127,7 @@ pub fn service(
 /// Deletes what is older than `days` days.
 pub async fn apply_retention(stores: &Stores, days: u32) -> Result<Deleted, CronError> {
     let cutoff = Utc::now() - chrono::Duration::days(i64::from(days));
+    let before = sizes(stores).await;
     let events = stores.events.delete_before(cutoff).await?;
     let issues = stores.meta.delete_issues_before(cutoff).await?;
     let expired = stores
@@ -115,11 +148,23 @@ pub async fn apply_retention(stores: &Stores, days: u32) -> Result<Deleted, Cron
     }
     EVENTS_DELETED.inc_by(events);
     ISSUES_DELETED.inc_by(issues);
+    let after = sizes(stores).await;
+    let freed = |i: usize| match (before[i], after[i]) {
+        (Some(b), Some(a)) => b.saturating_sub(a),
+        _ => 0,
+    };
+    let freed = Freed {
+        events: freed(0),
+        metadata: freed(1),
+        files: freed(2),
+    };
+    BYTES_FREED.inc_by(freed.total());
     Ok(Deleted {
         events,
         issues,
         bundles: expired.bundles.len() as u64,
         chunks: expired.chunks.len() as u64,
+        freed,
     })
 }
 
@@ -150,6 +195,7 @@ pub async fn run(
                 issues = deleted.issues,
                 bundles = deleted.bundles,
                 chunks = deleted.chunks,
+                freed_bytes = deleted.freed.total(),
                 days = options.retention_days,
                 "retention pass done"
             ),

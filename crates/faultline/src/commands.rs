@@ -62,8 +62,9 @@ pub async fn upgrade(data: &DataArgs, noinput: bool) -> anyhow::Result<()> {
 }
 
 /// Deletes what is older than `days` days: events by their timestamp, and
-/// issues whose last event is that old. Safe beside a running devserver
-/// (writers wait while the files are compacted).
+/// issues whose last event is that old, then gives the space back. Safe
+/// beside a running devserver: the freed pages are cut off the files while
+/// it keeps them open.
 pub async fn cleanup(data: &DataArgs, days: u32) -> anyhow::Result<()> {
     let settings = load(data, false)?;
     let open = Stores::new(&settings, EventsAccess::Direct);
@@ -73,33 +74,24 @@ pub async fn cleanup(data: &DataArgs, days: u32) -> anyhow::Result<()> {
         artifacts: open.artifacts().await?,
         blobs: open.blobs()?,
     };
-    let before = dir_size(&settings.data_dir);
     let deleted = faultline_cron::apply_retention(&stores, days).await?;
-    let (events, issues) = (deleted.events, deleted.issues);
-    let after = dir_size(&settings.data_dir);
+    let (events, issues, freed) = (deleted.events, deleted.issues, deleted.freed);
     let uploads = match (deleted.bundles, deleted.chunks) {
         (0, 0) => String::new(),
         (bundles, chunks) => {
             format!(" and {bundles} unused artifact bundles ({chunks} abandoned upload chunks)")
         }
     };
+    let mb = |bytes: u64| format!("{:.1} MB", bytes as f64 / 1e6);
     println!(
-        "Deleted {events} events and {issues} issues older than {days} days{uploads}; {:.1} MB freed",
-        before.saturating_sub(after) as f64 / 1e6
+        "Deleted {events} events and {issues} issues older than {days} days{uploads}; {} freed \
+         (event store {}, metadata {}, files {})",
+        mb(freed.total()),
+        mb(freed.events),
+        mb(freed.metadata),
+        mb(freed.files)
     );
     Ok(())
-}
-
-fn dir_size(dir: &std::path::Path) -> u64 {
-    std::fs::read_dir(dir)
-        .map(|entries| {
-            entries
-                .filter_map(Result::ok)
-                .filter_map(|e| e.metadata().ok())
-                .map(|m| m.len())
-                .sum()
-        })
-        .unwrap_or(0)
 }
 
 pub async fn createuser(

@@ -11,8 +11,8 @@ use std::sync::Arc;
 use anyhow::Context;
 use faultline_config::Kafka;
 use faultline_storage::{
-    AlertStore, ArtifactStore, BlobDir, Cache, EventQueue, EventReader, EventStore, MemoryCache,
-    MetaStore,
+    AlertStore, ArtifactStore, BlobDir, Cache, DiskGuard, EventQueue, EventReader, EventStore,
+    MemoryCache, MetaStore,
 };
 use faultline_storage_clickhouse::ClickHouseEventStore;
 use faultline_storage_grpc::RemoteEventReader;
@@ -45,6 +45,7 @@ pub struct Stores<'a> {
     events: OnceCell<Arc<dyn EventStore>>,
     cache: OnceCell<Arc<dyn Cache>>,
     symbolicator: OnceCell<Arc<Symbolicator>>,
+    disk: std::sync::OnceLock<Option<DiskGuard>>,
 }
 
 impl<'a> Stores<'a> {
@@ -57,7 +58,24 @@ impl<'a> Stores<'a> {
             events: OnceCell::new(),
             cache: OnceCell::new(),
             symbolicator: OnceCell::new(),
+            disk: std::sync::OnceLock::new(),
         }
+    }
+
+    /// The free-space floor of the data directory (`storage.min-free`),
+    /// shared by the services of this process; none when no store lives
+    /// there (every one on its server) or the floor is 0.
+    pub fn disk_guard(&self) -> Option<DiskGuard> {
+        self.disk
+            .get_or_init(|| {
+                let config = &self.settings.config;
+                let embedded = config.kafka.brokers.is_none()
+                    || config.database.postgres_url().is_none()
+                    || config.clickhouse.url.is_none();
+                (embedded && config.storage.min_free > 0)
+                    .then(|| DiskGuard::new(&self.settings.data_dir, config.storage.min_free))
+            })
+            .clone()
     }
 
     /// The path of an embedded store's file, the directory and file made
@@ -86,9 +104,15 @@ impl<'a> Stores<'a> {
                         Arc::new(open_kafka(kafka, brokers).await?) as Arc<dyn EventQueue>
                     }
                     None => Arc::new(
-                        sqlite::SqliteQueue::open(&self.embedded(sqlite::QUEUE_FILE)?)
-                            .await
-                            .with_context(|| self.in_dir())?,
+                        sqlite::SqliteQueue::open_with(
+                            &self.embedded(sqlite::QUEUE_FILE)?,
+                            sqlite::ReplayWindow {
+                                messages: self.settings.config.storage.queue_replay_messages,
+                                bytes: self.settings.config.storage.queue_replay_bytes,
+                            },
+                        )
+                        .await
+                        .with_context(|| self.in_dir())?,
                     ),
                 })
             })

@@ -36,6 +36,8 @@ pub enum RelayError {
     RateLimited { retry_after: u64 },
     #[error("ingestion is temporarily unavailable")]
     Unavailable,
+    #[error("{0}; events are refused until space is freed")]
+    DiskLow(#[from] faultline_storage::DiskLow),
 }
 
 impl From<DecompressError> for RelayError {
@@ -59,7 +61,7 @@ impl ResponseError for RelayError {
             }
             RelayError::UnsupportedEncoding(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             RelayError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
-            RelayError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            RelayError::Unavailable | RelayError::DiskLow(_) => StatusCode::SERVICE_UNAVAILABLE,
             RelayError::InvalidProjectId
             | RelayError::Decompress(_)
             | RelayError::Envelope(_)
@@ -83,8 +85,14 @@ impl ResponseError for RelayError {
                 .insert_header((header::RETRY_AFTER, retry_after.to_string()))
                 .insert_header(("X-Sentry-Rate-Limits", format!("{retry_after}::key")));
         }
-        if matches!(self, RelayError::Unavailable) {
-            response.insert_header((header::RETRY_AFTER, "5"));
+        match self {
+            RelayError::Unavailable => {
+                response.insert_header((header::RETRY_AFTER, "5"));
+            }
+            RelayError::DiskLow(_) => {
+                response.insert_header((header::RETRY_AFTER, "60"));
+            }
+            _ => {}
         }
         response.json(serde_json::json!({ "detail": detail }))
     }

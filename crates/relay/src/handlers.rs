@@ -85,6 +85,11 @@ async fn handle(
     if project_id.0 <= 0 {
         return Err(RelayError::InvalidProjectId);
     }
+    // Before anything is read: what cannot be kept is not accepted, and
+    // the SDK keeps it to send again (Retry-After).
+    if let Some(disk) = &state.disk {
+        disk.check()?;
+    }
     let auth = request_auth(req)?;
     // With the key in a header or the query, refuse strangers before reading
     // (and decompressing) anything they send.

@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 use actix_web::web;
 use faultline_config::Limits;
-use faultline_storage::{Cache, EventQueue, MetaStore, Probe};
+use faultline_storage::{Cache, DiskGuard, EventQueue, MetaStore, Probe};
 
 pub use error::RelayError;
 
@@ -28,6 +28,9 @@ pub struct Stores {
     pub meta: Arc<dyn MetaStore>,
     pub queue: Arc<dyn EventQueue>,
     pub cache: Arc<dyn Cache>,
+    /// The data directory's free-space floor, when the queue is on local
+    /// disk (the embedded one): events are refused below it.
+    pub disk: Option<DiskGuard>,
 }
 
 impl Stores {
@@ -36,10 +39,12 @@ impl Stores {
     /// the queue), nor the cache: without Redis relay still accepts events
     /// and stops enforcing rate limits.
     pub fn probes(&self) -> Vec<Probe> {
-        vec![
+        let mut probes = vec![
             Probe::Queue(self.queue.clone()),
             Probe::Metadata(self.meta.clone()),
-        ]
+        ];
+        probes.extend(self.disk.clone().map(Probe::Disk));
+        probes
     }
 }
 
@@ -48,6 +53,7 @@ pub struct RelayState {
     pub(crate) queue: Arc<dyn EventQueue>,
     pub(crate) keys: keys::KeyCache,
     pub(crate) limits: Limits,
+    pub(crate) disk: Option<DiskGuard>,
 }
 
 impl RelayState {
@@ -57,6 +63,7 @@ impl RelayState {
             queue: stores.queue.clone(),
             keys: keys::KeyCache::new(stores.meta.clone(), stores.cache.clone()),
             limits,
+            disk: stores.disk.clone(),
         }
     }
 }

@@ -37,6 +37,7 @@ async fn run_serves_ingestion_health_and_metrics() {
         meta,
         queue: queue.clone(),
         cache: Arc::new(MemoryCache::new()),
+        disk: None,
     };
     let service = faultline_relay::service(stores, Limits::default());
     let running = faultline_service::Runner::new()

@@ -378,4 +378,19 @@ impl EventStore for ClickHouseEventStore {
         }
         Ok(deleted)
     }
+
+    async fn disk_bytes(&self) -> Result<u64> {
+        // Active parts only: a dropped partition's files linger until the
+        // server's cleanup thread removes them (old_parts_lifetime), but
+        // they are already gone from the table and on their way out.
+        self.client
+            .query(
+                "SELECT toUInt64(sum(bytes_on_disk)) FROM system.parts \
+                 WHERE database = ? AND active",
+            )
+            .bind(&self.database)
+            .fetch_one::<u64>()
+            .await
+            .map_err(db_error)
+    }
 }

@@ -90,16 +90,6 @@ impl Dialect {
         }
     }
 
-    /// Gives the space of deleted issues back. PostgreSQL cannot vacuum in
-    /// a transaction and is told which tables changed; SQLite rewrites the
-    /// whole (small) file.
-    pub(crate) fn vacuum_issues(self) -> &'static str {
-        match self {
-            Dialect::Sqlite => "VACUUM",
-            Dialect::Postgres => "VACUUM issues, seen_events, issue_users",
-        }
-    }
-
     /// The 64-bit integer column type. SQLite's integers are 64-bit anyway,
     /// and `INTEGER PRIMARY KEY` is what makes a column its row id.
     pub(crate) fn bigint(self) -> &'static str {

@@ -94,6 +94,34 @@ impl Pools {
         })
     }
 
+    /// Bytes the database takes on disk.
+    pub(crate) async fn disk_bytes(&self) -> Result<u64> {
+        match self {
+            Pools::Sqlite(db) => Ok(db.disk_bytes()),
+            Pools::Postgres(pool) => {
+                let bytes: i64 = sqlx::query_scalar("SELECT pg_database_size(current_database())")
+                    .fetch_one(pool)
+                    .await
+                    .map_err(db_error)?;
+                Ok(bytes.max(0) as u64)
+            }
+        }
+    }
+
+    /// Gives the space of rows deleted from `tables` back: SQLite cuts its
+    /// free pages off the file, PostgreSQL vacuums the tables (outside any
+    /// transaction) so their space is reused and empty tail pages go.
+    pub(crate) async fn reclaim(&self, tables: &[&str]) -> Result<()> {
+        match self {
+            Pools::Sqlite(db) => db.reclaim().await,
+            Pools::Postgres(pool) => sqlx::raw_sql(&format!("VACUUM {}", tables.join(", ")))
+                .execute(pool)
+                .await
+                .map(drop)
+                .map_err(db_error),
+        }
+    }
+
     /// Statements without parameters (maintenance), on the writer.
     pub(crate) async fn execute_raw(&self, sql: &str) -> Result<()> {
         match self {

@@ -33,7 +33,7 @@ pub(super) async fn record_events(
     for chunk in batch.seen.chunks(ROWS_PER_STATEMENT) {
         let mut insert = tx.query(
             "INSERT INTO seen_events (project_id, event_id, group_id, is_new, regression, \
-             reappeared) VALUES ",
+             reappeared, event_time) VALUES ",
         );
         insert.push_rows(chunk, |q, (event, outcome)| {
             q.push_bind(event.project_id.0)
@@ -46,7 +46,9 @@ pub(super) async fn record_events(
                 .push(", ")
                 .push_bind(outcome.regression)
                 .push(", ")
-                .push_bind(outcome.reappeared);
+                .push_bind(outcome.reappeared)
+                .push(", ")
+                .push_bind(to_millis(event.timestamp));
         });
         insert.execute().await?;
     }
@@ -462,12 +464,20 @@ pub(super) async fn delete_before(pools: &Pools, cutoff: DateTime<Utc>) -> Resul
         .execute()
         .await?;
     }
+    // The ids of events retention deleted from live issues: their events
+    // are gone, so no redelivery can need them.
+    tx.query("DELETE FROM seen_events WHERE event_time < ?")
+        .bind(cutoff)
+        .execute()
+        .await?;
     let deleted = tx
         .query("DELETE FROM issues WHERE last_seen < ?")
         .bind(cutoff)
         .execute()
         .await?;
     tx.commit().await?;
-    pools.execute_raw(pools.dialect().vacuum_issues()).await?;
+    pools
+        .reclaim(&["issues", "seen_events", "issue_users"])
+        .await?;
     Ok(deleted)
 }

@@ -379,6 +379,10 @@ impl MetaStore for SqlMetaStore {
         issues::delete_before(&self.pools, cutoff).await
     }
 
+    async fn disk_bytes(&self) -> Result<u64> {
+        self.pools.disk_bytes().await
+    }
+
     async fn create_session(&self, session: &Session, token_hash: &str) -> Result<()> {
         sessions::create(&self.pools, session, token_hash).await
     }

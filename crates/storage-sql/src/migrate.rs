@@ -69,6 +69,10 @@ const META: &[(&str, &str)] = &[
         include_str!("../migrations/meta/sqlite/0013_artifacts.sql"),
         include_str!("../migrations/meta/postgres/0013_artifacts.sql"),
     ),
+    (
+        include_str!("../migrations/meta/sqlite/0014_seen_event_time.sql"),
+        include_str!("../migrations/meta/sqlite/0014_seen_event_time.sql"),
+    ),
 ];
 
 /// The metadata schema's versions in `dialect`.

@@ -232,7 +232,7 @@ async fn postgres_database_of_an_earlier_release_opens() {
             .fetch_all(&pool)
             .await
             .unwrap();
-    assert_eq!(versions, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13]);
+    assert_eq!(versions, (1..=14).collect::<Vec<i64>>());
     let org = store.create_organization("old", "Old").await.unwrap();
     let team = store.create_team(org.id, "t", "T").await.unwrap();
     assert_eq!(store.teams(org.id).await.unwrap(), [team]);
@@ -990,4 +990,24 @@ async fn grouping_counts_and_searches(store: Arc<dyn MetaStore>) {
     );
     let again = store.record_events(&[old]).await.unwrap();
     assert!(!again[0].duplicate, "its event ids were forgotten with it");
+
+    // An issue that lives on forgets the ids of its events retention
+    // deleted, and keeps the others: per-event rows do not pile up.
+    let (old, recent) = (
+        event(project, "h4", "LongLived", None, 60 * 24 * 10),
+        event(project, "h4", "LongLived", None, 1),
+    );
+    store
+        .record_events(&[old.clone(), recent.clone()])
+        .await
+        .unwrap();
+    let bytes = store.disk_bytes().await.unwrap();
+    assert!(bytes > 0);
+    store
+        .delete_issues_before(Utc::now() - Duration::days(5))
+        .await
+        .unwrap();
+    let again = store.record_events(&[old, recent]).await.unwrap();
+    assert!(!again[0].duplicate, "the deleted event's id is forgotten");
+    assert!(again[1].duplicate, "the kept event's id is remembered");
 }

@@ -23,6 +23,24 @@ impl BlobDir {
         &self.root
     }
 
+    /// Bytes of every file under the root (0 when there is none yet).
+    pub fn disk_bytes(&self) -> u64 {
+        fn walk(dir: &Path) -> u64 {
+            let Ok(entries) = std::fs::read_dir(dir) else {
+                return 0;
+            };
+            entries
+                .filter_map(Result::ok)
+                .map(|entry| match entry.file_type() {
+                    Ok(t) if t.is_dir() => walk(&entry.path()),
+                    Ok(t) if t.is_file() => entry.metadata().map_or(0, |m| m.len()),
+                    _ => 0,
+                })
+                .sum()
+        }
+        walk(&self.root)
+    }
+
     /// The file of `key`; a key that could leave the directory is refused
     /// (keys are made by Faultline, so this is a bug, not user input).
     pub fn path(&self, key: &str) -> io::Result<PathBuf> {

@@ -137,4 +137,8 @@ pub trait EventStore: EventReader {
     /// Deletes events older than `cutoff` (and tag values last seen before
     /// it), returning how many events went; then gives the space back.
     async fn delete_before(&self, cutoff: DateTime<Utc>) -> Result<u64>;
+
+    /// Bytes the store's data takes on disk: what `cleanup` reports it gave
+    /// back, and what the benchmarks divide by the events kept.
+    async fn disk_bytes(&self) -> Result<u64>;
 }

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use crate::{Cache, EventQueue, EventReader, MetaStore, Result};
+use crate::{Cache, DiskGuard, EventQueue, EventReader, MetaStore, Result, StorageError};
 
 #[derive(Clone)]
 pub enum Probe {
@@ -12,6 +12,8 @@ pub enum Probe {
     Metadata(Arc<dyn MetaStore>),
     Events(Arc<dyn EventReader>),
     Cache(Arc<dyn Cache>),
+    /// The data directory's free space (`storage.min-free`).
+    Disk(DiskGuard),
 }
 
 impl Probe {
@@ -22,6 +24,7 @@ impl Probe {
             Probe::Metadata(_) => "metadata",
             Probe::Events(_) => "events",
             Probe::Cache(_) => "cache",
+            Probe::Disk(_) => "disk",
         }
     }
 
@@ -31,6 +34,9 @@ impl Probe {
             Probe::Metadata(meta) => meta.ping().await,
             Probe::Events(events) => events.ping().await,
             Probe::Cache(cache) => cache.ping().await,
+            Probe::Disk(guard) => guard
+                .check()
+                .map_err(|low| StorageError::Unavailable(low.to_string())),
         }
     }
 }

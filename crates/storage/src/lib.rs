@@ -23,6 +23,7 @@ pub mod artifacts;
 pub mod blobs;
 pub mod cache;
 pub mod consume;
+pub mod disk;
 pub mod events;
 pub mod health;
 pub mod meta;
@@ -40,6 +41,7 @@ pub use artifacts::{
 pub use blobs::{BlobDir, BlobWriter};
 pub use cache::{Cache, MemoryCache, cache_keys};
 pub use consume::{BatchHandler, BatchPolicy, consume};
+pub use disk::{DiskGuard, DiskLow};
 pub use events::{EventReader, EventRecord, EventStore, StoredEvent, TagFilter, TagValueCount};
 pub use health::Probe;
 pub use meta::*;

@@ -448,6 +448,9 @@ pub trait MetaStore: Send + Sync + 'static {
     /// (seen event ids, users), returning how many issues went; then gives
     /// the space back.
     async fn delete_issues_before(&self, cutoff: DateTime<Utc>) -> Result<u64>;
+    /// Bytes the metadata takes on disk (the database's files or, on a
+    /// server, the database's size).
+    async fn disk_bytes(&self) -> Result<u64>;
 
     // Dashboard sessions, stored by the hash of their cookie value.
     async fn create_session(&self, session: &Session, token_hash: &str) -> Result<()>;

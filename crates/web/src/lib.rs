@@ -21,7 +21,9 @@ mod slug;
 use std::sync::Arc;
 
 use actix_web::web;
-use faultline_storage::{AlertStore, ArtifactStore, BlobDir, Cache, EventReader, MetaStore, Probe};
+use faultline_storage::{
+    AlertStore, ArtifactStore, BlobDir, Cache, DiskGuard, EventReader, MetaStore, Probe,
+};
 
 pub use auth::{generate_token, hash_token};
 pub use error::ApiError;
@@ -47,6 +49,8 @@ pub struct Stores {
     pub artifacts: Arc<dyn ArtifactStore>,
     /// Where uploads are kept (shared with the symbolicator).
     pub blobs: BlobDir,
+    /// The data directory's free-space floor, for the admins' banner.
+    pub disk: Option<DiskGuard>,
 }
 
 /// The upload limits web applies (`limits.*`).
@@ -95,6 +99,7 @@ pub struct WebState {
     pub artifacts: Arc<dyn ArtifactStore>,
     pub blobs: BlobDir,
     pub uploads: UploadLimits,
+    pub disk: Option<DiskGuard>,
 }
 
 impl WebState {
@@ -121,6 +126,7 @@ impl WebState {
                 max_file_size: config.limits.max_upload_file_size,
                 quota: config.limits.upload_quota,
             },
+            disk: stores.disk.clone(),
         }
     }
 }

@@ -61,7 +61,11 @@ impl Devserver {
 
     /// Starts with extra `FAULTLINE_*` settings in the environment.
     pub fn start_with_env(env: &[(&str, &str)]) -> Self {
-        let dir = tempfile::tempdir().expect("temp dir");
+        Self::start_in(tempfile::tempdir().expect("temp dir"), env)
+    }
+
+    /// Starts on the data directory `dir` (a file system of the test's).
+    pub fn start_in(dir: tempfile::TempDir, env: &[(&str, &str)]) -> Self {
         let port = free_port();
         let mut server = Devserver::attach(dir, port, String::new(), String::new());
         server.env = env

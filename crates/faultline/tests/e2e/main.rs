@@ -31,6 +31,7 @@ mod cli;
 mod config;
 mod dashboard;
 mod deploy;
+mod disk;
 mod hardening_access;
 mod hardening_input;
 mod hardening_session;

@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use faultline_protocol::{EventId, GroupId, ProjectId};
 use sqlx::{QueryBuilder, Row, Sqlite};
 
-use super::{Db, migrate};
+use super::{Db, compress, migrate};
 use crate::error::db_error;
 use faultline_storage::{
     EventReader, EventRecord, EventStore, StoredEvent, TagFilter, TagValueCount,
@@ -56,7 +56,8 @@ impl SqliteEventStore {
 }
 
 fn decode(data: &[u8]) -> Result<StoredEvent> {
-    serde_json::from_slice(data).map_err(|e| StorageError::Corrupt(e.to_string()))
+    serde_json::from_slice(&compress::decompress(data)?)
+        .map_err(|e| StorageError::Corrupt(e.to_string()))
 }
 
 /// Rows per multi-row statement; well under SQLite's variable limit.
@@ -212,21 +213,33 @@ impl EventReader for SqliteEventStore {
 #[async_trait]
 impl EventStore for SqliteEventStore {
     async fn insert_events(&self, events: &[EventRecord]) -> Result<()> {
+        // Compressing is CPU work: off the async threads, before the write
+        // transaction, so the one writer waits for no compression.
+        let payloads: Vec<bytes::Bytes> = events.iter().map(|r| r.json.clone()).collect();
+        let packed = tokio::task::spawn_blocking(move || {
+            payloads
+                .iter()
+                .map(|json| compress::compress(json))
+                .collect::<Vec<_>>()
+        })
+        .await
+        .map_err(|e| StorageError::Unavailable(format!("compression task: {e}")))?;
         let mut tx = self.db.write.begin().await.map_err(db_error)?;
         // Multi-row statements: each statement is a round trip to sqlx's
         // SQLite worker thread.
         let mut inserted: HashSet<(i64, String)> = HashSet::new();
-        for chunk in events.chunks(ROWS_PER_STATEMENT) {
+        let rows: Vec<(&EventRecord, &Vec<u8>)> = events.iter().zip(&packed).collect();
+        for chunk in rows.chunks(ROWS_PER_STATEMENT) {
             let mut sql = QueryBuilder::<Sqlite>::new(
                 "INSERT OR IGNORE INTO events (project_id, event_id, group_id, timestamp, received, data) ",
             );
-            sql.push_values(chunk, |mut row, record| {
+            sql.push_values(chunk, |mut row, (record, data)| {
                 row.push_bind(record.project_id.0)
                     .push_bind(record.event_id.to_string())
                     .push_bind(record.group_id.0)
                     .push_bind(to_millis(record.timestamp))
                     .push_bind(to_millis(record.received))
-                    .push_bind(&record.json[..]);
+                    .push_bind(&data[..]);
             });
             sql.push(" RETURNING project_id, event_id");
             for row in sql.build().fetch_all(&mut *tx).await.map_err(db_error)? {
@@ -292,10 +305,11 @@ impl EventStore for SqliteEventStore {
             .execute(&self.db.write)
             .await
             .map_err(db_error)?;
-        sqlx::query("VACUUM")
-            .execute(&self.db.write)
-            .await
-            .map_err(db_error)?;
+        self.db.reclaim().await?;
         Ok(deleted)
+    }
+
+    async fn disk_bytes(&self) -> Result<u64> {
+        Ok(self.db.disk_bytes())
     }
 }

@@ -5,19 +5,21 @@
 //! Every store has one writer connection (SQLite allows one writer; queuing
 //! writers in-process avoids lock upgrade failures) and a small reader pool.
 
+mod compress;
 mod events;
 mod queue;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
 
 use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+    SqliteAutoVacuum, SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
+    SqliteSynchronous,
 };
 
 pub use events::SqliteEventStore;
-pub use queue::SqliteQueue;
+pub use queue::{ReplayWindow, SqliteQueue};
 
 use crate::Pools;
 use crate::error::db_error;
@@ -33,7 +35,12 @@ pub const QUEUE_FILE: &str = "queue.sqlite";
 pub(crate) struct Db {
     pub write: SqlitePool,
     pub read: SqlitePool,
+    path: PathBuf,
 }
+
+/// The write-ahead log is cut back to this size whenever a checkpoint
+/// empties it, so a burst of writes does not leave a large file behind.
+const WAL_SIZE_LIMIT: &str = "4194304";
 
 impl Db {
     pub(crate) async fn open(path: &Path, readers: u32) -> Result<Self> {
@@ -55,7 +62,17 @@ impl Db {
             .max_connections(1)
             .min_connections(1)
             .acquire_timeout(Duration::from_secs(30))
-            .connect_with(options.clone().pragma("cache_size", "-8000"))
+            .connect_with(
+                options
+                    .clone()
+                    .pragma("cache_size", "-8000")
+                    // Deleted rows' pages can go back to the file system
+                    // (`reclaim`) without a VACUUM, which would copy the
+                    // whole file into the WAL beside running readers. It
+                    // takes effect on a new file; `open` converts old ones.
+                    .auto_vacuum(SqliteAutoVacuum::Incremental)
+                    .pragma("journal_size_limit", WAL_SIZE_LIMIT),
+            )
             .await
             .map_err(db_error)?;
         let read = SqlitePoolOptions::new()
@@ -64,7 +81,105 @@ impl Db {
             .connect_with(options.read_only(true).pragma("cache_size", "-2000"))
             .await
             .map_err(db_error)?;
-        Ok(Db { write, read })
+        let db = Db {
+            write,
+            read,
+            path: path.to_owned(),
+        };
+        db.ensure_incremental_vacuum().await?;
+        tokio::spawn(truncate_wal_when_idle(db.clone()));
+        Ok(db)
+    }
+
+    fn wal_bytes(&self) -> u64 {
+        let mut name = self.path.clone().into_os_string();
+        name.push("-wal");
+        std::fs::metadata(name).map_or(0, |m| m.len())
+    }
+
+    /// Files made before incremental vacuum was the rule are converted
+    /// once, by the one VACUUM that can change the mode.
+    async fn ensure_incremental_vacuum(&self) -> Result<()> {
+        let mode: i64 = sqlx::query_scalar("PRAGMA auto_vacuum")
+            .fetch_one(&self.write)
+            .await
+            .map_err(db_error)?;
+        if mode == 2 {
+            return Ok(());
+        }
+        tracing::info!(file = %self.path.display(), "converting to incremental vacuum (once)");
+        sqlx::raw_sql("PRAGMA auto_vacuum = INCREMENTAL; VACUUM")
+            .execute(&self.write)
+            .await
+            .map_err(db_error)?;
+        self.checkpoint().await
+    }
+
+    /// Gives the pages that deletes freed back to the file system while
+    /// the file stays open (other processes' readers included): the free
+    /// pages are cut off the end of the file, and the log that carried the
+    /// change is checkpointed and truncated.
+    pub(crate) async fn reclaim(&self) -> Result<()> {
+        sqlx::query("PRAGMA incremental_vacuum")
+            .execute(&self.write)
+            .await
+            .map_err(db_error)?;
+        self.checkpoint().await
+    }
+
+    /// Copies the log into the file and truncates it; a reader still on an
+    /// older snapshot makes this a partial checkpoint, which the next
+    /// `reclaim` (or SQLite's own checkpoints) finishes.
+    async fn checkpoint(&self) -> Result<()> {
+        let (busy, _, _): (i64, i64, i64) = sqlx::query_as("PRAGMA wal_checkpoint(TRUNCATE)")
+            .fetch_one(&self.write)
+            .await
+            .map_err(db_error)?;
+        if busy != 0 {
+            tracing::debug!(file = %self.path.display(), "checkpoint blocked by a reader");
+        }
+        Ok(())
+    }
+
+    /// Bytes the database takes on disk: the file, its log and its index.
+    pub(crate) fn disk_bytes(&self) -> u64 {
+        ["", "-wal", "-shm"]
+            .iter()
+            .filter_map(|suffix| {
+                let mut name = self.path.clone().into_os_string();
+                name.push(suffix);
+                std::fs::metadata(name).ok()
+            })
+            .map(|m| m.len())
+            .sum()
+    }
+}
+
+/// How often an idle database's log is looked at.
+const WAL_IDLE_CHECK: Duration = Duration::from_secs(5);
+
+/// Once writes stop, the log is folded into the file and cut to nothing:
+/// during ingestion it is reused at up to `WAL_SIZE_LIMIT`, but a server
+/// that went quiet should not keep megabytes of log per store. A log that
+/// did not change size between two looks counts as idle.
+async fn truncate_wal_when_idle(db: Db) {
+    let mut seen = 0;
+    let mut tick = tokio::time::interval(WAL_IDLE_CHECK);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        if db.write.is_closed() {
+            return;
+        }
+        let size = db.wal_bytes();
+        if size > 0 && size == seen {
+            if let Err(e) = db.checkpoint().await {
+                tracing::debug!(error = %e, "idle checkpoint failed");
+            }
+            seen = db.wal_bytes();
+        } else {
+            seen = size;
+        }
     }
 }
 

@@ -2,6 +2,12 @@
 //! AUTOINCREMENT key is the offset (never reused, even after pruning), and a
 //! table of committed offsets per consumer group.
 //!
+//! The file stays small: every second the writer deletes, per topic, what
+//! every consumer group has committed past, keeping only a replay window
+//! (the newest [`ReplayWindow`] of those messages), and gives the freed
+//! pages back to the file system. A message no group has committed is never
+//! deleted; a topic no group reads keeps just the window.
+//!
 //! Publishing goes through one writer task that commits whatever requests
 //! are waiting in a single transaction (group commit): each caller still
 //! gets its answer only after its messages are on disk, but a burst of
@@ -28,11 +34,28 @@ const WRITE_QUEUE_DEPTH: usize = 4096;
 /// How many messages one transaction takes at most.
 const MAX_BATCH_MESSAGES: usize = 4000;
 const ROWS_PER_INSERT: usize = 200;
-const PRUNE_EVERY: Duration = Duration::from_secs(30);
-/// Consumed messages are kept this long (for inspection and replays).
-const KEEP_CONSUMED: Duration = Duration::from_secs(3600);
-/// Messages of topics nobody consumes yet are kept this long.
-const KEEP_UNCONSUMED: Duration = Duration::from_secs(7 * 24 * 3600);
+const PRUNE_EVERY: Duration = Duration::from_secs(1);
+/// Free pages are given back once they add up to this much: below it,
+/// the next inserts reuse them sooner than the file system would.
+const RECLAIM_ABOVE_BYTES: i64 = 2 << 20;
+
+/// What each topic keeps of the messages every group has committed past:
+/// the newest ones, at most `messages` of them and at most `bytes` in all
+/// (`storage.queue-replay-messages` and `storage.queue-replay-bytes`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReplayWindow {
+    pub messages: u64,
+    pub bytes: u64,
+}
+
+impl Default for ReplayWindow {
+    fn default() -> Self {
+        ReplayWindow {
+            messages: 1000,
+            bytes: 4 << 20,
+        }
+    }
+}
 
 fn table(topic: Topic) -> String {
     format!("q_{}", topic.name().replace('-', "_"))
@@ -89,6 +112,10 @@ pub struct SqliteQueue {
 
 impl SqliteQueue {
     pub async fn open(path: &Path) -> Result<Self> {
+        Self::open_with(path, ReplayWindow::default()).await
+    }
+
+    pub async fn open_with(path: &Path, window: ReplayWindow) -> Result<Self> {
         let db = Db::open(path, 4).await?;
         migrate(&db, &migrations()).await?;
         let (writer, rx) = mpsc::channel(WRITE_QUEUE_DEPTH);
@@ -101,7 +128,12 @@ impl SqliteQueue {
             writer,
             published,
         });
-        tokio::spawn(write_loop(Arc::downgrade(&inner), inner.db.clone(), rx));
+        tokio::spawn(write_loop(
+            Arc::downgrade(&inner),
+            inner.db.clone(),
+            window,
+            rx,
+        ));
         Ok(SqliteQueue { inner })
     }
 
@@ -243,9 +275,18 @@ impl QueueConsumer for SqliteConsumer {
     }
 }
 
-async fn write_loop(inner: std::sync::Weak<Inner>, db: Db, mut rx: mpsc::Receiver<WriteRequest>) {
+async fn write_loop(
+    inner: std::sync::Weak<Inner>,
+    db: Db,
+    window: ReplayWindow,
+    mut rx: mpsc::Receiver<WriteRequest>,
+) {
     let mut last_prune = Instant::now();
     let mut prune_timer = tokio::time::interval(PRUNE_EVERY);
+    prune_timer.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // Topics published to or committed on since the last pruning; all of
+    // them at first, for what an earlier run left.
+    let mut dirty: Vec<Topic> = Topic::ALL.to_vec();
     loop {
         let first = tokio::select! {
             request = rx.recv() => match request {
@@ -253,9 +294,10 @@ async fn write_loop(inner: std::sync::Weak<Inner>, db: Db, mut rx: mpsc::Receive
                 None => return,
             },
             _ = prune_timer.tick() => {
-                if last_prune.elapsed() >= PRUNE_EVERY {
-                    if let Err(e) = prune(&db).await {
-                        tracing::warn!(error = %e, "queue pruning failed");
+                if last_prune.elapsed() >= PRUNE_EVERY && !dirty.is_empty() {
+                    match prune(&db, &dirty, window).await {
+                        Ok(()) => dirty.clear(),
+                        Err(e) => tracing::warn!(error = %e, "queue pruning failed"),
                     }
                     last_prune = Instant::now();
                 }
@@ -274,6 +316,14 @@ async fn write_loop(inner: std::sync::Weak<Inner>, db: Db, mut rx: mpsc::Receive
             }
         }
         let result = write_batch(&db, &batch).await;
+        for request in &batch {
+            let topic = match request {
+                WriteRequest::Publish { topic, .. } | WriteRequest::Commit { topic, .. } => *topic,
+            };
+            if !dirty.contains(&topic) {
+                dirty.push(topic);
+            }
+        }
         let mut touched = Vec::new();
         for request in batch {
             let outcome = match &result {
@@ -377,32 +427,65 @@ async fn insert_messages<'c>(
     Ok(())
 }
 
-/// Deletes messages every group has consumed (after a grace period), and
-/// messages of unconsumed topics after a week, so the file stops growing.
-async fn prune(db: &Db) -> Result<()> {
-    let now = chrono::Utc::now().timestamp_millis();
-    for topic in Topic::ALL {
-        let min_committed: Option<i64> =
+/// Deletes what every group of each of `topics` has committed past, but
+/// the replay window, and gives the space back once enough has been freed.
+async fn prune(db: &Db, topics: &[Topic], window: ReplayWindow) -> Result<()> {
+    for &topic in topics {
+        let committed: Option<i64> =
             sqlx::query_scalar("SELECT MIN(next_offset) FROM consumer_offsets WHERE topic = ?")
                 .bind(topic.name())
                 .fetch_one(&db.write)
                 .await
                 .map_err(db_error)?;
-        let (bound, keep) = match min_committed {
-            Some(offset) => (offset, KEEP_CONSUMED),
-            None => (i64::MAX, KEEP_UNCONSUMED),
-        };
-        sqlx::query(&format!(
-            "DELETE FROM {} WHERE seq < ? AND created < ?",
-            table(topic)
-        ))
-        .bind(bound)
-        .bind(now - keep.as_millis() as i64)
-        .execute(&db.write)
-        .await
-        .map_err(db_error)?;
+        // Nobody reads the topic: everything is "past", but the window.
+        let bound = committed.unwrap_or(i64::MAX);
+        if let Some(last_dropped) = beyond_window(db, topic, bound, window).await? {
+            sqlx::query(&format!("DELETE FROM {} WHERE seq <= ?", table(topic)))
+                .bind(last_dropped)
+                .execute(&db.write)
+                .await
+                .map_err(db_error)?;
+        }
+    }
+    let free: i64 = sqlx::query_scalar(
+        "SELECT freelist_count * page_size FROM pragma_freelist_count, pragma_page_size",
+    )
+    .fetch_one(&db.write)
+    .await
+    .map_err(db_error)?;
+    if free > RECLAIM_ABOVE_BYTES {
+        db.reclaim().await?;
     }
     Ok(())
+}
+
+/// The newest offset below `bound` that falls outside the replay window,
+/// if any: walking back from `bound`, the window holds messages while both
+/// its count and its bytes allow.
+async fn beyond_window(
+    db: &Db,
+    topic: Topic,
+    bound: i64,
+    window: ReplayWindow,
+) -> Result<Option<i64>> {
+    let rows: Vec<(i64, i64)> = sqlx::query_as(&format!(
+        "SELECT seq, length(payload) FROM {} WHERE seq < ? ORDER BY seq DESC LIMIT ?",
+        table(topic)
+    ))
+    .bind(bound)
+    .bind(i64::try_from(window.messages.saturating_add(1)).unwrap_or(i64::MAX))
+    .fetch_all(&db.write)
+    .await
+    .map_err(db_error)?;
+    let (mut count, mut bytes) = (0u64, 0u64);
+    for (seq, len) in rows {
+        bytes = bytes.saturating_add(len.max(0) as u64);
+        count += 1;
+        if count > window.messages || bytes > window.bytes {
+            return Ok(Some(seq));
+        }
+    }
+    Ok(None)
 }
 
 #[cfg(test)]
@@ -460,6 +543,60 @@ mod tests {
                 .unwrap()
                 .is_empty()
         );
+    }
+
+    #[tokio::test]
+    async fn pruning_keeps_uncommitted_messages_and_the_replay_window() {
+        let dir = tempfile::tempdir().unwrap();
+        let queue = SqliteQueue::open(&dir.path().join("q.sqlite"))
+            .await
+            .unwrap();
+        let topic = Topic::IngestEvents;
+        let messages = (0..50).map(|i| msg(i, &"x".repeat(100))).collect();
+        queue.publish(topic, messages).await.unwrap();
+        let mut slow = queue.subscribe(topic, "slow").await.unwrap();
+        let mut fast = queue.subscribe(topic, "fast").await.unwrap();
+        let got = fast.poll(100, Duration::from_millis(10)).await.unwrap();
+        fast.commit(&got).await.unwrap();
+        let got = slow.poll(30, Duration::from_millis(10)).await.unwrap();
+        slow.commit(&got).await.unwrap();
+        let keys = |window| {
+            let queue = queue.clone();
+            async move {
+                prune(&queue.inner.db, &[topic], window).await.unwrap();
+                let mut fresh = queue.subscribe(topic, "fresh").await.unwrap();
+                let keys: Vec<i64> = fresh
+                    .poll(100, Duration::from_millis(10))
+                    .await
+                    .unwrap()
+                    .iter()
+                    .map(|d| d.key)
+                    .collect();
+                sqlx::query("DELETE FROM consumer_offsets WHERE grp = 'fresh'")
+                    .execute(&queue.inner.db.write)
+                    .await
+                    .unwrap();
+                keys
+            }
+        };
+        // "slow" committed 30: 20 uncommitted stay, and 5 before them.
+        let window = ReplayWindow {
+            messages: 5,
+            bytes: 1 << 20,
+        };
+        assert_eq!(keys(window).await, (25..50).collect::<Vec<_>>());
+        // The byte bound cuts the window further (each payload is 100 bytes).
+        let window = ReplayWindow {
+            messages: 5,
+            bytes: 250,
+        };
+        assert_eq!(keys(window).await, (28..50).collect::<Vec<_>>());
+        // Nothing uncommitted ever goes, however small the window.
+        let window = ReplayWindow {
+            messages: 0,
+            bytes: 0,
+        };
+        assert_eq!(keys(window).await, (30..50).collect::<Vec<_>>());
     }
 
     #[tokio::test]

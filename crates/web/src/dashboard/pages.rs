@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::Duration;
 use faultline_protocol::{EventId, ProjectId};
-use faultline_storage::{GroupStatus, Project, Session, User, UserId};
+use faultline_storage::{GroupStatus, Project, Role, Session, User, UserId};
 
 use super::csrf;
 use super::error::{PageError, PageResult, form_status};
@@ -77,7 +77,8 @@ pub(super) async fn context(
     let member = Caller::signed_in(user)
         .member_of(state.meta.as_ref(), org_slug, scopes::ORG_READ)
         .await?;
-    let nav = nav(&member.org.slug, &member.user, &session);
+    let admin = member.user.is_superuser || matches!(member.role, Role::Owner | Role::Admin);
+    let nav = nav(&member.org.slug, &member.user, &session, state, admin);
     Ok(Ctx {
         session,
         member,
@@ -85,7 +86,13 @@ pub(super) async fn context(
     })
 }
 
-pub(super) fn nav(org_slug: &str, user: &User, session: &Session) -> Nav {
+pub(super) fn nav(
+    org_slug: &str,
+    user: &User,
+    session: &Session,
+    state: &WebState,
+    admin: bool,
+) -> Nav {
     let timezone = TIMEZONES
         .iter()
         .find(|tz| **tz == user.timezone)
@@ -95,6 +102,14 @@ pub(super) fn nav(org_slug: &str, user: &User, session: &Session) -> Nav {
         user_email: user.email.clone(),
         csrf_token: session.csrf_token.clone(),
         timezone: (*timezone).to_owned(),
+        disk_warning: admin
+            .then(|| state.disk.as_ref()?.check().err())
+            .flatten()
+            .map(|low| {
+                format!(
+                    "Events are being refused: {low}. Free some space; ingestion resumes by itself."
+                )
+            }),
     }
 }
 

@@ -39,7 +39,8 @@ pub(super) async fn signed_in_at(
     };
     let orgs = state.meta.organizations_for_user(&user).await?;
     let org_slug = orgs.first().map(|o| o.slug.clone()).unwrap_or_default();
-    let nav = nav(&org_slug, &user, &session);
+    let admin = user.is_superuser;
+    let nav = nav(&org_slug, &user, &session, state, admin);
     Ok((session, user, nav))
 }
 

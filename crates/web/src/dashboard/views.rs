@@ -18,6 +18,8 @@ pub struct Nav {
     pub csrf_token: String,
     /// One of [`TIMEZONES`]; dates are shown in it by the page's script.
     pub timezone: String,
+    /// Why events are being refused (a nearly full disk), shown to admins.
+    pub disk_warning: Option<String>,
 }
 
 /// Time zones offered in account settings (validated against this list, so
