@@ -100,6 +100,8 @@ pub fn start_clickhouse(dir: &Path, http_port: u16, tcp_port: u16) -> io::Result
   <default_database>default</default_database>
   <mark_cache_size>268435456</mark_cache_size>
   <uncompressed_cache_size>0</uncompressed_cache_size>
+  <!-- As deploy/clickhouse/compression.xml sets it in compose. -->
+  <compression><case><min_part_size>0</min_part_size><min_part_size_ratio>0</min_part_size_ratio><method>zstd</method></case></compression>
 </yandex>
 "#
     );

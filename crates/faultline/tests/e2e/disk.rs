@@ -45,7 +45,7 @@ fn queue_bytes(dir: &Path) -> u64 {
 
 /// Sends `count` variants of the SDK event from `threads` connections,
 /// each with `make(i, event)` applied; returns the ids sent.
-fn send_many(
+pub(crate) fn send_many(
     server: &Devserver,
     count: usize,
     threads: usize,
@@ -89,7 +89,7 @@ fn send_many(
 }
 
 /// Events of one of 20 issues, each exception message its own.
-fn vary(i: usize, event: &mut Value) {
+pub(crate) fn vary(i: usize, event: &mut Value) {
     event["exception"]["values"][0]["type"] = json!(format!("Error{}", i % 20));
     event["exception"]["values"][0]["value"] = json!(format!("request {i} failed"));
 }

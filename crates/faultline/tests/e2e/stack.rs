@@ -26,6 +26,9 @@ pub struct Stack {
     redis: Option<Child>,
     services: Vec<(&'static str, Child)>,
     nginx: Option<Child>,
+    /// This stack's PostgreSQL database and ClickHouse database.
+    postgres_url: String,
+    clickhouse_db: String,
 }
 
 fn env(name: &str) -> String {
@@ -97,6 +100,46 @@ impl Stack {
             )
             .expect("tansu starts"),
         );
+    }
+
+    /// One query on this stack's PostgreSQL database; its first value.
+    pub fn postgres_value(&self, sql: &str) -> String {
+        let out = Command::new("psql")
+            .arg(&self.postgres_url)
+            .args(["-qAtc", sql])
+            .output()
+            .expect("psql runs");
+        assert!(
+            out.status.success(),
+            "{sql}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout)
+            .expect("utf-8")
+            .trim()
+            .to_owned()
+    }
+
+    /// One query on the test ClickHouse server, in this stack's database.
+    pub fn clickhouse_value(&self, sql: &str) -> String {
+        let url = format!(
+            "{}/?database={}",
+            env("FAULTLINE_TEST_CLICKHOUSE_URL"),
+            self.clickhouse_db
+        );
+        ureq::post(url)
+            .send(sql)
+            .unwrap_or_else(|e| panic!("{sql}: {e}"))
+            .body_mut()
+            .read_to_string()
+            .unwrap()
+            .trim()
+            .to_owned()
+    }
+
+    /// Runs `faultline` on this stack's config.yml; its output.
+    pub fn faultline(&self, args: &[&str]) -> String {
+        faultline(&self.config, args)
     }
 
     /// `GET /health` of a service.
@@ -198,6 +241,8 @@ impl Devserver {
             redis: None,
             services: Vec::new(),
             nginx: None,
+            postgres_url: format!("{base}/{name}"),
+            clickhouse_db: name.clone(),
         };
         std::fs::create_dir_all(stack.log_dir()).expect("log dir");
         stack.start_broker();
@@ -460,5 +505,86 @@ fn relays_share_rate_limits_and_seen_event_ids_through_redis() {
         total_count(&server.issues("")),
         4,
         "the retried event counted once"
+    );
+}
+
+/// Bytes of the per-event tables on PostgreSQL: with their indexes, and
+/// their rows alone.
+fn per_event_tables_bytes(stack: &Stack) -> (u64, u64) {
+    let bytes = |sql: &str| stack.postgres_value(sql).parse::<u64>().unwrap();
+    (
+        bytes(
+            "SELECT pg_total_relation_size('seen_events') + pg_total_relation_size('issue_users')",
+        ),
+        bytes("SELECT pg_relation_size('seen_events') + pg_relation_size('issue_users')"),
+    )
+}
+
+fn clickhouse_bytes(stack: &Stack) -> u64 {
+    stack
+        .clickhouse_value(
+            "SELECT toUInt64(sum(bytes_on_disk)) FROM system.parts \
+             WHERE database = currentDatabase() AND active",
+        )
+        .parse()
+        .unwrap()
+}
+
+#[test]
+#[ignore = "needs PostgreSQL, ClickHouse, Redis, tansu and nginx: run with cargo xtask test"]
+fn retention_gives_postgresql_and_clickhouse_space_back() {
+    let mut server = Devserver::start_stack();
+    let count = 1500;
+    // Days of churn: each round loads a day's events that retention then
+    // deletes, as the cron service does every day.
+    let mut peaks = Vec::new();
+    for round in 0..4 {
+        let at = (chrono::Utc::now() - chrono::Duration::days(3)).to_rfc3339();
+        let ids = crate::disk::send_many(&server, count, 4, |i, event| {
+            crate::disk::vary(i, event);
+            event["timestamp"] = json!(at);
+        });
+        server.wait_for_total_within(count as u64, Duration::from_secs(180));
+        for id in ids.iter().rev().take(4) {
+            server.wait_for("the last events in ClickHouse", |s| s.event(id).map(|_| ()));
+        }
+        let stack = server.stack();
+        let (postgres_before, clickhouse_before) =
+            (per_event_tables_bytes(stack), clickhouse_bytes(stack));
+        let out = stack.faultline(&["cleanup", "--days", "2"]);
+        let (postgres_after, clickhouse_after) =
+            (per_event_tables_bytes(stack), clickhouse_bytes(stack));
+        eprintln!(
+            "round {round}: {count} events: ClickHouse {clickhouse_before} bytes ({} per event), \
+             PostgreSQL per-event tables {postgres_before:?} bytes (with indexes, rows; {} per \
+             event), {postgres_after:?} after cleanup; {out}",
+            clickhouse_before / count as u64,
+            postgres_before.0 / count as u64
+        );
+        assert!(
+            out.starts_with(&format!(
+                "Deleted {count} events and 20 issues older than 2 days"
+            )),
+            "{out}"
+        );
+        assert_eq!(
+            clickhouse_after, 0,
+            "ClickHouse kept {clickhouse_after} of {clickhouse_before} bytes of parts"
+        );
+        // The rows' pages go back to the file system; the indexes' empty
+        // pages stay in the files, for the next day's entries.
+        assert!(
+            postgres_after.1 * 4 <= postgres_before.1,
+            "PostgreSQL's per-event rows went from {} to {} bytes",
+            postgres_before.1,
+            postgres_after.1
+        );
+        peaks.push(postgres_before.0);
+    }
+    // The indexes' pages deleted one day are reused from the next: the
+    // tables stay flat across days of churn.
+    assert!(
+        peaks[3] * 10 <= peaks[1] * 12,
+        "the per-event tables peaked at {peaks:?} bytes over days of churn"
     );
 }
