@@ -71,6 +71,12 @@ struct IngestArgs {
     /// Across the production topology (`cargo xtask stack`) instead of a
     /// devserver.
     stack: bool,
+    /// The events' timestamps this many days back (`--days-old D`).
+    days_old: Option<u32>,
+    /// Then time `faultline cleanup --days D-1` beside the running
+    /// devserver and report what it gave back (`--cleanup`, with
+    /// `--days-old` of 2 or more).
+    cleanup: bool,
 }
 
 impl IngestArgs {
@@ -81,13 +87,16 @@ impl IngestArgs {
             binary: None,
             fixture: default_fixture(),
             stack: false,
+            days_old: None,
+            cleanup: false,
         };
         let args: Vec<String> = args
             .iter()
             .filter(|a| {
-                let stack = *a == "--stack";
+                let (stack, cleanup) = (*a == "--stack", *a == "--cleanup");
                 parsed.stack |= stack;
-                !stack
+                parsed.cleanup |= cleanup;
+                !stack && !cleanup
             })
             .cloned()
             .collect();
@@ -97,11 +106,19 @@ impl IngestArgs {
                 "--clients" => parsed.clients = positive(&flag, &value)?,
                 "--release-binary" => parsed.binary = Some(PathBuf::from(value)),
                 "--fixture" => parsed.fixture = PathBuf::from(value),
+                "--days-old" => {
+                    let days = positive(&flag, &value)?;
+                    parsed.days_old =
+                        Some(u32::try_from(days).context("--days-old: too many days")?);
+                }
                 other => bail!(
                     "unknown option `{other}` for bench ingest\n{}",
                     crate::USAGE
                 ),
             }
+        }
+        if parsed.cleanup && (parsed.stack || parsed.days_old.unwrap_or(0) < 2) {
+            bail!("--cleanup needs --days-old 2 or more, on the devserver");
         }
         Ok(parsed)
     }
@@ -115,7 +132,7 @@ fn run(args: &IngestArgs) -> Result<ExitCode> {
     let binary = release_binary(&root, args.binary.as_deref())?;
 
     // Bodies first: if the fixture is unusable there is no server to stop.
-    let template = Template::load(&args.fixture)?;
+    let template = Template::load(&args.fixture, args.days_old)?;
     eprintln!(
         "xtask: preparing {} gzipped envelopes from {}",
         args.events,
@@ -160,8 +177,18 @@ fn run(args: &IngestArgs) -> Result<ExitCode> {
         args.clients,
     )?;
     let hwm_kb = proc_status_kb(server.pid(), "VmHWM");
-    let disk = dir_sizes(&server.data_dir);
     let cpu = proc_cpu_seconds(server.pid());
+    let disk = settled_sizes(&server.data_dir);
+    let cleanup = match args.cleanup {
+        true => Some(time_cleanup(
+            &binary,
+            &server.data_dir,
+            args.days_old.unwrap_or(2) - 1,
+            &disk,
+            run.accepted(),
+        )?),
+        false => None,
+    };
 
     let summary = Summary {
         args,
@@ -173,7 +200,10 @@ fn run(args: &IngestArgs) -> Result<ExitCode> {
         cpu,
         disk,
     };
-    let text = summary.render();
+    let mut text = summary.render();
+    if let Some(cleanup) = cleanup {
+        text.push_str(&cleanup);
+    }
     println!("{text}");
     let report = bench_dir.join("ingest.txt");
     fs::write(&report, &text).with_context(|| format!("writing {}", report.display()))?;
@@ -222,6 +252,60 @@ fn run(args: &IngestArgs) -> Result<ExitCode> {
     }
 }
 
+/// How long the stores' logs may take to be folded in once ingestion
+/// stops (each store truncates its log after 5 s without writes).
+const SETTLE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The data directory's files once ingestion has settled: the queue
+/// pruned and the logs folded in (or `SETTLE_TIMEOUT` passed).
+fn settled_sizes(dir: &Path) -> Vec<(String, u64)> {
+    let deadline = Instant::now() + SETTLE_TIMEOUT;
+    loop {
+        let sizes = dir_sizes(dir);
+        let logs: u64 = sizes
+            .iter()
+            .filter(|(name, _)| name.ends_with("-wal"))
+            .map(|(_, size)| size)
+            .sum();
+        if logs == 0 || Instant::now() >= deadline {
+            return sizes;
+        }
+        thread::sleep(Duration::from_millis(500));
+    }
+}
+
+/// Runs `faultline cleanup --days N` beside the running devserver and
+/// reports its time and what the data directory gave back.
+fn time_cleanup(
+    binary: &Path,
+    data_dir: &Path,
+    days: u32,
+    before: &[(String, u64)],
+    events: usize,
+) -> Result<String> {
+    let started = Instant::now();
+    let out = std::process::Command::new(binary)
+        .args(["cleanup", "--days", &days.to_string(), "--data-dir"])
+        .arg(data_dir)
+        .output()
+        .context("running faultline cleanup")?;
+    let took = started.elapsed();
+    if !out.status.success() {
+        bail!("cleanup failed: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    let after = dir_sizes(data_dir);
+    let total = |files: &[(String, u64)]| files.iter().map(|(_, s)| s).sum::<u64>();
+    Ok(format!(
+        "cleanup:         {:.2} s for {events} events beside the running devserver: {}\n\
+         data dir:        before {} ({} bytes per event), after {}\n",
+        took.as_secs_f64(),
+        String::from_utf8_lossy(&out.stdout).trim(),
+        describe_sizes(before),
+        total(before) / events.max(1) as u64,
+        describe_sizes(&after)
+    ))
+}
+
 // ---------------------------------------------------------------------------
 // Request bodies
 
@@ -231,10 +315,17 @@ struct Template {
 }
 
 impl Template {
-    fn load(path: &Path) -> Result<Template> {
-        Ok(Template {
-            envelope: OneEvent::load(path)?,
-        })
+    fn load(path: &Path, days_old: Option<u32>) -> Result<Template> {
+        let mut envelope = OneEvent::load(path)?;
+        if let Some(days) = days_old {
+            // SDKs send seconds since the epoch too.
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .context("the clock is before 1970")?;
+            let at = now.as_secs_f64() - f64::from(days) * 86_400.0;
+            envelope.event["timestamp"] = Value::from(at);
+        }
+        Ok(Template { envelope })
     }
 
     fn raw_len(&self) -> usize {
@@ -711,9 +802,11 @@ impl Summary<'_> {
             ));
         }
         if !self.disk.is_empty() {
+            let total: u64 = self.disk.iter().map(|(_, size)| size).sum();
             line(format!(
-                "data directory:  {} at the end",
-                describe_sizes(&self.disk)
+                "data directory:  {} once settled, {} bytes per event accepted",
+                describe_sizes(&self.disk),
+                total / (run.accepted() as u64).max(1)
             ));
         }
         if let Some(client) = run.client_cpu {
@@ -734,7 +827,7 @@ mod tests {
     #[test]
     fn bodies_have_fresh_matching_ids_and_lengths() {
         let fixture = default_fixture();
-        let template = Template::load(&fixture).unwrap();
+        let template = Template::load(&fixture, None).unwrap();
         let bodies = template.bodies(5).unwrap();
         assert_eq!(bodies.len(), 5);
         let mut ids = Vec::new();

@@ -5,7 +5,11 @@
 //! issue counts are polled through nginx, and ClickHouse's row count is
 //! sampled to time the events into the column store and the consumer lag
 //! when the burst ends. RSS is summed over every process of the stack:
-//! the services, ClickHouse, tansu, nginx and PostgreSQL's.
+//! the services, ClickHouse, tansu, nginx and PostgreSQL's. Each one's peak
+//! (PSS sampled every 250 ms) is taken over the burst and over a dashboard
+//! load after it (`DASHBOARD_CLIENTS` clients reading issue lists and
+//! events through nginx), which is what compose's memory limits are sized
+//! from; the bytes on disk per event of ClickHouse and PostgreSQL close it.
 
 use std::fmt::Write as _;
 use std::fs;
@@ -28,6 +32,9 @@ const CLICKHOUSE: &str = "http://127.0.0.1:8123";
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(180);
 /// Let start-up allocations settle before reading the idle figure.
 const SETTLE: Duration = Duration::from_secs(5);
+const DASHBOARD_CLIENTS: usize = 8;
+const DASHBOARD_REQUESTS_EACH: usize = 150;
+const PEAK_SAMPLE_EVERY: Duration = Duration::from_millis(250);
 
 /// Every process of the stack with its name: what `up` started, and the
 /// PostgreSQL cluster's processes.
@@ -68,6 +75,96 @@ fn cpu_by_name(pids: &[(String, u32)]) -> Vec<(String, f64)> {
 /// shared buffers count once) per process name, in kB.
 fn rss_by_name(pids: &[(String, u32)]) -> Vec<(String, u64)> {
     by_name(pids, proc_pss_kb)
+}
+
+struct DashboardRun {
+    requests: usize,
+    errors: usize,
+    wall: Duration,
+}
+
+/// What people reading the dashboard ask of web and the query service:
+/// the issue list with its stats, then each issue's latest event.
+fn dashboard_load(api: SocketAddr, token: &str) -> Result<DashboardRun> {
+    let auth = format!("Bearer {token}");
+    let started = Instant::now();
+    let results: Vec<(usize, usize)> = thread::scope(|scope| {
+        let workers: Vec<_> = (0..DASHBOARD_CLIENTS)
+            .map(|_| {
+                let auth = &auth;
+                scope.spawn(move || {
+                    let mut conn = crate::harness::Conn::new(api);
+                    let (mut requests, mut errors) = (0, 0);
+                    let headers = [("Authorization", auth.as_str())];
+                    let mut ids: Vec<String> = Vec::new();
+                    for i in 0..DASHBOARD_REQUESTS_EACH {
+                        let path = match ids.get(i % ids.len().max(1)) {
+                            Some(id) if i % 2 == 1 => format!("/api/0/issues/{id}/events/latest/"),
+                            _ => "/api/0/projects/faultline/default/issues/?statsPeriod=24h".into(),
+                        };
+                        requests += 1;
+                        match conn.send("GET", &path, &headers, b"") {
+                            Ok(r) if r.status == 200 => {
+                                if ids.is_empty()
+                                    && let Ok(serde_json::Value::Array(issues)) =
+                                        serde_json::from_slice(&r.body)
+                                {
+                                    ids = issues
+                                        .iter()
+                                        .filter_map(|i| i["id"].as_str().map(str::to_owned))
+                                        .collect();
+                                }
+                            }
+                            _ => errors += 1,
+                        }
+                    }
+                    (requests, errors)
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .map(|w| w.join().unwrap_or((0, 1)))
+            .collect()
+    });
+    Ok(DashboardRun {
+        requests: results.iter().map(|r| r.0).sum(),
+        errors: results.iter().map(|r| r.1).sum(),
+        wall: started.elapsed(),
+    })
+}
+
+/// ClickHouse's active parts and PostgreSQL's database, per event kept.
+fn disk_per_event(events: u64) -> String {
+    let events = events.max(1);
+    let clickhouse = clickhouse_query(
+        CLICKHOUSE,
+        "SELECT toUInt64(sum(bytes_on_disk)) FROM system.parts WHERE database = 'faultline' AND active",
+    )
+    .ok()
+    .and_then(|s| s.trim().parse::<u64>().ok());
+    let postgres = crate::prepare_postgres()
+        .ok()
+        .and_then(|admin| {
+            Command::new("psql")
+                .arg(admin)
+                .args(["-qAtc", "SELECT pg_database_size('faultline_bench')"])
+                .output()
+                .ok()
+        })
+        .and_then(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .trim()
+                .parse::<u64>()
+                .ok()
+        });
+    let per = |bytes: Option<u64>| bytes.map_or("?".into(), |b| format!("{} bytes", b / events));
+    format!(
+        "ClickHouse {} (active parts), PostgreSQL {} (the whole database, {} MB)",
+        per(clickhouse),
+        per(postgres),
+        postgres.map_or(0, |b| b / 1_000_000)
+    )
 }
 
 fn clickhouse_count() -> Option<u64> {
@@ -146,6 +243,20 @@ fn measure_stack(
             (t0, samples)
         })
     };
+    // Each process's peak memory over the burst and the dashboard load.
+    let peaks = {
+        let (stop, named) = (stop.clone(), named.clone());
+        thread::spawn(move || {
+            let mut peaks = rss_by_name(&named);
+            while !stop.load(Ordering::Relaxed) {
+                for (peak, (_, now)) in peaks.iter_mut().zip(rss_by_name(&named)) {
+                    peak.1 = peak.1.max(now);
+                }
+                thread::sleep(PEAK_SAMPLE_EVERY);
+            }
+            peaks
+        })
+    };
     let run = measure(&server, api, &pids, &token, bodies, clients)?;
     let accepted = run.accepted() as u64;
     let deadline = Instant::now() + DRAIN_TIMEOUT;
@@ -154,8 +265,11 @@ fn measure_stack(
     }
     let peak = rss_by_name(&named);
     let cpu_after = cpu_by_name(&named);
+    let dashboard = dashboard_load(api, &token)?;
     stop.store(true, Ordering::Relaxed);
     let (sampler_t0, samples) = sampler.join().expect("the sampler panicked");
+    let peaks = peaks.join().expect("the memory sampler panicked");
+    let disk = disk_per_event(accepted);
 
     // Times relative to the first send.
     let offset = run.started.saturating_duration_since(sampler_t0);
@@ -234,6 +348,23 @@ fn measure_stack(
         );
     }
     line(format!("per process:     (idle/after) {}", per.trim_end()));
+    line(format!(
+        "dashboard load:  {} requests from {DASHBOARD_CLIENTS} clients in {:.2} s (issue lists and latest events through nginx), {} errors",
+        dashboard.requests,
+        dashboard.wall.as_secs_f64(),
+        dashboard.errors
+    ));
+    let mut per = String::new();
+    for (name, kb) in &peaks {
+        let _ = write!(per, "{name} {}  ", mb(Some(*kb)));
+    }
+    line(format!(
+        "peak memory:     {} in all; {} (PSS every {} ms over the burst and the dashboard load)",
+        mb(Some(total(&peaks))),
+        per.trim_end(),
+        PEAK_SAMPLE_EVERY.as_millis()
+    ));
+    line(format!("disk per event:  {disk}"));
     let mut cpu = String::new();
     for ((name, before), (_, after)) in cpu_before.iter().zip(&cpu_after) {
         let _ = write!(cpu, "{name} {:.1}  ", after - before);

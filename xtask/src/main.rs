@@ -76,12 +76,16 @@ commands:
                    capture tests/fixtures/sdk afresh from the pinned SDKs (needs
                    unshare(1); see tests/fixtures/README.md)
   bench ingest [--events N] [--clients C] [--release-binary PATH] [--fixture PATH]
+               [--days-old D [--cleanup]]
                    start a release devserver (built with `cargo build --release -p faultline`
                    unless --release-binary is given), POST N (default 20000) gzipped copies
                    of a captured SDK envelope from C (default 16) keep-alive clients, and
                    report envelopes/s accepted by the relay, latency p50/p90/p99/max,
-                   end-to-end events/s (until the issue counts reach N) and the devserver's
-                   peak RSS; the summary also goes to target/bench/ingest.txt
+                   end-to-end events/s (until the issue counts reach N), the devserver's
+                   peak RSS and the data directory's bytes per event once settled; the
+                   summary also goes to target/bench/ingest.txt. --days-old D dates the
+                   events D days back; --cleanup then times `faultline cleanup --days D-1`
+                   beside the running devserver and reports what it gave back
   bench ingest --stack [--events N] [--clients C] [--release-binary PATH]
                    the same workload across the production topology, started as
                    `cargo xtask stack up` does in target/bench/stack (ports 9000, 3000,

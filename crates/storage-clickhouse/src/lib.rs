@@ -15,6 +15,8 @@
 //! `FINAL` to fold the ones not merged yet.
 
 use async_trait::async_trait;
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 use clickhouse::{Client, Row};
 use faultline_protocol::{EventId, GroupId, ProjectId};
@@ -75,6 +77,12 @@ struct StatRow {
     group_id: i64,
     bucket: i64,
     count: u64,
+}
+
+#[derive(Row, Deserialize)]
+struct BodyRow {
+    event_id: String,
+    data: String,
 }
 
 #[derive(Row, Deserialize)]
@@ -215,10 +223,14 @@ impl EventReader for ClickHouseEventStore {
         offset: usize,
         limit: usize,
     ) -> Result<Vec<StoredEvent>> {
-        let rows: Vec<String> = self
+        // The page is chosen on the small key columns first: FINAL (or a
+        // sort) over the bodies would read and hold every event of the
+        // issue, a gigabyte for a large one. Then only the page's bodies
+        // are read; copies not merged yet are alike, so any one will do.
+        let page: Vec<String> = self
             .client
             .query(
-                "SELECT data FROM events FINAL WHERE group_id = ? \
+                "SELECT event_id FROM events FINAL WHERE group_id = ? \
                  ORDER BY timestamp_ms DESC, received_ms DESC, event_id DESC LIMIT ?, ?",
             )
             .bind(group.0)
@@ -227,7 +239,37 @@ impl EventReader for ClickHouseEventStore {
             .fetch_all()
             .await
             .map_err(db_error)?;
-        rows.iter().map(|d| decode(d)).collect()
+        if page.is_empty() {
+            return Ok(Vec::new());
+        }
+        // Ids are stored as `EventId` writes them (hex and dashes); anything
+        // else is not ours and never goes into the statement.
+        if let Some(odd) = page
+            .iter()
+            .find(|id| !id.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-'))
+        {
+            return Err(StorageError::Corrupt(format!("event id `{odd}`")));
+        }
+        let ids: Vec<String> = page.iter().map(|id| format!("'{id}'")).collect();
+        let sql = format!(
+            "SELECT event_id, data FROM events WHERE group_id = ? AND event_id IN ({}) \
+             LIMIT 1 BY event_id",
+            ids.join(", ")
+        );
+        let mut bodies: HashMap<String, String> = self
+            .client
+            .query(&sql)
+            .bind(group.0)
+            .fetch_all::<BodyRow>()
+            .await
+            .map_err(db_error)?
+            .into_iter()
+            .map(|row| (row.event_id, row.data))
+            .collect();
+        page.iter()
+            .filter_map(|id| bodies.remove(id))
+            .map(|data| decode(&data))
+            .collect()
     }
 
     async fn group_stats(

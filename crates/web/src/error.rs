@@ -62,6 +62,9 @@ impl ResponseError for ApiError {
             ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Storage(StorageError::NotFound) => StatusCode::NOT_FOUND,
             ApiError::Storage(StorageError::Conflict(_)) => StatusCode::CONFLICT,
+            // A store that does not answer (ClickHouse refusing, a pool
+            // timing out) is a wait, not a fault of the request.
+            ApiError::Storage(StorageError::Unavailable(_)) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Storage(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -72,9 +75,16 @@ impl ResponseError for ApiError {
         }
         let body = match self {
             ApiError::Fields(fields) => fields.clone(),
+            ApiError::Storage(StorageError::Unavailable(_)) => serde_json::json!({
+                "detail": "A store is temporarily unavailable; try again shortly"
+            }),
             _ => serde_json::json!({ "detail": self.to_string() }),
         };
-        HttpResponse::build(self.status_code()).json(body)
+        let mut response = HttpResponse::build(self.status_code());
+        if self.status_code() == StatusCode::SERVICE_UNAVAILABLE {
+            response.insert_header((actix_web::http::header::RETRY_AFTER, "5"));
+        }
+        response.json(body)
     }
 }
 
@@ -98,6 +108,10 @@ mod tests {
         assert_eq!(status(OpError::Conflict("taken".into())), 409);
         assert_eq!(status(OpError::LastOwner), 400);
         assert_eq!(status(OpError::Storage(StorageError::Closed)), 500);
+        assert_eq!(
+            status(OpError::Storage(StorageError::Unavailable("down".into()))),
+            503
+        );
         let body = ApiError::from(OpError::invalid(
             "name",
             "a key name must be 1 to 64 characters",

@@ -588,3 +588,37 @@ fn retention_gives_postgresql_and_clickhouse_space_back() {
         "the per-event tables peaked at {peaks:?} bytes over days of churn"
     );
 }
+
+#[test]
+#[ignore = "needs PostgreSQL, ClickHouse, Redis, tansu and nginx: run with cargo xtask test"]
+fn a_clickhouse_that_refuses_inserts_makes_the_consumer_wait_not_drop() {
+    let mut server = Devserver::start_stack();
+    let before = send_events(&server, 5, 1, "before");
+    for id in &before {
+        server.wait_for("events in ClickHouse", |s| s.event(id).map(|_| ()));
+    }
+    // The events table goes away under the query service: every insert
+    // fails, as on a full or broken ClickHouse disk.
+    server.stack().clickhouse_value("DETACH TABLE events");
+    let during = send_events(&server, 40, 2, "while ClickHouse refuses");
+    assert_eq!(server.stack().health("relay"), 200, "relay keeps accepting");
+    // The query consumer retries with back-off meanwhile; what reads the
+    // event store answers 503, not 500.
+    std::thread::sleep(Duration::from_secs(3));
+    let (status, body) = server.get("/api/0/projects/faultline/default/issues/?statsPeriod=24h");
+    assert_eq!(status, 503, "{body}");
+    assert!(body["detail"].is_string(), "{body}");
+    server.stack().clickhouse_value("ATTACH TABLE events");
+    server.wait_for_total(45);
+    for id in before.iter().chain(&during) {
+        server.wait_for("every accepted event in ClickHouse", |s| {
+            s.event(id).map(|_| ())
+        });
+    }
+    let stored: u64 = server
+        .stack()
+        .clickhouse_value("SELECT count() FROM events FINAL")
+        .parse()
+        .unwrap();
+    assert_eq!(stored, 45, "each accepted event once");
+}
