@@ -8,14 +8,14 @@
 set -euo pipefail
 
 # The memory budget: the sum of the mem_limit values in compose.yaml
-# (kafka 640 + clickhouse 896 + postgres 256 + redis 96 + relay 96 +
+# (kafka 640 + clickhouse 1024 + postgres 256 + redis 96 + relay 96 +
 # ingest-consumer 160 + query 160 + symbolicator 160 + web 160 + cron 64 +
 # notifier 96 + nginx 32 MB).
 # Below it the containers cannot all get their limits, so it is refused.
-# A 4 GB machine is recommended: it leaves the host about 1.2 GB for
+# A 4 GB machine is recommended: it leaves the host about 1.1 GB for
 # itself, Docker and the page cache the databases read through
 # (docs/operations.md, "Memory", has the measurement).
-MIN_RAM_MB=2816
+MIN_RAM_MB=2944
 RECOMMENDED_RAM_MB=4096
 # One CPU works, slowly (Kafka, ClickHouse and the Rust build share it).
 MIN_CPUS=1

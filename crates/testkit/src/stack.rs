@@ -98,7 +98,9 @@ pub fn start_clickhouse(dir: &Path, http_port: u16, tcp_port: u16) -> io::Result
   <users_config>{d}/users.xml</users_config>
   <default_profile>default</default_profile>
   <default_database>default</default_database>
-  <mark_cache_size>268435456</mark_cache_size>
+  <!-- The caches and bounds of deploy/clickhouse/, so that the native
+       stack's memory is compose's. -->
+  <mark_cache_size>67108864</mark_cache_size>
   <uncompressed_cache_size>0</uncompressed_cache_size>
   <!-- As deploy/clickhouse/compression.xml sets it in compose. -->
   <compression><case><min_part_size>0</min_part_size><min_part_size_ratio>0</min_part_size_ratio><method>zstd</method></case></compression>
@@ -107,7 +109,7 @@ pub fn start_clickhouse(dir: &Path, http_port: u16, tcp_port: u16) -> io::Result
     );
     let users = r#"<?xml version="1.0"?>
 <yandex>
-  <profiles><default><max_memory_usage>2000000000</max_memory_usage></default></profiles>
+  <profiles><default><max_memory_usage>402653184</max_memory_usage><max_threads>2</max_threads></default></profiles>
   <users>
     <default>
       <password></password>
