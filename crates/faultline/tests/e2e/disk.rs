@@ -99,7 +99,7 @@ fn cleanup_beside_a_running_devserver_gives_the_disk_back() {
     // A small replay window, so that what the queue keeps for replays does
     // not hide what retention frees.
     let server = Devserver::start_with_env(&[("FAULTLINE_STORAGE_QUEUE_REPLAY_MESSAGES", "50")]);
-    let count = 3000;
+    let count = 4000;
     let old = (chrono::Utc::now() - chrono::Duration::days(3)).to_rfc3339();
     let ids = send_many(&server, count, 4, |i, event| {
         vary(i, event);

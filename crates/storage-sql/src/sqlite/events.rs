@@ -3,20 +3,25 @@
 
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
+use std::sync::{Arc, Mutex, RwLock};
+
+use bytes::Bytes;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use faultline_protocol::{EventId, GroupId, ProjectId};
 use sqlx::{QueryBuilder, Row, Sqlite};
 
-use super::{Db, compress, migrate};
+use super::compress::{self, Codec};
+use super::{Db, migrate};
 use crate::error::db_error;
 use faultline_storage::{
     EventReader, EventRecord, EventStore, StoredEvent, TagFilter, TagValueCount,
 };
 use faultline_storage::{Result, StorageError, to_millis};
 
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE events (
     id INTEGER PRIMARY KEY,
     project_id INTEGER NOT NULL,
@@ -40,24 +45,134 @@ CREATE TABLE issue_tag_values (
     PRIMARY KEY (group_id, key, value)
 ) WITHOUT ROWID;
 CREATE INDEX issue_tag_values_lookup ON issue_tag_values (project_id, key, value);
-"#];
+"#,
+    // The compression dictionaries, by the id zstd writes into each frame.
+    "CREATE TABLE dictionaries (id INTEGER PRIMARY KEY, data BLOB NOT NULL, created INTEGER NOT NULL);",
+];
 
 #[derive(Clone)]
 pub struct SqliteEventStore {
     db: Db,
+    /// Swapped whole when a dictionary is added, so readers and writers
+    /// take a snapshot and never hold the lock while they work.
+    codec: Arc<RwLock<Arc<Codec>>>,
+    training: Arc<Mutex<Training>>,
+}
+
+/// The events kept for training a dictionary while the store has none.
+#[derive(Default)]
+struct Training {
+    samples: Vec<Bytes>,
+    bytes: usize,
+    /// A dictionary exists, is being trained, or could not be.
+    done: bool,
 }
 
 impl SqliteEventStore {
     pub async fn open(path: &Path) -> Result<Self> {
         let db = Db::open(path, 4).await?;
         migrate(&db, MIGRATIONS).await?;
-        Ok(SqliteEventStore { db })
+        let dictionaries: Vec<(i64, Vec<u8>)> =
+            sqlx::query_as("SELECT id, data FROM dictionaries ORDER BY created, id")
+                .fetch_all(&db.read)
+                .await
+                .map_err(db_error)?;
+        let dictionaries: Vec<(u32, Vec<u8>)> = dictionaries
+            .into_iter()
+            .filter_map(|(id, data)| Some((u32::try_from(id).ok()?, data)))
+            .collect();
+        let codec = Codec::new(&dictionaries);
+        let training = Training {
+            done: codec.has_dictionary(),
+            ..Training::default()
+        };
+        Ok(SqliteEventStore {
+            db,
+            codec: Arc::new(RwLock::new(Arc::new(codec))),
+            training: Arc::new(Mutex::new(training)),
+        })
     }
-}
 
-fn decode(data: &[u8]) -> Result<StoredEvent> {
-    serde_json::from_slice(&compress::decompress(data)?)
-        .map_err(|e| StorageError::Corrupt(e.to_string()))
+    fn codec(&self) -> Arc<Codec> {
+        self.codec
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
+    }
+
+    fn decode(&self, data: &[u8]) -> Result<StoredEvent> {
+        serde_json::from_slice(&self.codec().decompress(data)?)
+            .map_err(|e| StorageError::Corrupt(e.to_string()))
+    }
+
+    /// Keeps the first events of a store without a dictionary; once there
+    /// are enough, trains one in the background.
+    fn sample(&self, payloads: &[Bytes]) {
+        let samples = {
+            let mut training = self
+                .training
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            if training.done {
+                return;
+            }
+            for payload in payloads {
+                training.bytes += payload.len();
+                training.samples.push(payload.clone());
+                if training.samples.len() >= compress::TRAINING_SAMPLES
+                    || training.bytes >= compress::TRAINING_BYTES
+                {
+                    break;
+                }
+            }
+            if training.samples.len() < compress::TRAINING_SAMPLES
+                && training.bytes < compress::TRAINING_BYTES
+            {
+                return;
+            }
+            training.done = true;
+            training.bytes = 0;
+            std::mem::take(&mut training.samples)
+        };
+        let store = self.clone();
+        tokio::spawn(async move {
+            if let Err(e) = store.add_dictionary(samples).await {
+                tracing::info!(error = %e, "no compression dictionary for the event store");
+            }
+        });
+    }
+
+    /// Trains a dictionary on `samples`, stores it, and only then compresses
+    /// with it: no row ever names a dictionary that is not on disk.
+    async fn add_dictionary(&self, samples: Vec<Bytes>) -> Result<()> {
+        let (id, data) = tokio::task::spawn_blocking(move || compress::train(&samples))
+            .await
+            .map_err(|e| StorageError::Unavailable(format!("training task: {e}")))?
+            .map_err(|e| StorageError::Unavailable(format!("training: {e}")))?;
+        let stored =
+            sqlx::query("INSERT OR IGNORE INTO dictionaries (id, data, created) VALUES (?, ?, ?)")
+                .bind(i64::from(id))
+                .bind(&data[..])
+                .bind(to_millis(Utc::now()))
+                .execute(&self.db.write)
+                .await
+                .map_err(db_error)?
+                .rows_affected();
+        if stored == 0 {
+            return Err(StorageError::Conflict(format!("dictionary id {id} exists")));
+        }
+        let mut codec = self
+            .codec
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        *codec = Arc::new(codec.with(id, &data));
+        tracing::info!(
+            id,
+            bytes = data.len(),
+            "event store compression dictionary trained"
+        );
+        Ok(())
+    }
 }
 
 /// Rows per multi-row statement; well under SQLite's variable limit.
@@ -88,7 +203,7 @@ impl EventReader for SqliteEventStore {
                 .fetch_optional(&self.db.read)
                 .await
                 .map_err(db_error)?;
-        data.as_deref().map(decode).transpose()
+        data.as_deref().map(|d| self.decode(d)).transpose()
     }
 
     async fn group_events(
@@ -105,7 +220,7 @@ impl EventReader for SqliteEventStore {
         .bind(offset as i64)
         .fetch_all(&self.db.read)
         .await.map_err(db_error)?;
-        rows.iter().map(|d| decode(d)).collect()
+        rows.iter().map(|d| self.decode(d)).collect()
     }
 
     async fn group_stats(
@@ -215,15 +330,12 @@ impl EventStore for SqliteEventStore {
     async fn insert_events(&self, events: &[EventRecord]) -> Result<()> {
         // Compressing is CPU work: off the async threads, before the write
         // transaction, so the one writer waits for no compression.
-        let payloads: Vec<bytes::Bytes> = events.iter().map(|r| r.json.clone()).collect();
-        let packed = tokio::task::spawn_blocking(move || {
-            payloads
-                .iter()
-                .map(|json| compress::compress(json))
-                .collect::<Vec<_>>()
-        })
-        .await
-        .map_err(|e| StorageError::Unavailable(format!("compression task: {e}")))?;
+        let payloads: Vec<Bytes> = events.iter().map(|r| r.json.clone()).collect();
+        self.sample(&payloads);
+        let codec = self.codec();
+        let packed = tokio::task::spawn_blocking(move || codec.compress_all(&payloads))
+            .await
+            .map_err(|e| StorageError::Unavailable(format!("compression task: {e}")))?;
         let mut tx = self.db.write.begin().await.map_err(db_error)?;
         // Multi-row statements: each statement is a round trip to sqlx's
         // SQLite worker thread.
