@@ -17,13 +17,64 @@ pub fn register(f: impl FnOnce(&mut Registry)) {
     f(&mut registry);
 }
 
-/// The Prometheus text exposition of every registered metric.
+/// The Prometheus text exposition (format 0.0.4) of every registered
+/// metric, which `promtool check metrics` and every scraper read.
 pub fn encode() -> String {
     let registry = REGISTRY.lock().unwrap_or_else(|p| p.into_inner());
     let mut out = String::new();
     prometheus_client::encoding::text::encode(&mut out, &registry)
         .expect("writing to a String cannot fail");
+    drop(registry);
+    openmetrics_to_text(&out)
+}
+
+/// prometheus-client writes OpenMetrics, where a counter family is named
+/// without its `_total` and the exposition ends with `# EOF`; in the 0.0.4
+/// text format `/metrics` is served as, HELP and TYPE name the sample
+/// (`…_total`), there is no `# EOF`, and no `# UNIT`.
+fn openmetrics_to_text(openmetrics: &str) -> String {
+    let counters: std::collections::HashSet<&str> = openmetrics
+        .lines()
+        .filter_map(|l| l.strip_prefix("# TYPE "))
+        .filter_map(|l| l.strip_suffix(" counter"))
+        .collect();
+    let mut out = String::with_capacity(openmetrics.len() + 16 * counters.len());
+    for line in openmetrics.lines() {
+        if line == "# EOF" || line.starts_with("# UNIT ") {
+            continue;
+        }
+        let renamed = ["# HELP ", "# TYPE "].iter().find_map(|prefix| {
+            let rest = line.strip_prefix(prefix)?;
+            let (name, tail) = rest.split_once(' ')?;
+            counters
+                .contains(name)
+                .then(|| format!("{prefix}{name}_total {tail}"))
+        });
+        match renamed {
+            Some(line) => out.push_str(&line),
+            None => out.push_str(line),
+        }
+        out.push('\n');
+    }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counters_are_named_by_their_samples_in_the_text_format() {
+        let openmetrics = "# HELP faultline_x Things.\n# TYPE faultline_x counter\n\
+            faultline_x_total{outcome=\"ok\"} 3\n# HELP faultline_t Time.\n\
+            # TYPE faultline_t histogram\n# UNIT faultline_t seconds\nfaultline_t_sum 0.5\n# EOF\n";
+        assert_eq!(
+            openmetrics_to_text(openmetrics),
+            "# HELP faultline_x_total Things.\n# TYPE faultline_x_total counter\n\
+             faultline_x_total{outcome=\"ok\"} 3\n# HELP faultline_t Time.\n\
+             # TYPE faultline_t histogram\nfaultline_t_sum 0.5\n"
+        );
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -37,6 +37,7 @@ mod hardening_input;
 mod hardening_session;
 mod harness;
 mod ingestion;
+mod metrics;
 mod notifications;
 mod releases;
 mod sdks;
