@@ -5,11 +5,12 @@
 //! [`Runner`] that starts services, alone (`faultline run`) or together
 //! (`faultline devserver`).
 
+mod http_metrics;
 mod runner;
 
 use std::sync::Arc;
 
-use actix_web::dev::ServerHandle;
+use actix_web::dev::{ServerHandle, Service as _};
 use actix_web::http::header;
 use actix_web::middleware::DefaultHeaders;
 use actix_web::{App, HttpResponse, HttpServer, web};
@@ -148,12 +149,28 @@ where
     F: Fn(&mut web::ServiceConfig) + Clone + Send + 'static,
 {
     let addr = listener.local_addr()?;
+    http_metrics::register();
     let server = HttpServer::new(move || {
         let (routes, readiness) = (routes.clone(), readiness.clone());
         // Bodies carry what SDKs sent (event JSON, attachments' names); a
         // browser must never sniff them into HTML and run them.
         App::new()
             .wrap(DefaultHeaders::new().add((header::X_CONTENT_TYPE_OPTIONS, "nosniff")))
+            .wrap_fn(|req, srv| {
+                let started = std::time::Instant::now();
+                let method = req.method().clone();
+                let response = srv.call(req);
+                async move {
+                    let response = response.await?;
+                    http_metrics::observe(
+                        response.request().match_pattern().as_deref(),
+                        &method,
+                        response.status().as_u16(),
+                        started.elapsed(),
+                    );
+                    Ok(response)
+                }
+            })
             .configure(routes)
             .configure(|cfg| configure(cfg, &readiness))
             .default_service(web::to(not_found))

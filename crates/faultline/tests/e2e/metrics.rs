@@ -43,12 +43,16 @@ fn every_metrics_page_passes_promtool(server: Devserver) {
         Some(stack) => faultline_testkit::SERVICES
             .iter()
             .map(|service| {
+                // A second scrape, as Prometheus makes them: the first is
+                // counted (a family shows once it has a sample).
+                stack.service_get(service, "/metrics");
                 let (status, body) = stack.service_get(service, "/metrics");
                 assert_eq!(status, 200, "{service}: {body}");
                 (service.to_string(), body)
             })
             .collect(),
         None => {
+            server.request("GET", "/metrics", &[], b"");
             let response = server.request("GET", "/metrics", &[], b"");
             assert_eq!(response.status, 200);
             vec![("devserver".into(), response.text())]
@@ -60,7 +64,25 @@ fn every_metrics_page_passes_promtool(server: Devserver) {
                 body.contains("# HELP faultline_relay_requests_total"),
                 "{service}: {body}"
             );
+            assert!(
+                body.contains(
+                    "faultline_http_requests_total{route=\"/api/{project_id}/envelope/\",method=\"POST\",status=\"200\"}"
+                ),
+                "{service}: {body}"
+            );
         }
+        // Every server counts its requests by route; the API's reads went
+        // through web.
+        if service == "devserver" || service == "web" {
+            assert!(
+                body.contains("faultline_http_requests_total{route=\"/api/0/"),
+                "{service}: {body}"
+            );
+        }
+        assert!(
+            body.contains("# TYPE faultline_http_request_duration_seconds histogram"),
+            "{service}: {body}"
+        );
         if let Some(problems) = promtool_problems(&body) {
             panic!("{service}'s /metrics fails promtool check metrics:\n{problems}\n{body}");
         }
