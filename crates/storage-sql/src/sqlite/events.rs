@@ -68,6 +68,12 @@ struct Training {
     done: bool,
 }
 
+impl Training {
+    fn full(&self) -> bool {
+        self.samples.len() >= compress::TRAINING_SAMPLES || self.bytes >= compress::TRAINING_BYTES
+    }
+}
+
 impl SqliteEventStore {
     pub async fn open(path: &Path) -> Result<Self> {
         let db = Db::open(path, 4).await?;
@@ -100,11 +106,6 @@ impl SqliteEventStore {
             .clone()
     }
 
-    fn decode(&self, data: &[u8]) -> Result<StoredEvent> {
-        serde_json::from_slice(&self.codec().decompress(data)?)
-            .map_err(|e| StorageError::Corrupt(e.to_string()))
-    }
-
     /// Keeps the first events of a store without a dictionary; once there
     /// are enough, trains one in the background.
     fn sample(&self, payloads: &[Bytes]) {
@@ -117,17 +118,13 @@ impl SqliteEventStore {
                 return;
             }
             for payload in payloads {
-                training.bytes += payload.len();
-                training.samples.push(payload.clone());
-                if training.samples.len() >= compress::TRAINING_SAMPLES
-                    || training.bytes >= compress::TRAINING_BYTES
-                {
+                if training.full() {
                     break;
                 }
+                training.bytes += payload.len();
+                training.samples.push(payload.clone());
             }
-            if training.samples.len() < compress::TRAINING_SAMPLES
-                && training.bytes < compress::TRAINING_BYTES
-            {
+            if !training.full() {
                 return;
             }
             training.done = true;
@@ -175,6 +172,11 @@ impl SqliteEventStore {
     }
 }
 
+fn decode(codec: &Codec, data: &[u8]) -> Result<StoredEvent> {
+    serde_json::from_slice(&codec.decompress(data)?)
+        .map_err(|e| StorageError::Corrupt(e.to_string()))
+}
+
 /// Rows per multi-row statement; well under SQLite's variable limit.
 const ROWS_PER_STATEMENT: usize = 100;
 
@@ -203,7 +205,9 @@ impl EventReader for SqliteEventStore {
                 .fetch_optional(&self.db.read)
                 .await
                 .map_err(db_error)?;
-        data.as_deref().map(|d| self.decode(d)).transpose()
+        data.as_deref()
+            .map(|d| decode(&self.codec(), d))
+            .transpose()
     }
 
     async fn group_events(
@@ -220,7 +224,8 @@ impl EventReader for SqliteEventStore {
         .bind(offset as i64)
         .fetch_all(&self.db.read)
         .await.map_err(db_error)?;
-        rows.iter().map(|d| self.decode(d)).collect()
+        let codec = self.codec();
+        rows.iter().map(|d| decode(&codec, d)).collect()
     }
 
     async fn group_stats(

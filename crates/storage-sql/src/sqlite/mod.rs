@@ -91,10 +91,16 @@ impl Db {
         Ok(db)
     }
 
-    fn wal_bytes(&self) -> u64 {
+    /// The size of the database file with `suffix` (`""`, `"-wal"`,
+    /// `"-shm"`), 0 when there is none.
+    fn file_bytes(&self, suffix: &str) -> u64 {
         let mut name = self.path.clone().into_os_string();
-        name.push("-wal");
+        name.push(suffix);
         std::fs::metadata(name).map_or(0, |m| m.len())
+    }
+
+    fn wal_bytes(&self) -> u64 {
+        self.file_bytes("-wal")
     }
 
     /// Files made before incremental vacuum was the rule are converted
@@ -154,12 +160,7 @@ impl Db {
     pub(crate) fn disk_bytes(&self) -> u64 {
         ["", "-wal", "-shm"]
             .iter()
-            .filter_map(|suffix| {
-                let mut name = self.path.clone().into_os_string();
-                name.push(suffix);
-                std::fs::metadata(name).ok()
-            })
-            .map(|m| m.len())
+            .map(|suffix| self.file_bytes(suffix))
             .sum()
     }
 }

@@ -336,31 +336,28 @@ async fn write_loop(
             }
         }
         let result = write_batch(&db, &batch).await;
-        for request in &batch {
-            published |= matches!(request, WriteRequest::Publish { .. });
-            let topic = match request {
-                WriteRequest::Publish { topic, .. } | WriteRequest::Commit { topic, .. } => *topic,
-            };
-            if !dirty.contains(&topic) {
-                dirty.push(topic);
-            }
-        }
         let mut touched = Vec::new();
         for request in batch {
             let outcome = match &result {
                 Ok(()) => Ok(()),
                 Err(e) => Err(StorageError::Unavailable(e.to_string())),
             };
-            match request {
+            let topic = match request {
                 WriteRequest::Publish { topic, reply, .. } => {
+                    published = true;
                     if outcome.is_ok() && !touched.contains(&topic) {
                         touched.push(topic);
                     }
                     let _ = reply.send(outcome);
+                    topic
                 }
-                WriteRequest::Commit { reply, .. } => {
+                WriteRequest::Commit { topic, reply, .. } => {
                     let _ = reply.send(outcome);
+                    topic
                 }
+            };
+            if !dirty.contains(&topic) {
+                dirty.push(topic);
             }
         }
         if let Some(inner) = inner.upgrade() {
