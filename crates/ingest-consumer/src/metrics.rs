@@ -9,11 +9,16 @@ pub type Labels = Vec<(&'static str, &'static str)>;
 
 pub struct IngestMetrics {
     pub events: Family<Labels, Counter>,
+    pub grouping: Family<Labels, Counter>,
 }
 
 pub static METRICS: LazyLock<IngestMetrics> = LazyLock::new(|| IngestMetrics {
     events: Family::default(),
+    grouping: Family::default(),
 });
+
+const OUTCOMES: [&str; 3] = ["grouped", "duplicate", "dropped"];
+const GROUPINGS: [&str; 3] = ["new", "existing", "regression"];
 
 pub fn register() {
     static ONCE: Once = Once::new();
@@ -24,7 +29,18 @@ pub fn register() {
                 "Events processed by outcome",
                 METRICS.events.clone(),
             );
+            r.register(
+                "ingest_grouping",
+                "Events grouped (duplicates aside), by what their issue was: new, existing, or a regression of a resolved one",
+                METRICS.grouping.clone(),
+            );
         });
+        for outcome in OUTCOMES {
+            let _ = METRICS.events.get_or_create(&vec![("outcome", outcome)]);
+        }
+        for outcome in GROUPINGS {
+            let _ = METRICS.grouping.get_or_create(&vec![("outcome", outcome)]);
+        }
     });
 }
 
@@ -35,4 +51,17 @@ pub fn count(outcome: &'static str, n: u64) {
             .get_or_create(&vec![("outcome", outcome)])
             .inc_by(n);
     }
+}
+
+/// Counts one grouped event by what became of its issue.
+pub fn grouped(new_group: bool, regression: bool) {
+    let outcome = match (new_group, regression) {
+        (true, _) => "new",
+        (false, true) => "regression",
+        (false, false) => "existing",
+    };
+    METRICS
+        .grouping
+        .get_or_create(&vec![("outcome", outcome)])
+        .inc();
 }

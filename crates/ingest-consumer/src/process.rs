@@ -63,6 +63,9 @@ pub async fn process_batch(stores: &Stores, deliveries: &[Delivery]) -> Result<(
         // Also re-announced for duplicates, with the first delivery's flags:
         // consumers of `post-process` are idempotent on the event id.
         duplicates += u64::from(outcome.duplicate);
+        if !outcome.duplicate {
+            crate::metrics::grouped(outcome.new_group, outcome.regression);
+        }
         // What no alert rule reads stays off `post-process` (taken out,
         // not copied: `events` has been written).
         processed.event.breadcrumbs.clear();

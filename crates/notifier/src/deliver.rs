@@ -173,10 +173,17 @@ pub async fn run(
 
 /// Sends one claimed delivery and records how it went.
 pub async fn deliver(alerts: &dyn AlertStore, channels: &Channels, delivery: &AlertDelivery) {
+    let started = std::time::Instant::now();
     let result = match channels.send(alerts, delivery).await {
         Ok(()) => AttemptResult::Sent,
         Err(e) => after_failure(e, delivery.attempts + 1),
     };
+    let outcome = match &result {
+        AttemptResult::Sent => "sent",
+        AttemptResult::Retry { .. } => "retry",
+        AttemptResult::Failed { .. } => "failed",
+    };
+    crate::metrics::delivered(&delivery.channel, outcome, started.elapsed());
     match &result {
         AttemptResult::Sent => {
             tracing::info!(

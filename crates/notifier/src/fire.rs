@@ -327,6 +327,7 @@ impl Batch<'_> {
             };
             match self.alerts.record_fire(&fire).await? {
                 FireOutcome::Recorded(id) => {
+                    crate::metrics::fired();
                     if let Some(summary) = &summary
                         && self
                             .alerts

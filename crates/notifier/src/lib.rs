@@ -16,6 +16,7 @@ pub mod evaluate;
 mod fire;
 pub mod http;
 pub mod message;
+mod metrics;
 
 use std::sync::Arc;
 
@@ -73,6 +74,7 @@ pub fn service(
     options: NotifierOptions,
     shutdown: watch::Receiver<bool>,
 ) -> Result<faultline_service::Service, NotifierError> {
+    metrics::register();
     let mailer = Mailer::from_config(&options.mail).map_err(NotifierError::Mail)?;
     let wake = Arc::new(Notify::new());
     let http = HttpClient::new(options.notifications.allow_private_targets)

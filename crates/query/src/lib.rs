@@ -4,6 +4,8 @@
 //! production topology the same queries go over gRPC (proto/query.proto,
 //! [`serve_grpc`]).
 
+mod metrics;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -50,6 +52,7 @@ pub fn service(
     grpc: Option<std::net::TcpListener>,
     shutdown: watch::Receiver<bool>,
 ) -> faultline_service::Service {
+    metrics::register();
     let mut service = faultline_service::Service::new("query", stores.probes());
     if let Some(listener) = grpc {
         service = service.with_work(
@@ -62,6 +65,7 @@ pub fn service(
 
 /// Consumes `events` into the event store until `shutdown` becomes true.
 pub async fn run(stores: Stores, shutdown: watch::Receiver<bool>) -> Result<(), QueryError> {
+    metrics::register();
     let mut handler = Store {
         events: stores.events.clone(),
     };
@@ -111,7 +115,18 @@ impl BatchHandler for Store {
     type Error = StorageError;
 
     async fn handle(&mut self, deliveries: &[Delivery]) -> Result<(), StorageError> {
-        self.events.insert_events(&records(deliveries)).await
+        let records = records(deliveries);
+        let started = std::time::Instant::now();
+        match self.events.insert_events(&records).await {
+            Ok(()) => {
+                metrics::inserted(records.len(), started.elapsed());
+                Ok(())
+            }
+            Err(e) => {
+                metrics::insert_failed();
+                Err(e)
+            }
+        }
     }
 }
 

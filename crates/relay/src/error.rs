@@ -40,6 +40,50 @@ pub enum RelayError {
     DiskLow(#[from] faultline_storage::DiskLow),
 }
 
+impl RelayError {
+    /// Every [`RelayError::reason`], for metrics to register up front.
+    pub const REASONS: [&'static str; 15] = [
+        "invalid_project_id",
+        "auth",
+        "unknown_key",
+        "key_disabled",
+        "wrong_project",
+        "body_too_large",
+        "item_too_large",
+        "unsupported_encoding",
+        "decompression",
+        "invalid_envelope",
+        "invalid_payload",
+        "unreadable_body",
+        "rate_limited",
+        "unavailable",
+        "disk_low",
+    ];
+
+    /// Why a request was refused, as `faultline_relay_rejected_requests_total`
+    /// labels it: one word per variant, nothing from the request itself.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            RelayError::InvalidProjectId => "invalid_project_id",
+            RelayError::Auth(_) => "auth",
+            RelayError::UnknownKey => "unknown_key",
+            RelayError::KeyDisabled => "key_disabled",
+            RelayError::WrongProject(_) => "wrong_project",
+            RelayError::BodyTooLarge(_) => "body_too_large",
+            RelayError::ItemTooLarge(..) => "item_too_large",
+            RelayError::UnsupportedEncoding(_) => "unsupported_encoding",
+            RelayError::Decompress(DecompressError::TooLarge { .. }) => "body_too_large",
+            RelayError::Decompress(_) => "decompression",
+            RelayError::Envelope(_) => "invalid_envelope",
+            RelayError::InvalidPayload(..) => "invalid_payload",
+            RelayError::Payload => "unreadable_body",
+            RelayError::RateLimited { .. } => "rate_limited",
+            RelayError::Unavailable => "unavailable",
+            RelayError::DiskLow(_) => "disk_low",
+        }
+    }
+}
+
 impl From<DecompressError> for RelayError {
     fn from(e: DecompressError) -> Self {
         RelayError::Decompress(e)

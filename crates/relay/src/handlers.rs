@@ -13,7 +13,7 @@ use faultline_protocol::{
 use faultline_storage::{Message, Topic};
 use futures_util::StreamExt;
 
-use crate::metrics::METRICS;
+use crate::metrics::{self, METRICS};
 use crate::{RelayError, RelayState, cors};
 
 pub async fn envelope(
@@ -49,14 +49,9 @@ fn finish(
     started: Instant,
     result: Result<Option<EventId>, RelayError>,
 ) -> Result<HttpResponse, RelayError> {
-    let outcome = match &result {
-        Ok(_) => "accepted".to_owned(),
-        Err(e) => e.status_code_str(),
-    };
-    METRICS
-        .requests
-        .get_or_create(&vec![("outcome", outcome)])
-        .inc();
+    if let Err(e) = &result {
+        metrics::rejected(e.reason());
+    }
     let id = result?;
     METRICS.latency.observe(started.elapsed().as_secs_f64());
     let mut response = HttpResponse::Ok();
@@ -65,13 +60,6 @@ fn finish(
         Some(id) => response.json(serde_json::json!({ "id": id })),
         None => response.json(serde_json::json!({})),
     })
-}
-
-impl RelayError {
-    fn status_code_str(&self) -> String {
-        use actix_web::ResponseError;
-        self.status_code().as_u16().to_string()
-    }
 }
 
 async fn handle(
@@ -99,6 +87,7 @@ async fn handle(
     };
     let limits = &state.limits;
     let body = read_body(req, payload, limits.max_envelope_size).await?;
+    METRICS.body_bytes.observe(body.len() as f64);
     let encoding_header = req
         .headers()
         .get(header::CONTENT_ENCODING)
@@ -208,15 +197,13 @@ async fn handle(
     }
     state.keys.check_rate_limit(&key, event_count).await?;
     for (topic, messages) in batches {
-        let count = messages.len() as u64;
         state.queue.publish(topic, messages).await.map_err(|e| {
             tracing::error!(error = %e, topic = topic.name(), "queue publish failed");
             RelayError::Unavailable
         })?;
-        METRICS
-            .items
-            .get_or_create(&vec![("topic", topic.name().to_owned())])
-            .inc_by(count);
+    }
+    for item in &envelope.items {
+        metrics::accepted(item.ty.as_str(), 1);
     }
     if let Some(id) = &dedupe_id {
         state.keys.remember_event(project_id, id).await;

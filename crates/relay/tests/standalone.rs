@@ -66,7 +66,7 @@ async fn run_serves_ingestion_health_and_metrics() {
     .unwrap();
     assert_eq!((status, health), (200, 200));
     assert!(
-        metrics.contains("faultline_relay_requests_total{outcome=\"accepted\"} 1"),
+        metrics.contains("faultline_relay_accepted_items_total{item_type=\"event\"} 1"),
         "{metrics}"
     );
 

@@ -150,6 +150,7 @@ where
 {
     let addr = listener.local_addr()?;
     http_metrics::register();
+    faultline_storage::metrics::register();
     let server = HttpServer::new(move || {
         let (routes, readiness) = (routes.clone(), readiness.clone());
         // Bodies carry what SDKs sent (event JSON, attachments' names); a

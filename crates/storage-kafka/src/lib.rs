@@ -162,7 +162,10 @@ impl EventQueue for KafkaQueue {
             }
         }
         match failure {
-            None => Ok(()),
+            None => {
+                faultline_storage::metrics::produced(topic, messages.len());
+                Ok(())
+            }
             Some(e) => {
                 // Local errors (timeouts, a full queue) pass with the
                 // outage. A fatally failed producer, or a broker refusing
@@ -299,5 +302,33 @@ impl QueueConsumer for KafkaConsumer {
             tracing::warn!(error = %e, topic = self.topic.name(), "offset commit failed; the batch may be delivered again");
         }
         Ok(())
+    }
+
+    async fn lag(&mut self) -> Result<Option<u64>> {
+        // The position after the last message handed over is librdkafka's
+        // own state; each partition's end is asked of its leader.
+        let positions = self.consumer.position().map_err(kafka_error)?;
+        let consumer = self.consumer.clone();
+        let lag = tokio::task::spawn_blocking(move || {
+            let mut lag = None;
+            for element in positions.elements() {
+                let Offset::Offset(position) = element.offset() else {
+                    continue;
+                };
+                let Ok((_, high)) = consumer.fetch_watermarks(
+                    element.topic(),
+                    element.partition(),
+                    Duration::from_secs(1),
+                ) else {
+                    continue;
+                };
+                let behind = u64::try_from(high.saturating_sub(position)).unwrap_or(0);
+                lag = Some(lag.unwrap_or(0) + behind);
+            }
+            lag
+        })
+        .await
+        .map_err(|e| StorageError::Unavailable(e.to_string()))?;
+        Ok(lag)
     }
 }

@@ -40,6 +40,15 @@ impl RedisCache {
         let pool = config
             .create_pool(Some(Runtime::Tokio1))
             .map_err(unavailable)?;
+        let watched = pool.clone();
+        faultline_storage::metrics::watch_pool("redis", move || {
+            let status = watched.status();
+            faultline_storage::metrics::PoolState {
+                open: u32::try_from(status.size).unwrap_or(u32::MAX),
+                idle: u32::try_from(status.available).unwrap_or(0),
+                max: u32::try_from(status.max_size).unwrap_or(u32::MAX),
+            }
+        });
         let cache = RedisCache { pool };
         cache.ping().await?;
         Ok(cache)

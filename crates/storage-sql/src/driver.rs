@@ -16,6 +16,16 @@ use super::dialect::Dialect;
 use super::error::db_error;
 use faultline_storage::{Result, StorageError};
 
+/// Reports `pool`'s connections on `/metrics` as `name`.
+pub(crate) fn watch_pool<DB: sqlx::Database>(name: &'static str, pool: &sqlx::Pool<DB>) {
+    let pool = pool.clone();
+    faultline_storage::metrics::watch_pool(name, move || faultline_storage::metrics::PoolState {
+        open: pool.size(),
+        idle: u32::try_from(pool.num_idle()).unwrap_or(u32::MAX),
+        max: pool.options().get_max_connections(),
+    });
+}
+
 /// A value a query can bind, on either database.
 pub(crate) trait Param<'q>:
     'q + Send + Encode<'q, Sqlite> + Type<Sqlite> + Encode<'q, Postgres> + Type<Postgres>

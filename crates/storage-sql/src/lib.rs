@@ -86,6 +86,7 @@ impl SqlMetaStore {
             .connect(url)
             .await
             .map_err(db_error)?;
+        driver::watch_pool("meta", &pool);
         Self::migrated(Pools::Postgres(pool)).await
     }
 

@@ -9,6 +9,7 @@ use async_trait::async_trait;
 use tokio::sync::watch;
 
 use crate::Result;
+use crate::metrics::GroupMetrics;
 use crate::queue::{Delivery, EventQueue, Topic, poll_batch};
 
 /// How a consumer batches its reads.
@@ -42,6 +43,14 @@ pub trait BatchHandler: Send {
 const IDLE_WAIT: Duration = Duration::from_millis(500);
 const MAX_BACKOFF: Duration = Duration::from_secs(10);
 
+async fn report_lag(consumer: &mut dyn crate::queue::QueueConsumer, metrics: &GroupMetrics) {
+    match consumer.lag().await {
+        Ok(Some(lag)) => metrics.lag(lag),
+        Ok(None) => {}
+        Err(e) => tracing::debug!(error = %e, "cannot read the consumer's lag"),
+    }
+}
+
 /// Consumes `topic` as a member of `group` until `shutdown` becomes true.
 pub async fn consume(
     queue: &dyn EventQueue,
@@ -52,6 +61,9 @@ pub async fn consume(
     handler: &mut impl BatchHandler,
 ) -> Result<()> {
     let mut consumer = queue.subscribe(topic, group).await?;
+    let metrics = GroupMetrics::new(topic, group);
+    report_lag(consumer.as_mut(), &metrics).await;
+    let mut lag_read = std::time::Instant::now();
     tracing::info!(topic = topic.name(), group, "consumer started");
     while !*shutdown.borrow() {
         let polled = tokio::select! {
@@ -71,11 +83,20 @@ pub async fn consume(
                 continue;
             }
         };
+        // Once a second is current enough for a scrape every 15.
+        if lag_read.elapsed() >= Duration::from_secs(1) {
+            report_lag(consumer.as_mut(), &metrics).await;
+            lag_read = std::time::Instant::now();
+        }
         if deliveries.is_empty() {
             continue;
         }
+        let started = std::time::Instant::now();
         let mut backoff = Duration::from_millis(100);
         while let Err(e) = handler.handle(&deliveries).await {
+            metrics.batch_failed();
+            // A stuck batch is when the lag matters most: keep it current.
+            report_lag(consumer.as_mut(), &metrics).await;
             tracing::error!(error = %e, topic = topic.name(), group, retry_in = ?backoff, "batch failed; will retry");
             tokio::select! {
                 _ = tokio::time::sleep(backoff) => {}
@@ -84,6 +105,7 @@ pub async fn consume(
             backoff = (backoff * 2).min(MAX_BACKOFF);
         }
         consumer.commit(&deliveries).await?;
+        metrics.batch_done(deliveries.len(), started.elapsed());
     }
     tracing::info!(topic = topic.name(), group, "consumer stopped");
     Ok(())

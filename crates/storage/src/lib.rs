@@ -27,6 +27,7 @@ pub mod disk;
 pub mod events;
 pub mod health;
 pub mod meta;
+pub mod metrics;
 pub mod queue;
 pub mod releases;
 

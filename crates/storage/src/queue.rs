@@ -92,6 +92,12 @@ pub trait QueueConsumer: Send {
     /// Marks everything up to and including these deliveries as done for the
     /// group. Call only after their effects are durable.
     async fn commit(&mut self, deliveries: &[Delivery]) -> Result<()>;
+
+    /// Messages of the topic after the last ones returned (what Kafka
+    /// calls the consumer's lag); `None` when the backend cannot tell now.
+    async fn lag(&mut self) -> Result<Option<u64>> {
+        Ok(None)
+    }
 }
 
 /// Polls like Kafka's `fetch.min.bytes`/`fetch.wait.max.ms`: when fewer than

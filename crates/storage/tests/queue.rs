@@ -43,7 +43,10 @@ macro_rules! on_every_backend {
     };
 }
 
-on_every_backend!(resumes_from_the_committed_offset_in_order);
+on_every_backend!(
+    resumes_from_the_committed_offset_in_order,
+    a_consumer_reports_how_far_behind_it_is
+);
 
 /// A key no other test (or earlier run on the same broker) uses.
 fn unique_key() -> i64 {
@@ -102,4 +105,42 @@ async fn resumes_from_the_committed_offset_in_order(queue: Arc<dyn EventQueue>) 
     let mut second = queue.subscribe(Topic::Outcomes, &group).await.unwrap();
     let again = collect(second.as_mut(), key, 18).await;
     assert_eq!(payloads(&again), sent[12..]);
+}
+
+async fn publish_n(queue: &dyn EventQueue, topic: Topic, key: i64, n: usize) {
+    let messages = (0..n)
+        .map(|i| Message {
+            key,
+            payload: Bytes::from(format!("message {i}")),
+        })
+        .collect();
+    queue.publish(topic, messages).await.unwrap();
+}
+
+async fn a_consumer_reports_how_far_behind_it_is(queue: Arc<dyn EventQueue>) {
+    // A topic no other test of this suite publishes to, so the lag is ours.
+    let topic = Topic::IngestFeedback;
+    let key = unique_key();
+    let group = format!("test-{key}");
+    publish_n(queue.as_ref(), topic, key, 20).await;
+    let mut consumer = queue.subscribe(topic, &group).await.unwrap();
+    collect(consumer.as_mut(), key, 20).await;
+    // Whatever earlier runs left in the topic, read to the end.
+    while !consumer
+        .poll(1000, Duration::from_millis(500))
+        .await
+        .unwrap()
+        .is_empty()
+    {}
+    assert_eq!(consumer.lag().await.unwrap(), Some(0), "caught up");
+
+    publish_n(queue.as_ref(), topic, key, 7).await;
+    assert_eq!(
+        consumer.lag().await.unwrap(),
+        Some(7),
+        "seven published since the last poll"
+    );
+    let got = collect(consumer.as_mut(), key, 7).await;
+    assert_eq!(got.len(), 7);
+    assert_eq!(consumer.lag().await.unwrap(), Some(0), "caught up again");
 }

@@ -18,6 +18,19 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| Metrics {
     maps: Family::default(),
 });
 
+/// `mapped` and every `Unresolved::code`.
+const FRAME_OUTCOMES: [&str; 9] = [
+    "mapped",
+    "not_a_source_frame",
+    "missing_debug_id",
+    "no_bundle_with_debug_id",
+    "url_not_in_release",
+    "map_not_in_bundle",
+    "no_mapping_at_position",
+    "sourcemap_too_large",
+    "malformed_sourcemap",
+];
+
 pub fn register() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
@@ -33,6 +46,12 @@ pub fn register() {
                 METRICS.maps.clone(),
             );
         });
+        for outcome in FRAME_OUTCOMES {
+            let _ = METRICS.frames.get_or_create(&vec![("outcome", outcome)]);
+        }
+        for source in ["cache", "bundle"] {
+            let _ = METRICS.maps.get_or_create(&vec![("source", source)]);
+        }
     });
 }
 

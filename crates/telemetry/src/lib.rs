@@ -3,6 +3,9 @@
 //! `tracing` subscriber set-up (JSON logs in production, readable ones in the
 //! devserver).
 
+mod process;
+
+use std::collections::BTreeMap;
 use std::sync::{LazyLock, Mutex};
 
 pub use prometheus_client;
@@ -10,6 +13,21 @@ use prometheus_client::registry::Registry;
 
 static REGISTRY: LazyLock<Mutex<Registry>> =
     LazyLock::new(|| Mutex::new(Registry::with_prefix("faultline")));
+
+type Sampler = Box<dyn Fn() + Send + Sync>;
+
+static SAMPLERS: LazyLock<Mutex<BTreeMap<String, Sampler>>> = LazyLock::new(Default::default);
+
+/// Runs `sample` before every scrape, to set gauges from state that is
+/// cheap to read then (a pool's idle connections). A later call with the
+/// same `key` replaces the earlier one, so a process that opens a store
+/// many times (a test) keeps only the last one's state alive.
+pub fn on_scrape(key: impl Into<String>, sample: impl Fn() + Send + Sync + 'static) {
+    SAMPLERS
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .insert(key.into(), Box::new(sample));
+}
 
 /// Registers metrics; call once per metric at service start-up.
 pub fn register(f: impl FnOnce(&mut Registry)) {
@@ -20,12 +38,17 @@ pub fn register(f: impl FnOnce(&mut Registry)) {
 /// The Prometheus text exposition (format 0.0.4) of every registered
 /// metric, which `promtool check metrics` and every scraper read.
 pub fn encode() -> String {
+    for sample in SAMPLERS.lock().unwrap_or_else(|p| p.into_inner()).values() {
+        sample();
+    }
     let registry = REGISTRY.lock().unwrap_or_else(|p| p.into_inner());
     let mut out = String::new();
     prometheus_client::encoding::text::encode(&mut out, &registry)
         .expect("writing to a String cannot fail");
     drop(registry);
-    openmetrics_to_text(&out)
+    let mut text = openmetrics_to_text(&out);
+    process::write_process_metrics(&mut text);
+    text
 }
 
 /// prometheus-client writes OpenMetrics, where a counter family is named

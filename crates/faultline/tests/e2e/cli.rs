@@ -101,7 +101,7 @@ fn health_metrics_and_json_404s() {
         .read_to_string()
         .unwrap();
     assert!(
-        metrics.contains("faultline_relay_requests_total{outcome=\"accepted\"} 1"),
+        metrics.contains("faultline_relay_accepted_items_total{item_type=\"event\"} 1"),
         "{metrics}"
     );
     assert!(

@@ -119,7 +119,7 @@ fn services_run_as_separate_processes() {
         .read_to_string()
         .unwrap();
     assert!(
-        metrics.contains("faultline_relay_requests_total{outcome=\"accepted\"} 1"),
+        metrics.contains("faultline_relay_accepted_items_total{item_type=\"event\"} 1"),
         "{metrics}"
     );
     // Ingestion is relay's alone: the web service does not take envelopes.

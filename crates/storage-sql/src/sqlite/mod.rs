@@ -38,6 +38,17 @@ pub(crate) struct Db {
     path: PathBuf,
 }
 
+/// The name a store's pool is reported by: its file's (`meta.sqlite`
+/// is `meta`), for the files the devserver keeps.
+fn pool_name(path: &Path) -> Option<&'static str> {
+    match path.file_name()?.to_str()? {
+        "meta.sqlite" => Some("meta"),
+        EVENTS_FILE => Some("events"),
+        QUEUE_FILE => Some("queue"),
+        _ => None,
+    }
+}
+
 /// The write-ahead log is cut back to this size whenever a checkpoint
 /// empties it, so a burst of writes does not leave a large file behind.
 const WAL_SIZE_LIMIT: &str = "4194304";
@@ -81,6 +92,11 @@ impl Db {
             .connect_with(options.read_only(true).pragma("cache_size", "-2000"))
             .await
             .map_err(db_error)?;
+        // The readers are what requests wait for; the writer is one
+        // connection, always lent to the write loop or a transaction.
+        if let Some(name) = pool_name(path) {
+            crate::driver::watch_pool(name, &read);
+        }
         let db = Db {
             write,
             read,

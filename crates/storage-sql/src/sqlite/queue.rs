@@ -163,6 +163,7 @@ impl EventQueue for SqliteQueue {
         if messages.is_empty() {
             return Ok(());
         }
+        let count = messages.len();
         let (reply, rx) = oneshot::channel();
         self.send(
             WriteRequest::Publish {
@@ -172,7 +173,9 @@ impl EventQueue for SqliteQueue {
             },
             rx,
         )
-        .await
+        .await?;
+        faultline_storage::metrics::produced(topic, count);
+        Ok(())
     }
 
     async fn subscribe(&self, topic: Topic, group: &str) -> Result<Box<dyn QueueConsumer>> {
@@ -278,6 +281,19 @@ impl QueueConsumer for SqliteConsumer {
                 rx,
             )
             .await
+    }
+
+    async fn lag(&mut self) -> Result<Option<u64>> {
+        // The last sequence number handed out, which pruning leaves alone
+        // (AUTOINCREMENT); sequence numbers start at 1.
+        let last: Option<i64> =
+            sqlx::query_scalar("SELECT seq FROM sqlite_sequence WHERE name = ?")
+                .bind(table(self.topic))
+                .fetch_optional(&self.queue.inner.db.read)
+                .await
+                .map_err(db_error)?;
+        let behind = last.unwrap_or(0).saturating_add(1) - self.position.max(1);
+        Ok(Some(u64::try_from(behind).unwrap_or(0)))
     }
 }
 
