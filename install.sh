@@ -15,7 +15,7 @@ set -euo pipefail
 # A 4 GB machine is recommended: it leaves the host about 1.1 GB for
 # itself, Docker and the page cache the databases read through
 # (docs/operations.md, "Memory", has the measurement).
-MIN_RAM_MB=2944
+MIN_RAM_MB=3232
 RECOMMENDED_RAM_MB=4096
 # One CPU works, slowly (Kafka, ClickHouse and the Rust build share it).
 MIN_CPUS=1
@@ -31,7 +31,7 @@ HEALTH_TIMEOUT_S=300
 # The servers that must be healthy before `faultline upgrade` runs.
 SERVERS=(kafka clickhouse postgres redis)
 # The services whose images come from a registry rather than a build.
-PULLED=(kafka clickhouse postgres redis nginx)
+PULLED=(kafka clickhouse postgres redis nginx prometheus grafana)
 DEFAULT_PORT=9000
 
 usage() {
@@ -384,6 +384,7 @@ write_env() {
   env_add FAULTLINE_SYSTEM_SECRET_KEY "$(random_hex 25)" "a new secret key"
   env_add POSTGRES_PASSWORD "$(random_hex 16)" "a new password"
   env_add CLICKHOUSE_PASSWORD "$(random_hex 16)" "a new password"
+  env_add GRAFANA_ADMIN_PASSWORD "$(random_hex 12)" "a new password"
 }
 
 # Waits until each named service's container reports healthy.
@@ -521,6 +522,9 @@ if $dry_run; then
   exit 0
 fi
 
+grafana_port=$(env_get GRAFANA_PORT)
+grafana_port=${grafana_port:-3000}
+
 cat <<EOF
 
 Faultline is installed. Start it with
@@ -531,4 +535,7 @@ then open $url and sign in. SDKs and browsers use that address
 (FAULTLINE_SYSTEM_URL_PREFIX in .env): if it is not how others reach this
 machine, change it, or run ./install.sh --url-prefix URL, and then
 '${compose[*]} up -d' again.
+
+Grafana, with Faultline's dashboards, listens on http://127.0.0.1:$grafana_port
+of this machine only: sign in as admin with GRAFANA_ADMIN_PASSWORD from .env.
 EOF

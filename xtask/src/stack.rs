@@ -22,6 +22,7 @@ const CLICKHOUSE_HTTP_PORT: u16 = 8123;
 const CLICKHOUSE_TCP_PORT: u16 = 19002;
 const KAFKA_PORT: u16 = 9092;
 const REDIS_PORT: u16 = 6379;
+const PROMETHEUS_PORT: u16 = 9090;
 const DATABASE: &str = "faultline_stack";
 const ADMIN_EMAIL: &str = "admin@faultline.local";
 
@@ -119,6 +120,7 @@ pub fn up(
         CLICKHOUSE_HTTP_PORT,
         KAFKA_PORT,
         REDIS_PORT,
+        PROMETHEUS_PORT,
         ports.relay,
         ports.web,
         ports.query_grpc,
@@ -247,6 +249,22 @@ pub fn up(
     .context("starting nginx (apt-get install nginx-light)")?;
     record(dir, "nginx", nginx.id())?;
     wait_healthy(&ports)?;
+    // compose's Prometheus, with the same jobs and alerts on the native
+    // ports, so the dashboards' queries can be tried on real data.
+    let prometheus_dir = root.join("deploy/prometheus");
+    let prometheus = testkit::start_prometheus(
+        &dir.join("prometheus"),
+        &testkit::native_prometheus_config(
+            &fs::read_to_string(prometheus_dir.join("prometheus.yml"))?,
+            &ports,
+            PROMETHEUS_PORT,
+            "15s",
+        ),
+        &fs::read_to_string(prometheus_dir.join("alerts.yml"))?,
+        PROMETHEUS_PORT,
+    )
+    .context("starting prometheus (apt-get install prometheus)")?;
+    record(dir, "prometheus", prometheus.id())?;
 
     let token = faultline(&["token", "create", "--email", ADMIN_EMAIL])?
         .trim()
@@ -262,6 +280,7 @@ pub fn up(
     println!("Admin login:    {ADMIN_EMAIL}");
     println!("Admin password: {}", info.password);
     println!("DSN:            {}", info.dsn);
+    println!("Prometheus:     http://127.0.0.1:{PROMETHEUS_PORT}/");
     println!("Logs:           {}", logs.display());
     Ok(info)
 }

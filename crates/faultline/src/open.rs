@@ -50,6 +50,10 @@ pub struct Stores<'a> {
 
 impl<'a> Stores<'a> {
     pub fn new(settings: &'a Settings, access: EventsAccess) -> Self {
+        faultline_storage::disk::report_disk_space(
+            &settings.data_dir,
+            settings.config.storage.min_free,
+        );
         Stores {
             settings,
             access,

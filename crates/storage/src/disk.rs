@@ -4,8 +4,8 @@
 //! halfway on a full disk. Ingestion resumes by itself when space returns.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, LazyLock};
 use std::time::{Duration, Instant};
 
 /// Free space is read again at most this often: a `statvfs` per request
@@ -91,6 +91,45 @@ impl DiskGuard {
             Ok(())
         }
     }
+}
+
+/// Reports the free and total space of `dir`'s file system, and the
+/// floor, on every scrape (`faultline_disk_*_bytes`): the "disk nearly
+/// full" alert reads them. Nothing is reported while `dir` cannot be read.
+pub fn report_disk_space(dir: &Path, min_free: u64) {
+    use faultline_telemetry::prometheus_client::metrics::gauge::Gauge;
+    static GAUGES: LazyLock<[Gauge; 3]> = LazyLock::new(|| {
+        let gauges: [Gauge; 3] = Default::default();
+        faultline_telemetry::register(|r| {
+            r.register(
+                "disk_free_bytes",
+                "Space left to Faultline on the file system of its data directory",
+                gauges[0].clone(),
+            );
+            r.register(
+                "disk_total_bytes",
+                "Size of the file system of the data directory",
+                gauges[1].clone(),
+            );
+            r.register(
+                "disk_min_free_bytes",
+                "storage.min-free: below it relay refuses events (0: never)",
+                gauges[2].clone(),
+            );
+        });
+        gauges
+    });
+    let dir = dir.to_owned();
+    LazyLock::force(&GAUGES);
+    faultline_telemetry::on_scrape("data-dir", move || {
+        let Ok(stat) = rustix::fs::statvfs(&dir) else {
+            return;
+        };
+        let as_gauge = |bytes: u64| i64::try_from(bytes).unwrap_or(i64::MAX);
+        GAUGES[0].set(as_gauge(stat.f_bavail.saturating_mul(stat.f_frsize)));
+        GAUGES[1].set(as_gauge(stat.f_blocks.saturating_mul(stat.f_frsize)));
+        GAUGES[2].set(as_gauge(min_free));
+    });
 }
 
 fn free_bytes(dir: &Path) -> std::io::Result<u64> {

@@ -365,6 +365,84 @@ pub fn stack_config(
     )
 }
 
+impl ServicePorts {
+    /// The ports the services listen on in compose.yaml, each on its own
+    /// host (the targets of deploy/prometheus/prometheus.yml).
+    pub const COMPOSE: ServicePorts = ServicePorts {
+        web: 9000,
+        ..ServicePorts::NATIVE
+    };
+}
+
+/// deploy/prometheus/prometheus.yml (`template`) for services on
+/// 127.0.0.1: every compose target (`relay:3000`) becomes the service's
+/// port in `ports`, Prometheus' own `localhost:9090` becomes
+/// `prometheus_port`, and `interval` replaces the scrape and evaluation
+/// intervals (tests scrape every second).
+pub fn native_prometheus_config(
+    template: &str,
+    ports: &ServicePorts,
+    prometheus_port: u16,
+    interval: &str,
+) -> String {
+    let mut config = template
+        .replace(
+            "scrape_interval: 15s",
+            &format!("scrape_interval: {interval}"),
+        )
+        .replace(
+            "evaluation_interval: 15s",
+            &format!("evaluation_interval: {interval}"),
+        )
+        .replace(
+            "\"localhost:9090\"",
+            &format!("\"127.0.0.1:{prometheus_port}\""),
+        );
+    for service in SERVICES {
+        let compose = format!("\"{service}:{}\"", ServicePorts::COMPOSE.http(service));
+        let native = format!("\"127.0.0.1:{}\"", ports.http(service));
+        config = config.replace(&compose, &native);
+    }
+    config
+}
+
+/// A Prometheus configuration with the one job a devserver is scraped by
+/// (`faultline-devserver`, as docs/operations.md says), every `interval`.
+pub fn devserver_prometheus_config(devserver: &str, interval: &str) -> String {
+    format!(
+        "global:\n  scrape_interval: {interval}\n  evaluation_interval: {interval}\n\
+         rule_files:\n  - alerts.yml\n\
+         scrape_configs:\n  - job_name: faultline-devserver\n    static_configs:\n      \
+         - targets: [\"{devserver}\"]\n"
+    )
+}
+
+/// Starts Debian's `prometheus` on 127.0.0.1:`port` with `config` (written
+/// to `dir/prometheus.yml`, beside `alerts`, which it loads as
+/// `alerts.yml`) and its data in `dir/data`; returns once it is ready.
+pub fn start_prometheus(dir: &Path, config: &str, alerts: &str, port: u16) -> io::Result<Child> {
+    fs::create_dir_all(dir)?;
+    fs::write(dir.join("prometheus.yml"), config)?;
+    fs::write(dir.join("alerts.yml"), alerts)?;
+    let child = spawn_logged(
+        Command::new("prometheus")
+            .arg(format!(
+                "--config.file={}",
+                dir.join("prometheus.yml").display()
+            ))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                dir.join("data").display()
+            ))
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            // The test or the stack is short-lived; keep the data small.
+            .arg("--storage.tsdb.retention.time=1d"),
+        &dir.join("prometheus.log"),
+    )?;
+    wait_for_port("prometheus", port, Duration::from_secs(30))?;
+    Ok(child)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -38,6 +38,7 @@ mod hardening_session;
 mod harness;
 mod ingestion;
 mod metrics;
+mod monitoring;
 mod notifications;
 mod releases;
 mod sdks;

@@ -37,6 +37,11 @@ fn env(name: &str) -> String {
 }
 
 impl Stack {
+    /// The ports its services listen on.
+    pub fn ports(&self) -> &ServicePorts {
+        &self.ports
+    }
+
     fn log_dir(&self) -> PathBuf {
         self.dir.join("logs")
     }
