@@ -39,6 +39,7 @@ pub const KEYS: &[Key] = &[
         Derived("generated into a new data directory's config.yml"),
     ),
     key("system.trusted-proxies", Value("")),
+    key("system.internal-dsn", Unset),
     key("mail.backend", Value("smtp")),
     key("mail.host", Unset),
     key("mail.port", Value("25")),

@@ -254,6 +254,23 @@ mod tests {
         assert!(proxies[1].contains("::1".parse().unwrap()));
     }
 
+    #[test]
+    fn the_internal_dsn_must_be_a_dsn() {
+        let dsn = "https://0123456789abcdef0123456789abcdef@errors.example.com/2";
+        let cfg = Config::from_raw(&yaml(&format!("system.internal-dsn: {dsn}\n"))).unwrap();
+        assert_eq!(cfg.system.internal_dsn.as_deref(), Some(dsn));
+        for bad in [
+            "ftp://k@host/2",
+            "https://errors.example.com/2",
+            "https://k@host/x",
+        ] {
+            let err = Config::from_raw(&yaml(&format!("system.internal-dsn: {bad}\n")))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("system.internal-dsn"), "{bad}: {err}");
+        }
+    }
+
     /// One bad value of every kind of key, each named in the error.
     #[test]
     fn bad_values_name_their_key() {

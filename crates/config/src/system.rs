@@ -16,6 +16,9 @@ pub struct System {
     /// `system.trusted-proxies`: peers whose `X-Forwarded-For` names the
     /// client; empty, the peer is the client.
     pub trusted_proxies: Vec<IpNet>,
+    /// `system.internal-dsn`: where Faultline reports its own panics and
+    /// errors (a Sentry-compatible DSN); unset, nowhere.
+    pub internal_dsn: Option<String>,
 }
 
 impl System {
@@ -31,10 +34,25 @@ impl System {
         let trusted_proxies = raw.list("system.trusted-proxies", |entry| {
             entry.parse().map_err(|e: BadIpNet| e.to_string())
         })?;
+        let internal_dsn = raw.url("system.internal-dsn", &["http", "https"])?;
+        if let Some(dsn) = &internal_dsn {
+            let key = dsn
+                .split_once("://")
+                .and_then(|(_, rest)| rest.split_once('@'))
+                .map(|(key, _)| key);
+            let project = dsn.rsplit('/').next().unwrap_or_default();
+            if key.is_none_or(str::is_empty) || project.parse::<u64>().is_err() {
+                return Err(raw.invalid(
+                    "system.internal-dsn",
+                    "must be a DSN, http(s)://<public key>@<host>/<project id>",
+                ));
+            }
+        }
         Ok(System {
             url_prefix,
             secret_key: secret_key.map(Secret),
             trusted_proxies,
+            internal_dsn,
         })
     }
 
@@ -105,6 +123,7 @@ mod tests {
             url_prefix: url_prefix.map(str::to_owned),
             secret_key: None,
             trusted_proxies: Vec::new(),
+            internal_dsn: None,
         }
     }
 

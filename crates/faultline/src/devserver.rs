@@ -27,9 +27,14 @@ const SERVICES: [ServiceKind; 6] = [
 /// `bind` is `--bind`; without it, relay and web share `web.bind`.
 pub async fn run(bind: Option<&str>, data: &DataArgs) -> anyhow::Result<()> {
     let started = Instant::now();
-    faultline_telemetry::init_logging(faultline_telemetry::LogFormat::Pretty);
+    faultline_telemetry::init(
+        "devserver",
+        faultline_telemetry::LogFormat::Pretty,
+        crate::internal::layers(),
+    )?;
     let settings = load(data, true)?;
     let config = &settings.config;
+    let _reporting = crate::internal::init(config, "devserver")?;
     let stores = Stores::new(&settings, EventsAccess::Direct);
     let defaults = ensure_defaults(
         stores.meta().await?.as_ref(),
@@ -69,6 +74,8 @@ pub async fn run(bind: Option<&str>, data: &DataArgs) -> anyhow::Result<()> {
     use std::io::Write;
     let _ = std::io::stdout().flush();
 
-    running.until(faultline_service::shutdown_signal()).await?;
+    let stopped = running.until(faultline_service::shutdown_signal()).await;
+    faultline_telemetry::traces::flush();
+    stopped?;
     Ok(())
 }

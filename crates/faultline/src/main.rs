@@ -4,6 +4,7 @@
 mod bootstrap;
 mod commands;
 mod devserver;
+mod internal;
 mod open;
 mod service;
 mod settings;

@@ -165,9 +165,14 @@ pub async fn run(
     grpc_bind: Option<&str>,
     data: &DataArgs,
 ) -> anyhow::Result<()> {
-    faultline_telemetry::init_logging(faultline_telemetry::LogFormat::Json);
+    faultline_telemetry::init(
+        kind.name(),
+        faultline_telemetry::LogFormat::Json,
+        crate::internal::layers(),
+    )?;
     let settings = load(data, false)?;
     let config = &settings.config;
+    let _reporting = crate::internal::init(config, kind.name())?;
     let stores = Stores::new(&settings, kind.events_access());
     let bind = bind.unwrap_or(kind.default_bind(config));
     let listener =
@@ -197,9 +202,11 @@ pub async fn run(
     };
     let runner = faultline_service::Runner::new();
     let service = build(kind, &stores, config, public, grpc, runner.shutdown()).await?;
-    runner
+    let stopped = runner
         .start(listener, vec![service])?
         .until(faultline_service::shutdown_signal())
-        .await
-        .with_context(|| format!("{} stopped", kind.name()))
+        .await;
+    // Spans still in the batch go out before the process does.
+    faultline_telemetry::traces::flush();
+    stopped.with_context(|| format!("{} stopped", kind.name()))
 }

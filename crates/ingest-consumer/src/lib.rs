@@ -10,6 +10,7 @@
 
 mod metrics;
 mod process;
+mod spans;
 
 use std::sync::Arc;
 

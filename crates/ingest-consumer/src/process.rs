@@ -6,10 +6,12 @@ use faultline_protocol::{
     Event, GroupId, IngestHeader, IngestMessage, NormalizeOptions, PostProcessHeader,
     PostProcessOut, ProcessedEvent, normalize::normalize_event,
 };
-use faultline_storage::{Delivery, GroupedEvent, Message, Topic};
+use faultline_storage::{Delivery, GroupedEvent, Topic};
 use faultline_symbolicator::wants_symbolication;
+use tracing::Instrument as _;
 
 use crate::metrics::count;
+use crate::spans::EventSpans;
 use crate::{IngestError, Stores};
 
 pub async fn process_batch(stores: &Stores, deliveries: &[Delivery]) -> Result<(), IngestError> {
@@ -21,6 +23,16 @@ pub async fn process_batch(stores: &Stores, deliveries: &[Delivery]) -> Result<(
     if decoded.is_empty() {
         return Ok(());
     }
+    let spans = EventSpans::open(decoded.iter().map(|(index, header, _)| {
+        (
+            &deliveries[*index].headers,
+            header.project_id,
+            header.event_id,
+        )
+    }));
+    let decoded = decoded
+        .into_iter()
+        .map(|(_, header, event)| (header, event));
     // Before grouping, so that titles, culprits and hashes read the code
     // that was written, not the minified names of one build.
     let mut symbolicated = Vec::with_capacity(decoded.len());
@@ -29,6 +41,7 @@ pub async fn process_batch(stores: &Stores, deliveries: &[Delivery]) -> Result<(
             stores
                 .symbolicator
                 .symbolicate(header.project_id, event)
+                .instrument(spans.of(header.event_id))
                 .await
                 .map_err(IngestError::Symbolicator)?
         } else {
@@ -36,6 +49,11 @@ pub async fn process_batch(stores: &Stores, deliveries: &[Delivery]) -> Result<(
         };
         symbolicated.push((header, event));
     }
+    // Grouping is the prepare step here and the issue records below.
+    let grouping: Vec<tracing::Span> = symbolicated
+        .iter()
+        .map(|(header, _)| spans.group(header.project_id, header.event_id))
+        .collect();
     let prepared = tokio::task::spawn_blocking(move || {
         symbolicated
             .into_iter()
@@ -47,6 +65,7 @@ pub async fn process_batch(stores: &Stores, deliveries: &[Delivery]) -> Result<(
     let (grouped, processed): (Vec<GroupedEvent>, Vec<ProcessedEvent>) =
         prepared.into_iter().unzip();
     let outcomes = stores.meta.record_events(&grouped).await?;
+    drop(grouping);
 
     let mut events = Vec::with_capacity(processed.len());
     let mut post = Vec::new();
@@ -56,10 +75,11 @@ pub async fn process_batch(stores: &Stores, deliveries: &[Delivery]) -> Result<(
         processed.group_id = outcome.group_id;
         // Re-published even for duplicates: the first delivery may have
         // crashed before reaching `events`; the event store skips repeats.
-        events.push(Message {
-            key: grouped.project_id.0,
-            payload: Bytes::from(serde_json::to_vec(&processed).expect("event serialises")),
-        });
+        events.push(spans.message(
+            grouped.event_id,
+            grouped.project_id.0,
+            Bytes::from(serde_json::to_vec(&processed).expect("event serialises")),
+        ));
         // Also re-announced for duplicates, with the first delivery's flags:
         // consumers of `post-process` are idempotent on the event id.
         duplicates += u64::from(outcome.duplicate);
@@ -82,10 +102,11 @@ pub async fn process_batch(stores: &Stores, deliveries: &[Delivery]) -> Result<(
             },
             event: &processed.event,
         };
-        post.push(Message {
-            key: grouped.project_id.0,
-            payload: Bytes::from(serde_json::to_vec(&message).expect("message serialises")),
-        });
+        post.push(spans.message(
+            grouped.event_id,
+            grouped.project_id.0,
+            Bytes::from(serde_json::to_vec(&message).expect("message serialises")),
+        ));
     }
     count("duplicate", duplicates);
     count("grouped", post.len() as u64 - duplicates);
@@ -96,14 +117,15 @@ pub async fn process_batch(stores: &Stores, deliveries: &[Delivery]) -> Result<(
 
 /// Decodes and normalises; messages that cannot be decoded are logged and
 /// dropped (relay validated them, so this means corruption).
-fn decode(payloads: &[Bytes]) -> Vec<(IngestHeader, Event)> {
+/// Each decoded event comes with the index of its message.
+fn decode(payloads: &[Bytes]) -> Vec<(usize, IngestHeader, Event)> {
     let mut out = Vec::with_capacity(payloads.len());
     let mut dropped = 0;
-    for payload in payloads {
+    for (index, payload) in payloads.iter().enumerate() {
         // A bug that panics on one event must cost that event, not stall the
         // queue behind it forever.
         match std::panic::catch_unwind(|| decode_one(payload)) {
-            Ok(Some(decoded)) => out.push(decoded),
+            Ok(Some((header, event))) => out.push((index, header, event)),
             Ok(None) => dropped += 1,
             Err(_) => {
                 tracing::error!("dropping an event whose processing panicked");

@@ -156,6 +156,7 @@ async fn main() {
                 target: url.clone(),
                 payload: payload.clone(),
             }],
+            traceparent: None,
         };
         store.record_fire(&fire).await.unwrap();
     }

@@ -16,6 +16,7 @@ use crate::channels;
 use crate::email::Mailer;
 use crate::http::HttpClient;
 use crate::message::Payload;
+use tracing::Instrument as _;
 
 /// How long a claimed delivery is left to its notifier before another
 /// takes it: longer than a send takes (SMTP's timeout is 20 s a step, a
@@ -171,10 +172,29 @@ pub async fn run(
     Ok(())
 }
 
+/// The `notifier.deliver` span of one send, in the trace of the event it
+/// is for (the context its firing kept); none without traces.
+fn deliver_span(delivery: &AlertDelivery) -> tracing::Span {
+    if !faultline_telemetry::traces::enabled() {
+        return tracing::Span::none();
+    }
+    let span = tracing::info_span!(
+        parent: None,
+        "notifier.deliver",
+        otel.kind = "client",
+        project.id = delivery.project_id.0,
+        channel = delivery.channel.as_str(),
+        attempt = delivery.attempts + 1,
+    );
+    faultline_telemetry::traces::continue_trace(&span, delivery.traceparent.as_deref());
+    span
+}
+
 /// Sends one claimed delivery and records how it went.
 pub async fn deliver(alerts: &dyn AlertStore, channels: &Channels, delivery: &AlertDelivery) {
+    let span = deliver_span(delivery);
     let started = std::time::Instant::now();
-    let result = match channels.send(alerts, delivery).await {
+    let result = match channels.send(alerts, delivery).instrument(span).await {
         Ok(()) => AttemptResult::Sent,
         Err(e) => after_failure(e, delivery.attempts + 1),
     };

@@ -16,6 +16,7 @@ use faultline_storage::{
 
 use crate::evaluate::{Counts, Happened, NO_COUNTS, Subject, passes_filters, triggered, windows};
 use crate::message::{Notification, Payload, Summary};
+use tracing::Instrument as _;
 
 /// Firings per project and minute past which alerts are held back and
 /// one summary a minute is sent instead.
@@ -40,6 +41,23 @@ struct ProjectRules {
     /// Whether a rule has the latest-release filter: the project's
     /// releases are then kept as its events name them.
     tracks_releases: bool,
+}
+
+/// The `notifier.evaluate` span of one event whose issue triggered rules,
+/// continuing the event's trace; none without traces.
+fn evaluate_span(delivery: &Delivery, header: &PostProcessHeader) -> tracing::Span {
+    if !faultline_telemetry::traces::enabled() {
+        return tracing::Span::none();
+    }
+    let span = tracing::info_span!(
+        parent: None,
+        "notifier.evaluate",
+        otel.kind = "consumer",
+        project.id = header.project_id.0,
+        event.id = %header.event_id,
+    );
+    faultline_telemetry::traces::continue_trace(&span, delivery.headers.traceparent());
+    span
 }
 
 pub struct Batch<'a> {
@@ -157,8 +175,18 @@ impl Batch<'_> {
                 continue;
             };
             let latest = latest.get(&header.project_id).cloned().flatten();
+            let span = evaluate_span(delivery, &header);
+            let traceparent = faultline_telemetry::traces::traceparent(&span);
             recorded += self
-                .evaluate(rules, &triggered, &group, &message, latest.as_deref())
+                .evaluate(
+                    rules,
+                    &triggered,
+                    &group,
+                    &message,
+                    latest.as_deref(),
+                    traceparent,
+                )
+                .instrument(span)
                 .await?;
         }
         Ok(recorded)
@@ -269,6 +297,7 @@ impl Batch<'_> {
         group: &Group,
         message: &PostProcessMessage,
         latest_release: Option<&str>,
+        traceparent: Option<String>,
     ) -> Result<usize> {
         let now = Utc::now();
         let header = &message.header;
@@ -324,6 +353,7 @@ impl Batch<'_> {
                 now,
                 interval_minutes: spec.frequency_minutes,
                 deliveries,
+                traceparent: traceparent.clone(),
             };
             match self.alerts.record_fire(&fire).await? {
                 FireOutcome::Recorded(id) => {

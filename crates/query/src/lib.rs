@@ -115,7 +115,7 @@ impl BatchHandler for Store {
     type Error = StorageError;
 
     async fn handle(&mut self, deliveries: &[Delivery]) -> Result<(), StorageError> {
-        let records = records(deliveries);
+        let (records, _spans) = records(deliveries);
         let started = std::time::Instant::now();
         match self.events.insert_events(&records).await {
             Ok(()) => {
@@ -130,17 +130,40 @@ impl BatchHandler for Store {
     }
 }
 
+/// A `query.insert` span for the event of `delivery`, continuing its
+/// trace (its message's `traceparent`); it ends with the insert. None
+/// without traces.
+fn insert_span(delivery: &Delivery, record: &EventRecord) -> Option<tracing::Span> {
+    if !faultline_telemetry::traces::enabled() {
+        return None;
+    }
+    let span = tracing::info_span!(
+        parent: None,
+        "query.insert",
+        otel.kind = "consumer",
+        project.id = record.project_id.0,
+        event.id = %record.event_id,
+    );
+    faultline_telemetry::traces::continue_trace(&span, delivery.headers.traceparent());
+    Some(span)
+}
+
 /// The batch's events; an undecodable message is logged and skipped (the
 /// ingest-consumer wrote it, so this means corruption, not bad input).
-fn records(deliveries: &[Delivery]) -> Vec<EventRecord> {
-    deliveries
+fn records(deliveries: &[Delivery]) -> (Vec<EventRecord>, Vec<tracing::Span>) {
+    let mut spans = Vec::new();
+    let records = deliveries
         .iter()
         .filter_map(|d| match EventRecord::from_json(d.payload.clone()) {
-            Ok(e) => Some(e),
+            Ok(e) => {
+                spans.extend(insert_span(d, &e));
+                Some(e)
+            }
             Err(e) => {
                 tracing::warn!(error = %e, offset = d.offset, "dropping undecodable processed event");
                 None
             }
         })
-        .collect()
+        .collect();
+    (records, spans)
 }

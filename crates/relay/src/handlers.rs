@@ -10,8 +10,9 @@ use faultline_protocol::{
     ContentEncoding, Dsn, Envelope, EventId, IngestHeader, IngestMessage, Item, ItemType,
     ProjectId, SentryAuth, check_event_json, decompress_bounded,
 };
-use faultline_storage::{Message, Topic};
+use faultline_storage::{Headers, Message, Topic};
 use futures_util::StreamExt;
+use tracing::Instrument as _;
 
 use crate::metrics::{self, METRICS};
 use crate::{RelayError, RelayState, cors};
@@ -23,7 +24,9 @@ pub async fn envelope(
     state: web::Data<RelayState>,
 ) -> Result<HttpResponse, RelayError> {
     let started = Instant::now();
-    let result = handle(&req, &path, payload, &state, Endpoint::Envelope).await;
+    let result = handle(&req, &path, payload, &state, Endpoint::Envelope)
+        .instrument(request_span(&path))
+        .await;
     finish(&req, started, result)
 }
 
@@ -34,8 +37,25 @@ pub async fn store(
     state: web::Data<RelayState>,
 ) -> Result<HttpResponse, RelayError> {
     let started = Instant::now();
-    let result = handle(&req, &path, payload, &state, Endpoint::Store).await;
+    let result = handle(&req, &path, payload, &state, Endpoint::Store)
+        .instrument(request_span(&path))
+        .await;
     finish(&req, started, result)
+}
+
+/// The trace's root for one ingestion request, when traces are on: its
+/// context goes to the queue with every message, so the consumers' spans
+/// join it.
+fn request_span(project_id: &str) -> tracing::Span {
+    if !faultline_telemetry::traces::enabled() {
+        return tracing::Span::none();
+    }
+    tracing::info_span!(
+        "relay.envelope",
+        otel.kind = "server",
+        project.id = project_id.parse::<i64>().ok(),
+        event.id = tracing::field::Empty,
+    )
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -154,6 +174,12 @@ async fn handle(
     let message_id = event_id
         .or(first_event_id)
         .unwrap_or_else(EventId::new_random);
+    if let Some(id) = event_id.or(first_event_id) {
+        tracing::Span::current().record("event.id", tracing::field::display(id));
+    }
+    let headers = Headers::traced(faultline_telemetry::traces::traceparent(
+        &tracing::Span::current(),
+    ));
     let mut batches: Vec<(Topic, Vec<Message>)> = Vec::new();
     for (item, item_id) in envelope.items.iter().zip(&item_ids) {
         let Some(topic) = topic_for(&item.ty) else {
@@ -178,6 +204,7 @@ async fn handle(
         let message = Message {
             key: project_id.0,
             payload: Bytes::from(message.encode()),
+            headers: headers.clone(),
         };
         match batches.iter_mut().find(|(t, _)| *t == topic) {
             Some((_, messages)) => messages.push(message),

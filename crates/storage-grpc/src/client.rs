@@ -64,10 +64,10 @@ impl EventReader for RemoteEventReader {
     async fn event(&self, project: ProjectId, event_id: EventId) -> Result<Option<StoredEvent>> {
         let response = self
             .client()
-            .get_event(GetEventRequest {
+            .get_event(faultline_telemetry::traces::grpc_request(GetEventRequest {
                 project_id: project.0,
                 event_id: event_id.to_string(),
-            })
+            }))
             .await
             .map_err(storage_error)?
             .into_inner();
@@ -82,11 +82,13 @@ impl EventReader for RemoteEventReader {
     ) -> Result<Vec<StoredEvent>> {
         let response = self
             .client()
-            .group_events(GroupEventsRequest {
-                group_id: group.0,
-                offset: offset as u64,
-                limit: limit as u64,
-            })
+            .group_events(faultline_telemetry::traces::grpc_request(
+                GroupEventsRequest {
+                    group_id: group.0,
+                    offset: offset as u64,
+                    limit: limit as u64,
+                },
+            ))
             .await
             .map_err(storage_error)?
             .into_inner();
@@ -101,11 +103,13 @@ impl EventReader for RemoteEventReader {
     ) -> Result<Vec<(GroupId, i64, u64)>> {
         let response = self
             .client()
-            .group_stats(GroupStatsRequest {
-                group_ids: groups.iter().map(|g| g.0).collect(),
-                since_unix_ms: since.timestamp_millis(),
-                bucket_seconds,
-            })
+            .group_stats(faultline_telemetry::traces::grpc_request(
+                GroupStatsRequest {
+                    group_ids: groups.iter().map(|g| g.0).collect(),
+                    since_unix_ms: since.timestamp_millis(),
+                    bucket_seconds,
+                },
+            ))
             .await
             .map_err(storage_error)?
             .into_inner();
@@ -123,10 +127,12 @@ impl EventReader for RemoteEventReader {
     async fn tag_values(&self, group: GroupId, per_key: usize) -> Result<Vec<TagValueCount>> {
         let response = self
             .client()
-            .tag_values(TagValuesRequest {
-                group_id: group.0,
-                per_key: per_key as u64,
-            })
+            .tag_values(faultline_telemetry::traces::grpc_request(
+                TagValuesRequest {
+                    group_id: group.0,
+                    per_key: per_key as u64,
+                },
+            ))
             .await
             .map_err(storage_error)?
             .into_inner();
@@ -148,17 +154,19 @@ impl EventReader for RemoteEventReader {
     ) -> Result<Vec<GroupId>> {
         let response = self
             .client()
-            .groups_matching_tags(GroupsMatchingTagsRequest {
-                project_ids: projects.iter().map(|p| p.0).collect(),
-                filters: filters
-                    .iter()
-                    .map(|f| crate::proto::TagFilter {
-                        key: f.key.clone(),
-                        value: f.value.clone(),
-                        negated: f.negated,
-                    })
-                    .collect(),
-            })
+            .groups_matching_tags(faultline_telemetry::traces::grpc_request(
+                GroupsMatchingTagsRequest {
+                    project_ids: projects.iter().map(|p| p.0).collect(),
+                    filters: filters
+                        .iter()
+                        .map(|f| crate::proto::TagFilter {
+                            key: f.key.clone(),
+                            value: f.value.clone(),
+                            negated: f.negated,
+                        })
+                        .collect(),
+                },
+            ))
             .await
             .map_err(storage_error)?
             .into_inner();

@@ -20,12 +20,12 @@ use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
 use rdkafka::error::KafkaError;
-use rdkafka::message::Message as _;
+use rdkafka::message::{Header, Headers as _, Message as _, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
 use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::{Offset, TopicPartitionList};
 
-use faultline_storage::{Delivery, EventQueue, Message, QueueConsumer, Topic};
+use faultline_storage::{Delivery, EventQueue, Headers, Message, QueueConsumer, Topic};
 use faultline_storage::{Result, StorageError};
 
 /// How the queue talks to the brokers; defaults suit one broker.
@@ -150,9 +150,12 @@ impl EventQueue for KafkaQueue {
         let producer = self.producer().clone();
         let keys: Vec<String> = messages.iter().map(|m| m.key.to_string()).collect();
         let deliveries = messages.iter().zip(&keys).map(|(message, key)| {
-            let record = FutureRecord::to(topic.name())
+            let mut record = FutureRecord::to(topic.name())
                 .key(key.as_bytes())
                 .payload(&message.payload[..]);
+            if let Some(headers) = kafka_headers(&message.headers) {
+                record = record.headers(headers);
+            }
             producer.send(record, self.options.delivery_timeout)
         });
         let mut failure = None;
@@ -238,12 +241,41 @@ fn delivery(message: &rdkafka::message::BorrowedMessage<'_>) -> Delivery {
         .and_then(|k| std::str::from_utf8(k).ok())
         .and_then(|k| k.parse().ok())
         .unwrap_or_default();
+    let headers = message
+        .headers()
+        .map(|headers| {
+            headers
+                .iter()
+                .filter_map(|h| {
+                    Some((h.key.to_owned(), String::from_utf8(h.value?.to_vec()).ok()?))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
     Delivery {
         partition: message.partition(),
         offset: message.offset(),
         key,
         payload: Bytes::copy_from_slice(message.payload().unwrap_or_default()),
+        headers: Headers(headers),
     }
+}
+
+fn kafka_headers(headers: &Headers) -> Option<OwnedHeaders> {
+    if headers.is_empty() {
+        return None;
+    }
+    Some(
+        headers
+            .0
+            .iter()
+            .fold(OwnedHeaders::new(), |all, (key, value)| {
+                all.insert(Header {
+                    key,
+                    value: Some(value.as_bytes()),
+                })
+            }),
+    )
 }
 
 #[async_trait]

@@ -44,6 +44,7 @@ fn delivery(row: &Row) -> Result<AlertDelivery> {
         attempts: u32::try_from(row.get::<i64>("attempts")?).unwrap_or(u32::MAX),
         next_attempt: from_millis(row.get("next_attempt")?),
         last_error: row.get("last_error")?,
+        traceparent: row.get("traceparent")?,
         date_created: from_millis(row.get("date_created")?),
         date_updated: from_millis(row.get("date_updated")?),
     })
@@ -191,7 +192,15 @@ pub(super) async fn record_fire(pools: &Pools, fire: &NewFire) -> Result<FireOut
         .fetch_scalar()
         .await?
         .ok_or(StorageError::NotFound)?;
-    insert_deliveries(&mut tx, Some(id), fire.project_id, &fire.deliveries, now).await?;
+    insert_deliveries(
+        &mut tx,
+        Some(id),
+        fire.project_id,
+        &fire.deliveries,
+        fire.traceparent.as_deref(),
+        now,
+    )
+    .await?;
     tx.query("UPDATE alert_rules SET last_triggered = ? WHERE id = ?")
         .bind(now)
         .bind(fire.rule_id)
@@ -207,6 +216,7 @@ async fn insert_deliveries(
     fire_id: Option<i64>,
     project: ProjectId,
     deliveries: &[NewDelivery],
+    traceparent: Option<&str>,
     now: i64,
 ) -> Result<()> {
     if deliveries.is_empty() {
@@ -214,7 +224,7 @@ async fn insert_deliveries(
     }
     let mut insert = tx.query(
         "INSERT INTO alert_deliveries (fire_id, project_id, channel, target, payload, \
-         status, next_attempt, date_created, date_updated) VALUES ",
+         status, next_attempt, date_created, date_updated, traceparent) VALUES ",
     );
     insert.push_rows(deliveries, |q, d| {
         q.push_bind(fire_id)
@@ -233,7 +243,9 @@ async fn insert_deliveries(
             .push(", ")
             .push_bind(now)
             .push(", ")
-            .push_bind(now);
+            .push_bind(now)
+            .push(", ")
+            .push_bind(traceparent);
     });
     insert.execute().await?;
     Ok(())
@@ -262,7 +274,7 @@ pub(super) async fn queue_summary(
     if queued.is_some() {
         return Ok(false);
     }
-    insert_deliveries(&mut tx, None, project, deliveries, to_millis(now)).await?;
+    insert_deliveries(&mut tx, None, project, deliveries, None, to_millis(now)).await?;
     tx.commit().await?;
     Ok(true)
 }

@@ -73,6 +73,10 @@ const META: &[(&str, &str)] = &[
         include_str!("../migrations/meta/sqlite/0014_seen_event_time.sql"),
         include_str!("../migrations/meta/sqlite/0014_seen_event_time.sql"),
     ),
+    (
+        include_str!("../migrations/meta/sqlite/0015_delivery_trace.sql"),
+        include_str!("../migrations/meta/postgres/0015_delivery_trace.sql"),
+    ),
 ];
 
 /// The metadata schema's versions in `dialect`.

@@ -164,6 +164,7 @@ async fn firings_and_deliveries(store: Arc<SqlMetaStore>) {
                 payload: json!({"title": "ZeroDivisionError"}),
             },
         ],
+        traceparent: Some(format!("00-{}-00f067aa0ba902b7-01", event)),
     };
     let FireOutcome::Recorded(fire_id) = store.record_fire(&fire(event, now, 1)).await.unwrap()
     else {
@@ -218,6 +219,11 @@ async fn firings_and_deliveries(store: Arc<SqlMetaStore>) {
     assert!(claimed.iter().all(|d| d.status == DeliveryStatus::Sending));
     assert_eq!(claimed[0].fire_id, Some(fire_id));
     assert_eq!(claimed[0].payload["title"], "ZeroDivisionError");
+    // Sending joins the trace of the event the delivery is for.
+    assert_eq!(
+        claimed[0].traceparent,
+        Some(format!("00-{}-00f067aa0ba902b7-01", event))
+    );
     let rest = store
         .claim_deliveries(after_interval, lease, 100)
         .await

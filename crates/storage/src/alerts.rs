@@ -109,6 +109,8 @@ pub struct AlertDelivery {
     pub attempts: u32,
     pub next_attempt: DateTime<Utc>,
     pub last_error: Option<String>,
+    /// The W3C trace context of the event it is for (none without traces).
+    pub traceparent: Option<String>,
     pub date_created: DateTime<Utc>,
     pub date_updated: DateTime<Utc>,
 }
@@ -143,6 +145,8 @@ pub struct NewFire {
     /// The rule's action interval: no firing for the same issue within it.
     pub interval_minutes: u32,
     pub deliveries: Vec<NewDelivery>,
+    /// The trace the deliveries join when they are sent.
+    pub traceparent: Option<String>,
 }
 
 /// Why a firing was not recorded.

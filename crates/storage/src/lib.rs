@@ -46,7 +46,9 @@ pub use disk::{DiskGuard, DiskLow};
 pub use events::{EventReader, EventRecord, EventStore, StoredEvent, TagFilter, TagValueCount};
 pub use health::Probe;
 pub use meta::*;
-pub use queue::{Delivery, EventQueue, Message, QueueConsumer, Topic, poll_batch};
+pub use queue::{
+    Delivery, EventQueue, Headers, Message, QueueConsumer, TRACEPARENT, Topic, poll_batch,
+};
 pub use releases::{
     Commit, Deploy, NewDeploy, Release, ReleaseChange, ReleaseStatus, is_valid_version,
 };

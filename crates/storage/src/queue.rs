@@ -60,6 +60,17 @@ impl Topic {
 pub struct Message {
     pub key: i64,
     pub payload: Bytes,
+    pub headers: Headers,
+}
+
+impl Message {
+    pub fn new(key: i64, payload: Bytes) -> Self {
+        Message {
+            key,
+            payload,
+            headers: Headers::default(),
+        }
+    }
 }
 
 /// A message as a consumer receives it.
@@ -69,6 +80,43 @@ pub struct Delivery {
     pub offset: i64,
     pub key: i64,
     pub payload: Bytes,
+    pub headers: Headers,
+}
+
+/// A message's headers, as Kafka has them: the trace context travels in
+/// `traceparent` (W3C), so one trace follows an event through every
+/// consumer. Both queues keep them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Headers(pub Vec<(String, String)>);
+
+/// The header the W3C trace context travels in.
+pub const TRACEPARENT: &str = "traceparent";
+
+impl Headers {
+    /// Headers carrying `traceparent`, or none.
+    pub fn traced(traceparent: Option<String>) -> Self {
+        Headers(
+            traceparent
+                .map(|value| (TRACEPARENT.to_owned(), value))
+                .into_iter()
+                .collect(),
+        )
+    }
+
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.as_str())
+    }
+
+    pub fn traceparent(&self) -> Option<&str> {
+        self.get(TRACEPARENT)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
 }
 
 #[async_trait]

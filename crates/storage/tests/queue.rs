@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use faultline_storage::{Delivery, EventQueue, Message, QueueConsumer, Topic};
+use faultline_storage::{Delivery, EventQueue, Headers, Message, QueueConsumer, Topic};
 use faultline_storage_kafka::{KafkaOptions, KafkaQueue, TopicSettings};
 
 async fn sqlite() -> (Option<tempfile::TempDir>, Arc<dyn EventQueue>) {
@@ -79,6 +79,15 @@ fn payloads(deliveries: &[Delivery]) -> Vec<String> {
         .collect()
 }
 
+/// Every other message carries a trace context, the rest no headers.
+fn headers_of(payload: &str) -> Headers {
+    let n: u32 = payload.rsplit(' ').next().unwrap().parse().unwrap();
+    Headers::traced(
+        n.is_multiple_of(2)
+            .then(|| format!("00-{:032x}-{:016x}-01", n + 1, n + 1)),
+    )
+}
+
 async fn resumes_from_the_committed_offset_in_order(queue: Arc<dyn EventQueue>) {
     let key = unique_key();
     let group = format!("test-{key}");
@@ -89,6 +98,7 @@ async fn resumes_from_the_committed_offset_in_order(queue: Arc<dyn EventQueue>) 
             .map(|p| Message {
                 key,
                 payload: Bytes::from(p.clone()),
+                headers: headers_of(p),
             })
             .collect();
         queue.publish(Topic::Outcomes, messages).await.unwrap();
@@ -97,6 +107,14 @@ async fn resumes_from_the_committed_offset_in_order(queue: Arc<dyn EventQueue>) 
     let mut first = queue.subscribe(Topic::Outcomes, &group).await.unwrap();
     let got = collect(first.as_mut(), key, 30).await;
     assert_eq!(payloads(&got), sent, "one key's messages arrive in order");
+    for delivery in &got {
+        let payload = String::from_utf8(delivery.payload.to_vec()).unwrap();
+        assert_eq!(
+            delivery.headers,
+            headers_of(&payload),
+            "headers come with their message"
+        );
+    }
     first.commit(&got[..12]).await.unwrap();
     drop(first);
 
@@ -109,10 +127,7 @@ async fn resumes_from_the_committed_offset_in_order(queue: Arc<dyn EventQueue>) 
 
 async fn publish_n(queue: &dyn EventQueue, topic: Topic, key: i64, n: usize) {
     let messages = (0..n)
-        .map(|i| Message {
-            key,
-            payload: Bytes::from(format!("message {i}")),
-        })
+        .map(|i| Message::new(key, Bytes::from(format!("message {i}"))))
         .collect();
     queue.publish(topic, messages).await.unwrap();
 }

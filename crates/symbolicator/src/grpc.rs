@@ -11,6 +11,7 @@ use async_trait::async_trait;
 use faultline_protocol::{Event, ProjectId};
 use tonic::transport::{Channel, Endpoint};
 use tonic::{Request, Response, Status};
+use tracing::Instrument as _;
 
 use crate::{Symbolicate, SymbolicateError};
 
@@ -72,12 +73,24 @@ impl SymbolicatorService for Server {
         &self,
         request: Request<SymbolicateRequest>,
     ) -> Result<Response<SymbolicateResponse>, Status> {
+        let span = if faultline_telemetry::traces::enabled() {
+            let span = tracing::info_span!(
+                "symbolicator.symbolicate",
+                otel.kind = "server",
+                project.id = request.get_ref().project_id,
+            );
+            faultline_telemetry::traces::continue_grpc_trace(&span, &request);
+            span
+        } else {
+            tracing::Span::none()
+        };
         let request = request.into_inner();
         let event: Event = serde_json::from_slice(&request.event)
             .map_err(|e| Status::invalid_argument(format!("not an event: {e}")))?;
         let event = self
             .symbolicator
             .symbolicate(ProjectId(request.project_id), event)
+            .instrument(span)
             .await
             .map_err(status)?;
         let event = serde_json::to_vec(&event).map_err(|e| Status::internal(e.to_string()))?;
@@ -134,10 +147,12 @@ impl Symbolicate for RemoteSymbolicator {
         let response = self
             .client
             .clone()
-            .symbolicate(SymbolicateRequest {
-                project_id: project.0,
-                event: body,
-            })
+            .symbolicate(faultline_telemetry::traces::grpc_request(
+                SymbolicateRequest {
+                    project_id: project.0,
+                    event: body,
+                },
+            ))
             .await
             .map_err(remote_error)?;
         serde_json::from_slice(&response.into_inner().event)

@@ -4,6 +4,7 @@
 //! devserver).
 
 mod process;
+pub mod traces;
 
 use std::collections::BTreeMap;
 use std::sync::{LazyLock, Mutex};
@@ -106,15 +107,39 @@ pub enum LogFormat {
     Json,
 }
 
-/// Installs the global subscriber; `RUST_LOG` overrides the default filter.
-pub fn init_logging(format: LogFormat) {
+/// A layer a caller adds to the subscriber (the internal DSN's).
+pub type ExtraLayer =
+    Box<dyn tracing_subscriber::Layer<tracing_subscriber::Registry> + Send + Sync>;
+
+/// Installs the global subscriber: logs to stderr (`RUST_LOG` overrides the
+/// default filter), spans to OpenTelemetry when the `OTEL_*` variables ask
+/// for it (see [`traces`]), and `extra`. `service` names the process in
+/// traces (`faultline-<service>`). Call inside the tokio runtime.
+pub fn init(
+    service: &str,
+    format: LogFormat,
+    extra: Vec<ExtraLayer>,
+) -> Result<(), traces::TraceConfigError> {
+    use tracing_subscriber::Layer as _;
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
+
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,actix_server=warn"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    let _ = match format {
-        LogFormat::Json => builder.json().try_init(),
-        LogFormat::Pretty => builder.try_init(),
+    let logs = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+    let logs: ExtraLayer = match format {
+        LogFormat::Json => logs.json().with_filter(filter).boxed(),
+        LogFormat::Pretty => logs.with_filter(filter).boxed(),
     };
+    let mut layers = vec![logs];
+    if let Some(otel) = traces::layer(service)? {
+        // Faultline's own spans, whatever RUST_LOG says about logs.
+        let ours = tracing_subscriber::filter::filter_fn(|meta| {
+            meta.target().starts_with("faultline") && *meta.level() <= tracing::Level::INFO
+        });
+        layers.push(otel.with_filter(ours).boxed());
+    }
+    layers.extend(extra);
+    let _ = tracing_subscriber::registry().with(layers).try_init();
+    Ok(())
 }

@@ -294,7 +294,20 @@ pub fn start_service(
     ports: &ServicePorts,
     dir: &Path,
 ) -> io::Result<Child> {
+    start_service_with_env(binary, service, config, ports, dir, &[])
+}
+
+/// [`start_service`] with `env` added to the service's environment.
+pub fn start_service_with_env(
+    binary: &Path,
+    service: &str,
+    config: &Path,
+    ports: &ServicePorts,
+    dir: &Path,
+    env: &[(String, String)],
+) -> io::Result<Child> {
     let mut cmd = Command::new(binary);
+    cmd.envs(env.iter().map(|(k, v)| (k, v)));
     cmd.args(["run", service, "--bind"])
         .arg(format!("127.0.0.1:{}", ports.http(service)))
         .arg("--config")

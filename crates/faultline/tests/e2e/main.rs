@@ -45,3 +45,4 @@ mod sdks;
 mod sourcemaps;
 mod stack;
 mod topology;
+mod traces;

@@ -26,6 +26,8 @@ pub struct Stack {
     redis: Option<Child>,
     services: Vec<(&'static str, Child)>,
     nginx: Option<Child>,
+    /// Added to every service's environment.
+    env: Vec<(String, String)>,
     /// This stack's PostgreSQL database and ClickHouse database.
     postgres_url: String,
     clickhouse_db: String,
@@ -66,12 +68,13 @@ impl Stack {
     }
 
     pub fn start_service(&mut self, service: &'static str) {
-        let child = testkit::start_service(
+        let child = testkit::start_service_with_env(
             Path::new(BIN),
             service,
             &self.config,
             &self.ports,
             &self.log_dir(),
+            &self.env,
         )
         .unwrap_or_else(|e| panic!("{e}\n{}", self.logs()));
         self.services.push((service, child));
@@ -224,6 +227,12 @@ impl Devserver {
     /// The production topology with `extra` lines (`key: value`) added to
     /// its config.yml.
     pub fn start_stack_with(extra: &str) -> Self {
+        Self::start_stack_with_env(extra, &[])
+    }
+
+    /// The production topology with `extra` config lines and `env` in
+    /// every service's environment.
+    pub fn start_stack_with_env(extra: &str, service_env: &[(&str, &str)]) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let name = format!("faultline_test_{}", new_event_id());
         let postgres_admin = env("FAULTLINE_TEST_POSTGRES_URL");
@@ -246,6 +255,10 @@ impl Devserver {
             redis: None,
             services: Vec::new(),
             nginx: None,
+            env: service_env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
             postgres_url: format!("{base}/{name}"),
             clickhouse_db: name.clone(),
         };

@@ -25,7 +25,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 
 use super::{Db, migrate};
 use crate::error::db_error;
-use faultline_storage::{Delivery, EventQueue, Message, QueueConsumer, Topic};
+use faultline_storage::{Delivery, EventQueue, Headers, Message, QueueConsumer, Topic};
 use faultline_storage::{Result, StorageError};
 
 /// Requests waiting for the writer; bounded so a stalled disk pushes back
@@ -77,7 +77,16 @@ fn migrations() -> Vec<String> {
             table(topic)
         ));
     }
-    vec![first]
+    // Message headers (the trace context), as a JSON list of pairs; NULL
+    // when a message has none.
+    let mut headers = String::new();
+    for topic in Topic::ALL {
+        headers.push_str(&format!(
+            "ALTER TABLE {} ADD COLUMN headers TEXT;\n",
+            table(topic)
+        ));
+    }
+    vec![first, headers]
 }
 
 enum WriteRequest {
@@ -233,7 +242,7 @@ impl QueueConsumer for SqliteConsumer {
     async fn poll(&mut self, max: usize, wait: Duration) -> Result<Vec<Delivery>> {
         let deadline = tokio::time::Instant::now() + wait;
         let sql = format!(
-            "SELECT seq, key, payload FROM {} WHERE seq >= ? ORDER BY seq LIMIT ?",
+            "SELECT seq, key, payload, headers FROM {} WHERE seq >= ? ORDER BY seq LIMIT ?",
             table(self.topic)
         );
         loop {
@@ -252,6 +261,7 @@ impl QueueConsumer for SqliteConsumer {
                         offset: row.get(0),
                         key: row.get(1),
                         payload: Bytes::from(row.get::<Vec<u8>, _>(2)),
+                        headers: decode_headers(row.get(3)),
                     })
                     .collect();
                 self.position = deliveries.last().map_or(self.position, |d| d.offset + 1);
@@ -449,16 +459,31 @@ async fn insert_messages<'c>(
     now: i64,
 ) -> Result<()> {
     let mut sql = QueryBuilder::<Sqlite>::new(format!(
-        "INSERT INTO {} (key, payload, created) ",
+        "INSERT INTO {} (key, payload, created, headers) ",
         table(topic)
     ));
     sql.push_values(messages, |mut row, message| {
         row.push_bind(message.key)
             .push_bind(&message.payload[..])
-            .push_bind(now);
+            .push_bind(now)
+            .push_bind(encode_headers(&message.headers));
     });
     sql.build().execute(executor).await.map_err(db_error)?;
     Ok(())
+}
+
+fn encode_headers(headers: &Headers) -> Option<String> {
+    (!headers.is_empty())
+        .then(|| serde_json::to_string(&headers.0).expect("pairs of strings serialise"))
+}
+
+/// A damaged column costs the headers (the trace), not the message.
+fn decode_headers(column: Option<String>) -> Headers {
+    Headers(
+        column
+            .and_then(|json| serde_json::from_str(&json).ok())
+            .unwrap_or_default(),
+    )
 }
 
 /// What a pruning did with the free pages.
@@ -547,10 +572,7 @@ mod tests {
     use super::*;
 
     fn msg(key: i64, text: &str) -> Message {
-        Message {
-            key,
-            payload: Bytes::from(text.to_owned()),
-        }
+        Message::new(key, Bytes::from(text.to_owned()))
     }
 
     #[tokio::test]
