@@ -77,6 +77,9 @@ struct IngestArgs {
     /// devserver and report what it gave back (`--cleanup`, with
     /// `--days-old` of 2 or more).
     cleanup: bool,
+    /// With OpenTelemetry traces on, exported to a sink in this process
+    /// (`--traces`), to measure what tracing costs.
+    traces: bool,
 }
 
 impl IngestArgs {
@@ -89,14 +92,17 @@ impl IngestArgs {
             stack: false,
             days_old: None,
             cleanup: false,
+            traces: false,
         };
         let args: Vec<String> = args
             .iter()
             .filter(|a| {
-                let (stack, cleanup) = (*a == "--stack", *a == "--cleanup");
+                let (stack, cleanup, traces) =
+                    (*a == "--stack", *a == "--cleanup", *a == "--traces");
                 parsed.stack |= stack;
                 parsed.cleanup |= cleanup;
-                !stack && !cleanup
+                parsed.traces |= traces;
+                !stack && !cleanup && !traces
             })
             .cloned()
             .collect();
@@ -116,6 +122,9 @@ impl IngestArgs {
                     crate::USAGE
                 ),
             }
+        }
+        if parsed.traces && parsed.stack {
+            bail!("--traces is for the devserver");
         }
         if parsed.cleanup && (parsed.stack || parsed.days_old.unwrap_or(0) < 2) {
             bail!("--cleanup needs --days-old 2 or more, on the devserver");
@@ -159,7 +168,18 @@ fn run(args: &IngestArgs) -> Result<ExitCode> {
         );
     }
     let log_path = bench_dir.join("devserver.log");
-    let mut server = Devserver::start(&binary, &bench_dir, &log_path)?;
+    let sink = match args.traces {
+        true => Some(crate::otlp_sink::start()?),
+        false => None,
+    };
+    let env: Vec<(String, String)> = match &sink {
+        Some((endpoint, _)) => vec![
+            ("OTEL_EXPORTER_OTLP_ENDPOINT".into(), endpoint.clone()),
+            ("OTEL_EXPORTER_OTLP_PROTOCOL".into(), "http/protobuf".into()),
+        ],
+        None => Vec::new(),
+    };
+    let mut server = Devserver::start_with_env(&binary, &bench_dir, &log_path, &env)?;
     eprintln!(
         "xtask: devserver pid {} at {} (data in {}, log in {})",
         server.pid(),
@@ -203,6 +223,16 @@ fn run(args: &IngestArgs) -> Result<ExitCode> {
     let mut text = summary.render();
     if let Some(cleanup) = cleanup {
         text.push_str(&cleanup);
+    }
+    if let Some((endpoint, received)) = &sink {
+        // What was exported by the end of the run (the batch processor
+        // sends every 5 s, so the last batch may still be on its way).
+        use std::sync::atomic::Ordering;
+        text.push_str(&format!(
+            "traces:          on, OTLP/HTTP to {endpoint}: {} exports, {:.1} MB received\n",
+            received.requests.load(Ordering::Relaxed),
+            received.bytes.load(Ordering::Relaxed) as f64 / 1e6
+        ));
     }
     println!("{text}");
     let report = bench_dir.join("ingest.txt");

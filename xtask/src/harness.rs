@@ -112,6 +112,16 @@ impl Devserver {
     /// under `bench_dir`, its output going to `log_path` (emptied first);
     /// returns once it has printed its DSN.
     pub fn start(binary: &Path, bench_dir: &Path, log_path: &Path) -> Result<Devserver> {
+        Self::start_with_env(binary, bench_dir, log_path, &[])
+    }
+
+    /// [`Devserver::start`] with `env` added to its environment.
+    pub fn start_with_env(
+        binary: &Path,
+        bench_dir: &Path,
+        log_path: &Path,
+        env: &[(String, String)],
+    ) -> Result<Devserver> {
         let nanos = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos());
@@ -127,7 +137,7 @@ impl Devserver {
             binary,
             port,
             data_dir: &data_dir,
-            env: &[],
+            env,
             log: log_path,
         }
         .spawn();

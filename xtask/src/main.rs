@@ -50,6 +50,7 @@ mod bench;
 mod bench_stack;
 mod bench_web;
 mod harness;
+mod otlp_sink;
 mod servers;
 mod stack;
 
@@ -76,7 +77,7 @@ commands:
                    capture tests/fixtures/sdk afresh from the pinned SDKs (needs
                    unshare(1); see tests/fixtures/README.md)
   bench ingest [--events N] [--clients C] [--release-binary PATH] [--fixture PATH]
-               [--days-old D [--cleanup]]
+               [--days-old D [--cleanup]] [--traces]
                    start a release devserver (built with `cargo build --release -p faultline`
                    unless --release-binary is given), POST N (default 20000) gzipped copies
                    of a captured SDK envelope from C (default 16) keep-alive clients, and

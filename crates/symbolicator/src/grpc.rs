@@ -47,6 +47,7 @@ pub fn service(
     symbolicator: Arc<dyn Symbolicate>,
     ready: Arc<dyn Ready>,
 ) -> SymbolicatorServiceServer<Server> {
+    faultline_telemetry::grpc::register_grpc("symbolicator", &["Ping", "Symbolicate"]);
     SymbolicatorServiceServer::new(Server {
         symbolicator,
         ready,
@@ -65,36 +66,42 @@ fn status(e: SymbolicateError) -> Status {
 #[tonic::async_trait]
 impl SymbolicatorService for Server {
     async fn ping(&self, _: Request<PingRequest>) -> Result<Response<PingResponse>, Status> {
-        self.ready.ready().await.map_err(status)?;
-        Ok(Response::new(PingResponse {}))
+        faultline_telemetry::grpc::observed("symbolicator", "Ping", async move {
+            self.ready.ready().await.map_err(status)?;
+            Ok(Response::new(PingResponse {}))
+        })
+        .await
     }
 
     async fn symbolicate(
         &self,
         request: Request<SymbolicateRequest>,
     ) -> Result<Response<SymbolicateResponse>, Status> {
-        let span = if faultline_telemetry::traces::enabled() {
-            let span = tracing::info_span!(
-                "symbolicator.symbolicate",
-                otel.kind = "server",
-                project.id = request.get_ref().project_id,
-            );
-            faultline_telemetry::traces::continue_grpc_trace(&span, &request);
-            span
-        } else {
-            tracing::Span::none()
-        };
-        let request = request.into_inner();
-        let event: Event = serde_json::from_slice(&request.event)
-            .map_err(|e| Status::invalid_argument(format!("not an event: {e}")))?;
-        let event = self
-            .symbolicator
-            .symbolicate(ProjectId(request.project_id), event)
-            .instrument(span)
-            .await
-            .map_err(status)?;
-        let event = serde_json::to_vec(&event).map_err(|e| Status::internal(e.to_string()))?;
-        Ok(Response::new(SymbolicateResponse { event }))
+        faultline_telemetry::grpc::observed("symbolicator", "Symbolicate", async move {
+            let span = if faultline_telemetry::traces::enabled() {
+                let span = tracing::info_span!(
+                    "symbolicator.symbolicate",
+                    otel.kind = "server",
+                    project.id = request.get_ref().project_id,
+                );
+                faultline_telemetry::traces::continue_grpc_trace(&span, &request);
+                span
+            } else {
+                tracing::Span::none()
+            };
+            let request = request.into_inner();
+            let event: Event = serde_json::from_slice(&request.event)
+                .map_err(|e| Status::invalid_argument(format!("not an event: {e}")))?;
+            let event = self
+                .symbolicator
+                .symbolicate(ProjectId(request.project_id), event)
+                .instrument(span)
+                .await
+                .map_err(status)?;
+            let event = serde_json::to_vec(&event).map_err(|e| Status::internal(e.to_string()))?;
+            Ok(Response::new(SymbolicateResponse { event }))
+        })
+        .await
     }
 }
 

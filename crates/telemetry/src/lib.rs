@@ -3,6 +3,7 @@
 //! `tracing` subscriber set-up (JSON logs in production, readable ones in the
 //! devserver).
 
+pub mod grpc;
 mod process;
 pub mod traces;
 

@@ -156,6 +156,27 @@ fn every_metrics_page_passes_promtool(server: Devserver) {
         );
     }
 
+    // The gRPC servers (the stack's query service and symbolicator)
+    // count their requests by method from start-up.
+    if server.stack.is_some() {
+        for (service, series) in [
+            (
+                "query",
+                "faultline_grpc_requests_total{service=\"query\",method=\"GroupEvents\",code=\"OK\"}",
+            ),
+            (
+                "symbolicator",
+                "faultline_grpc_requests_total{service=\"symbolicator\",method=\"Symbolicate\",code=\"OK\"}",
+            ),
+        ] {
+            let (_, body) = quiet.iter().find(|(name, _)| name == service).unwrap();
+            assert!(
+                sample(body, series).is_some(),
+                "{service}: no {series}:\n{body}"
+            );
+        }
+    }
+
     server.send_event(&json!({"message": "for the metrics"}));
     server.wait_for_total(1);
     let (status, _) = server.ingest(&server.envelope_path(), &[], b"not an envelope");
