@@ -23,14 +23,12 @@ impl EventSpans {
         EventSpans(
             events
                 .map(|(headers, project_id, event_id)| {
-                    let span = tracing::info_span!(
-                        parent: None,
+                    let span = faultline_telemetry::event_span!(
                         "ingest-consumer.process",
-                        otel.kind = "consumer",
-                        project.id = project_id.0,
-                        event.id = %event_id,
+                        project_id.0,
+                        event_id,
+                        headers.traceparent()
                     );
-                    traces::continue_trace(&span, headers.traceparent());
                     (event_id, span)
                 })
                 .collect(),

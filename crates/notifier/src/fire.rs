@@ -46,18 +46,12 @@ struct ProjectRules {
 /// The `notifier.evaluate` span of one event whose issue triggered rules,
 /// continuing the event's trace; none without traces.
 fn evaluate_span(delivery: &Delivery, header: &PostProcessHeader) -> tracing::Span {
-    if !faultline_telemetry::traces::enabled() {
-        return tracing::Span::none();
-    }
-    let span = tracing::info_span!(
-        parent: None,
+    faultline_telemetry::event_span!(
         "notifier.evaluate",
-        otel.kind = "consumer",
-        project.id = header.project_id.0,
-        event.id = %header.event_id,
-    );
-    faultline_telemetry::traces::continue_trace(&span, delivery.headers.traceparent());
-    span
+        header.project_id.0,
+        header.event_id,
+        delivery.headers.traceparent()
+    )
 }
 
 pub struct Batch<'a> {

@@ -134,18 +134,14 @@ impl BatchHandler for Store {
 /// trace (its message's `traceparent`); it ends with the insert. None
 /// without traces.
 fn insert_span(delivery: &Delivery, record: &EventRecord) -> Option<tracing::Span> {
-    if !faultline_telemetry::traces::enabled() {
-        return None;
-    }
-    let span = tracing::info_span!(
-        parent: None,
-        "query.insert",
-        otel.kind = "consumer",
-        project.id = record.project_id.0,
-        event.id = %record.event_id,
-    );
-    faultline_telemetry::traces::continue_trace(&span, delivery.headers.traceparent());
-    Some(span)
+    faultline_telemetry::traces::enabled().then(|| {
+        faultline_telemetry::event_span!(
+            "query.insert",
+            record.project_id.0,
+            record.event_id,
+            delivery.headers.traceparent()
+        )
+    })
 }
 
 /// The batch's events; an undecodable message is logged and skipped (the

@@ -196,3 +196,26 @@ pub fn continue_grpc_trace<T>(span: &tracing::Span, request: &tonic::Request<T>)
         .and_then(|v| v.to_str().ok());
     continue_trace(span, traceparent);
 }
+
+/// The span of one event a consumer took off the queue: named `$name`
+/// (its service first: `query.insert`), with `project.id` and `event.id`,
+/// continuing the trace `$traceparent` names (the message's header).
+/// `Span::none()` without traces.
+#[macro_export]
+macro_rules! event_span {
+    ($name:literal, $project_id:expr, $event_id:expr, $traceparent:expr) => {{
+        if $crate::traces::enabled() {
+            let span = ::tracing::info_span!(
+                parent: None,
+                $name,
+                otel.kind = "consumer",
+                project.id = $project_id,
+                event.id = %$event_id,
+            );
+            $crate::traces::continue_trace(&span, $traceparent);
+            span
+        } else {
+            ::tracing::Span::none()
+        }
+    }};
+}
