@@ -470,6 +470,10 @@ pub(super) async fn delete_before(pools: &Pools, cutoff: DateTime<Utc>) -> Resul
         .bind(cutoff)
         .execute()
         .await?;
+    tx.query(super::feedback::delete_before_sql())
+        .bind(cutoff)
+        .execute()
+        .await?;
     let deleted = tx
         .query("DELETE FROM issues WHERE last_seen < ?")
         .bind(cutoff)
@@ -477,7 +481,7 @@ pub(super) async fn delete_before(pools: &Pools, cutoff: DateTime<Utc>) -> Resul
         .await?;
     tx.commit().await?;
     pools
-        .reclaim(&["issues", "seen_events", "issue_users"])
+        .reclaim(&["issues", "seen_events", "issue_users", "user_reports"])
         .await?;
     Ok(deleted)
 }

@@ -40,6 +40,7 @@ mod artifacts;
 mod dialect;
 mod driver;
 mod error;
+mod feedback;
 mod fold;
 mod issues;
 pub(crate) mod migrate;
@@ -378,6 +379,18 @@ impl MetaStore for SqlMetaStore {
 
     async fn delete_issues_before(&self, cutoff: DateTime<Utc>) -> Result<u64> {
         issues::delete_before(&self.pools, cutoff).await
+    }
+
+    async fn record_user_reports(&self, reports: &[NewUserReport]) -> Result<()> {
+        feedback::record(&self.pools, reports).await
+    }
+
+    async fn user_reports(&self, project: ProjectId, limit: usize) -> Result<Vec<UserReport>> {
+        feedback::list(&self.pools, project, limit).await
+    }
+
+    async fn user_report_counts(&self, groups: &[GroupId]) -> Result<Vec<(GroupId, u64)>> {
+        feedback::counts(&self.pools, groups).await
     }
 
     async fn disk_bytes(&self) -> Result<u64> {

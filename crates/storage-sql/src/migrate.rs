@@ -77,6 +77,10 @@ const META: &[(&str, &str)] = &[
         include_str!("../migrations/meta/sqlite/0015_delivery_trace.sql"),
         include_str!("../migrations/meta/postgres/0015_delivery_trace.sql"),
     ),
+    (
+        include_str!("../migrations/meta/sqlite/0016_user_reports.sql"),
+        include_str!("../migrations/meta/postgres/0016_user_reports.sql"),
+    ),
 ];
 
 /// The metadata schema's versions in `dialect`.

@@ -9,10 +9,10 @@ mod common;
 use common::new_postgres_database;
 
 use chrono::{Duration, Utc};
-use faultline_protocol::{EventId, Level, OrgId, ProjectId};
+use faultline_protocol::{EventId, GroupId, Level, OrgId, ProjectId};
 use faultline_storage::{
-    GroupQuery, GroupSort, GroupStatus, GroupedEvent, Invite, KeyUpdate, MetaStore, OwnerChanges,
-    Role, Session, StorageError, UserId,
+    GroupQuery, GroupSort, GroupStatus, GroupedEvent, Invite, KeyUpdate, MetaStore, NewUserReport,
+    OwnerChanges, Role, Session, StorageError, UserId,
 };
 
 /// Changes a member's role as an owner may ([`OwnerChanges::Allowed`]).
@@ -34,7 +34,8 @@ on_every_backend!(
     organizations_keep_an_owner,
     only_owners_touch_owners,
     invitations_are_used_once,
-    releases_deploys_and_commits
+    releases_deploys_and_commits,
+    user_reports_join_their_events_issue
 );
 
 async fn releases_deploys_and_commits(store: Arc<dyn MetaStore>) {
@@ -232,7 +233,7 @@ async fn postgres_database_of_an_earlier_release_opens() {
             .fetch_all(&pool)
             .await
             .unwrap();
-    assert_eq!(versions, (1..=15).collect::<Vec<i64>>());
+    assert_eq!(versions, (1..=16).collect::<Vec<i64>>());
     let org = store.create_organization("old", "Old").await.unwrap();
     let team = store.create_team(org.id, "t", "T").await.unwrap();
     assert_eq!(store.teams(org.id).await.unwrap(), [team]);
@@ -1010,4 +1011,69 @@ async fn grouping_counts_and_searches(store: Arc<dyn MetaStore>) {
     let again = store.record_events(&[old, recent]).await.unwrap();
     assert!(!again[0].duplicate, "the deleted event's id is forgotten");
     assert!(again[1].duplicate, "the kept event's id is remembered");
+}
+
+async fn user_reports_join_their_events_issue(store: Arc<dyn MetaStore>) {
+    let org = store.create_organization("fb", "Feedback").await.unwrap();
+    let project = store
+        .create_project(org.id, "p", "P", None)
+        .await
+        .unwrap()
+        .id;
+    let other = store
+        .create_project(org.id, "q", "Q", None)
+        .await
+        .unwrap()
+        .id;
+    let grouped = event(project, "h1", "KeyError: 'a'", None, 3);
+    let group = store.record_events(&[grouped.clone()]).await.unwrap()[0].group_id;
+    let report = |event_id: EventId, comments: &str, minutes_ago: i64| NewUserReport {
+        project_id: project,
+        event_id,
+        name: "Jane".into(),
+        email: "jane@example.com".into(),
+        comments: comments.into(),
+        url: Some("https://shop.example.com/cart".into()),
+        date_created: Utc::now() - Duration::minutes(minutes_ago),
+    };
+    let lone = EventId::new_random();
+    store
+        .record_user_reports(&[
+            report(grouped.event_id, "It broke.", 2),
+            report(lone, "No event of ours.", 1),
+        ])
+        .await
+        .unwrap();
+    // A second report about the event replaces the first; a redelivered
+    // batch changes nothing.
+    let second = [report(grouped.event_id, "It broke again.", 0)];
+    store.record_user_reports(&second).await.unwrap();
+    store.record_user_reports(&second).await.unwrap();
+
+    let reports = store.user_reports(project, 100).await.unwrap();
+    assert_eq!(reports.len(), 2, "{reports:#?}");
+    assert_eq!(reports[0].event_id, grouped.event_id, "newest first");
+    assert_eq!(reports[0].comments, "It broke again.");
+    assert_eq!(reports[0].group_id, Some(group), "the issue is its event's");
+    assert_eq!(reports[1].group_id, None, "an event not (yet) grouped");
+    assert_eq!(
+        reports[1].url.as_deref(),
+        Some("https://shop.example.com/cart")
+    );
+    assert_eq!(store.user_reports(project, 1).await.unwrap().len(), 1);
+    assert!(store.user_reports(other, 100).await.unwrap().is_empty());
+    assert_eq!(
+        store
+            .user_report_counts(&[group, GroupId(i64::MAX)])
+            .await
+            .unwrap(),
+        [(group, 1)]
+    );
+
+    // Retention takes old reports with the issues.
+    store
+        .delete_issues_before(Utc::now() + Duration::minutes(1))
+        .await
+        .unwrap();
+    assert!(store.user_reports(project, 100).await.unwrap().is_empty());
 }

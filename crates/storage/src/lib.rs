@@ -25,6 +25,7 @@ pub mod cache;
 pub mod consume;
 pub mod disk;
 pub mod events;
+pub mod feedback;
 pub mod health;
 pub mod meta;
 pub mod metrics;
@@ -44,6 +45,7 @@ pub use cache::{Cache, MemoryCache, cache_keys};
 pub use consume::{BatchHandler, BatchPolicy, consume};
 pub use disk::{DiskGuard, DiskLow};
 pub use events::{EventReader, EventRecord, EventStore, StoredEvent, TagFilter, TagValueCount};
+pub use feedback::{NewUserReport, UserReport};
 pub use health::Probe;
 pub use meta::*;
 pub use queue::{

@@ -448,6 +448,19 @@ pub trait MetaStore: Send + Sync + 'static {
     /// (seen event ids, users), returning how many issues went; then gives
     /// the space back.
     async fn delete_issues_before(&self, cutoff: DateTime<Utc>) -> Result<u64>;
+
+    // User feedback.
+    /// Keeps the reports; a second report about the same event replaces
+    /// the first (as Sentry's), so a redelivered one changes nothing.
+    async fn record_user_reports(&self, reports: &[crate::NewUserReport]) -> Result<()>;
+    /// The project's reports, newest first, at most `limit`.
+    async fn user_reports(
+        &self,
+        project: ProjectId,
+        limit: usize,
+    ) -> Result<Vec<crate::UserReport>>;
+    /// How many reports each of `groups` has (issues without any left out).
+    async fn user_report_counts(&self, groups: &[GroupId]) -> Result<Vec<(GroupId, u64)>>;
     /// Bytes the metadata takes on disk (the database's files or, on a
     /// server, the database's size).
     async fn disk_bytes(&self) -> Result<u64>;
