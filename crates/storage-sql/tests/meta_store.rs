@@ -1026,7 +1026,11 @@ async fn user_reports_join_their_events_issue(store: Arc<dyn MetaStore>) {
         .unwrap()
         .id;
     let grouped = event(project, "h1", "KeyError: 'a'", None, 3);
-    let group = store.record_events(&[grouped.clone()]).await.unwrap()[0].group_id;
+    let group = store
+        .record_events(std::slice::from_ref(&grouped))
+        .await
+        .unwrap()[0]
+        .group_id;
     let report = |event_id: EventId, comments: &str, minutes_ago: i64| NewUserReport {
         project_id: project,
         event_id,
