@@ -8,6 +8,7 @@
 //! replays the batch, and the event-id check makes the replay count nothing
 //! twice.
 
+mod feedback;
 mod metrics;
 mod process;
 mod spans;
@@ -65,16 +66,28 @@ pub fn service(stores: Stores, shutdown: watch::Receiver<bool>) -> faultline_ser
 pub async fn run(stores: Stores, shutdown: watch::Receiver<bool>) -> Result<(), IngestError> {
     metrics::register();
     let queue = stores.queue.clone();
-    let mut handler = Ingest { stores };
-    consume(
-        queue.as_ref(),
-        Topic::IngestEvents,
-        GROUP,
-        BatchPolicy::default(),
-        shutdown,
-        &mut handler,
-    )
-    .await?;
+    let mut events = Ingest {
+        stores: stores.clone(),
+    };
+    let mut reports = Feedback { stores };
+    tokio::try_join!(
+        consume(
+            queue.as_ref(),
+            Topic::IngestEvents,
+            GROUP,
+            BatchPolicy::default(),
+            shutdown.clone(),
+            &mut events,
+        ),
+        consume(
+            queue.as_ref(),
+            Topic::IngestFeedback,
+            GROUP,
+            BatchPolicy::default(),
+            shutdown,
+            &mut reports,
+        ),
+    )?;
     Ok(())
 }
 
@@ -88,5 +101,19 @@ impl BatchHandler for Ingest {
 
     async fn handle(&mut self, deliveries: &[Delivery]) -> Result<(), IngestError> {
         process_batch(&self.stores, deliveries).await
+    }
+}
+
+/// `ingest-feedback`: user reports.
+struct Feedback {
+    stores: Stores,
+}
+
+#[async_trait::async_trait]
+impl BatchHandler for Feedback {
+    type Error = IngestError;
+
+    async fn handle(&mut self, deliveries: &[Delivery]) -> Result<(), IngestError> {
+        feedback::process_batch(&self.stores, deliveries).await
     }
 }

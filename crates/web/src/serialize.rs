@@ -170,6 +170,7 @@ pub fn group(
         "type": group.event_type,
         "metadata": group.metadata,
         "numComments": 0,
+        "userReportCount": 0,
         "assignedTo": assigned.map(assignee),
         "isBookmarked": false,
         "isSubscribed": false,

@@ -23,7 +23,7 @@
 
 const Sentry = require('@sentry/node');
 
-const SCENARIOS = ['exception', 'exception-other-path', 'chained', 'message', 'fingerprint'];
+const SCENARIOS = ['exception', 'exception-other-path', 'chained', 'message', 'fingerprint', 'feedback'];
 
 class OrderError extends Error {
   constructor(message, options) {
@@ -93,6 +93,19 @@ function sendOnce(opts) {
         scope.setFingerprint(['custom-fingerprint-group']);
         return opts.variant === 'a' ? capture(validateCoupon, 'SPRING-??') : capture(applyDiscount, 'ten');
       });
+    case 'feedback': {
+      // An error, then what the user wrote about it (the feedback widget
+      // and the user feedback API send the same `feedback` item).
+      const eventId = capture(processOrder, 1234);
+      Sentry.captureFeedback({
+        message: opts.text,
+        name: 'Jane Doe',
+        email: 'jane@example.com',
+        url: 'https://shop.example.com/checkout',
+        associatedEventId: eventId,
+      });
+      return eventId;
+    }
     default:
       throw new Error(`unhandled scenario ${opts.scenario}`);
   }

@@ -23,6 +23,7 @@ import os
 import sys
 
 import sentry_sdk
+from sentry_sdk.envelope import Envelope, Item, PayloadRef
 from sentry_sdk.integrations.logging import LoggingIntegration
 from sentry_sdk.transport import HttpTransport
 
@@ -34,6 +35,7 @@ SCENARIOS = (
     "message",
     "log-template",
     "fingerprint",
+    "user-report",
 )
 
 
@@ -136,6 +138,27 @@ def send_once(args):
             if args.variant == "a":
                 return capture(validate_coupon, "SPRING-??")
             return capture(apply_discount, "ten")
+    if sc == "user-report":
+        # An error, then a user report about it, as a `user_report` item
+        # through the SDK's own transport (what crash-report dialogs and
+        # older SDKs send).
+        event_id = capture(handle_order, 3)
+        envelope = Envelope(headers={"event_id": event_id})
+        envelope.add_item(
+            Item(
+                payload=PayloadRef(
+                    json={
+                        "event_id": event_id,
+                        "name": "John Smith",
+                        "email": "john@example.com",
+                        "comments": args.text,
+                    }
+                ),
+                type="user_report",
+            )
+        )
+        sentry_sdk.get_client().transport.capture_envelope(envelope)
+        return event_id
     raise AssertionError(sc)
 
 

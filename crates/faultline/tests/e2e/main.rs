@@ -32,6 +32,7 @@ mod config;
 mod dashboard;
 mod deploy;
 mod disk;
+mod feedback;
 mod hardening_access;
 mod hardening_input;
 mod hardening_session;

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{Duration, Utc};
-use faultline_protocol::ProjectId;
+use faultline_protocol::{GroupId, ProjectId};
 use faultline_storage::{
     Group, GroupSort, GroupStatus, Organization, Project, Snooze, User, UserId,
 };
@@ -117,6 +117,7 @@ async fn list(
     let (groups, has_next, hits) = search_issues_with_hits(state, &project_ids, &search).await?;
     let mut stats = stats_series(state, &groups, stats_span).await?;
     let users = assignees(state, &groups).await?;
+    let reports = report_counts(state, &groups).await?;
     let by_id: HashMap<ProjectId, &Project> = projects.iter().map(|p| (p.id, p)).collect();
     let body: Vec<_> = groups
         .iter()
@@ -132,6 +133,7 @@ async fn list(
             if let Some(series) = stats.as_mut().and_then(|s| s.remove(&g.id)) {
                 json["stats"] = serde_json::json!({ stats_period: series });
             }
+            json["userReportCount"] = reports.get(&g.id).copied().unwrap_or(0).into();
             Some(json)
         })
         .collect();
@@ -141,6 +143,17 @@ async fn list(
         .insert_header(("X-Hits", hits.to_string()))
         .insert_header(("X-Max-Hits", MAX_HITS.to_string()))
         .json(body))
+}
+
+/// How many user reports each issue has, in one query.
+async fn report_counts(state: &WebState, groups: &[Group]) -> ApiResult<HashMap<GroupId, u64>> {
+    let ids: Vec<GroupId> = groups.iter().map(|g| g.id).collect();
+    Ok(state
+        .meta
+        .user_report_counts(&ids)
+        .await?
+        .into_iter()
+        .collect())
 }
 
 /// The users issues are assigned to, looked up once each.
@@ -173,13 +186,10 @@ async fn group_json(
 ) -> ApiResult<serde_json::Value> {
     let users = assignees(state, std::slice::from_ref(group)).await?;
     let assigned = group.assignee.and_then(|id| users.get(&id));
-    Ok(serialize::group(
-        group,
-        project,
-        org,
-        &state.url_prefix,
-        assigned,
-    ))
+    let mut json = serialize::group(group, project, org, &state.url_prefix, assigned);
+    let reports = report_counts(state, std::slice::from_ref(group)).await?;
+    json["userReportCount"] = reports.get(&group.id).copied().unwrap_or(0).into();
+    Ok(json)
 }
 
 /// The issue `id` and its project and organization, if the caller is a

@@ -1,6 +1,7 @@
 //! The `/api/0/` routes.
 
 mod events;
+mod feedback;
 mod issues;
 mod orgs;
 mod plugins;
@@ -95,6 +96,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route(
             "/api/0/organizations/{org}/repos/",
             web::get().to(releases::repos),
+        )
+        .route(
+            "/api/0/projects/{org}/{project}/user-feedback/",
+            web::get().to(feedback::project_list),
         )
         .route(
             "/api/0/projects/{org}/{project}/releases/",

@@ -1,0 +1,107 @@
+//! User feedback from the official SDKs: `captureFeedback` of @sentry/node
+//! (a `feedback` item about an error) and a Python SDK `user_report` item
+//! reach Sentry's user-feedback API, with the issue of the event they are
+//! about, and the issue counts them (`userReportCount`).
+
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::harness::{Devserver, node_sdk, python_sdk};
+
+/// The project's user feedback once it has `n` reports.
+fn wait_for_reports(server: &Devserver, n: usize) -> Vec<Value> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (status, body) = server.get("/api/0/projects/faultline/default/user-feedback/");
+        assert_eq!(status, 200, "{body}");
+        let reports = body.as_array().cloned().unwrap_or_default();
+        if reports.len() >= n {
+            return reports;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{} of {n} reports arrived: {body:#}\nlog:\n{}",
+            reports.len(),
+            server.log()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+fn sdk_feedback_reaches_the_api_and_its_issue(server: Devserver) {
+    let node = node_sdk(
+        &server.dsn,
+        &[
+            "feedback",
+            "--text",
+            "The <b>export</b> button does nothing.",
+        ],
+    );
+    let python = python_sdk(
+        &server.dsn,
+        &["user-report", "--text", "Checkout failed twice."],
+    );
+    server.wait_for_total(2);
+    let reports = wait_for_reports(&server, 2);
+    assert_eq!(reports.len(), 2, "{reports:#?}");
+    let about = |id: &str| {
+        reports
+            .iter()
+            .find(|r| r["eventID"] == id)
+            .unwrap_or_else(|| panic!("no report about {id}: {reports:#?}"))
+            .clone()
+    };
+    let from_node = about(&node[0]);
+    assert_eq!(from_node["name"], "Jane Doe");
+    assert_eq!(from_node["email"], "jane@example.com");
+    // The text as written: JSON strings, escaped where they are shown.
+    assert_eq!(
+        from_node["comments"],
+        "The <b>export</b> button does nothing."
+    );
+    assert_eq!(from_node["event"]["eventID"], node[0].as_str());
+    let from_python = about(&python[0]);
+    assert_eq!(
+        (
+            &from_python["name"],
+            &from_python["email"],
+            &from_python["comments"]
+        ),
+        (
+            &"John Smith".into(),
+            &"john@example.com".into(),
+            &"Checkout failed twice.".into()
+        )
+    );
+    for report in [&from_node, &from_python] {
+        assert!(
+            report["id"].as_str().is_some_and(|id| !id.is_empty()),
+            "{report}"
+        );
+        assert!(report["dateCreated"].as_str().is_some(), "{report}");
+        let issue = &report["issue"];
+        assert!(
+            issue["id"].is_string(),
+            "the report names its event's issue: {report:#}"
+        );
+        // The issue counts its reports, in the list and on its own.
+        let (status, detail) =
+            server.get(&format!("/api/0/issues/{}/", issue["id"].as_str().unwrap()));
+        assert_eq!(status, 200);
+        assert_eq!(detail["userReportCount"], 1, "{detail:#}");
+    }
+    let issues = server.issues("");
+    assert!(
+        issues.iter().all(|i| i["userReportCount"] == 1),
+        "{issues:#?}"
+    );
+    // Other projects' members see none of it.
+    let (status, _) = server.get("/api/0/projects/faultline/no-such-project/user-feedback/");
+    assert_eq!(status, 404);
+}
+
+crate::on_devserver_and_stack!(
+    #[ignore = "needs @sentry/node and the Python sentry-sdk: run with cargo xtask test"]
+    sdk_feedback_reaches_the_api_and_its_issue,
+);
