@@ -67,18 +67,21 @@ fn report(row: &Row) -> Result<UserReport> {
 pub(super) async fn list(
     pools: &Pools,
     project: ProjectId,
+    group: Option<GroupId>,
     limit: usize,
 ) -> Result<Vec<UserReport>> {
-    let rows = pools
-        .read(
-            "SELECT r.*, s.group_id FROM user_reports r LEFT JOIN seen_events s \
-             ON s.project_id = r.project_id AND s.event_id = r.event_id \
-             WHERE r.project_id = ? ORDER BY r.date_created DESC, r.id DESC LIMIT ?",
-        )
-        .bind(project.0)
-        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
-        .fetch_all()
-        .await?;
+    let mut query = pools.read(
+        "SELECT r.*, s.group_id FROM user_reports r LEFT JOIN seen_events s \
+         ON s.project_id = r.project_id AND s.event_id = r.event_id WHERE r.project_id = ",
+    );
+    query.push_bind(project.0);
+    if let Some(group) = group {
+        query.push(" AND s.group_id = ").push_bind(group.0);
+    }
+    query
+        .push(" ORDER BY r.date_created DESC, r.id DESC LIMIT ")
+        .push_bind(i64::try_from(limit).unwrap_or(i64::MAX));
+    let rows = query.fetch_all().await?;
     rows.iter().map(report).collect()
 }
 

@@ -385,8 +385,13 @@ impl MetaStore for SqlMetaStore {
         feedback::record(&self.pools, reports).await
     }
 
-    async fn user_reports(&self, project: ProjectId, limit: usize) -> Result<Vec<UserReport>> {
-        feedback::list(&self.pools, project, limit).await
+    async fn user_reports(
+        &self,
+        project: ProjectId,
+        group: Option<GroupId>,
+        limit: usize,
+    ) -> Result<Vec<UserReport>> {
+        feedback::list(&self.pools, project, group, limit).await
     }
 
     async fn user_report_counts(&self, groups: &[GroupId]) -> Result<Vec<(GroupId, u64)>> {

@@ -1054,7 +1054,7 @@ async fn user_reports_join_their_events_issue(store: Arc<dyn MetaStore>) {
     store.record_user_reports(&second).await.unwrap();
     store.record_user_reports(&second).await.unwrap();
 
-    let reports = store.user_reports(project, 100).await.unwrap();
+    let reports = store.user_reports(project, None, 100).await.unwrap();
     assert_eq!(reports.len(), 2, "{reports:#?}");
     assert_eq!(reports[0].event_id, grouped.event_id, "newest first");
     assert_eq!(reports[0].comments, "It broke again.");
@@ -1064,8 +1064,17 @@ async fn user_reports_join_their_events_issue(store: Arc<dyn MetaStore>) {
         reports[1].url.as_deref(),
         Some("https://shop.example.com/cart")
     );
-    assert_eq!(store.user_reports(project, 1).await.unwrap().len(), 1);
-    assert!(store.user_reports(other, 100).await.unwrap().is_empty());
+    assert_eq!(store.user_reports(project, None, 1).await.unwrap().len(), 1);
+    let of_issue = store.user_reports(project, Some(group), 100).await.unwrap();
+    assert_eq!(of_issue.len(), 1, "only the issue's: {of_issue:#?}");
+    assert_eq!(of_issue[0].event_id, grouped.event_id);
+    assert!(
+        store
+            .user_reports(other, None, 100)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     assert_eq!(
         store
             .user_report_counts(&[group, GroupId(i64::MAX)])
@@ -1079,5 +1088,11 @@ async fn user_reports_join_their_events_issue(store: Arc<dyn MetaStore>) {
         .delete_issues_before(Utc::now() + Duration::minutes(1))
         .await
         .unwrap();
-    assert!(store.user_reports(project, 100).await.unwrap().is_empty());
+    assert!(
+        store
+            .user_reports(project, None, 100)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }

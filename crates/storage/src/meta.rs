@@ -453,10 +453,12 @@ pub trait MetaStore: Send + Sync + 'static {
     /// Keeps the reports; a second report about the same event replaces
     /// the first (as Sentry's), so a redelivered one changes nothing.
     async fn record_user_reports(&self, reports: &[crate::NewUserReport]) -> Result<()>;
-    /// The project's reports, newest first, at most `limit`.
+    /// The project's reports (only the issue `group`'s, when given),
+    /// newest first, at most `limit`.
     async fn user_reports(
         &self,
         project: ProjectId,
+        group: Option<GroupId>,
         limit: usize,
     ) -> Result<Vec<crate::UserReport>>;
     /// How many reports each of `groups` has (issues without any left out).

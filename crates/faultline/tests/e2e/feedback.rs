@@ -1,7 +1,8 @@
 //! User feedback from the official SDKs: `captureFeedback` of @sentry/node
 //! (a `feedback` item about an error) and a Python SDK `user_report` item
 //! reach Sentry's user-feedback API, with the issue of the event they are
-//! about, and the issue counts them (`userReportCount`).
+//! about, and the issue counts them (`userReportCount`); the Feedback page
+//! and the issue page show them in headless Chromium.
 
 use std::time::{Duration, Instant};
 
@@ -96,12 +97,16 @@ fn sdk_feedback_reaches_the_api_and_its_issue(server: Devserver) {
         issues.iter().all(|i| i["userReportCount"] == 1),
         "{issues:#?}"
     );
-    // Other projects' members see none of it.
+    // A project that does not exist (or that the caller may not see) is
+    // a 404, as Sentry answers.
     let (status, _) = server.get("/api/0/projects/faultline/no-such-project/user-feedback/");
     assert_eq!(status, 404);
+
+    // The Feedback page and the issue page, in a browser.
+    crate::dashboard::browser_flow(&server, "feedback", &[&node[0]]);
 }
 
 crate::on_devserver_and_stack!(
-    #[ignore = "needs @sentry/node and the Python sentry-sdk: run with cargo xtask test"]
+    #[ignore = "needs @sentry/node, the Python sentry-sdk and Chromium: run with cargo xtask test"]
     sdk_feedback_reaches_the_api_and_its_issue,
 );

@@ -24,7 +24,7 @@ pub async fn project_list(
 ) -> ApiResult<HttpResponse> {
     let (member, project) =
         resolve_project(&req, &state, &path.0, &path.1, scopes::EVENT_READ).await?;
-    let reports = state.meta.user_reports(project.id, PAGE).await?;
+    let reports = state.meta.user_reports(project.id, None, PAGE).await?;
     let mut issues: HashMap<i64, Value> = HashMap::new();
     for group_id in reports.iter().filter_map(|r| r.group_id) {
         if issues.contains_key(&group_id.0) {

@@ -10,6 +10,7 @@ mod alerts;
 mod browser;
 mod csrf;
 mod error;
+mod feedback;
 mod manage;
 mod members;
 mod pages;
@@ -83,6 +84,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route(
             "/organizations/{org}/releases/",
             web::get().to(releases::list),
+        )
+        .route(
+            "/organizations/{org}/feedback/",
+            web::get().to(feedback::list),
         )
         .route(
             "/organizations/{org}/releases/{version}/",

@@ -354,7 +354,15 @@ pub async fn issue_detail(
     };
     let mut issue = issue_view(&group, &project);
     issue.last_release = latest.and_then(|e| e.event.release);
+    let reports = state
+        .meta
+        .user_reports(project.id, Some(group.id), 50)
+        .await?
+        .iter()
+        .map(|r| super::feedback::row(r, &ctx.member.org.slug, &project.slug))
+        .collect();
     Ok(render(&IssuePage {
+        reports,
         members,
         chart: bars(&points, period == "24h"),
         chart_total: points.iter().map(|p| p[1]).sum(),

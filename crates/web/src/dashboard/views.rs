@@ -285,6 +285,8 @@ pub struct IssuePage {
     pub tags: Vec<TagDistribution>,
     /// (user id, email, is the assignee)
     pub members: Vec<(i64, String, bool)>,
+    /// What users wrote about the issue's events, newest first.
+    pub reports: Vec<super::feedback::FeedbackRow>,
 }
 
 pub struct MemberRow {
