@@ -66,7 +66,7 @@ pub async fn list(
             reports.push((report, project.slug.clone()));
         }
     }
-    reports.sort_by(|a, b| b.0.date_created.cmp(&a.0.date_created));
+    reports.sort_by_key(|r| std::cmp::Reverse(r.0.date_created));
     reports.truncate(LIMIT);
     let rows = reports
         .iter()
