@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::harness::{Devserver, node_sdk, python_sdk};
+use crate::harness::{Devserver, new_event_id, node_sdk, python_sdk};
 
 /// The project's user feedback once it has `n` reports.
 fn wait_for_reports(server: &Devserver, n: usize) -> Vec<Value> {
@@ -106,7 +106,89 @@ fn sdk_feedback_reaches_the_api_and_its_issue(server: Devserver) {
     crate::dashboard::browser_flow(&server, "feedback", &[&node[0]]);
 }
 
+/// `showReportDialog`'s crash-report page: the script it loads, and the
+/// form the dialog posts, kept as a report about the event.
+fn the_crash_report_page_keeps_what_the_user_wrote(server: Devserver) {
+    let encode = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+    let event_id = new_event_id();
+    let hostile = "</script><img src=x onerror=alert(1)>";
+    let page = |query: &str| format!("/api/embed/error-page/?{query}");
+    let query = format!(
+        "dsn={}&eventId={event_id}&title={}&name=Ann",
+        encode(&server.dsn),
+        encode(hostile)
+    );
+    let script = server.request("GET", &page(&query), &[], b"");
+    assert_eq!(script.status, 200, "{}", script.text());
+    assert!(
+        script
+            .header("content-type")
+            .is_some_and(|t| t.starts_with("application/javascript")),
+        "{:?}",
+        script.header("content-type")
+    );
+    let text = script.text();
+    assert!(text.contains("sentry-error-embed") && text.contains("__sentry_reportdialog_closed__"));
+    // The page's options are data, never markup or code.
+    assert!(
+        !text.contains("</script") && !text.contains("<img"),
+        "{text}"
+    );
+    assert!(text.contains("\\u003c/script\\u003e\\u003cimg"), "{text}");
+
+    // Refused: a malformed event id, an unknown key.
+    let bad_id = format!("dsn={}&eventId=nope", encode(&server.dsn));
+    assert_eq!(server.request("GET", &page(&bad_id), &[], b"").status, 400);
+    let stranger = server.dsn.replacen(&server.public_key, &"0".repeat(32), 1);
+    let unknown = format!("dsn={}&eventId={event_id}", encode(&stranger));
+    assert_eq!(server.request("GET", &page(&unknown), &[], b"").status, 404);
+
+    // The form: all three fields are needed, and a valid email.
+    let form = [("Content-Type", "application/x-www-form-urlencoded")];
+    let refused = server.request(
+        "POST",
+        &page(&query),
+        &form,
+        b"name=Ann&email=nope&comments=",
+    );
+    assert_eq!(refused.status, 400);
+    let errors: Value = serde_json::from_str(&refused.text()).unwrap();
+    assert!(
+        errors["errors"]["email"].is_string() && errors["errors"]["comments"].is_string(),
+        "{errors}"
+    );
+    let too_big = vec![b'a'; 20_000];
+    assert_eq!(
+        server
+            .request("POST", &page(&query), &form, &too_big)
+            .status,
+        413
+    );
+    let kept = server.request(
+        "POST",
+        &page(&query),
+        &form,
+        b"name=Ann+Lee&email=ann%40example.com&comments=It+crashed+on+%3Csave%3E.",
+    );
+    assert_eq!(kept.status, 200, "{}", kept.text());
+    let reports = wait_for_reports(&server, 1);
+    assert_eq!(reports[0]["eventID"], event_id.as_str());
+    assert_eq!(
+        (
+            &reports[0]["name"],
+            &reports[0]["email"],
+            &reports[0]["comments"]
+        ),
+        (
+            &"Ann Lee".into(),
+            &"ann@example.com".into(),
+            &"It crashed on <save>.".into()
+        )
+    );
+}
+
 crate::on_devserver_and_stack!(
     #[ignore = "needs @sentry/node, the Python sentry-sdk and Chromium: run with cargo xtask test"]
     sdk_feedback_reaches_the_api_and_its_issue,
+    the_crash_report_page_keeps_what_the_user_wrote,
 );

@@ -1,5 +1,6 @@
 //! The `/api/0/` routes.
 
+mod embed;
 mod events;
 mod feedback;
 mod issues;
@@ -97,6 +98,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             "/api/0/organizations/{org}/repos/",
             web::get().to(releases::repos),
         )
+        .route("/api/embed/error-page/", web::get().to(embed::dialog))
+        .route("/api/embed/error-page/", web::post().to(embed::submit))
         .route(
             "/api/0/projects/{org}/{project}/user-feedback/",
             web::get().to(feedback::project_list),
