@@ -4,11 +4,14 @@
 //! about, and the issue counts them (`userReportCount`); the Feedback page
 //! and the issue page show them in headless Chromium.
 
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::harness::{Devserver, new_event_id, node_sdk, python_sdk};
+use crate::harness::{
+    Devserver, free_port, new_event_id, node_sdk, python_sdk, test_python, workspace_root,
+};
 
 /// The project's user feedback once it has `n` reports.
 fn wait_for_reports(server: &Devserver, n: usize) -> Vec<Value> {
@@ -192,3 +195,89 @@ crate::on_devserver_and_stack!(
     sdk_feedback_reaches_the_api_and_its_issue,
     the_crash_report_page_keeps_what_the_user_wrote,
 );
+
+/// The official @sentry/browser's `showReportDialog` on a page of ours:
+/// the dialog Faultline's crash-report page draws, filled in and sent in
+/// headless Chromium, becomes a report about the error the page captured.
+#[test]
+#[ignore = "needs @sentry/browser, esbuild and Chromium: run with cargo xtask test"]
+fn the_browser_sdks_report_dialog_keeps_what_the_user_wrote() {
+    let server = Devserver::start();
+    let node = std::env::var_os("FAULTLINE_TEST_NODE_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join("tests/sdk/node"));
+    let site = tempfile::tempdir().unwrap();
+    let source = workspace_root().join("tests/browser/report_dialog");
+    let built = Command::new(node.join("node_modules/.bin/esbuild"))
+        .arg(source.join("page.js"))
+        .args(["--bundle", "--format=iife"])
+        .arg(format!(
+            "--outfile={}",
+            site.path().join("bundle.js").display()
+        ))
+        // The page's imports resolve in the tests' node_modules.
+        .env("NODE_PATH", node.join("node_modules"))
+        .output()
+        .expect("esbuild runs (cargo xtask test installs it)");
+    assert!(
+        built.status.success(),
+        "esbuild: {}",
+        String::from_utf8_lossy(&built.stderr)
+    );
+    std::fs::copy(source.join("index.html"), site.path().join("index.html")).unwrap();
+    let port = free_port();
+    let mut web_server = Command::new("python3")
+        .args([
+            "-m",
+            "http.server",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--directory",
+        ])
+        .arg(site.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("python3 serves the page");
+    faultline_testkit::wait_for_port("the page's server", port, Duration::from_secs(10)).unwrap();
+    let shots = workspace_root().join("target/browser-screenshots/report-dialog");
+    let out = Command::new(test_python())
+        .arg(workspace_root().join("tests/browser/report_dialog.py"))
+        .arg(format!("http://127.0.0.1:{port}/index.html"))
+        .arg(&server.dsn)
+        .arg(&shots)
+        .current_dir(workspace_root().join("tests/browser"))
+        .env("SE_AVOID_STATS", "true")
+        .output()
+        .expect("the browser script runs");
+    let _ = web_server.kill();
+    let _ = web_server.wait();
+    assert!(
+        out.status.success(),
+        "report dialog flow failed (screenshots in {}):\n{}\n{}\nlog:\n{}",
+        shots.display(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+        server.log()
+    );
+    let event_id = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    let reports = wait_for_reports(&server, 1);
+    assert_eq!(reports[0]["eventID"], event_id.as_str(), "{reports:#?}");
+    assert_eq!(
+        (
+            &reports[0]["name"],
+            &reports[0]["email"],
+            &reports[0]["comments"]
+        ),
+        (
+            &"Ann Lee".into(),
+            &"ann@example.com".into(),
+            &"I pressed Pay and it crashed.".into()
+        )
+    );
+    // The error itself arrived too, and its issue counts the report.
+    server.wait_for_total(1);
+    let issue = &reports[0]["issue"];
+    assert!(issue["id"].is_string(), "{reports:#?}");
+}
