@@ -72,6 +72,7 @@ pub const KEYS: &[Key] = &[
     key("limits.max-event-size", Value("1048576")),
     key("limits.max-envelope-size", Value("20971520")),
     key("limits.max-attachment-size", Value("20971520")),
+    key("limits.max-attachments-size", Value("20971520")),
     key("limits.max-decompressed-size", Value("41943040")),
     key("limits.max-api-payload-size", Value("20971520")),
     key("limits.max-upload-file-size", Value("268435456")),

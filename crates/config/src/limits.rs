@@ -9,6 +9,8 @@ pub struct Limits {
     pub max_event_size: usize,
     /// One attachment item.
     pub max_attachment_size: usize,
+    /// All the attachment items of one envelope together.
+    pub max_attachments_size: usize,
     /// The request body as sent, before decompression.
     pub max_envelope_size: usize,
     /// The request body after decompression; bounds zip bombs.
@@ -36,6 +38,7 @@ impl Limits {
         Ok(Limits {
             max_event_size: size("limits.max-event-size")?,
             max_attachment_size: size("limits.max-attachment-size")?,
+            max_attachments_size: size("limits.max-attachments-size")?,
             max_envelope_size: size("limits.max-envelope-size")?,
             max_decompressed_size: size("limits.max-decompressed-size")?,
             max_api_payload_size: size("limits.max-api-payload-size")?,

@@ -130,6 +130,20 @@ pub async fn apply_retention(stores: &Stores, days: u32) -> Result<Deleted, Cron
     let before = sizes(stores).await;
     let events = stores.events.delete_before(cutoff).await?;
     let issues = stores.meta.delete_issues_before(cutoff).await?;
+    // Event attachments go with their events: the rows, then their files.
+    for attachment in stores.meta.delete_attachments_before(cutoff).await? {
+        let key = attachment.blob_key();
+        if let Err(e) = stores.blobs.delete(&key) {
+            tracing::warn!(error = %e, key, "cannot delete an expired attachment's file");
+        }
+        stores.blobs.prune_empty_dirs(&key);
+    }
+    // Chunks of attachments whose last chunk never came (a relay that died
+    // mid-publish) wait a day at most.
+    let stale = std::time::SystemTime::now() - std::time::Duration::from_secs(86_400);
+    if let Err(e) = stores.blobs.delete_older_than("attachment-chunks", stale) {
+        tracing::warn!(error = %e, "cannot sweep stale attachment chunks");
+    }
     let expired = stores
         .artifacts
         .expire_artifacts(Utc::now() - CHUNK_LIFETIME, cutoff)

@@ -112,6 +112,7 @@ pub async fn build(
                 queue: stores.queue().await?,
                 meta: stores.meta().await?,
                 symbolicator: stores.symbolicator().await?,
+                blobs: stores.blobs()?,
             },
             shutdown,
         ),

@@ -129,6 +129,8 @@ mod tests {
             remote_addr: None,
             filename: None,
             content_type: None,
+            attachment_type: None,
+            chunk: None,
         }
     }
 

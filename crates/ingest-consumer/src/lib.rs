@@ -8,6 +8,7 @@
 //! replays the batch, and the event-id check makes the replay count nothing
 //! twice.
 
+mod attachments;
 mod feedback;
 mod metrics;
 mod process;
@@ -33,6 +34,10 @@ pub enum IngestError {
     /// frames it would have mapped.
     #[error(transparent)]
     Symbolicator(faultline_symbolicator::SymbolicateError),
+    /// Attachments wait for a blob store that cannot be written (a full
+    /// disk) rather than being lost.
+    #[error("blob store: {0}")]
+    Blobs(#[from] std::io::Error),
 }
 
 /// The stores the ingest-consumer uses: it consumes and publishes, and
@@ -43,6 +48,8 @@ pub struct Stores {
     pub meta: Arc<dyn MetaStore>,
     /// In-process in the devserver, the gRPC service in the stack.
     pub symbolicator: Arc<dyn faultline_symbolicator::Symbolicate>,
+    /// Where attachments' bytes go.
+    pub blobs: faultline_storage::BlobDir,
 }
 
 impl Stores {
@@ -69,7 +76,10 @@ pub async fn run(stores: Stores, shutdown: watch::Receiver<bool>) -> Result<(), 
     let mut events = Ingest {
         stores: stores.clone(),
     };
-    let mut reports = Feedback { stores };
+    let mut reports = Feedback {
+        stores: stores.clone(),
+    };
+    let mut attachments = Attachments { stores };
     tokio::try_join!(
         consume(
             queue.as_ref(),
@@ -84,8 +94,16 @@ pub async fn run(stores: Stores, shutdown: watch::Receiver<bool>) -> Result<(), 
             Topic::IngestFeedback,
             GROUP,
             BatchPolicy::default(),
-            shutdown,
+            shutdown.clone(),
             &mut reports,
+        ),
+        consume(
+            queue.as_ref(),
+            Topic::IngestAttachments,
+            GROUP,
+            BatchPolicy::default(),
+            shutdown,
+            &mut attachments,
         ),
     )?;
     Ok(())
@@ -115,5 +133,19 @@ impl BatchHandler for Feedback {
 
     async fn handle(&mut self, deliveries: &[Delivery]) -> Result<(), IngestError> {
         feedback::process_batch(&self.stores, deliveries).await
+    }
+}
+
+/// `ingest-attachments`: files beside events, into the blob store.
+struct Attachments {
+    stores: Stores,
+}
+
+#[async_trait::async_trait]
+impl BatchHandler for Attachments {
+    type Error = IngestError;
+
+    async fn handle(&mut self, deliveries: &[Delivery]) -> Result<(), IngestError> {
+        attachments::process_batch(&self.stores, deliveries).await
     }
 }

@@ -17,7 +17,7 @@ pub static METRICS: LazyLock<IngestMetrics> = LazyLock::new(|| IngestMetrics {
     grouping: Family::default(),
 });
 
-const OUTCOMES: [&str; 4] = ["grouped", "duplicate", "dropped", "feedback"];
+const OUTCOMES: [&str; 5] = ["grouped", "duplicate", "dropped", "feedback", "attachment"];
 const GROUPINGS: [&str; 3] = ["new", "existing", "regression"];
 
 pub fn register() {

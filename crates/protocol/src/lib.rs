@@ -19,8 +19,8 @@ pub use envelope::{Envelope, EnvelopeError, Item, ItemType};
 pub use event::{DebugImage, Event, Exception, Frame, Level, LogEntry, Stacktrace};
 pub use ids::{EventId, GroupId, OrgId, ProjectId, short_id};
 pub use messages::{
-    IngestHeader, IngestMessage, MessageError, PostProcessHeader, PostProcessMessage,
-    PostProcessOut, ProcessedEvent,
+    ATTACHMENT_CHUNK_SIZE, Chunk, IngestHeader, IngestMessage, MessageError, PostProcessHeader,
+    PostProcessMessage, PostProcessOut, ProcessedEvent,
 };
 pub use normalize::{
     MAX_JSON_DEPTH, NormalizeError, NormalizeOptions, check_event_json, normalize_event,

@@ -32,6 +32,31 @@ pub struct IngestHeader {
     pub filename: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub content_type: Option<String>,
+    /// An attachment item's `attachment_type` (`event.minidump`, …).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attachment_type: Option<String>,
+    /// Which part of an attachment this message holds: relay splits
+    /// attachments into [`ATTACHMENT_CHUNK_SIZE`] pieces so that no message
+    /// outgrows a Kafka broker's default message size.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chunk: Option<Chunk>,
+}
+
+/// The bytes of one attachment message at most (Kafka's producers and
+/// brokers refuse messages over about 1 MB by default).
+pub const ATTACHMENT_CHUNK_SIZE: usize = 768 * 1024;
+
+/// The place of one message among an attachment's: the chunks of one
+/// attachment share `id` and go to the same partition, in order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Chunk {
+    /// Names the attachment among the event's (relay makes it up).
+    pub id: String,
+    /// 0-based.
+    pub index: u32,
+    pub count: u32,
+    /// The whole attachment's bytes.
+    pub size: u64,
 }
 
 #[derive(Debug, Clone)]
@@ -127,6 +152,8 @@ mod tests {
                 remote_addr: Some("127.0.0.1".into()),
                 filename: None,
                 content_type: None,
+                attachment_type: None,
+                chunk: None,
             },
             payload: Bytes::from_static(b"{\"a\":\n1}"),
         };

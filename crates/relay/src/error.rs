@@ -22,6 +22,8 @@ pub enum RelayError {
     BodyTooLarge(usize),
     #[error("{0} item is larger than {1} bytes")]
     ItemTooLarge(String, usize),
+    #[error("the envelope's attachments add up to more than {0} bytes")]
+    AttachmentsTooLarge(usize),
     #[error("unsupported Content-Encoding `{0}`")]
     UnsupportedEncoding(String),
     #[error("{0}")]
@@ -42,7 +44,7 @@ pub enum RelayError {
 
 impl RelayError {
     /// Every [`RelayError::reason`], for metrics to register up front.
-    pub const REASONS: [&'static str; 15] = [
+    pub const REASONS: [&'static str; 16] = [
         "invalid_project_id",
         "auth",
         "unknown_key",
@@ -50,6 +52,7 @@ impl RelayError {
         "wrong_project",
         "body_too_large",
         "item_too_large",
+        "attachments_too_large",
         "unsupported_encoding",
         "decompression",
         "invalid_envelope",
@@ -71,6 +74,7 @@ impl RelayError {
             RelayError::WrongProject(_) => "wrong_project",
             RelayError::BodyTooLarge(_) => "body_too_large",
             RelayError::ItemTooLarge(..) => "item_too_large",
+            RelayError::AttachmentsTooLarge(_) => "attachments_too_large",
             RelayError::UnsupportedEncoding(_) => "unsupported_encoding",
             RelayError::Decompress(DecompressError::TooLarge { .. }) => "body_too_large",
             RelayError::Decompress(_) => "decompression",
@@ -97,9 +101,9 @@ impl ResponseError for RelayError {
                 StatusCode::UNAUTHORIZED
             }
             RelayError::KeyDisabled | RelayError::WrongProject(_) => StatusCode::FORBIDDEN,
-            RelayError::BodyTooLarge(_) | RelayError::ItemTooLarge(..) => {
-                StatusCode::PAYLOAD_TOO_LARGE
-            }
+            RelayError::BodyTooLarge(_)
+            | RelayError::ItemTooLarge(..)
+            | RelayError::AttachmentsTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             RelayError::Decompress(DecompressError::TooLarge { .. }) => {
                 StatusCode::PAYLOAD_TOO_LARGE
             }

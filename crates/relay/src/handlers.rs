@@ -7,8 +7,8 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use bytes::{Bytes, BytesMut};
 use chrono::Utc;
 use faultline_protocol::{
-    ContentEncoding, Dsn, Envelope, EventId, IngestHeader, IngestMessage, Item, ItemType,
-    ProjectId, SentryAuth, check_event_json, decompress_bounded,
+    ATTACHMENT_CHUNK_SIZE, Chunk, ContentEncoding, Dsn, Envelope, EventId, IngestHeader,
+    IngestMessage, Item, ItemType, ProjectId, SentryAuth, check_event_json, decompress_bounded,
 };
 use faultline_storage::{Headers, Message, Topic};
 use futures_util::StreamExt;
@@ -151,9 +151,16 @@ async fn handle(
     // Each event item's own `event_id`, checked as the consumer will parse
     // it: what it would drop is refused now, not answered 200 and lost.
     let mut own_ids: Vec<Option<Option<EventId>>> = Vec::with_capacity(envelope.items.len());
+    let mut attachments_size = 0usize;
     for item in &envelope.items {
         if topic_for(&item.ty).is_some() {
             check_item(item, limits)?;
+        }
+        if item.ty == ItemType::Attachment {
+            attachments_size = attachments_size.saturating_add(item.payload.len());
+            if attachments_size > limits.max_attachments_size {
+                return Err(RelayError::AttachmentsTooLarge(limits.max_attachments_size));
+            }
         }
         own_ids.push(if is_event(&item.ty) {
             Some(check_event_json(&item.payload).map_err(|e| {
@@ -189,26 +196,36 @@ async fn handle(
             );
             continue;
         };
-        let message = IngestMessage {
-            header: IngestHeader {
-                project_id,
-                event_id: item_id.unwrap_or(message_id),
-                item_type: item.ty.as_str().to_owned(),
-                received,
-                remote_addr: remote_addr.clone(),
-                filename: item.header_str("filename").map(str::to_owned),
-                content_type: item.header_str("content_type").map(str::to_owned),
-            },
-            payload: item.payload.clone(),
+        let header = IngestHeader {
+            project_id,
+            event_id: item_id.unwrap_or(message_id),
+            item_type: item.ty.as_str().to_owned(),
+            received,
+            remote_addr: remote_addr.clone(),
+            filename: item.header_str("filename").map(str::to_owned),
+            content_type: item.header_str("content_type").map(str::to_owned),
+            attachment_type: item.header_str("attachment_type").map(str::to_owned),
+            chunk: None,
         };
-        let message = Message {
+        let messages = match batches.iter_mut().find(|(t, _)| *t == topic) {
+            Some((_, messages)) => messages,
+            None => {
+                batches.push((topic, Vec::new()));
+                &mut batches.last_mut().expect("just pushed").1
+            }
+        };
+        let queued = |message: IngestMessage| Message {
             key: project_id.0,
             payload: Bytes::from(message.encode()),
             headers: headers.clone(),
         };
-        match batches.iter_mut().find(|(t, _)| *t == topic) {
-            Some((_, messages)) => messages.push(message),
-            None => batches.push((topic, vec![message])),
+        if item.ty == ItemType::Attachment {
+            messages.extend(attachment_chunks(header, &item.payload).map(queued));
+        } else {
+            messages.push(queued(IngestMessage {
+                header,
+                payload: item.payload.clone(),
+            }));
         }
     }
     // An event this project already accepted (an SDK retrying after a lost
@@ -315,6 +332,32 @@ async fn read_body(
         body.extend_from_slice(&chunk);
     }
     Ok(body.freeze())
+}
+
+/// An attachment as the messages that carry it: one per
+/// [`ATTACHMENT_CHUNK_SIZE`] bytes (an empty attachment is one empty chunk),
+/// all naming the same attachment id. Same key, so same partition, in order.
+fn attachment_chunks(header: IngestHeader, payload: &Bytes) -> impl Iterator<Item = IngestMessage> {
+    let count = payload.len().div_ceil(ATTACHMENT_CHUNK_SIZE).max(1);
+    // Any unique name does: a random id's 32 hex digits.
+    let id = EventId::new_random().to_string();
+    let size = payload.len() as u64;
+    (0..count).map(move |index| {
+        let start = index * ATTACHMENT_CHUNK_SIZE;
+        let end = (start + ATTACHMENT_CHUNK_SIZE).min(payload.len());
+        let mut header = header.clone();
+        header.chunk = Some(Chunk {
+            id: id.clone(),
+            // Bounded by the envelope size limit: far below u32::MAX chunks.
+            index: u32::try_from(index).unwrap_or(u32::MAX),
+            count: u32::try_from(count).unwrap_or(u32::MAX),
+            size,
+        });
+        IngestMessage {
+            header,
+            payload: payload.slice(start..end),
+        }
+    })
 }
 
 fn topic_for(ty: &ItemType) -> Option<Topic> {

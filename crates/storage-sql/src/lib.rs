@@ -37,6 +37,7 @@
 
 mod alerts;
 mod artifacts;
+mod attachments_meta;
 mod dialect;
 mod driver;
 mod error;
@@ -57,7 +58,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use faultline_protocol::{GroupId, OrgId, ProjectId};
+use faultline_protocol::{EventId, GroupId, OrgId, ProjectId};
 use sqlx::postgres::PgPoolOptions;
 
 pub(crate) use driver::Pools;
@@ -392,6 +393,18 @@ impl MetaStore for SqlMetaStore {
         limit: usize,
     ) -> Result<Vec<UserReport>> {
         feedback::list(&self.pools, project, group, limit).await
+    }
+
+    async fn record_attachments(&self, attachments: &[NewAttachment]) -> Result<()> {
+        attachments_meta::record(&self.pools, attachments).await
+    }
+
+    async fn attachments(&self, project: ProjectId, event: EventId) -> Result<Vec<Attachment>> {
+        attachments_meta::of_event(&self.pools, project, event).await
+    }
+
+    async fn delete_attachments_before(&self, cutoff: DateTime<Utc>) -> Result<Vec<Attachment>> {
+        attachments_meta::delete_before(&self.pools, cutoff).await
     }
 
     async fn user_report_counts(&self, groups: &[GroupId]) -> Result<Vec<(GroupId, u64)>> {

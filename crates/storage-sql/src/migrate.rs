@@ -81,6 +81,10 @@ const META: &[(&str, &str)] = &[
         include_str!("../migrations/meta/sqlite/0016_user_reports.sql"),
         include_str!("../migrations/meta/postgres/0016_user_reports.sql"),
     ),
+    (
+        include_str!("../migrations/meta/sqlite/0017_attachments.sql"),
+        include_str!("../migrations/meta/postgres/0017_attachments.sql"),
+    ),
 ];
 
 /// The metadata schema's versions in `dialect`.

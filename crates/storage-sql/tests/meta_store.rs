@@ -11,8 +11,8 @@ use common::new_postgres_database;
 use chrono::{Duration, Utc};
 use faultline_protocol::{EventId, GroupId, Level, OrgId, ProjectId};
 use faultline_storage::{
-    GroupQuery, GroupSort, GroupStatus, GroupedEvent, Invite, KeyUpdate, MetaStore, NewUserReport,
-    OwnerChanges, Role, Session, StorageError, UserId,
+    GroupQuery, GroupSort, GroupStatus, GroupedEvent, Invite, KeyUpdate, MetaStore, NewAttachment,
+    NewUserReport, OwnerChanges, Role, Session, StorageError, UserId,
 };
 
 /// Changes a member's role as an owner may ([`OwnerChanges::Allowed`]).
@@ -35,7 +35,8 @@ on_every_backend!(
     only_owners_touch_owners,
     invitations_are_used_once,
     releases_deploys_and_commits,
-    user_reports_join_their_events_issue
+    user_reports_join_their_events_issue,
+    attachments_are_kept_once_and_leave_with_retention
 );
 
 async fn releases_deploys_and_commits(store: Arc<dyn MetaStore>) {
@@ -233,7 +234,7 @@ async fn postgres_database_of_an_earlier_release_opens() {
             .fetch_all(&pool)
             .await
             .unwrap();
-    assert_eq!(versions, (1..=16).collect::<Vec<i64>>());
+    assert_eq!(versions, (1..=17).collect::<Vec<i64>>());
     let org = store.create_organization("old", "Old").await.unwrap();
     let team = store.create_team(org.id, "t", "T").await.unwrap();
     assert_eq!(store.teams(org.id).await.unwrap(), [team]);
@@ -1094,5 +1095,65 @@ async fn user_reports_join_their_events_issue(store: Arc<dyn MetaStore>) {
             .await
             .unwrap()
             .is_empty()
+    );
+}
+
+async fn attachments_are_kept_once_and_leave_with_retention(store: Arc<dyn MetaStore>) {
+    let project = ProjectId(41);
+    let event = EventId::new_random();
+    let attachment = |name: &str, sha1: &str, minutes_ago: i64| NewAttachment {
+        project_id: project,
+        event_id: event,
+        name: name.into(),
+        attachment_type: "event.attachment".into(),
+        content_type: "text/plain".into(),
+        size: 12,
+        sha1: sha1.into(),
+        date_created: Utc::now() - Duration::minutes(minutes_ago),
+    };
+    let log = attachment("app.log", "a94a8fe5ccb19ba61c4c0873d391e987982fbbd3", 10);
+    let shot = attachment("screen.png", "0beec7b5ea3f0fdbc95d0dd47f3c5bc275da8a33", 1);
+    store
+        .record_attachments(&[log.clone(), shot.clone()])
+        .await
+        .unwrap();
+    // A redelivered item is kept once.
+    store
+        .record_attachments(std::slice::from_ref(&log))
+        .await
+        .unwrap();
+    let kept = store.attachments(project, event).await.unwrap();
+    assert_eq!(kept.len(), 2, "{kept:#?}");
+    assert_eq!((kept[0].name.as_str(), kept[0].size), ("app.log", 12));
+    assert_eq!(
+        kept[0].blob_key(),
+        format!("attachments/41/{event}/a94a8fe5ccb19ba61c4c0873d391e987982fbbd3")
+    );
+    assert!(
+        store
+            .attachments(project, EventId::new_random())
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        store
+            .attachments(ProjectId(42), event)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    // Retention takes the older one and says which, for its blob.
+    let gone = store
+        .delete_attachments_before(Utc::now() - Duration::minutes(5))
+        .await
+        .unwrap();
+    assert_eq!(gone.len(), 1);
+    assert_eq!(gone[0].name, "app.log");
+    let left = store.attachments(project, event).await.unwrap();
+    assert_eq!(
+        left.iter().map(|a| a.name.as_str()).collect::<Vec<_>>(),
+        ["screen.png"]
     );
 }

@@ -98,6 +98,52 @@ impl BlobDir {
         self.path(key).is_ok_and(|p| p.is_file())
     }
 
+    /// Removes the directories above `key` that are empty, up to the root
+    /// (what deleting a tree of per-event blobs leaves behind). Best
+    /// effort: a directory a writer has just filled again stays.
+    pub fn prune_empty_dirs(&self, key: &str) {
+        let Ok(path) = self.path(key) else { return };
+        let mut dir = path.parent();
+        while let Some(d) = dir.filter(|d| *d != self.root && d.starts_with(&self.root)) {
+            if fs::remove_dir(d).is_err() {
+                break;
+            }
+            dir = d.parent();
+        }
+    }
+
+    /// Removes the files under the `prefix` directory last written before
+    /// `cutoff`, and the directories that leaves empty; returns how many
+    /// files went.
+    pub fn delete_older_than(
+        &self,
+        prefix: &str,
+        cutoff: std::time::SystemTime,
+    ) -> io::Result<u64> {
+        fn sweep(dir: &Path, cutoff: std::time::SystemTime) -> io::Result<u64> {
+            let entries = match fs::read_dir(dir) {
+                Ok(entries) => entries,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(0),
+                Err(e) => return Err(e),
+            };
+            let mut deleted = 0;
+            for entry in entries {
+                let entry = entry?;
+                let kind = entry.file_type()?;
+                if kind.is_dir() {
+                    deleted += sweep(&entry.path(), cutoff)?;
+                    // Only when empty; a directory still in use stays.
+                    let _ = fs::remove_dir(entry.path());
+                } else if entry.metadata()?.modified()? < cutoff {
+                    fs::remove_file(entry.path())?;
+                    deleted += 1;
+                }
+            }
+            Ok(deleted)
+        }
+        sweep(&self.path(prefix)?, cutoff)
+    }
+
     /// Removes `key`; one that is not there is no error.
     pub fn delete(&self, key: &str) -> io::Result<()> {
         match fs::remove_file(self.path(key)?) {

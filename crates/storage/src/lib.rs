@@ -20,6 +20,7 @@
 
 pub mod alerts;
 pub mod artifacts;
+pub mod attachments;
 pub mod blobs;
 pub mod cache;
 pub mod consume;
@@ -40,6 +41,7 @@ pub use artifacts::{
     ArtifactBundle, ArtifactFile, ArtifactStore, ArtifactType, ChunkAdmission, ExpiredArtifacts,
     FoundArtifact, NewArtifactBundle,
 };
+pub use attachments::{Attachment, NewAttachment};
 pub use blobs::{BlobDir, BlobWriter};
 pub use cache::{Cache, MemoryCache, cache_keys};
 pub use consume::{BatchHandler, BatchPolicy, consume};

@@ -461,6 +461,22 @@ pub trait MetaStore: Send + Sync + 'static {
         group: Option<GroupId>,
         limit: usize,
     ) -> Result<Vec<crate::UserReport>>;
+    // Event attachments (their bytes are in the blob store).
+    /// Keeps the attachments; the same one again (a redelivered item: same
+    /// event, name and content) is kept once.
+    async fn record_attachments(&self, attachments: &[crate::NewAttachment]) -> Result<()>;
+    /// An event's attachments, in the order they arrived.
+    async fn attachments(
+        &self,
+        project: ProjectId,
+        event: EventId,
+    ) -> Result<Vec<crate::Attachment>>;
+    /// Deletes the attachments kept before `cutoff` and returns them, so
+    /// that their blobs can go too.
+    async fn delete_attachments_before(
+        &self,
+        cutoff: DateTime<Utc>,
+    ) -> Result<Vec<crate::Attachment>>;
     /// How many reports each of `groups` has (issues without any left out).
     async fn user_report_counts(&self, groups: &[GroupId]) -> Result<Vec<(GroupId, u64)>>;
     /// Bytes the metadata takes on disk (the database's files or, on a

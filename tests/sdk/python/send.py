@@ -36,6 +36,7 @@ SCENARIOS = (
     "log-template",
     "fingerprint",
     "user-report",
+    "attachment",
 )
 
 
@@ -159,6 +160,16 @@ def send_once(args):
         )
         sentry_sdk.get_client().transport.capture_envelope(envelope)
         return event_id
+    if sc == "attachment":
+        # An error with files on its scope, as apps attach logs and
+        # screenshots: they travel in the event's envelope.
+        with sentry_sdk.new_scope() as scope:
+            for path in args.attach:
+                scope.add_attachment(path=path)
+            scope.add_attachment(
+                bytes=args.text.encode("utf-8"), filename="note.txt", content_type="text/plain"
+            )
+            return capture(lookup_refund, 3)
     raise AssertionError(sc)
 
 
@@ -173,6 +184,9 @@ def parse_args(argv):
     p.add_argument("--text", default="Cart total exceeds soft limit", help="message text")
     p.add_argument("--param", default="1", help="order id for log-template")
     p.add_argument("--variant", choices=("a", "b"), default="a", help="fingerprint variant")
+    p.add_argument(
+        "--attach", action="append", default=[], metavar="PATH", help="file to attach (attachment)"
+    )
     args = p.parse_args(argv)
     for tag in args.tag:
         if "=" not in tag:

@@ -26,6 +26,7 @@ macro_rules! on_devserver_and_stack {
 }
 
 mod alerts;
+mod attachments;
 mod channels;
 mod cli;
 mod config;

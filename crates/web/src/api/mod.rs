@@ -1,5 +1,6 @@
 //! The `/api/0/` routes.
 
+pub(crate) mod attachments;
 mod embed;
 mod events;
 mod feedback;
@@ -219,6 +220,14 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route(
             "/api/0/projects/{org}/{project}/events/{event_id}/",
             web::get().to(events::project_event),
+        )
+        .route(
+            "/api/0/projects/{org}/{project}/events/{event_id}/attachments/",
+            web::get().to(attachments::list),
+        )
+        .route(
+            "/api/0/projects/{org}/{project}/events/{event_id}/attachments/{id}/",
+            web::get().to(attachments::detail),
         )
         .route("/api/0/issues/{id}/", web::get().to(issues::detail))
         .route("/api/0/issues/{id}/", web::put().to(issues::update))

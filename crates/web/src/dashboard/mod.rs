@@ -159,5 +159,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route(
             "/organizations/{org}/issues/{id}/events/{event_id}/json/",
             web::get().to(pages::raw_event),
+        )
+        .route(
+            "/organizations/{org}/issues/{id}/events/{event_id}/attachments/{attachment}/",
+            web::get().to(pages::attachment),
         );
 }

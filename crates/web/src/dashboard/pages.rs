@@ -12,8 +12,8 @@ use super::error::{PageError, PageResult, form_status};
 use super::form_field;
 use super::session::{current, redirect};
 use super::views::{
-    IssuePage, IssuesPage, MessagePage, Nav, ProjectOption, TIMEZONES, bars, event_view, issue_row,
-    issue_view, render, render_status, tag_distributions,
+    AttachmentLink, IssuePage, IssuesPage, MessagePage, Nav, ProjectOption, TIMEZONES, bars,
+    event_view, issue_row, issue_view, render, render_status, size_text, tag_distributions,
 };
 use crate::WebState;
 use crate::error::ApiError;
@@ -312,7 +312,7 @@ pub async fn issue_detail(
         "/organizations/{}/issues/{}/",
         ctx.member.org.slug, group.id
     );
-    let event = events.first().map(|stored| {
+    let mut event = events.first().map(|stored| {
         event_view(
             stored,
             format!("{base}events/{}/json/", stored.event.event_id),
@@ -320,6 +320,21 @@ pub async fn issue_detail(
             (events.len() > 1).then(|| format!("{base}?event={}", index + 1)),
         )
     });
+    if let (Some(view), Some(stored)) = (event.as_mut(), events.first()) {
+        let event_id = stored.event.event_id;
+        view.attachments = state
+            .meta
+            .attachments(project.id, event_id)
+            .await?
+            .into_iter()
+            .map(|a| AttachmentLink {
+                url: format!("{base}events/{event_id}/attachments/{}/", a.id),
+                size: size_text(a.size),
+                name: a.name,
+                mimetype: a.content_type,
+            })
+            .collect();
+    }
     let (period, span) = if query_pairs(req.query_string())
         .iter()
         .any(|(k, v)| k == "period" && v == "30d")
@@ -440,4 +455,33 @@ pub async fn raw_event(
             .json(&stored.event)),
         _ => Err(PageError::NotFound),
     }
+}
+
+/// An attachment of one of the issue's events, as a download (the event
+/// section's links).
+pub async fn attachment(
+    req: HttpRequest,
+    path: web::Path<(String, String, String, String)>,
+    state: web::Data<WebState>,
+) -> Result<HttpResponse, PageError> {
+    let ctx = context(&req, &state, &path.0).await?;
+    let (group, project) = ctx
+        .member
+        .issue(state.meta.as_ref(), &path.1, scopes::EVENT_READ)
+        .await?;
+    let event_id: EventId = path.2.parse().map_err(|_| PageError::NotFound)?;
+    let id: i64 = path.3.parse().map_err(|_| PageError::NotFound)?;
+    // Only an event of this issue: the issue is what the member may see.
+    match state.events.event(project.id, event_id).await? {
+        Some(stored) if stored.group_id == group.id => {}
+        _ => return Err(PageError::NotFound),
+    }
+    let attachment = state
+        .meta
+        .attachments(project.id, event_id)
+        .await?
+        .into_iter()
+        .find(|a| a.id == id)
+        .ok_or(PageError::NotFound)?;
+    Ok(crate::api::attachments::download(&state, &attachment).await?)
 }

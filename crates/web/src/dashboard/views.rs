@@ -256,6 +256,24 @@ pub struct EventView {
     pub raw_url: String,
     pub newer_url: Option<String>,
     pub older_url: Option<String>,
+    /// The files the SDK sent with the event, as download links.
+    pub attachments: Vec<AttachmentLink>,
+}
+
+pub struct AttachmentLink {
+    pub name: String,
+    pub mimetype: String,
+    pub size: String,
+    pub url: String,
+}
+
+/// `1234567` → `1.2 MB`: how big an attachment is, for people.
+pub fn size_text(bytes: u64) -> String {
+    match bytes {
+        0..1_000 => format!("{bytes} B"),
+        1_000..1_000_000 => format!("{:.1} kB", bytes as f64 / 1e3),
+        _ => format!("{:.1} MB", bytes as f64 / 1e6),
+    }
 }
 
 /// One bar of the events chart.
@@ -598,6 +616,7 @@ pub fn event_view(
         raw_url,
         newer_url,
         older_url,
+        attachments: Vec::new(),
     }
 }
 
