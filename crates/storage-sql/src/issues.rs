@@ -294,6 +294,20 @@ pub(super) async fn by_id(pools: &Pools, id: GroupId) -> Result<Option<Group>> {
     row.as_ref().map(rows::group).transpose()
 }
 
+pub(super) async fn by_hash(
+    pools: &Pools,
+    project: ProjectId,
+    hash: &str,
+) -> Result<Option<Group>> {
+    let row = pools
+        .read("SELECT * FROM issues WHERE project_id = ? AND hash = ?")
+        .bind(project.0)
+        .bind(hash)
+        .fetch_optional()
+        .await?;
+    row.as_ref().map(rows::group).transpose()
+}
+
 pub(super) async fn by_short_id(
     pools: &Pools,
     project: ProjectId,

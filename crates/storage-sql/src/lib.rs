@@ -45,6 +45,7 @@ mod feedback;
 mod fold;
 mod issues;
 pub(crate) mod migrate;
+mod monitors;
 mod orgs;
 mod projects;
 mod releases;
@@ -352,6 +353,93 @@ impl MetaStore for SqlMetaStore {
 
     async fn group(&self, id: GroupId) -> Result<Option<Group>> {
         issues::by_id(&self.pools, id).await
+    }
+
+    async fn group_by_hash(&self, project: ProjectId, hash: &str) -> Result<Option<Group>> {
+        issues::by_hash(&self.pools, project, hash).await
+    }
+
+    async fn monitor(&self, project: ProjectId, slug: &str) -> Result<Option<Monitor>> {
+        monitors::by_slug(&self.pools, project, slug).await
+    }
+
+    async fn create_monitor(
+        &self,
+        project: ProjectId,
+        slug: &str,
+        config: &MonitorConfig,
+    ) -> Result<Monitor> {
+        monitors::create(&self.pools, project, slug, config).await
+    }
+
+    async fn update_monitor(&self, monitor: &Monitor) -> Result<()> {
+        monitors::update(&self.pools, monitor).await
+    }
+
+    async fn delete_monitor(&self, id: i64) -> Result<()> {
+        monitors::delete(&self.pools, id).await
+    }
+
+    async fn monitors(&self, projects: &[ProjectId]) -> Result<Vec<Monitor>> {
+        monitors::of_projects(&self.pools, projects).await
+    }
+
+    async fn monitor_by_id(&self, id: i64) -> Result<Option<Monitor>> {
+        monitors::by_id(&self.pools, id).await
+    }
+
+    async fn monitor_environments(&self, monitors: &[i64]) -> Result<Vec<MonitorEnvironment>> {
+        monitors::environments(&self.pools, monitors).await
+    }
+
+    async fn monitor_environment(&self, monitor: i64, name: &str) -> Result<MonitorEnvironment> {
+        monitors::environment_named(&self.pools, monitor, name).await
+    }
+
+    async fn save_monitor_environment(&self, environment: &MonitorEnvironment) -> Result<bool> {
+        monitors::save_environment(&self.pools, environment).await
+    }
+
+    async fn due_monitor_environments(
+        &self,
+        now: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<MonitorEnvironment>> {
+        monitors::due(&self.pools, now, limit).await
+    }
+
+    async fn checkin(&self, monitor: i64, guid: &str) -> Result<Option<CheckIn>> {
+        monitors::checkin_by_guid(&self.pools, monitor, guid).await
+    }
+
+    async fn latest_in_progress(&self, environment: i64) -> Result<Option<CheckIn>> {
+        monitors::latest_in_progress(&self.pools, environment).await
+    }
+
+    async fn insert_checkin(&self, checkin: &NewCheckIn) -> Result<CheckIn> {
+        monitors::insert_checkin(&self.pools, checkin).await
+    }
+
+    async fn update_checkin(&self, checkin: &CheckIn) -> Result<()> {
+        monitors::update_checkin(&self.pools, checkin).await
+    }
+
+    async fn checkins(
+        &self,
+        monitor: i64,
+        environment: Option<&str>,
+        limit: usize,
+        offset: usize,
+    ) -> Result<Vec<CheckIn>> {
+        monitors::checkins(&self.pools, monitor, environment, limit, offset).await
+    }
+
+    async fn timed_out_checkins(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<CheckIn>> {
+        monitors::timed_out(&self.pools, now, limit).await
+    }
+
+    async fn delete_checkins_before(&self, cutoff: DateTime<Utc>) -> Result<u64> {
+        monitors::delete_checkins_before(&self.pools, cutoff).await
     }
 
     async fn group_by_short_id(&self, project: ProjectId, short_id: i64) -> Result<Option<Group>> {

@@ -85,6 +85,10 @@ const META: &[(&str, &str)] = &[
         include_str!("../migrations/meta/sqlite/0017_attachments.sql"),
         include_str!("../migrations/meta/postgres/0017_attachments.sql"),
     ),
+    (
+        include_str!("../migrations/meta/sqlite/0018_monitors.sql"),
+        include_str!("../migrations/meta/postgres/0018_monitors.sql"),
+    ),
 ];
 
 /// The metadata schema's versions in `dialect`.

@@ -36,7 +36,8 @@ on_every_backend!(
     invitations_are_used_once,
     releases_deploys_and_commits,
     user_reports_join_their_events_issue,
-    attachments_are_kept_once_and_leave_with_retention
+    attachments_are_kept_once_and_leave_with_retention,
+    monitors_find_what_is_due_without_reading_the_rest
 );
 
 async fn releases_deploys_and_commits(store: Arc<dyn MetaStore>) {
@@ -234,7 +235,7 @@ async fn postgres_database_of_an_earlier_release_opens() {
             .fetch_all(&pool)
             .await
             .unwrap();
-    assert_eq!(versions, (1..=17).collect::<Vec<i64>>());
+    assert_eq!(versions, (1..=18).collect::<Vec<i64>>());
     let org = store.create_organization("old", "Old").await.unwrap();
     let team = store.create_team(org.id, "t", "T").await.unwrap();
     assert_eq!(store.teams(org.id).await.unwrap(), [team]);
@@ -1155,5 +1156,186 @@ async fn attachments_are_kept_once_and_leave_with_retention(store: Arc<dyn MetaS
     assert_eq!(
         left.iter().map(|a| a.name.as_str()).collect::<Vec<_>>(),
         ["screen.png"]
+    );
+}
+
+async fn monitors_find_what_is_due_without_reading_the_rest(store: Arc<dyn MetaStore>) {
+    use faultline_storage::{
+        CheckIn, CheckInStatus, EnvironmentStatus, IntervalUnit, MonitorConfig, MonitorStatus,
+        Schedule,
+    };
+    let org = store.create_organization("crons", "Crons").await.unwrap();
+    let project = store
+        .create_project(org.id, "jobs", "Jobs", None)
+        .await
+        .unwrap();
+    let config = MonitorConfig {
+        schedule: Schedule::Interval(5, IntervalUnit::Minute),
+        checkin_margin: Some(2),
+        max_runtime: None,
+        timezone: Some("Europe/Vienna".into()),
+        failure_issue_threshold: None,
+        recovery_threshold: Some(2),
+    };
+    let monitor = store
+        .create_monitor(project.id, "backup", &config)
+        .await
+        .unwrap();
+    assert_eq!(
+        (monitor.name.as_str(), monitor.status),
+        ("backup", MonitorStatus::Active)
+    );
+    assert_eq!(monitor.config, config);
+    // A second create of the slug (two consumers racing) gives the same one.
+    let again = store
+        .create_monitor(project.id, "backup", &config)
+        .await
+        .unwrap();
+    assert_eq!(again.id, monitor.id);
+    let other = store
+        .create_monitor(project.id, "report", &config)
+        .await
+        .unwrap();
+
+    // Environments come into being on first use, once.
+    let env = store
+        .monitor_environment(monitor.id, "production")
+        .await
+        .unwrap();
+    assert_eq!(env.status, EnvironmentStatus::Active);
+    let same = store
+        .monitor_environment(monitor.id, "production")
+        .await
+        .unwrap();
+    assert_eq!(same.id, env.id);
+
+    // Saves are optimistic: the second writer of one version loses.
+    // (Times are kept to the millisecond.)
+    let now = chrono::DateTime::from_timestamp_millis(Utc::now().timestamp_millis()).unwrap();
+    let mut due = env.clone();
+    due.next_checkin = Some(now - Duration::minutes(10));
+    due.next_checkin_latest = Some(now - Duration::minutes(8));
+    due.last_checkin = Some(now - Duration::minutes(15));
+    assert!(store.save_monitor_environment(&due).await.unwrap());
+    assert!(!store.save_monitor_environment(&due).await.unwrap());
+    let mut later = store
+        .monitor_environment(other.id, "production")
+        .await
+        .unwrap();
+    later.next_checkin_latest = Some(now + Duration::minutes(8));
+    assert!(store.save_monitor_environment(&later).await.unwrap());
+
+    let found = store.due_monitor_environments(now, 10).await.unwrap();
+    assert_eq!(found.iter().map(|e| e.id).collect::<Vec<_>>(), [env.id]);
+    assert_eq!(found[0].version, env.version + 1);
+    assert_eq!(found[0].next_checkin, due.next_checkin);
+    // A disabled monitor is not swept.
+    let mut disabled = monitor.clone();
+    disabled.status = MonitorStatus::Disabled;
+    store.update_monitor(&disabled).await.unwrap();
+    assert!(
+        store
+            .due_monitor_environments(now, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    store.update_monitor(&monitor).await.unwrap();
+
+    // Check-ins: in progress ones past their timeout are found by the
+    // index, finished ones are not.
+    let checkin = |guid: &str, status, minutes_ago: i64, timeout: Option<i64>| CheckIn {
+        id: 0,
+        guid: guid.into(),
+        monitor_id: monitor.id,
+        environment_id: env.id,
+        environment: "production".into(),
+        status,
+        duration_ms: None,
+        date_created: now - Duration::minutes(minutes_ago),
+        date_updated: now - Duration::minutes(minutes_ago),
+        expected_time: None,
+        timeout_at: timeout.map(|m| now - Duration::minutes(m)),
+        config: config.clone(),
+    };
+    let stuck = store
+        .insert_checkin(&checkin("a1", CheckInStatus::InProgress, 40, Some(10)))
+        .await
+        .unwrap();
+    store
+        .insert_checkin(&checkin("a2", CheckInStatus::InProgress, 5, Some(-25)))
+        .await
+        .unwrap();
+    store
+        .insert_checkin(&checkin("a3", CheckInStatus::Ok, 60, None))
+        .await
+        .unwrap();
+    let late = store.timed_out_checkins(now, 10).await.unwrap();
+    assert_eq!(
+        late.iter().map(|c| c.guid.as_str()).collect::<Vec<_>>(),
+        ["a1"]
+    );
+    assert_eq!(
+        store
+            .latest_in_progress(env.id)
+            .await
+            .unwrap()
+            .map(|c| c.guid),
+        Some("a2".into())
+    );
+    let mut done = stuck.clone();
+    done.status = CheckInStatus::Timeout;
+    done.timeout_at = None;
+    store.update_checkin(&done).await.unwrap();
+    assert!(store.timed_out_checkins(now, 10).await.unwrap().is_empty());
+    assert_eq!(
+        store
+            .checkin(monitor.id, "a1")
+            .await
+            .unwrap()
+            .map(|c| c.status),
+        Some(CheckInStatus::Timeout)
+    );
+    let listed = store
+        .checkins(monitor.id, Some("production"), 2, 0)
+        .await
+        .unwrap();
+    assert_eq!(
+        listed.iter().map(|c| c.guid.as_str()).collect::<Vec<_>>(),
+        ["a2", "a1"]
+    );
+    assert!(
+        store
+            .checkins(monitor.id, Some("staging"), 10, 0)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    // Retention takes old check-ins; deleting a monitor takes the rest.
+    assert_eq!(
+        store
+            .delete_checkins_before(now - Duration::minutes(30))
+            .await
+            .unwrap(),
+        2
+    );
+    let names: Vec<String> = store
+        .monitors(&[project.id])
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|m| m.slug)
+        .collect();
+    assert_eq!(names, ["backup", "report"]);
+    store.delete_monitor(monitor.id).await.unwrap();
+    assert!(store.monitor(project.id, "backup").await.unwrap().is_none());
+    assert!(store.checkin(monitor.id, "a2").await.unwrap().is_none());
+    assert!(
+        store
+            .monitor_environments(&[monitor.id])
+            .await
+            .unwrap()
+            .is_empty()
     );
 }

@@ -30,6 +30,7 @@ pub mod feedback;
 pub mod health;
 pub mod meta;
 pub mod metrics;
+pub mod monitors;
 pub mod queue;
 pub mod releases;
 
@@ -50,6 +51,10 @@ pub use events::{EventReader, EventRecord, EventStore, StoredEvent, TagFilter, T
 pub use feedback::{NewUserReport, UserReport};
 pub use health::Probe;
 pub use meta::*;
+pub use monitors::{
+    CheckIn, CheckInStatus, EnvironmentStatus, IntervalUnit, Monitor, MonitorConfig,
+    MonitorEnvironment, MonitorStatus, NewCheckIn, Schedule,
+};
 pub use queue::{
     Delivery, EventQueue, Headers, Message, QueueConsumer, TRACEPARENT, Topic, poll_batch,
 };

@@ -477,6 +477,79 @@ pub trait MetaStore: Send + Sync + 'static {
         &self,
         cutoff: DateTime<Utc>,
     ) -> Result<Vec<crate::Attachment>>;
+    // Cron monitors.
+    /// The project's monitor with this slug.
+    async fn monitor(&self, project: ProjectId, slug: &str) -> Result<Option<crate::Monitor>>;
+    /// Creates the monitor (active, named by its slug); if another one took
+    /// the slug meanwhile, that one.
+    async fn create_monitor(
+        &self,
+        project: ProjectId,
+        slug: &str,
+        config: &crate::MonitorConfig,
+    ) -> Result<crate::Monitor>;
+    /// Writes back name, slug, status, mute and configuration (`Conflict`
+    /// when the slug is taken).
+    async fn update_monitor(&self, monitor: &crate::Monitor) -> Result<()>;
+    /// The monitor, its environments and its check-ins.
+    async fn delete_monitor(&self, id: i64) -> Result<()>;
+    /// The projects' monitors, by name.
+    async fn monitors(&self, projects: &[ProjectId]) -> Result<Vec<crate::Monitor>>;
+    async fn monitor_by_id(&self, id: i64) -> Result<Option<crate::Monitor>>;
+    /// The monitors' environments.
+    async fn monitor_environments(
+        &self,
+        monitors: &[i64],
+    ) -> Result<Vec<crate::MonitorEnvironment>>;
+    /// The monitor's environment of this name, created (active) if new.
+    async fn monitor_environment(
+        &self,
+        monitor: i64,
+        name: &str,
+    ) -> Result<crate::MonitorEnvironment>;
+    /// Writes the environment back if nobody saved it since it was read
+    /// (its `version`); `false` when somebody did. The saved version is
+    /// one more.
+    async fn save_monitor_environment(
+        &self,
+        environment: &crate::MonitorEnvironment,
+    ) -> Result<bool>;
+    /// Active monitors' environments whose latest check-in time is at or
+    /// before `now`, soonest first, at most `limit` (an index answers:
+    /// no check-in is read).
+    async fn due_monitor_environments(
+        &self,
+        now: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<crate::MonitorEnvironment>>;
+    async fn checkin(&self, monitor: i64, guid: &str) -> Result<Option<crate::CheckIn>>;
+    /// The environment's newest in-progress check-in.
+    async fn latest_in_progress(&self, environment: i64) -> Result<Option<crate::CheckIn>>;
+    /// Keeps the check-in; returns it with its id.
+    async fn insert_checkin(&self, checkin: &crate::NewCheckIn) -> Result<crate::CheckIn>;
+    /// Writes back status, duration, update time and timeout.
+    async fn update_checkin(&self, checkin: &crate::CheckIn) -> Result<()>;
+    /// The monitor's check-ins (of one environment, when given), newest
+    /// first.
+    async fn checkins(
+        &self,
+        monitor: i64,
+        environment: Option<&str>,
+        limit: usize,
+        offset: usize,
+    ) -> Result<Vec<crate::CheckIn>>;
+    /// In-progress check-ins whose timeout is at or before `now`, at most
+    /// `limit` (an index on in-progress check-ins answers).
+    async fn timed_out_checkins(
+        &self,
+        now: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<crate::CheckIn>>;
+    /// Deletes check-ins created before `cutoff`; returns how many.
+    async fn delete_checkins_before(&self, cutoff: DateTime<Utc>) -> Result<u64>;
+    /// The project's issue of this grouping hash.
+    async fn group_by_hash(&self, project: ProjectId, hash: &str) -> Result<Option<Group>>;
+
     /// How many reports each of `groups` has (issues without any left out).
     async fn user_report_counts(&self, groups: &[GroupId]) -> Result<Vec<(GroupId, u64)>>;
     /// Bytes the metadata takes on disk (the database's files or, on a
